@@ -24,13 +24,6 @@ pub struct Candidate {
     pub hits: Vec<usize>,
 }
 
-/// What the walk saw.
-pub struct Walked {
-    pub files: usize,
-    pub candidates: Vec<Candidate>,
-    pub skipped: Vec<Skipped>,
-}
-
 /// Walks `root` for `*.c` and `*.h` files, without following symlinks
 /// (a symlinked file is recorded as skipped, so loops cannot hang us and
 /// nothing is counted twice).
@@ -58,6 +51,11 @@ pub fn list_sources(root: &Path) -> Result<(Vec<PathBuf>, Vec<Skipped>), ScanErr
             });
         } else if ft.is_file() {
             files.push(path.to_path_buf());
+        } else if !ft.is_dir() {
+            skipped.push(Skipped {
+                file: relative(root, path),
+                reason: "not a regular file (fifo, socket or device)".into(),
+            });
         }
     }
     files.sort();

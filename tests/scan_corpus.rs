@@ -1,0 +1,372 @@
+//! `kseries scan` on the bundled corpus and on bad input.
+
+mod common;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+fn scan_json(path: &Path) -> Value {
+    let out = Command::cargo_bin("kseries")
+        .unwrap()
+        .args(["scan", "--format", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("scan --format json prints JSON")
+}
+
+fn sites<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == kind)
+        .collect()
+}
+
+fn places(sites: &[&Value]) -> Vec<String> {
+    let mut v: Vec<String> = sites
+        .iter()
+        .map(|s| format!("{}:{}", s["file"].as_str().unwrap(), s["line"]))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Counts the needle in every .c/.h file independently of the scanner.
+fn count_occurrences(root: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            let p = e.path();
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file()
+                && matches!(p.extension().and_then(|x| x.to_str()), Some("c" | "h"))
+            {
+                let text = std::fs::read(&p).unwrap();
+                n += text.windows(15).filter(|w| w == b"invalidate_page").count();
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn corpus_inventory_is_complete_and_exact() {
+    let report = scan_json(&common::corpus());
+
+    let calls = sites(&report, "call");
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| (c["function"].as_str().unwrap(), c["under_ptl"].as_bool()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("shrink_wrprotect_one", Some(true)),
+            ("shrink_clear_pte", Some(false)),
+            ("shrink_list", Some(true)),
+        ],
+        "calls with their page-table lock state"
+    );
+    assert_eq!(
+        calls[0]["args"],
+        serde_json::json!(["vma->vm_mm", "address"])
+    );
+
+    let entries = sites(&report, "ops-entry");
+    let callbacks: Vec<&str> = entries
+        .iter()
+        .map(|e| e["callback"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        callbacks,
+        [
+            "gizmo_invalidate_page",
+            "widget_zap",
+            "kvm_mmu_notifier_invalidate_page"
+        ]
+    );
+
+    let cbs = sites(&report, "callback");
+    assert_eq!(
+        places(&cbs),
+        [
+            "drivers/gizmo/gizmo_svm.c:24",
+            "drivers/widget/widget_tlb.c:15",
+            "virt/kvm/kvm_main.c:10"
+        ]
+    );
+    let widget = cbs.iter().find(|c| c["name"] == "widget_zap").unwrap();
+    assert_eq!(
+        widget["is_static"], false,
+        "defined in another file, not static"
+    );
+    assert_eq!(widget["declarations"][0]["file"], "drivers/widget/widget.h");
+    assert_eq!(
+        widget["other_users"][0]["file"],
+        "drivers/widget/widget_tlb.c"
+    );
+    assert_eq!(
+        widget["sets"]["invalidate_range_start"],
+        "widget_range_start"
+    );
+    let gizmo = cbs
+        .iter()
+        .find(|c| c["name"] == "gizmo_invalidate_page")
+        .unwrap();
+    assert_eq!(
+        gizmo["declarations"][0]["line"], 12,
+        "forward declaration found"
+    );
+
+    let hooks = sites(&report, "arch-hook");
+    let hook_roles: Vec<(String, String, Value)> = hooks
+        .iter()
+        .map(|h| {
+            (
+                h["file"].as_str().unwrap().to_string(),
+                h["role"].as_str().unwrap().to_string(),
+                h["empty"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hook_roles,
+        vec![
+            (
+                "arch/bar/include/asm/kvm_host.h".into(),
+                "declaration".into(),
+                Value::Null
+            ),
+            (
+                "arch/bar/kvm/bar.c".into(),
+                "definition".into(),
+                Value::Bool(false)
+            ),
+            (
+                "arch/foo/include/asm/kvm_host.h".into(),
+                "definition".into(),
+                Value::Bool(true)
+            ),
+            ("virt/kvm/kvm_main.c".into(), "call".into(), Value::Null),
+        ]
+    );
+
+    let api: Vec<(String, String)> = sites(&report, "api")
+        .iter()
+        .map(|a| {
+            (
+                a["role"].as_str().unwrap().into(),
+                a["name"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        api,
+        [
+            ("member", "invalidate_page"),
+            ("declaration", "__mmu_notifier_invalidate_page"),
+            ("wrapper", "mmu_notifier_invalidate_page"),
+            ("stub", "mmu_notifier_invalidate_page"),
+            ("definition", "__mmu_notifier_invalidate_page"),
+        ]
+        .map(|(r, n)| (r.to_string(), n.to_string()))
+    );
+    let member = &sites(&report, "api")[0];
+    assert_eq!(
+        member["comment_lines"],
+        serde_json::json!([15, 18]),
+        "the member's doc comment"
+    );
+
+    // False friends are accounted for, never sites.
+    for s in report["sites"].as_array().unwrap() {
+        let file = s["file"].as_str().unwrap();
+        if file.contains("cleancache")
+            || file.starts_with("mm/swapcache")
+            || file == "fs/blobfs/blob.c"
+        {
+            assert_eq!(s["kind"], "unrelated", "false friend taken for a site: {s}");
+        }
+    }
+    let reasons: Vec<&str> = sites(&report, "unrelated")
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"cleancache_ops member"));
+    assert!(reasons.contains(&"string"));
+    assert!(reasons.contains(&"other identifier: fscache_invalidate_page"));
+
+    let review: Vec<String> = sites(&report, "needs-review")
+        .iter()
+        .map(|s| format!("{}:{}", s["file"].as_str().unwrap(), s["line"]))
+        .collect();
+    assert_eq!(
+        review,
+        [
+            "fs/blobfs/blob_compat.h:6",
+            "fs/blobfs/blob_compat.h:9",
+            "fs/blobfs/broken.c:8"
+        ]
+    );
+
+    let summary = &report["summary"];
+    assert_eq!(summary["occurrences"], count_occurrences(&common::corpus()));
+    let by_kind: u64 = summary["occurrences_by_kind"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(Value::from(by_kind), summary["occurrences"]);
+    assert_eq!(summary["accounted"], true);
+}
+
+#[test]
+fn table_output_groups_by_subsystem_and_accounts() {
+    let out = Command::cargo_bin("kseries")
+        .unwrap()
+        .arg("scan")
+        .arg(common::corpus())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("\nmm\n") && text.contains("\ndrivers/widget\n"),
+        "{text}"
+    );
+    assert!(text.contains("every occurrence accounted for"), "{text}");
+    assert!(
+        text.contains("shrink_wrprotect_one(), under the page-table lock"),
+        "{text}"
+    );
+}
+
+fn scan_fails(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::cargo_bin("kseries")
+        .unwrap()
+        .arg("scan")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "expected exit 2");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn bad_paths_exit_2_and_say_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let err = scan_fails(&[missing.as_os_str()]);
+    assert!(
+        err.contains("nope") && err.contains("no such file"),
+        "{err}"
+    );
+
+    let file = dir.path().join("f.c");
+    std::fs::write(&file, "int x;\n").unwrap();
+    let err = scan_fails(&[file.as_os_str()]);
+    assert!(
+        err.contains("f.c") && err.contains("not a directory"),
+        "{err}"
+    );
+
+    let out = Command::cargo_bin("kseries")
+        .unwrap()
+        .args(["scan", "--recipe", "nosuch", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalidate-page"));
+}
+
+#[test]
+fn unreadable_file_is_named() {
+    // Root reads everything: run the scan as an unprivileged user.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let secret = tree.join("secret.c");
+    std::fs::write(
+        &secret,
+        "void f(void) { mmu_notifier_invalidate_page(0, 0); }\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("kseries");
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        == b"0\n";
+    let mut cmd = if is_root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let out = cmd.arg("scan").arg(&tree).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("secret.c") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn odd_files_do_not_crash_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Non-UTF-8 bytes around a real call.
+    std::fs::write(
+        root.join("latin1.c"),
+        b"/* caf\xe9 */\nvoid f(struct mm_struct *mm)\n{\n\tmmu_notifier_invalidate_page(mm, 0);\n}\n",
+    )
+    .unwrap();
+    // A symlink loop and a symlinked source file.
+    std::os::unix::fs::symlink(".", root.join("loop")).unwrap();
+    std::os::unix::fs::symlink("latin1.c", root.join("alias.c")).unwrap();
+    // A huge generated file: searched, not parsed, reported for review.
+    let mut huge = Vec::with_capacity(9 << 20);
+    while huge.len() < (9 << 20) {
+        huge.extend_from_slice(
+            b"static const int table_entry_padding_0123456789[] = { 1, 2, 3 };\n",
+        );
+    }
+    huge.extend_from_slice(b"/* invalidate_page */\n");
+    std::fs::write(root.join("huge.h"), &huge).unwrap();
+
+    let report = scan_json(root);
+    assert_eq!(sites(&report, "call").len(), 1, "{report}");
+    let review = sites(&report, "needs-review");
+    assert_eq!(review.len(), 1);
+    assert!(review[0]["reason"].as_str().unwrap().contains("too large"));
+    let skipped = report["summary"]["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["file"] == "alias.c"),
+        "{skipped:?}"
+    );
+    assert_eq!(report["summary"]["accounted"], true);
+}
