@@ -40,8 +40,11 @@ pub enum ScanError {
 /// Scans the tree at `root` for every use of `recipe`'s API.
 pub fn scan(root: &Path, recipe: &Recipe) -> Result<ScanReport, ScanError> {
     check_root(root)?;
-    let (files, skipped) = walk::list_sources(root)?;
-    let candidates = walk::prefilter(root, &files, recipe.needle)?;
+    let walk::Walked {
+        files,
+        candidates,
+        skipped,
+    } = walk::walk_and_filter(root, recipe.needle)?;
     let occurrences = candidates.iter().map(|c| c.hits.len()).sum();
     let candidate_files = candidates.len();
     let mut parsed: Vec<ParsedFile> = candidates

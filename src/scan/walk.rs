@@ -5,8 +5,10 @@
 //! walk reads every file, finds the needle with a SIMD byte search, and
 //! only files that contain it go on to the parser.
 
-use rayon::prelude::*;
+use ignore::WalkState;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::ScanError;
 use super::model::Skipped;
@@ -24,72 +26,122 @@ pub struct Candidate {
     pub hits: Vec<usize>,
 }
 
-/// Walks `root` for `*.c` and `*.h` files, without following symlinks
-/// (a symlinked file is recorded as skipped, so loops cannot hang us and
-/// nothing is counted twice).
-pub fn list_sources(root: &Path) -> Result<(Vec<PathBuf>, Vec<Skipped>), ScanError> {
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    let walker = ignore::WalkBuilder::new(root)
+/// What the walk found.
+pub struct Walked {
+    /// Every regular `*.c`/`*.h` file, sorted.
+    pub files: Vec<PathBuf>,
+    /// Those that contain the needle, sorted by path.
+    pub candidates: Vec<Candidate>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Walks `root` for `*.c` and `*.h` files on every core, reading each one
+/// as soon as it is found and keeping those that contain `needle`.
+///
+/// Symlinks are not followed (a symlinked file is recorded as skipped, so
+/// loops cannot hang us and nothing is counted twice).  An unreadable
+/// file is an error: a scan that silently missed a file would lie.
+pub fn walk_and_filter(root: &Path, needle: &str) -> Result<Walked, ScanError> {
+    let found = Mutex::new(Walked {
+        files: Vec::new(),
+        candidates: Vec::new(),
+        skipped: Vec::new(),
+    });
+    let error: Mutex<Option<ScanError>> = Mutex::new(None);
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    ignore::WalkBuilder::new(root)
         .standard_filters(false)
         .follow_links(false)
+        .threads(threads)
         .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    for entry in walker {
-        let entry = entry.map_err(|e| ScanError::Walk(e.to_string()))?;
-        let path = entry.path();
-        if !is_c_source(path) {
-            continue;
-        }
-        let Some(ft) = entry.file_type() else {
-            continue;
-        };
-        if ft.is_symlink() {
-            skipped.push(Skipped {
-                file: relative(root, path),
-                reason: "symbolic link (not followed)".into(),
-            });
-        } else if ft.is_file() {
-            files.push(path.to_path_buf());
-        } else if !ft.is_dir() {
-            skipped.push(Skipped {
-                file: relative(root, path),
-                reason: "not a regular file (fifo, socket or device)".into(),
-            });
-        }
+        .build_parallel()
+        .run(|| {
+            // One read buffer per thread: most files do not match, and
+            // reusing the buffer saves allocating the whole tree again.
+            let mut buf = Vec::with_capacity(1 << 20);
+            let (found, error, finder) = (&found, &error, &finder);
+            Box::new(move |entry| match visit(root, entry, &mut buf, finder) {
+                Ok(Visit::Nothing) => WalkState::Continue,
+                Ok(Visit::File(path, cand)) => {
+                    let mut f = found.lock().expect("walk state lock");
+                    f.files.push(path);
+                    f.candidates.extend(cand);
+                    WalkState::Continue
+                }
+                Ok(Visit::Skipped(s)) => {
+                    found.lock().expect("walk state lock").skipped.push(s);
+                    WalkState::Continue
+                }
+                Err(e) => {
+                    error.lock().expect("walk error lock").get_or_insert(e);
+                    WalkState::Quit
+                }
+            })
+        });
+    if let Some(e) = error.into_inner().expect("walk error lock") {
+        return Err(e);
     }
-    files.sort();
-    Ok((files, skipped))
+    let mut walked = found.into_inner().expect("walk state lock");
+    walked.files.sort();
+    walked.candidates.sort_by(|a, b| a.rel.cmp(&b.rel));
+    walked.skipped.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(walked)
+}
+
+enum Visit {
+    Nothing,
+    File(PathBuf, Option<Candidate>),
+    Skipped(Skipped),
+}
+
+fn visit(
+    root: &Path,
+    entry: Result<ignore::DirEntry, ignore::Error>,
+    buf: &mut Vec<u8>,
+    finder: &memchr::memmem::Finder,
+) -> Result<Visit, ScanError> {
+    let entry = entry.map_err(|e| ScanError::Walk(e.to_string()))?;
+    let path = entry.path();
+    if !is_c_source(path) {
+        return Ok(Visit::Nothing);
+    }
+    let Some(ft) = entry.file_type() else {
+        return Ok(Visit::Nothing);
+    };
+    let skipped = |reason: &str| {
+        Visit::Skipped(Skipped {
+            file: relative(root, path),
+            reason: reason.into(),
+        })
+    };
+    if ft.is_symlink() {
+        return Ok(skipped("symbolic link (not followed)"));
+    }
+    if ft.is_dir() {
+        return Ok(Visit::Nothing);
+    }
+    if !ft.is_file() {
+        return Ok(skipped("not a regular file (fifo, socket or device)"));
+    }
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .map_err(|e| ScanError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let hits: Vec<usize> = finder.find_iter(buf).collect();
+    let cand = (!hits.is_empty()).then(|| Candidate {
+        rel: relative(root, path),
+        src: buf.clone(),
+        hits,
+    });
+    Ok(Visit::File(path.to_path_buf(), cand))
 }
 
 fn is_c_source(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h"))
-}
-
-/// Reads every file and keeps those containing `needle`.  An unreadable
-/// file is an error: a scan that silently missed a file would lie.
-pub fn prefilter(
-    root: &Path,
-    files: &[PathBuf],
-    needle: &str,
-) -> Result<Vec<Candidate>, ScanError> {
-    let finder = memchr::memmem::Finder::new(needle.as_bytes());
-    let found: Result<Vec<Option<Candidate>>, ScanError> = files
-        .par_iter()
-        .map(|path| {
-            let src = std::fs::read(path).map_err(|e| ScanError::Unreadable {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let hits: Vec<usize> = finder.find_iter(&src).collect();
-            Ok((!hits.is_empty()).then(|| Candidate {
-                rel: relative(root, path),
-                src,
-                hits,
-            }))
-        })
-        .collect();
-    Ok(found?.into_iter().flatten().collect())
 }
 
 /// `path` relative to `root`, with `/` separators.
