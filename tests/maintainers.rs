@@ -362,6 +362,21 @@ fn make_patches(clone: &Path, out: &Path) -> Vec<(String, PathBuf)> {
         "format-patch of all 20 files".into(),
         git(&["format-patch", "-1", "--stdout"]),
     );
+    // Sections with R: reviewers, and a name seen twice: Russell King is
+    // in ARM PORT and (another address) in the etnaviv section.
+    let extra = [
+        "arch/arm/include/asm/kvm_host.h",
+        "drivers/gpu/drm/etnaviv/etnaviv_drv.c",
+        "drivers/iommu/arm-smmu.c",
+        "mm/zsmalloc.c",
+    ];
+    for file in extra {
+        insert_comment(clone, file);
+    }
+    let mut args = vec!["diff", "--"];
+    args.extend(extra);
+    save("reviewers and a duplicate name".into(), git(&args));
+    git(&["commit", "-qam", "more comments"]);
     // A rename with changes (both names count) and a pure rename (no
     // ---/+++ lines: get_maintainer 0.26 finds no file at all).
     let gru = "drivers/misc/sgi-gru/grutlbpurge.c";
@@ -379,6 +394,11 @@ fn make_patches(clone: &Path, out: &Path) -> Vec<(String, PathBuf)> {
         git(&["format-patch", "-M", "-1", "--stdout"]),
     );
     patches
+}
+
+fn text_of(patches: &[(String, PathBuf)], label: &str) -> String {
+    let (_, path) = patches.iter().find(|(l, _)| l == label).expect(label);
+    std::fs::read_to_string(path).unwrap()
 }
 
 #[test]
@@ -451,21 +471,114 @@ fn parity_with_get_maintainer_pl_on_linux_4_12() {
     );
 
     // The keyword cases really were exercised, on both sides.
-    let rmap = m.for_patch(&std::fs::read_to_string(&patches[0].1).unwrap());
+    let rmap = m.for_patch(&text_of(&patches, "mm/rmap.c"));
     assert!(
         rmap.to.iter().any(|a| a.contains("keescook@chromium.org")),
         "{rmap:?}"
     );
-    let all = m.for_patch(&std::fs::read_to_string(&patches[21].1).unwrap());
+    let all = m.for_patch(&text_of(&patches, "format-patch of all 20 files"));
     assert!(
         all.to.iter().any(|a| a.contains("trivial@kernel.org")),
         "{all:?}"
     );
+    let extra = m.for_patch(&text_of(&patches, "reviewers and a duplicate name"));
+    assert!(
+        extra
+            .to
+            .contains(&"Robin Murphy <robin.murphy@arm.com>".to_string()),
+        "{extra:?}"
+    );
+    assert!(
+        extra
+            .to
+            .contains(&"Russell King <linux@armlinux.org.uk>".to_string())
+    );
+    assert!(
+        !extra.to.iter().any(|a| a.contains("linux+etnaviv@")),
+        "{extra:?}"
+    );
     // ...and a plain comment in mm/rmap.c would only reach linux-mm and LKML.
-    let no_keyword = std::fs::read_to_string(&patches[0].1)
-        .unwrap()
-        .replace("pstore", "p-store");
+    let no_keyword = text_of(&patches, "mm/rmap.c").replace("pstore", "p-store");
     let r = m.for_patch(&no_keyword);
     assert!(r.to.is_empty(), "{r:?}");
     assert_eq!(r.cc, ["linux-mm@kvack.org", "linux-kernel@vger.kernel.org"]);
+}
+
+/// Minimal diff touching `files`.
+fn synthetic_patch(files: &[&str]) -> String {
+    files
+        .iter()
+        .map(|f| format!("diff --git a/{f} b/{f}\n--- a/{f}\n+++ b/{f}\n@@ -1,1 +1,1 @@\n-a\n+b\n"))
+        .collect()
+}
+
+/// The smallest directory get_maintainer.pl accepts as a kernel tree
+/// (its `top_of_kernel_tree`), holding the fixture MAINTAINERS and mailmap.
+fn fake_kernel_top(script: &Path, dir: &Path) {
+    for f in ["COPYING", "CREDITS", "Kbuild", "Makefile", "README"] {
+        std::fs::write(dir.join(f), "").unwrap();
+    }
+    for d in [
+        "Documentation",
+        "arch",
+        "include",
+        "drivers",
+        "fs",
+        "init",
+        "ipc",
+        "kernel",
+        "lib",
+    ] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::copy(script, dir.join("scripts/get_maintainer.pl")).unwrap();
+    std::fs::copy(fixture_dir().join("MAINTAINERS"), dir.join("MAINTAINERS")).unwrap();
+    std::fs::copy(fixture_dir().join("mailmap"), dir.join(".mailmap")).unwrap();
+}
+
+/// The fixture expectations above are not just our own reading of the
+/// Perl: get_maintainer.pl itself (taken from the 4.12 tree) agrees, order
+/// included, on the invented MAINTAINERS.
+#[test]
+fn fixture_agrees_with_get_maintainer_pl() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let top = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fake_kernel_top(&tree.join("scripts/get_maintainer.pl"), top.path());
+    let m = Maintainers::load(top.path()).unwrap();
+
+    let files = [
+        "mm/deep/down/rmap.c",
+        "mm/notifier.c",
+        "include/linux/notifier.h",
+        "include/linux/memory.h",
+        "include/linux/mem/pool.h",
+        "tools/mem1.c",
+        "tools/mem12.c",
+        "drivers/legacy/old.c",
+        "drivers/gpu_glue/core.c",
+        "lib/my_gpu_helper.c",
+        "fs/pat.c",
+    ];
+    let mut patches: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (f.to_string(), synthetic_patch(&[f])))
+        .collect();
+    patches.push(("all files".into(), synthetic_patch(&files)));
+    for name in ["notifier.patch", "keyword.patch", "rename.patch"] {
+        patches.push((name.into(), fixture_text(name)));
+    }
+    let subject = fixture_text("notifier.patch").replace("fix a comment", "fix trace_widget");
+    patches.push(("keyword in subject".into(), subject));
+
+    for (i, (label, text)) in patches.iter().enumerate() {
+        let path = top.path().join(format!("{i}.patch"));
+        std::fs::write(&path, text).unwrap();
+        let perl = get_maintainer_pl(top.path(), home.path(), &path);
+        let ours: Vec<String> = m.for_patch(text).all().map(str::to_string).collect();
+        assert_eq!(ours, perl, "{label}");
+    }
 }
