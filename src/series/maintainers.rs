@@ -41,7 +41,8 @@ pub enum MaintainersError {
         #[source]
         source: std::io::Error,
     },
-    /// The text has no `X:` entry at all, so it cannot be a MAINTAINERS file.
+    /// The text has no `T:\tvalue` entry (for any tag letter `T`) at all,
+    /// so it cannot be a MAINTAINERS file.
     #[error("no MAINTAINERS section found")]
     NoSections,
 }
@@ -231,6 +232,11 @@ impl Maintainers {
     /// `K:` keywords are matched against every line before the first file
     /// header (mail headers, commit message) and against `+`/`-` lines
     /// after it.
+    ///
+    /// Version 0.26 reads nothing else: a pure rename (no `---`/`+++`
+    /// lines) touches no file, and a removed line starting `-- ` reads as a
+    /// file header.  Callers that care should add the renamed paths with
+    /// [`Maintainers::for_files`].
     pub fn for_patch(&self, patch_text: &str) -> Recipients {
         let (mut files, keyword_hits) = self.scan_patch(patch_text);
         // The Perl sorts and deduplicates the files of a patch.
