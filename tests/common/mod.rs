@@ -71,10 +71,7 @@ pub fn kernel_tree() -> Option<PathBuf> {
         eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
         return None;
     };
-    Some(
-        unpack_once(&tar)
-            .unwrap_or_else(|e| panic!("preparing kernel tree from {}: {e}", tar.display())),
-    )
+    Some(unpack_once(&tar).unwrap_or_else(|e| panic!("preparing kernel tree from {}: {e}", tar.display())))
 }
 
 /// Unpacks `tar` into the cache unless a complete copy is already there.
@@ -101,21 +98,14 @@ fn unpack_once(tar: &Path) -> Result<PathBuf, String> {
     }
     let tmp = key.with_extension("tmp");
     if tmp.exists() {
-        eprintln!(
-            "kseries test harness: removing an interrupted unpack at {}",
-            tmp.display()
-        );
+        eprintln!("kseries test harness: removing an interrupted unpack at {}", tmp.display());
         fs::remove_dir_all(&tmp).map_err(|e| e.to_string())?;
     }
     if key.exists() {
         fs::remove_dir_all(&key).map_err(|e| e.to_string())?;
     }
     fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-    eprintln!(
-        "kseries test harness: unpacking {} into {} (once)",
-        tar.display(),
-        tmp.display()
-    );
+    eprintln!("kseries test harness: unpacking {} into {} (once)", tar.display(), tmp.display());
     run(Command::new("tar").arg("-xJf").arg(tar).arg("-C").arg(&tmp))?;
     let top = single_subdir(&tmp)?;
     git_init_base(&top)?;
@@ -125,10 +115,7 @@ fn unpack_once(tar: &Path) -> Result<PathBuf, String> {
 
 fn find_tree(key: &Path) -> Option<PathBuf> {
     let top = single_subdir(key).ok()?;
-    top.join(".git")
-        .join("kseries-base-ready")
-        .is_file()
-        .then_some(top)
+    top.join(".git").join("kseries-base-ready").is_file().then_some(top)
 }
 
 fn single_subdir(dir: &Path) -> Result<PathBuf, String> {
@@ -148,16 +135,7 @@ fn single_subdir(dir: &Path) -> Result<PathBuf, String> {
 fn git_init_base(top: &Path) -> Result<(), String> {
     git(top, &["init", "-q", "-b", "master"])?;
     git(top, &["add", "-A"])?;
-    git(
-        top,
-        &[
-            "commit",
-            "-q",
-            "--no-verify",
-            "-m",
-            "Linux 4.12 (kseries test base)",
-        ],
-    )?;
+    git(top, &["commit", "-q", "--no-verify", "-m", "Linux 4.12 (kseries test base)"])?;
     fs::write(top.join(".git").join("kseries-base-ready"), b"ok\n").map_err(|e| e.to_string())
 }
 
@@ -180,10 +158,7 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 fn run(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "{cmd:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
