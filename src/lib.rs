@@ -8,3 +8,4 @@
 
 pub mod recipe;
 pub mod scan;
+pub mod series;

@@ -1,0 +1,3 @@
+//! Cutting a migration into a patch series: who each patch goes to.
+
+pub mod maintainers;
