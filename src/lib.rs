@@ -7,5 +7,6 @@
 //! [`recipe`], not in the engine.
 
 pub mod recipe;
+pub mod rewrite;
 pub mod scan;
 pub mod series;
