@@ -81,10 +81,20 @@ pub struct ReviewItem {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("{path}: the plan was made for blob {expected}, the file is now {found}: re-run rewrite")]
-    Stale { path: String, expected: String, found: String },
+    #[error(
+        "{path}: the plan was made for blob {expected}, the file is now {found}: re-run rewrite"
+    )]
+    Stale {
+        path: String,
+        expected: String,
+        found: String,
+    },
     #[error("{path}: edit {start}..{end} is out of bounds or overlaps the previous edit")]
-    BadEdit { path: String, start: usize, end: usize },
+    BadEdit {
+        path: String,
+        start: usize,
+        end: usize,
+    },
 }
 
 impl FileEdit {
@@ -102,7 +112,11 @@ impl FileEdit {
         let mut pos = 0;
         for e in &self.edits {
             if e.start < pos || e.end < e.start || e.end > original.len() {
-                return Err(ApplyError::BadEdit { path: self.path.clone(), start: e.start, end: e.end });
+                return Err(ApplyError::BadEdit {
+                    path: self.path.clone(),
+                    start: e.start,
+                    end: e.end,
+                });
             }
             out.extend_from_slice(&original[pos..e.start]);
             out.extend_from_slice(e.text.as_bytes());
@@ -129,7 +143,10 @@ mod tests {
     #[test]
     fn blob_id_matches_git() {
         // `printf 'hello\n' | git hash-object --stdin`
-        assert_eq!(git_blob_id(b"hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
+        assert_eq!(
+            git_blob_id(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
     }
 
     #[test]
@@ -138,9 +155,16 @@ mod tests {
         let fe = FileEdit {
             path: "x.c".into(),
             base_blob: git_blob_id(orig),
-            edits: vec![Edit { start: 4, end: 7, text: "DEF!".into() }],
+            edits: vec![Edit {
+                start: 4,
+                end: 7,
+                text: "DEF!".into(),
+            }],
         };
         assert_eq!(fe.apply(orig).unwrap(), b"abc DEF! ghi\n");
-        assert!(matches!(fe.apply(b"changed\n"), Err(ApplyError::Stale { .. })));
+        assert!(matches!(
+            fe.apply(b"changed\n"),
+            Err(ApplyError::Stale { .. })
+        ));
     }
 }

@@ -398,7 +398,7 @@ impl Classifier<'_> {
             };
             let detail = Detail::Call {
                 callee: name,
-                args: ptl::call_args(call, src),
+                args: super::kernel_c::call_args(call, src),
                 under_ptl,
                 ptl_evidence,
             };

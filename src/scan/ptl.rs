@@ -12,7 +12,7 @@
 
 use tree_sitter::Node;
 
-use super::kernel_c::text;
+use super::kernel_c::{call_args, callee_name, calls_in};
 use crate::recipe::Recipe;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,39 +309,6 @@ fn child_containing<'a>(node: Node<'a>, target: Node<'a>) -> Option<Node<'a>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor)
         .find(|c| c.start_byte() <= target.start_byte() && target.end_byte() <= c.end_byte())
-}
-
-/// Every call expression inside `node`, in source order.
-pub fn calls_in(node: Node) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        if n.kind() == "call_expression" {
-            out.push(n);
-        }
-        let mut cursor = n.walk();
-        let children: Vec<Node> = n.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
-    }
-    out
-}
-
-/// The called function's name, for direct calls.
-pub fn callee_name(call: Node, src: &[u8]) -> Option<String> {
-    let f = call.child_by_field_name("function")?;
-    (f.kind() == "identifier").then(|| text(f, src).into_owned())
-}
-
-/// The argument texts of a call.
-pub fn call_args(call: Node, src: &[u8]) -> Vec<String> {
-    let Some(args) = call.child_by_field_name("arguments") else {
-        return Vec::new();
-    };
-    let mut cursor = args.walk();
-    args.named_children(&mut cursor)
-        .filter(|a| a.kind() != "comment")
-        .map(|a| text(a, src).into_owned())
-        .collect()
 }
 
 fn call_args_text(call: Node, src: &[u8]) -> String {
