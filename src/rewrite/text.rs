@@ -1,0 +1,138 @@
+//! Kernel-style text: indentation, 80-column calls, line-wise removal.
+
+/// Display width of a line prefix, with tabs to the next multiple of 8.
+pub fn display_width(s: &str) -> usize {
+    s.chars().fold(0, |w, c| if c == '\t' { (w / 8 + 1) * 8 } else { w + 1 })
+}
+
+/// Leading white space of the line that contains byte `at`.
+pub fn indent_at(src: &[u8], at: usize) -> String {
+    let start = line_start(src, at);
+    let n = src[start..].iter().take_while(|&&b| b == b'\t' || b == b' ').count();
+    String::from_utf8_lossy(&src[start..start + n]).into_owned()
+}
+
+/// Byte offset where the line containing `at` starts.
+pub fn line_start(src: &[u8], at: usize) -> usize {
+    memchr::memrchr(b'\n', &src[..at]).map_or(0, |p| p + 1)
+}
+
+/// Byte offset just past the newline of the line containing `at`.
+pub fn line_end(src: &[u8], at: usize) -> usize {
+    memchr::memchr(b'\n', &src[at..]).map_or(src.len(), |p| at + p + 1)
+}
+
+/// White space that reaches display column `col`: tabs, then spaces, the
+/// way the kernel aligns continuation lines under an opening parenthesis.
+pub fn align_to(col: usize) -> String {
+    format!("{}{}", "\t".repeat(col / 8), " ".repeat(col % 8))
+}
+
+/// `callee(args);` at `indent`, wrapped at 80 columns with continuation
+/// lines aligned after the opening parenthesis.  Ends with a newline.
+pub fn call_statement(indent: &str, callee: &str, args: &[String]) -> String {
+    let one = format!("{indent}{callee}({});", args.join(", "));
+    if display_width(&one) <= 80 {
+        return one + "\n";
+    }
+    let cont = align_to(display_width(indent) + callee.len() + 1);
+    let mut out = format!("{indent}{callee}(");
+    let mut line_width = display_width(&out);
+    for (i, arg) in args.iter().enumerate() {
+        let last = i + 1 == args.len();
+        let piece = if last { format!("{arg});") } else { format!("{arg},") };
+        let first_on_line = out.ends_with('(');
+        let extra = if first_on_line { piece.len() } else { piece.len() + 1 };
+        if !first_on_line && line_width + extra > 80 {
+            out.push('\n');
+            out.push_str(&cont);
+            line_width = display_width(&cont);
+            out.push_str(&piece);
+            line_width += piece.len();
+        } else {
+            if !first_on_line {
+                out.push(' ');
+            }
+            out.push_str(&piece);
+            line_width += extra;
+        }
+    }
+    out + "\n"
+}
+
+/// A block comment at `indent`, one line per entry.  Ends with a newline.
+pub fn block_comment(indent: &str, lines: &[&str]) -> String {
+    let mut out = format!("{indent}/*\n");
+    for l in lines {
+        out.push_str(&format!("{indent} * {l}\n"));
+    }
+    out.push_str(&format!("{indent} */\n"));
+    out
+}
+
+/// Whether the line that contains `at` is blank.
+pub fn line_is_blank(src: &[u8], at: usize) -> bool {
+    let s = line_start(src, at);
+    let e = line_end(src, at);
+    src[s..e].iter().all(|b| b.is_ascii_whitespace())
+}
+
+/// The byte range of whole lines `[from, to)` to delete when removing a
+/// construct, extended so that no double blank line is left behind: when
+/// the lines before and after are both blank (or the construct sits right
+/// after an opening brace and before a blank line), one blank goes too.
+pub fn removal_range(src: &[u8], from: usize, to: usize) -> (usize, usize) {
+    let start = line_start(src, from);
+    let end = line_end(src, to.saturating_sub(1).max(from));
+    let blank_before = start > 0 && line_is_blank(src, start - 1);
+    let blank_after = end < src.len() && line_is_blank(src, end);
+    let after_brace = start > 0 && prev_line_ends_with(src, start, b'{');
+    if blank_after && (blank_before || after_brace || start == 0) {
+        return (start, line_end(src, end));
+    }
+    if blank_before && end < src.len() && next_line_starts_with(src, end, b'}') {
+        return (line_start(src, start - 1), end);
+    }
+    (start, end)
+}
+
+fn prev_line_ends_with(src: &[u8], start: usize, c: u8) -> bool {
+    src[..start].trim_ascii_end().last() == Some(&c)
+}
+
+fn next_line_starts_with(src: &[u8], at: usize, c: u8) -> bool {
+    src[at..].trim_ascii_start().first() == Some(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_calls_at_80_columns_under_the_paren() {
+        let s = call_statement(
+            "\t\t\t",
+            "mmu_notifier_invalidate_range",
+            &["vma->vm_mm".into(), "address & PMD_MASK".into(), "(address & PMD_MASK) + PMD_SIZE".into()],
+        );
+        for line in s.lines() {
+            assert!(display_width(line) <= 80, "{line:?}");
+        }
+        assert_eq!(
+            s,
+            "\t\t\tmmu_notifier_invalidate_range(vma->vm_mm, address & PMD_MASK,\n\
+             \t\t\t\t\t\t      (address & PMD_MASK) + PMD_SIZE);\n"
+        );
+    }
+
+    #[test]
+    fn removal_leaves_no_double_blank_line() {
+        let src = b"a;\n\nint f(void)\n{\n}\n\nb;\n";
+        let from = 4;
+        let to = src.len() - 4;
+        let (s, e) = removal_range(src, from, to);
+        let mut out = src[..s].to_vec();
+        out.extend_from_slice(&src[e..]);
+        assert_eq!(String::from_utf8(out).unwrap(), "a;\n\nb;\n");
+    }
+}
