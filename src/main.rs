@@ -32,6 +32,30 @@ enum Command {
         #[arg(long, default_value = "invalidate-page")]
         recipe: String,
     },
+    /// Compute the whole migration as a plan of change units; print its
+    /// diff or its JSON, or write it into the tree.
+    Rewrite {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Diff)]
+        format: PlanFormat,
+        /// Write the edits into PATH's working tree (a clean git tree only).
+        #[arg(long)]
+        apply: bool,
+        /// Exit 0 even when some sites were left for review.
+        #[arg(long)]
+        allow_partial: bool,
+        #[arg(long, default_value = "invalidate-page")]
+        recipe: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    /// The unified diff of the whole migration.
+    Diff,
+    /// The plan: change units with their edits and rationale.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,17 +75,21 @@ fn main() -> ExitCode {
     }
 }
 
+fn recipe(id: &str) -> anyhow::Result<kseries::recipe::Recipe> {
+    kseries::recipe::by_id(id).with_context(|| {
+        let known: Vec<_> = kseries::recipe::all().iter().map(|r| r.id).collect();
+        format!("unknown recipe `{id}` (known: {})", known.join(", "))
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan {
             path,
             format,
-            recipe,
+            recipe: id,
         } => {
-            let recipe = kseries::recipe::by_id(&recipe).with_context(|| {
-                let known: Vec<_> = kseries::recipe::all().iter().map(|r| r.id).collect();
-                format!("unknown recipe `{recipe}` (known: {})", known.join(", "))
-            })?;
+            let recipe = recipe(&id)?;
             let report = kseries::scan::scan(&path, &recipe)?;
             match format {
                 Format::Table => print!("{}", kseries::scan::render_table(&report)),
@@ -69,5 +97,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rewrite {
+            path,
+            format,
+            apply,
+            allow_partial,
+            recipe: id,
+        } => {
+            let recipe = recipe(&id)?;
+            let report = kseries::scan::scan(&path, &recipe)?;
+            let plan = kseries::rewrite::plan(&path, &report, &recipe)?;
+            let outcome = kseries::rewrite::outcome(&path, &plan)?;
+            match format {
+                PlanFormat::Diff => print!("{}", kseries::rewrite::unified_diff(&outcome)),
+                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            }
+            if apply {
+                kseries::rewrite::apply(&path, &outcome)?;
+                eprintln!(
+                    "kseries: wrote {} file(s) in {}",
+                    outcome.len(),
+                    path.display()
+                );
+            }
+            let review = needs_review(&report, &plan);
+            for r in &review {
+                eprintln!("{r}");
+            }
+            if !review.is_empty() && !allow_partial {
+                eprintln!(
+                    "kseries: {} site(s) left for review (untouched); --allow-partial accepts a partial rewrite",
+                    review.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Everything left for a human: what the scan could not decide and what
+/// the rewrite rules refused, as `file:line: needs-review: reason`.
+fn needs_review(report: &kseries::scan::ScanReport, plan: &kseries::rewrite::Plan) -> Vec<String> {
+    let from_scan = report.sites.iter().filter_map(|s| match &s.detail {
+        kseries::scan::Detail::NeedsReview { reason } => {
+            Some(format!("{}:{}: needs-review: {reason}", s.file, s.line))
+        }
+        _ => None,
+    });
+    let from_plan = plan
+        .needs_review
+        .iter()
+        .map(|r| format!("{}:{}: needs-review: {}", r.file, r.line, r.reason));
+    from_scan.chain(from_plan).collect()
 }

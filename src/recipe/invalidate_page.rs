@@ -83,12 +83,12 @@ pub fn recipe() -> Recipe {
 // The page-table lock is a spinlock taken by these helpers (see
 // include/linux/mm.h and mm/memory.c of that era).
 const LOCK_ACQUIRE: &[LockOp] = &[
-    LockOp::returning_lock("pte_offset_map_lock"),
+    LockOp::pte_lock("pte_offset_map_lock", 2),
     LockOp::returning_lock("pmd_lock"),
     LockOp::returning_lock("pud_lock"),
     LockOp::returning_lock("huge_pte_lock"),
     LockOp::returning_lock("pmd_trans_huge_lock"),
-    LockOp::returning_lock("get_locked_pte"),
+    LockOp::pte_lock("get_locked_pte", 1),
     LockOp::lookup("follow_pte_pmd", true),
     LockOp::lookup("follow_pte", false),
     // A bare spinlock counts only when it is visibly a ptl.

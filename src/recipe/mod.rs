@@ -89,6 +89,21 @@ impl LockOp {
         }
     }
 
+    /// `fn(mm, ..., address, ...)` that returns the pte of `address`
+    /// mapped and locked.
+    pub const fn pte_lock(function: &'static str, address_arg: usize) -> LockOp {
+        LockOp {
+            function,
+            held_on_zero: false,
+            arg_contains: None,
+            lookup: Some(Lookup {
+                mm_arg: 0,
+                address_arg,
+                may_be_pmd: false,
+            }),
+        }
+    }
+
     /// `fn(mm, address, ..., &ptl)` that returns 0 with the lock held on
     /// whatever maps the address.
     pub const fn lookup(function: &'static str, may_be_pmd: bool) -> LockOp {

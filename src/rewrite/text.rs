@@ -2,13 +2,17 @@
 
 /// Display width of a line prefix, with tabs to the next multiple of 8.
 pub fn display_width(s: &str) -> usize {
-    s.chars().fold(0, |w, c| if c == '\t' { (w / 8 + 1) * 8 } else { w + 1 })
+    s.chars()
+        .fold(0, |w, c| if c == '\t' { (w / 8 + 1) * 8 } else { w + 1 })
 }
 
 /// Leading white space of the line that contains byte `at`.
 pub fn indent_at(src: &[u8], at: usize) -> String {
     let start = line_start(src, at);
-    let n = src[start..].iter().take_while(|&&b| b == b'\t' || b == b' ').count();
+    let n = src[start..]
+        .iter()
+        .take_while(|&&b| b == b'\t' || b == b' ')
+        .count();
     String::from_utf8_lossy(&src[start..start + n]).into_owned()
 }
 
@@ -40,9 +44,17 @@ pub fn call_statement(indent: &str, callee: &str, args: &[String]) -> String {
     let mut line_width = display_width(&out);
     for (i, arg) in args.iter().enumerate() {
         let last = i + 1 == args.len();
-        let piece = if last { format!("{arg});") } else { format!("{arg},") };
+        let piece = if last {
+            format!("{arg});")
+        } else {
+            format!("{arg},")
+        };
         let first_on_line = out.ends_with('(');
-        let extra = if first_on_line { piece.len() } else { piece.len() + 1 };
+        let extra = if first_on_line {
+            piece.len()
+        } else {
+            piece.len() + 1
+        };
         if !first_on_line && line_width + extra > 80 {
             out.push('\n');
             out.push_str(&cont);
@@ -113,7 +125,11 @@ mod tests {
         let s = call_statement(
             "\t\t\t",
             "mmu_notifier_invalidate_range",
-            &["vma->vm_mm".into(), "address & PMD_MASK".into(), "(address & PMD_MASK) + PMD_SIZE".into()],
+            &[
+                "vma->vm_mm".into(),
+                "address & PMD_MASK".into(),
+                "(address & PMD_MASK) + PMD_SIZE".into(),
+            ],
         );
         for line in s.lines() {
             assert!(display_width(line) <= 80, "{line:?}");
