@@ -2,3 +2,5 @@
 //! maintainer would do them.
 //!
 //! The pipeline is the architecture; see ARCHITECTURE.md.
+
+pub mod send;
