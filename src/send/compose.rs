@@ -145,13 +145,13 @@ pub fn resolve_sender(
         .args(["var", "GIT_AUTHOR_IDENT"])
         .current_dir(dir)
         .output();
-    if let Ok(out) = out {
-        if out.status.success() {
-            let s = String::from_utf8_lossy(&out.stdout);
-            if let Some(gt) = s.find('>') {
-                let ident = &s[..=gt];
-                return address::parse_mailbox(ident).map_err(|e| bad(ident, e));
-            }
+    if let Ok(out) = out
+        && out.status.success()
+    {
+        let s = String::from_utf8_lossy(&out.stdout);
+        if let Some(gt) = s.find('>') {
+            let ident = &s[..=gt];
+            return address::parse_mailbox(ident).map_err(|e| bad(ident, e));
         }
     }
     Err(SendError::Config {
@@ -225,7 +225,8 @@ fn series_tag(series: &Series) -> String {
     for p in series.patches.iter().filter(|p| !p.is_cover()) {
         data.extend_from_slice(p.subject().unwrap_or("").as_bytes());
         data.push(0);
-        data.extend_from_slice(&p.body);
+        // Trailing blank lines differ between an mbox and separate files.
+        data.extend_from_slice(p.body.trim_ascii_end());
         data.push(0);
     }
     if data.is_empty() {
@@ -490,10 +491,10 @@ pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, Send
         // git send-email: when the author is not the sender, the author
         // goes in a `From:` line at the top of the body (git am reads it).
         let mut body = Vec::new();
-        if let Some(author) = author_of(p) {
-            if author.display() != sender.display() {
-                body.extend_from_slice(format!("From: {}\n\n", author.display()).as_bytes());
-            }
+        if let Some(author) = author_of(p)
+            && author.display() != sender.display()
+        {
+            body.extend_from_slice(format!("From: {}\n\n", author.display()).as_bytes());
         }
         body.extend_from_slice(&p.body);
         if !body.is_ascii() {

@@ -114,28 +114,33 @@ pub enum SendError {
     },
     /// A message was not accepted; the ones before it were (and are
     /// recorded in the state file).
-    #[error(
-        "message {number}/{total} ({subject}) was not sent: the server {endpoint} failed at {stage}: {detail}; {accepted} message(s) were accepted and recorded in {}; fix the problem and run the same command again to send the rest (sent messages are skipped)",
-        state_path.display()
-    )]
-    Rejected {
-        /// 1-based number of the failed message.
-        number: usize,
-        /// Messages in the series.
-        total: usize,
-        /// Its subject.
-        subject: String,
-        /// `host:port`.
-        endpoint: String,
-        /// SMTP stage (`MAIL FROM`, `RCPT TO:<x>`, `DATA`, `end of DATA`).
-        stage: String,
-        /// The server's answer or the network error.
-        detail: String,
-        /// How many messages the server accepted so far (all runs).
-        accepted: usize,
-        /// The state file.
-        state_path: PathBuf,
-    },
+    #[error("{0}")]
+    Rejected(Box<Rejection>),
+}
+
+/// Details of [`SendError::Rejected`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "message {number}/{total} ({subject}) was not sent: the server {endpoint} failed at {stage}: {detail}; {accepted} message(s) were accepted and recorded in {}; fix the problem and run the same command again to send the rest (sent messages are skipped)",
+    state_path.display()
+)]
+pub struct Rejection {
+    /// 1-based number of the failed message.
+    pub number: usize,
+    /// Messages in the series.
+    pub total: usize,
+    /// Its subject.
+    pub subject: String,
+    /// `host:port`.
+    pub endpoint: String,
+    /// SMTP stage (`MAIL FROM`, `RCPT TO:<x>`, `DATA`, `end of DATA`).
+    pub stage: String,
+    /// The server's answer or the network error.
+    pub detail: String,
+    /// How many messages the server accepted so far (all runs).
+    pub accepted: usize,
+    /// The state file.
+    pub state_path: PathBuf,
 }
 
 /// What to do: print, send, or send to the sender only.
@@ -188,6 +193,9 @@ pub struct SendOptions {
     /// `--relogin-delay S`: seconds to wait before reconnecting
     /// (`sendemail.smtpReloginDelay`).
     pub relogin_delay: Option<u64>,
+    /// `--force`: send even a cover letter that still has format-patch's
+    /// `*** SUBJECT HERE ***` / `*** BLURB HERE ***` (git refuses too).
+    pub force: bool,
     /// `--verbose`: show the SMTP conversation (never the password).
     pub verbose: bool,
     /// Where git config is read (`-C DIR`); the current directory if None.
@@ -309,6 +317,25 @@ fn config_number<T: std::str::FromStr>(
     }
 }
 
+/// Refuse a cover letter still holding format-patch's placeholders, as
+/// git send-email does.
+fn check_templates(series: &Series) -> Result<(), SendError> {
+    for p in &series.patches {
+        let subj = p.subject().unwrap_or("");
+        let blurb = String::from_utf8_lossy(&p.body).contains("*** BLURB HERE ***");
+        if subj.contains("*** SUBJECT HERE ***") || blurb {
+            return Err(SendError::BadPatch {
+                source_name: p.source.clone(),
+                problem: "it still has the template text *** SUBJECT HERE *** or *** BLURB HERE ***"
+                    .into(),
+                fix: "write the cover letter's subject and blurb (or pass --force to send it as it is)"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Run `kseries send`: compose the series, then print it (dry run) or send
 /// it, writing human-readable progress to `out`.
 pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendError> {
@@ -363,6 +390,10 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
         }
         report.messages = msgs;
         return Ok(report);
+    }
+
+    if !opts.force {
+        check_templates(&series)?;
     }
 
     if pending.is_empty() {
@@ -436,7 +467,7 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
             }
             Err((stage, detail)) => {
                 session.abort();
-                return Err(SendError::Rejected {
+                return Err(SendError::Rejected(Box::new(Rejection {
                     number: m.index + 1,
                     total,
                     subject: m.subject.clone(),
@@ -445,7 +476,7 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
                     detail,
                     accepted: state.sent.len(),
                     state_path,
-                });
+                })));
             }
         }
     }

@@ -228,10 +228,10 @@ pub fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
         prev_blank = line == b"\n" || line == b"\r\n";
         cur.get_or_insert_with(Vec::new).extend_from_slice(line);
     }
-    if let Some(m) = cur {
-        if !m.iter().all(|b| b.is_ascii_whitespace()) {
-            msgs.push(m);
-        }
+    if let Some(m) = cur
+        && !m.iter().all(|b| b.is_ascii_whitespace())
+    {
+        msgs.push(m);
     }
     msgs
 }
