@@ -574,6 +574,9 @@ fn same_threading_and_recipients_as_git_send_email() {
         if subj.contains(" 0/") {
             continue;
         }
+        // Byte for byte, RFC 2047 encoding of the author's name included.
+        assert_eq!(a.header("to"), b.header("to"), "To of {subj}");
+        assert_eq!(a.header("cc"), b.header("cc"), "Cc of {subj}");
         assert_eq!(a.header_addrs("to"), b.header_addrs("to"), "To of {subj}");
         assert_eq!(a.header_addrs("cc"), b.header_addrs("cc"), "Cc of {subj}");
         assert_eq!(a.rcpts(), b.rcpts(), "envelope of {subj}");
@@ -977,4 +980,114 @@ fn mbox_and_directory_compose_the_same_messages() {
         assert_eq!(a.recipients, b.recipients);
         assert_eq!(a.subject, b.subject);
     }
+}
+
+#[test]
+fn eight_bit_body_without_8bitmime_goes_out_unchanged() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &["--no-8bitmime"]);
+    let (r, out) = run(&opts(&fx, srv.port));
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert!(out.contains("does not offer 8BITMIME"), "{out}");
+    let got = thread_order(captured(&cap));
+    let readme = &got[2];
+    assert!(
+        readme.meta["mail_options"].as_array().unwrap().is_empty(),
+        "no BODY=8BITMIME to a server that does not offer it: {:?}",
+        readme.meta
+    );
+    assert_eq!(
+        readme.header("content-transfer-encoding").as_deref(),
+        Some("8bit")
+    );
+    assert!(
+        String::from_utf8(readme.body().to_vec())
+            .unwrap()
+            .contains("+Grüße aus dem Treiber")
+    );
+}
+
+#[test]
+fn git_config_supplies_server_recipients_and_login() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &["--auth", "cfguser:cfg-secret-9"]);
+    let port = srv.port.to_string();
+    for (k, v) in [
+        ("sendemail.smtpServer", "127.0.0.1"),
+        ("sendemail.smtpServerPort", port.as_str()),
+        ("sendemail.smtpUser", "cfguser"),
+        ("sendemail.smtpPass", "cfg-secret-9"),
+        ("sendemail.to", "Config To <cfgto@example.org>"),
+        ("sendemail.from", "Config Sender <cfgsender@example.org>"),
+    ] {
+        git(&fx.repo, &["config", k, v]);
+    }
+    let o = SendOptions {
+        series: fx.series.clone(),
+        confirm: true,
+        git_dir: Some(fx.repo.clone()),
+        verbose: true,
+        ..SendOptions::default()
+    };
+    let (r, out) = run(&o);
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert!(!out.contains("cfg-secret-9"));
+    let got = captured(&cap);
+    assert_eq!(got.len(), 4);
+    for c in &got {
+        assert_eq!(c.meta["auth_user"], "cfguser");
+        assert_eq!(c.meta["mail_from"], "cfgsender@example.org");
+        assert!(c.rcpts().contains("cfgto@example.org"));
+        assert_eq!(
+            c.header("from").as_deref(),
+            Some("Config Sender <cfgsender@example.org>")
+        );
+    }
+    let state = std::fs::read_to_string(fx.series.join(send::STATE_FILE)).unwrap();
+    assert!(!state.contains("cfg-secret-9"));
+}
+
+#[test]
+fn reflect_sends_only_to_the_sender_and_records_nothing() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &[]);
+    let mut o = opts(&fx, srv.port);
+    o.confirm = false;
+    o.reflect = true;
+    let (r, out) = run(&o);
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let got = captured(&cap);
+    assert_eq!(got.len(), 4);
+    for c in &got {
+        assert_eq!(
+            c.rcpts(),
+            BTreeSet::from(["sender@example.org".to_string()])
+        );
+        assert!(
+            c.header_addrs("to").contains("maint@example.org"),
+            "headers unchanged"
+        );
+    }
+    assert!(!fx.series.join(send::STATE_FILE).exists());
+    // Then the real thing still sends everything.
+    o.reflect = false;
+    o.confirm = true;
+    let (r, _) = run(&o);
+    assert_eq!(r.unwrap().sent.len(), 4);
+    o.confirm = false;
+    o.reflect = true;
+    let (r, out) = run(&o);
+    assert_eq!(r.unwrap().sent.len(), 4, "reflect ignores the state: {out}");
+    assert_eq!(captured(&cap).len(), 12);
+    o.dry_run = true;
+    assert!(
+        matches!(run(&o).0, Err(SendError::Config { .. })),
+        "--dry-run with --reflect"
+    );
 }

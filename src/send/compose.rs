@@ -310,34 +310,48 @@ fn recipients_of(
     for m in &input.to {
         push_unique(&mut to, m.clone());
     }
-    for m in p.addresses("To")? {
-        if is_self(&m) && sup.has(SuppressCc::SelfAddr) {
-            continue;
-        }
-        push_unique(&mut to, m);
-    }
     let mut cc = Vec::new();
     for m in &input.cc {
         push_unique(&mut cc, m.clone());
     }
-    for m in p.addresses("Cc")? {
-        if is_self(&m) {
-            if sup.has(SuppressCc::SelfAddr) {
-                continue;
+    // Header fields in file order, as git send-email reads them (so the
+    // author, whose From: precedes Cc:, comes first in Cc).
+    for h in &p.headers {
+        let name = h.name.to_ascii_lowercase();
+        match name.as_str() {
+            "to" => {
+                for m in p.parse_addresses(h)? {
+                    if is_self(&m) && sup.has(SuppressCc::SelfAddr) {
+                        continue;
+                    }
+                    push_unique(&mut to, m);
+                }
             }
-        } else if sup.has(SuppressCc::Cc) {
-            continue;
-        }
-        push_unique(&mut cc, m);
-    }
-    if let Some(author) = author_of(p) {
-        let skip = if is_self(&author) {
-            sup.has(SuppressCc::SelfAddr)
-        } else {
-            sup.has(SuppressCc::Author)
-        };
-        if !skip {
-            push_unique(&mut cc, author);
+            "cc" => {
+                for m in p.parse_addresses(h)? {
+                    let skip = if is_self(&m) {
+                        sup.has(SuppressCc::SelfAddr)
+                    } else {
+                        sup.has(SuppressCc::Cc)
+                    };
+                    if !skip {
+                        push_unique(&mut cc, m);
+                    }
+                }
+            }
+            "from" => {
+                if let Ok(author) = address::parse_mailbox(&h.value) {
+                    let skip = if is_self(&author) {
+                        sup.has(SuppressCc::SelfAddr)
+                    } else {
+                        sup.has(SuppressCc::Author)
+                    };
+                    if !skip {
+                        push_unique(&mut cc, author);
+                    }
+                }
+            }
+            _ => {}
         }
     }
     for (class, m) in body_addresses(&p.body) {

@@ -50,18 +50,13 @@ impl Patch {
         self.header("Subject")
     }
 
-    /// Parsed addresses of every header named `name` (To, Cc).
-    pub fn addresses(&self, name: &str) -> Result<Vec<Mailbox>, SendError> {
-        let mut out = Vec::new();
-        for v in self.headers_named(name) {
-            let list = address::parse_list(v).map_err(|e| SendError::BadPatch {
-                source_name: self.source.clone(),
-                problem: format!("bad address in its {name}: header: {}", e.0),
-                fix: format!("correct the {name}: header of that file"),
-            })?;
-            out.extend(list);
-        }
-        Ok(out)
+    /// Parsed addresses of one of this patch's headers (To, Cc).
+    pub fn parse_addresses(&self, h: &Header) -> Result<Vec<Mailbox>, SendError> {
+        address::parse_list(&h.value).map_err(|e| SendError::BadPatch {
+            source_name: self.source.clone(),
+            problem: format!("bad address in its {}: header: {}", h.name, e.0),
+            fix: format!("correct the {}: header of that file", h.name),
+        })
     }
 
     /// True for a cover letter (`[PATCH 0/N]`, or a `0000-` file).

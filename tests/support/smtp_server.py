@@ -40,10 +40,17 @@ class Handler:
         self.lock = threading.Lock()
         self.sessions = {}
         self.accepted = 0
+        self.no_8bitmime = False
 
     def next_number(self):
         nums = [int(n[:4]) for n in os.listdir(self.capture) if n.endswith(".json")]
         return max(nums, default=0) + 1
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.no_8bitmime:
+            responses = [r for r in responses if "8BITMIME" not in r]
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.accept_max is not None and self.accepted >= self.accept_max:
@@ -87,12 +94,15 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--auth", help="USER:PASSWORD required for AUTH")
+    ap.add_argument("--no-8bitmime", action="store_true",
+                    help="do not advertise 8BITMIME")
     args = ap.parse_args()
 
     os.makedirs(args.capture, exist_ok=True)
     port = args.port or free_port()
     stop = threading.Event()
     handler = Handler(args.capture, args.accept_max, stop)
+    handler.no_8bitmime = args.no_8bitmime
 
     ctx = None
     if args.tls != "none":
