@@ -4,3 +4,4 @@
 //! The pipeline is the architecture; see ARCHITECTURE.md.
 
 pub mod send;
+pub mod trailers;
