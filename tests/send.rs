@@ -1091,3 +1091,98 @@ fn reflect_sends_only_to_the_sender_and_records_nothing() {
         "--dry-run with --reflect"
     );
 }
+
+#[test]
+fn bcc_header_lock_file_and_header_injection() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &[]);
+
+    // A line break in an address would smuggle in a header: refused.
+    let mut o = opts(&fx, srv.port);
+    o.to = vec!["x@example.org\nBcc: evil@example.net".into()];
+    let e = run(&o).0.unwrap_err();
+    assert!(e.to_string().contains("control characters"), "{e}");
+
+    // Another run holding the lock: refused, nothing sent.
+    let lock = fx.series.join(format!("{}.lock", send::STATE_FILE));
+    std::fs::write(&lock, "4242\n").unwrap();
+    let e = run(&opts(&fx, srv.port)).0.unwrap_err();
+    assert!(e.to_string().contains("pid 4242"), "{e}");
+    assert!(captured(&cap).is_empty());
+    std::fs::remove_file(&lock).unwrap();
+
+    // A Bcc: header in a patch reaches the envelope only.
+    let p1 = fx.series.join("0001-drv-fail-probe-without-hardware.patch");
+    let text = std::fs::read_to_string(&p1).unwrap().replacen(
+        "Subject:",
+        "Bcc: Hidden <hidden@example.net>\nSubject:",
+        1,
+    );
+    std::fs::write(&p1, text).unwrap();
+    let (r, out) = run(&opts(&fx, srv.port));
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert!(!lock.exists(), "the lock is released");
+    let got = thread_order(captured(&cap));
+    assert!(got[1].rcpts().contains("hidden@example.net"));
+    assert!(!String::from_utf8_lossy(&got[1].msg).contains("hidden@"));
+    assert!(
+        got[0].rcpts().contains("hidden@example.net"),
+        "cover: union"
+    );
+    assert!(!got[2].rcpts().contains("hidden@example.net"));
+}
+
+const CHILD_ENV: &str = "KSERIES_TEST_CHILD_PORT";
+
+/// Runs in a child process (see `password_from_environment`) so that
+/// setting KSERIES_SMTP_PASS cannot race with other tests.
+#[test]
+#[ignore = "child process of password_from_environment"]
+fn env_password_child() {
+    let port: u16 = std::env::var(CHILD_ENV).unwrap().parse().unwrap();
+    let series = PathBuf::from(std::env::var("KSERIES_TEST_CHILD_SERIES").unwrap());
+    let repo = PathBuf::from(std::env::var("KSERIES_TEST_CHILD_REPO").unwrap());
+    let o = SendOptions {
+        series,
+        from: Some(SENDER.into()),
+        confirm: true,
+        verbose: true,
+        smtp_server: Some("127.0.0.1".into()),
+        smtp_server_port: Some(port),
+        smtp_user: Some("envuser".into()),
+        git_dir: Some(repo),
+        ..SendOptions::default()
+    };
+    let (r, out) = run(&o);
+    print!("{out}");
+    r.unwrap();
+}
+
+#[test]
+fn password_from_environment() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &["--auth", "envuser:env-Secret-77"]);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "env_password_child", "--ignored", "--nocapture"])
+        .env(send::PASSWORD_ENV, "env-Secret-77")
+        .env(CHILD_ENV, srv.port.to_string())
+        .env("KSERIES_TEST_CHILD_SERIES", &fx.series)
+        .env("KSERIES_TEST_CHILD_REPO", &fx.repo)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("AUTH as envuser"), "{text}");
+    assert!(!text.contains("env-Secret-77"));
+    let got = captured(&cap);
+    assert_eq!(got.len(), 4);
+    assert!(got.iter().all(|c| c.meta["auth_user"] == "envuser"));
+}

@@ -72,6 +72,10 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
     if s.is_empty() {
         return Err(AddressError("empty address".into()));
     }
+    if s.chars().any(|c| c.is_control() && c != '\t') {
+        // A line break here would smuggle header fields into the message.
+        return Err(AddressError(format!("{s:?} contains control characters")));
+    }
     let (name, addr) = if let Some(lt) = find_unquoted(s, '<') {
         let rest = &s[lt + 1..];
         let gt = rest

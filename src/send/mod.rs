@@ -343,6 +343,11 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
     let (series, msgs, cfg) = compose(opts)?;
     let state_path = series.state_path();
     let total = msgs.len();
+    let _lock = if mode == Mode::Confirm {
+        Some(state::SeriesLock::acquire(&state_path)?)
+    } else {
+        None
+    };
     let mut state = if mode == Mode::Reflect {
         SentState::default()
     } else {
@@ -442,7 +447,7 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
             Ok(answer) => {
                 in_batch += 1;
                 if mode == Mode::Confirm {
-                    state.record(
+                    let recorded = state.record(
                         &state_path,
                         SentRecord {
                             message_id: m.message_id.clone(),
@@ -452,7 +457,20 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
                             server: settings.endpoint(),
                             accepted_at: now_secs() as u64,
                         },
-                    )?;
+                    );
+                    if let Err(e) = recorded {
+                        session.quit();
+                        return Err(SendError::Config {
+                            problem: format!(
+                                "{} ({}) WAS SENT, but recording it failed: {e}",
+                                m.message_id, m.subject
+                            ),
+                            fix: format!(
+                                "add it to {} by hand (or fix the file system) before running again, or it will be sent twice",
+                                state_path.display()
+                            ),
+                        });
+                    }
                 }
                 report.sent.push(m.message_id.clone());
                 writeln!(

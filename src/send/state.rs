@@ -95,3 +95,51 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SendError> {
     }
     Ok(())
 }
+
+/// An exclusive lock on a series' state file, so that two `send --confirm`
+/// runs on one series cannot both send a message.  Removed on drop.
+#[derive(Debug)]
+pub struct SeriesLock {
+    path: PathBuf,
+}
+
+impl SeriesLock {
+    /// Take the lock (`STATE.lock` beside the state file), or fail saying
+    /// who holds it.
+    pub fn acquire(state_path: &Path) -> Result<SeriesLock, SendError> {
+        let mut name = state_path.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                let _ = writeln!(f, "{}", std::process::id());
+                Ok(SeriesLock { path })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                Err(SendError::State {
+                    path: state_path.to_path_buf(),
+                    problem: format!(
+                        "another kseries send (pid {}) holds {}; if no such process runs any more, remove that file",
+                        holder.trim(),
+                        path.display()
+                    ),
+                })
+            }
+            Err(e) => Err(SendError::Io {
+                what: format!("cannot create lock file {}", path.display()),
+                source: e,
+            }),
+        }
+    }
+}
+
+impl Drop for SeriesLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
