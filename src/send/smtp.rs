@@ -94,11 +94,12 @@ fn classify_connect_error(s: &SmtpSettings, e: lettre::transport::smtp::Error) -
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {
+    let top = e.to_string();
     let mut out = String::new();
     let mut cur = e.source();
     while let Some(s) = cur {
         let t = s.to_string();
-        if !out.contains(&t) {
+        if !out.contains(&t) && !top.contains(&t) {
             out.push_str(": ");
             out.push_str(&t);
         }
