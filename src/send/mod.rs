@@ -15,6 +15,28 @@
 //!
 //! The CLI is a thin wrapper: fill a [`SendOptions`] from the flags and
 //! call [`send`] with stdout.
+//!
+//! # Where it differs from git send-email, on purpose
+//!
+//! * The cover letter goes to everyone any patch goes to (git sends it to
+//!   its own To/Cc only).  Patches get exactly git's To/Cc (checked
+//!   against git send-email by the tests): `--to`/`sendemail.to`, the
+//!   patch's To/Cc, the author, and `Signed-off-by`/`*-by`/`Cc` lines of
+//!   the body, minus the `--suppress-cc` classes.
+//! * "self" is recognised by address (case-insensitive), not by the whole
+//!   `Name <address>` string.
+//! * No prompts, ever: an 8-bit body without a charset is declared UTF-8
+//!   (`sendemail.assume8bitEncoding=UTF-8`); an 8-bit body to a server
+//!   without 8BITMIME is sent as it is, with a warning (git does the same,
+//!   silently).  No sendmail program, no aliases, no --cc-cmd/--to-cmd.
+//! * `--reflect` sends every message to the sender only, with the headers
+//!   unchanged, and records nothing.
+//! * A lock file (`.kseries-sent.json.lock`) keeps two `--confirm` runs off
+//!   one series.
+//!
+//! A message that the server accepted but whose acceptance never reached
+//! us (connection lost after the final `.`) cannot be told from one that
+//! was not accepted; it is treated as not sent.
 
 pub mod address;
 pub mod compose;
@@ -319,8 +341,8 @@ fn config_number<T: std::str::FromStr>(
 
 /// Refuse a cover letter still holding format-patch's placeholders, as
 /// git send-email does.
-fn check_templates(series: &Series) -> Result<(), SendError> {
-    for p in &series.patches {
+fn check_templates(series: &Series, pending: &[&Outgoing]) -> Result<(), SendError> {
+    for p in pending.iter().map(|m| &series.patches[m.index]) {
         let subj = p.subject().unwrap_or("");
         let blurb = String::from_utf8_lossy(&p.body).contains("*** BLURB HERE ***");
         if subj.contains("*** SUBJECT HERE ***") || blurb {
@@ -398,7 +420,7 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
     }
 
     if !opts.force {
-        check_templates(&series)?;
+        check_templates(&series, &pending)?;
     }
 
     if pending.is_empty() {
