@@ -424,6 +424,16 @@ pub fn trailers(
         &["rev-list", "--reverse", &format!("{base_sha}..{old_head}")],
     )?;
     let commits: Vec<String> = list.lines().map(str::to_string).collect();
+    let merges = git_str(
+        repo,
+        &["rev-list", "--merges", &format!("{base_sha}..{old_head}")],
+    )?;
+    if !merges.is_empty() {
+        return Err(TrailersError::Input {
+            problem: format!("{base}..{} contains merge commits", opts.branch),
+            fix: "a patch series is linear: check --base".into(),
+        });
+    }
     if commits.is_empty() {
         return Err(TrailersError::Input {
             problem: format!("{base}..{} holds no commit", opts.branch),
