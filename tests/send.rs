@@ -1191,3 +1191,36 @@ fn password_from_environment() {
     assert_eq!(got.len(), 4);
     assert!(got.iter().all(|c| c.meta["auth_user"] == "envuser"));
 }
+
+#[test]
+fn batch_relogin_failure_resumes_without_duplicates() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    // The server vanishes right after the first batch of 2.
+    let srv = Server::start(py, &cap, &["--exit-after", "2"]);
+    let mut o = opts(&fx, srv.port);
+    o.batch_size = Some(2);
+    o.relogin_delay = Some(1);
+    let (r, out) = run(&o);
+    let err = r.expect_err("the relogin fails");
+    let msg = err.to_string();
+    assert!(
+        matches!(&err, SendError::Rejected(r) if r.number == 3 && r.accepted == 2),
+        "{err:?}\n{out}"
+    );
+    assert!(
+        msg.contains("logging in again") && !msg.contains("nothing was sent"),
+        "{msg}"
+    );
+    srv.wait_exit();
+    let srv = Server::start(py, &cap, &[]);
+    let (r, out) = run(&opts(&fx, srv.port));
+    assert_eq!(r.unwrap_or_else(|e| panic!("{e}\n{out}")).sent.len(), 2);
+    let got = captured(&cap);
+    let ids: BTreeSet<String> = got
+        .iter()
+        .map(|c| c.header("message-id").unwrap())
+        .collect();
+    assert_eq!((got.len(), ids.len()), (4, 4));
+}

@@ -462,7 +462,27 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
                 }
                 std::thread::sleep(Duration::from_secs(delay));
             }
-            session = smtp::Session::open(&settings, out, opts.verbose)?;
+            session = match smtp::Session::open(&settings, out, opts.verbose) {
+                Ok(s) => s,
+                Err(e) => {
+                    // Earlier messages did go out: say so, not "nothing was sent".
+                    let detail = e.to_string();
+                    let detail = detail
+                        .strip_suffix("; nothing was sent")
+                        .unwrap_or(&detail)
+                        .to_string();
+                    return Err(SendError::Rejected(Box::new(Rejection {
+                        number: m.index + 1,
+                        total,
+                        subject: m.subject.clone(),
+                        endpoint: settings.endpoint(),
+                        stage: "logging in again after a batch (--batch-size)".into(),
+                        detail,
+                        accepted: state.sent.len(),
+                        state_path,
+                    })));
+                }
+            };
             in_batch = 0;
         }
         match session.send(m, out, opts.verbose) {

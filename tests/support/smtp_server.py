@@ -6,8 +6,9 @@ bytes as received, CRLF line endings) and NNNN.json (the envelope: MAIL
 FROM, RCPT TO, MAIL options, session number, peer, whether TLS was on,
 the AUTH user).  Numbering continues across restarts.
 
-Prints "READY <port>" on stdout once listening.  Exits on SIGTERM, or by
-itself after --accept-max messages (answering 421 to any later MAIL).
+Prints "READY <port>" on stdout once listening.  Exits on SIGTERM, when
+stdin closes, by itself after --accept-max messages (answering 421 to any
+later MAIL), or right after accepting --exit-after messages.
 """
 
 import argparse
@@ -41,6 +42,7 @@ class Handler:
         self.sessions = {}
         self.accepted = 0
         self.no_8bitmime = False
+        self.exit_after = None
 
     def next_number(self):
         nums = [int(n[:4]) for n in os.listdir(self.capture) if n.endswith(".json")]
@@ -82,6 +84,8 @@ class Handler:
                 json.dump(meta, f)
             os.rename(tmp, base + ".json")
             self.accepted += 1
+            if self.exit_after is not None and self.accepted >= self.exit_after:
+                self.stop.set()
         return "250 Message accepted for delivery"
 
 
@@ -94,6 +98,8 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--auth", help="USER:PASSWORD required for AUTH")
+    ap.add_argument("--exit-after", type=int, default=None,
+                    help="exit right after accepting this many messages")
     ap.add_argument("--no-8bitmime", action="store_true",
                     help="do not advertise 8BITMIME")
     args = ap.parse_args()
@@ -103,6 +109,7 @@ def main():
     stop = threading.Event()
     handler = Handler(args.capture, args.accept_max, stop)
     handler.no_8bitmime = args.no_8bitmime
+    handler.exit_after = args.exit_after
 
     ctx = None
     if args.tls != "none":
