@@ -1224,3 +1224,50 @@ fn batch_relogin_failure_resumes_without_duplicates() {
         .collect();
     assert_eq!((got.len(), ids.len()), (4, 4));
 }
+
+#[test]
+fn suppress_cc_classes() {
+    let fx = fixture();
+    let mut o = opts(&fx, 1);
+    o.confirm = false;
+    let rcpts = |o: &SendOptions, i: usize| -> BTreeSet<String> {
+        let (_, msgs, _) = send::compose(o).unwrap();
+        msgs[i].recipients.iter().cloned().collect()
+    };
+    let all = rcpts(&o, 1);
+    for a in [
+        LIST,
+        "jgross@example.com",
+        "stable@vger.example.org",
+        "maint@example.org",
+    ] {
+        assert!(all.contains(a), "{a} in {all:?}");
+    }
+    for (class, gone) in [
+        (SuppressCc::Cc, LIST),
+        (SuppressCc::BodyCc, "stable@vger.example.org"),
+    ] {
+        o.suppress_cc = vec![class];
+        let r = rcpts(&o, 1);
+        assert!(!r.contains(gone), "{class:?} keeps {gone}");
+        assert_eq!(r.len(), all.len() - 1, "{class:?} drops only {gone}");
+    }
+    // The author is cc'ed both as author and from Signed-off-by (like
+    // git): one class alone keeps them, both drop them.
+    o.suppress_cc = vec![SuppressCc::Author];
+    assert!(rcpts(&o, 1).contains("jgross@example.com"));
+    o.suppress_cc = vec![SuppressCc::Sob];
+    assert!(rcpts(&o, 1).contains("jgross@example.com"));
+    o.suppress_cc = vec![SuppressCc::Sob, SuppressCc::Author];
+    assert!(!rcpts(&o, 1).contains("jgross@example.com"));
+    // "all" leaves only the explicit To.
+    o.suppress_cc = vec![SuppressCc::All];
+    assert_eq!(
+        rcpts(&o, 1),
+        BTreeSet::from(["maint@example.org".to_string()])
+    );
+    // sendemail.suppressCc from git config applies when no flag is given.
+    git(&fx.repo, &["config", "sendemail.suppressCc", "cc"]);
+    o.suppress_cc = vec![];
+    assert!(!rcpts(&o, 1).contains(LIST));
+}
