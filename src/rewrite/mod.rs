@@ -5,8 +5,10 @@
 //! KVM, API.  Every stage re-parses what it edits; positions from the scan
 //! are only used to find sites in files no earlier unit touched.
 
+mod api;
 mod callers;
 pub mod plan;
+mod removal;
 mod syntax;
 pub mod text;
 mod workspace;
@@ -36,6 +38,7 @@ pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, R
     let mut review = Vec::new();
     let mut units = Vec::new();
     units.extend(callers::convert(&mut ws, recipe, report, &mut review)?);
+    units.extend(api::remove_api(&mut ws, recipe, report)?);
     Ok(Plan {
         recipe: recipe.id.to_string(),
         tree: root.display().to_string(),
