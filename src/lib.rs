@@ -2,3 +2,4 @@
 //! maintainer would do them.
 //!
 //! The pipeline is the architecture; see ARCHITECTURE.md.
+pub mod verify;
