@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
 use kseries::verify::{
-    Arch, Baseline, CompileReport, CompileRequest, FileResult, compile_check, default_build_dir,
+    Arch, Baseline, CompileReport, CompileRequest, FileResult, VerifyError, compile_check,
+    default_build_dir,
 };
 
 /// One kernel build at a time in this binary: the machine has 2 cores and
@@ -261,4 +262,59 @@ fn a_syntax_error_fails_with_its_line_and_base_failures_are_told_apart() {
     assert_eq!(json["files"][0]["result"]["status"], "failed");
     assert_eq!(json["files"][1]["result"]["status"], "fails_at_base");
     assert_tree_untouched(&tree);
+}
+
+/// A directory with just enough to pass for a kernel tree, for the checks
+/// that must stop before any `make` runs.
+fn fake_tree() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for file in ["Makefile", "Kbuild", "mm/rmap.c"] {
+        let path = tmp.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+    tmp
+}
+
+#[test]
+fn a_build_dir_kseries_did_not_make_is_refused_not_wiped() {
+    let tree = fake_tree();
+    let build = tempfile::tempdir().unwrap();
+    std::fs::write(build.path().join("notes.txt"), "mine").unwrap();
+    let req = CompileRequest::new(tree.path(), build.path(), paths(&["mm/rmap.c"]));
+    let err = compile_check(&req).unwrap_err();
+    assert!(matches!(err, VerifyError::ForeignBuildDir(_)), "{err}");
+    assert!(build.path().join("notes.txt").is_file());
+}
+
+#[test]
+fn a_source_tree_configured_in_place_is_refused() {
+    let tree = fake_tree();
+    std::fs::write(tree.path().join(".config"), "").unwrap();
+    let build = tempfile::tempdir().unwrap();
+    let req = CompileRequest::new(tree.path(), build.path(), paths(&["mm/rmap.c"]));
+    let err = compile_check(&req).unwrap_err();
+    assert!(matches!(err, VerifyError::SourceTreeNotClean(_)), "{err}");
+}
+
+#[test]
+fn paths_outside_the_tree_are_refused() {
+    let tree = fake_tree();
+    let build = tempfile::tempdir().unwrap();
+    let req = CompileRequest::new(tree.path(), build.path(), paths(&["../etc/passwd"]));
+    let err = compile_check(&req).unwrap_err();
+    assert!(matches!(err, VerifyError::BadPath(_)), "{err}");
+}
+
+#[test]
+fn default_build_dirs_are_per_tree_and_outside_it() {
+    let a = fake_tree();
+    let b = fake_tree();
+    let dir_a = default_build_dir(a.path(), Arch::X86_64);
+    assert_ne!(dir_a, default_build_dir(b.path(), Arch::X86_64));
+    assert!(!dir_a.starts_with(a.path()));
+    assert!(!dir_a.starts_with(common::project_root()));
+    let name = dir_a.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with("-x86_64"), "{name}");
+    assert!(dir_a.to_string_lossy().contains("kseries/build/"));
 }

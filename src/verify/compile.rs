@@ -31,8 +31,9 @@ pub struct CompileRequest {
     pub files: Vec<PathBuf>,
     /// The `.c` file to compile for a given header.  Headers not listed get
     /// the first `.c` file (in sorted order) that includes them directly,
-    /// searched next to the header, then in this arch, then in
-    /// mm/, kernel/, fs/, lib/, virt/, drivers/, then anywhere.
+    /// searched next to the header, then in mm/, kernel/, fs/, lib/,
+    /// virt/ and this arch (the arch first for an arch header), then
+    /// drivers/, then anywhere.  Other architectures' code is never chosen.
     pub header_hosts: BTreeMap<PathBuf, PathBuf>,
     /// `make -j` for each step.
     pub jobs: u32,

@@ -236,3 +236,51 @@ pub(crate) fn check_source_tree(tree: &Path) -> Result<(), VerifyError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_foreign_build_dir_is_never_wiped() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("precious"), "x").unwrap();
+        assert!(matches!(
+            wipe_build_dir(dir.path()),
+            Err(VerifyError::ForeignBuildDir(_))
+        ));
+        assert!(dir.path().join("precious").is_file());
+    }
+
+    #[test]
+    fn our_stale_build_dir_is_emptied_but_keeps_its_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let _locked = lock_build_dir(dir.path()).unwrap();
+        fs::write(dir.path().join(STAMP_FILE), "{}").unwrap();
+        fs::create_dir_all(dir.path().join("mm")).unwrap();
+        fs::write(dir.path().join("mm/rmap.o"), "x").unwrap();
+        wipe_build_dir(dir.path()).unwrap();
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [LOCK_FILE]);
+    }
+
+    #[test]
+    fn stamps_tell_trees_apart() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let make = |tree| Make {
+            tree,
+            build_dir: Path::new("/unused"),
+            arch: Arch::X86_64,
+            jobs: 2,
+        };
+        let stamp_a = wanted_stamp(&make(a.path())).unwrap();
+        assert_eq!(stamp_a, wanted_stamp(&make(a.path())).unwrap());
+        assert_ne!(stamp_a, wanted_stamp(&make(b.path())).unwrap());
+        write_stamp(a.path(), &stamp_a).unwrap();
+        assert_eq!(read_stamp(a.path()), Some(stamp_a));
+    }
+}

@@ -122,8 +122,9 @@ fn include_needles(header: &Path, arch: Arch) -> Vec<String> {
 }
 
 /// Picks a `.c` file that includes `header` directly, looking first next to
-/// the header, then in this arch's code, then in the core directories,
-/// then anywhere; the first match in sorted order wins, so the choice is
+/// the header, then in the core directories (mm, kernel, fs, lib, virt) and
+/// this arch's code (arch first for an arch header), then drivers, then
+/// anywhere; the first match in sorted order wins, so the choice is
 /// stable.  A quoted include only counts in the header's own directory.
 pub(crate) fn find_header_host(tree: &Path, header: &Path, arch: Arch) -> Option<PathBuf> {
     let needles = include_needles(header, arch);
@@ -137,16 +138,15 @@ pub(crate) fn find_header_host(tree: &Path, header: &Path, arch: Arch) -> Option
         return None;
     }
     let arch_dir = PathBuf::from("arch").join(arch.src_arch());
-    let search_order = [
-        arch_dir.as_path(),
-        Path::new("mm"),
-        Path::new("kernel"),
-        Path::new("fs"),
-        Path::new("lib"),
-        Path::new("virt"),
-        Path::new("drivers"),
-        Path::new(""),
-    ];
+    let core = ["mm", "kernel", "fs", "lib", "virt"].map(PathBuf::from);
+    // An arch header is best checked by that arch's code; a generic one by
+    // core code, which every config builds.
+    let mut search_order: Vec<PathBuf> = if header.starts_with(&arch_dir) {
+        std::iter::once(arch_dir).chain(core).collect()
+    } else {
+        core.into_iter().chain(std::iter::once(arch_dir)).collect()
+    };
+    search_order.extend(["drivers", ""].map(PathBuf::from));
     search_order
         .iter()
         .find_map(|dir| first_includer(tree, dir, &angle, arch, true))
@@ -301,5 +301,41 @@ mod tests {
         );
         assert_eq!(relative_to_tree(tree, Path::new("../etc/passwd")), None);
         assert_eq!(relative_to_tree(tree, Path::new("")), None);
+    }
+
+    #[test]
+    fn header_hosts_prefer_core_code_and_never_other_arches() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path();
+        let write = |rel: &str, text: &str| {
+            let path = tree.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        write("include/linux/thing.h", "");
+        write("arch/arm/kernel/a.c", "#include <linux/thing.h>\n");
+        write("arch/x86/kernel/b.c", "#include <linux/thing.h>\n");
+        write("mm/z.c", "#include <linux/thing.h>\n");
+        write("mm/a.c", "/* <linux/thing.h> is not included here */\n");
+        write("mm/local.h", "");
+        write("mm/uses_local.c", "#include \"local.h\"\n");
+        write("arch/x86/include/asm/thing.h", "");
+        write("arch/x86/kernel/c.c", "#include <asm/thing.h>\n");
+        write("kernel/c.c", "#include <asm/thing.h>\n");
+        let x86 = Arch::X86_64;
+        let host = |h: &str| find_header_host(tree, Path::new(h), x86);
+        assert_eq!(host("include/linux/thing.h"), Some("mm/z.c".into()));
+        assert_eq!(host("mm/local.h"), Some("mm/uses_local.c".into()));
+        assert_eq!(
+            host("arch/x86/include/asm/thing.h"),
+            Some("arch/x86/kernel/c.c".into())
+        );
+        fs::remove_file(tree.join("mm/z.c")).unwrap();
+        assert_eq!(
+            host("include/linux/thing.h"),
+            Some("arch/x86/kernel/b.c".into())
+        );
+        fs::remove_file(tree.join("arch/x86/kernel/b.c")).unwrap();
+        assert_eq!(host("include/linux/thing.h"), None);
     }
 }
