@@ -143,6 +143,10 @@ fn a_header_is_checked_through_a_c_file_that_includes_it() {
     let file = report.file("include/linux/mmu_notifier.h").unwrap();
     assert_eq!(file.result, FileResult::Ok);
     let host = file.compiled_as.as_ref().expect("a host .c file");
+    eprintln!(
+        "include/linux/mmu_notifier.h compiled as {}",
+        host.display()
+    );
     assert_eq!(host.extension().unwrap(), "c");
     let text = std::fs::read_to_string(tree.join(host)).unwrap();
     assert!(
@@ -240,6 +244,7 @@ fn a_syntax_error_fails_with_its_line_and_base_failures_are_told_apart() {
 
     match result_of(&report, "mm/rmap.c") {
         FileResult::Failed { errors } => {
+            eprintln!("mm/rmap.c errors:\n{errors}");
             let first = errors.lines().next().unwrap();
             assert!(first.contains("mm/rmap.c:"), "{errors}");
             assert!(first.contains("error:"), "{errors}");
@@ -253,6 +258,7 @@ fn a_syntax_error_fails_with_its_line_and_base_failures_are_told_apart() {
     }
     match result_of(&report, "fs/dax.c") {
         FileResult::Failed { errors } => {
+            eprintln!("fs/dax.c errors:\n{errors}");
             assert!(errors.contains("kseries_no_such.h"), "{errors}");
             assert!(errors.contains("base tree compiles"), "{errors}");
         }

@@ -24,6 +24,8 @@ const HOSTCFLAGS: &str =
 /// Written into the build directory once it is configured: a build
 /// directory is only reused for the same tree, arch and config.
 const STAMP_FILE: &str = ".kseries-build.json";
+/// Locked while a check runs; its presence also marks the directory as
+/// kseries's own, which is what allows wiping it.
 const LOCK_FILE: &str = ".kseries.lock";
 
 /// What a build directory was configured for.
@@ -42,9 +44,14 @@ pub(crate) struct LockedBuildDir {
     _lock: File,
 }
 
+/// Creates (if needed) and locks a build directory.  A non-empty directory
+/// without our lock file belongs to someone else: refused, untouched.
 pub(crate) fn lock_build_dir(path: &Path) -> Result<LockedBuildDir, VerifyError> {
     fs::create_dir_all(path).map_err(|e| VerifyError::io(path, e))?;
     let lock_path = path.join(LOCK_FILE);
+    if !lock_path.is_file() && !is_empty_dir(path)? {
+        return Err(VerifyError::ForeignBuildDir(path.to_path_buf()));
+    }
     let lock = File::create(&lock_path).map_err(|e| VerifyError::io(&lock_path, e))?;
     lock.lock().map_err(|e| VerifyError::io(&lock_path, e))?;
     Ok(LockedBuildDir {
@@ -189,34 +196,38 @@ fn write_stamp(build_dir: &Path, stamp: &Stamp) -> Result<(), VerifyError> {
     fs::write(&path, text).map_err(|e| VerifyError::io(&path, e))
 }
 
-/// Empties a build directory configured for something else, so that no
-/// object built from another tree or config is ever reused.  Refuses to
-/// touch a non-empty directory that kseries did not create.
+/// Empties a build directory configured for something else (or whose
+/// configuration was interrupted), so that no object built from another
+/// tree or config is ever reused.  Only called under the lock, which
+/// [`lock_build_dir`] only takes on a directory that is ours.
 fn wipe_build_dir(build_dir: &Path) -> Result<(), VerifyError> {
-    let entries: Vec<PathBuf> = fs::read_dir(build_dir)
-        .map_err(|e| VerifyError::io(build_dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n != LOCK_FILE))
-        .collect();
-    let ours = build_dir.join(STAMP_FILE).is_file();
-    if !entries.is_empty() && !ours {
-        return Err(VerifyError::ForeignBuildDir(build_dir.to_path_buf()));
-    }
     // The stamp goes first: if we are interrupted, the directory must not
     // look configured.
     let stamp = build_dir.join(STAMP_FILE);
-    if ours {
-        fs::remove_file(&stamp).map_err(|e| VerifyError::io(&stamp, e))?;
+    match fs::remove_file(&stamp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(VerifyError::io(&stamp, e));
+        }
+        _ => {}
     }
-    for entry in entries.iter().filter(|p| **p != stamp) {
-        let removed = if entry.is_dir() && !entry.is_symlink() {
-            fs::remove_dir_all(entry)
-        } else {
-            fs::remove_file(entry)
+    let entries = fs::read_dir(build_dir).map_err(|e| VerifyError::io(build_dir, e))?;
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_name() == LOCK_FILE {
+            continue;
+        }
+        let path = entry.path();
+        let removed = match entry.file_type() {
+            Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+            _ => fs::remove_file(&path),
         };
-        removed.map_err(|e| VerifyError::io(entry, e))?;
+        removed.map_err(|e| VerifyError::io(&path, e))?;
     }
     Ok(())
+}
+
+fn is_empty_dir(path: &Path) -> Result<bool, VerifyError> {
+    let mut entries = fs::read_dir(path).map_err(|e| VerifyError::io(path, e))?;
+    Ok(entries.next().is_none())
 }
 
 /// FNV-1a, 64 bit: a stable hash (unlike std's) for cache keys.
@@ -242,14 +253,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_foreign_build_dir_is_never_wiped() {
+    fn a_foreign_build_dir_is_never_locked_nor_touched() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("precious"), "x").unwrap();
         assert!(matches!(
-            wipe_build_dir(dir.path()),
+            lock_build_dir(dir.path()),
             Err(VerifyError::ForeignBuildDir(_))
         ));
-        assert!(dir.path().join("precious").is_file());
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["precious"]);
+    }
+
+    #[test]
+    fn an_interrupted_configuration_is_still_ours_to_redo() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(lock_build_dir(dir.path()).unwrap());
+        // Interrupted before the stamp was written.
+        fs::write(dir.path().join(".config"), "half").unwrap();
+        let locked = lock_build_dir(dir.path()).unwrap();
+        wipe_build_dir(&locked.path).unwrap();
+        assert!(!dir.path().join(".config").exists());
     }
 
     #[test]
