@@ -324,3 +324,78 @@ fn default_build_dirs_are_per_tree_and_outside_it() {
     assert!(name.ends_with("-x86_64"), "{name}");
     assert!(dir_a.to_string_lossy().contains("kseries/build/"));
 }
+
+/// A stand-in for the kernel's top Makefile, to test the pipeline around
+/// `make` in milliseconds: `allmodconfig` writes a `.config`, `prepare`
+/// fails with a compiler error when `prepare_error` exists in the tree,
+/// `mm/ok.o` is built, `mm/bad.o` fails, `mm/lazy.o` "succeeds" without
+/// writing an object.
+const FAKE_KBUILD: &str = r#"
+allmodconfig:
+\t@test -f "$(KCONFIG_ALLCONFIG)" && cp "$(KCONFIG_ALLCONFIG)" "$(O)/.config"
+prepare:
+\t@if [ -f prepare_error ]; then echo 'include/linux/x.h:1:2: error: broken header'; exit 1; fi
+mm/ok.o:
+\t@mkdir -p "$(O)/mm" && touch "$(O)/mm/ok.o"
+mm/bad.o:
+\t@echo 'mm/bad.c:3:1: warning: noise'; echo 'mm/bad.c:7:1: error: oops'; exit 1
+mm/lazy.o:
+\t@true
+"#;
+
+fn fake_kbuild_tree() -> tempfile::TempDir {
+    let tree = fake_tree();
+    // Recipes need real tabs; the source spells them `\t`.
+    let makefile = FAKE_KBUILD.replace("\\t", "\t");
+    std::fs::write(tree.path().join("Makefile"), makefile).unwrap();
+    for file in ["mm/ok.c", "mm/bad.c", "mm/lazy.c"] {
+        std::fs::write(tree.path().join(file), "").unwrap();
+    }
+    tree
+}
+
+#[test]
+fn results_follow_what_make_really_did() {
+    let tree = fake_kbuild_tree();
+    let build = tempfile::tempdir().unwrap();
+    let files = paths(&["mm/ok.c", "mm/bad.c", "mm/lazy.c"]);
+    let req = CompileRequest::new(tree.path(), build.path(), files);
+    let report = compile_check(&req).unwrap();
+    assert_eq!(result_of(&report, "mm/ok.c"), &FileResult::Ok);
+    assert_eq!(
+        result_of(&report, "mm/bad.c"),
+        &FileResult::Failed {
+            errors: "mm/bad.c:7:1: error: oops".to_string()
+        }
+    );
+    // make said yes but built nothing: not a pass.
+    assert!(matches!(
+        result_of(&report, "mm/lazy.c"),
+        FileResult::NotCompileTested { .. }
+    ));
+    let config = report.config.as_ref().unwrap();
+    assert!(config.config_ms.is_some());
+    let kconfig = std::fs::read_to_string(build.path().join(".config")).unwrap();
+    assert!(kconfig.contains("# CONFIG_STACK_VALIDATION is not set"));
+
+    // Second run: configuration reused, the object rebuilt from scratch.
+    let report = compile_check(&req).unwrap();
+    assert_eq!(report.config.as_ref().unwrap().config_ms, None);
+    assert_eq!(result_of(&report, "mm/ok.c"), &FileResult::Ok);
+}
+
+#[test]
+fn a_prepare_broken_by_the_code_fails_every_file() {
+    let tree = fake_kbuild_tree();
+    std::fs::write(tree.path().join("prepare_error"), "").unwrap();
+    let build = tempfile::tempdir().unwrap();
+    let req = CompileRequest::new(tree.path(), build.path(), paths(&["mm/ok.c"]));
+    let report = compile_check(&req).unwrap();
+    match result_of(&report, "mm/ok.c") {
+        FileResult::Failed { errors } => {
+            assert!(errors.contains("make prepare failed"), "{errors}");
+            assert!(errors.contains("include/linux/x.h:1:2: error: broken header"));
+        }
+        other => panic!("expected failure, got {other:?}"),
+    }
+}

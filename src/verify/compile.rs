@@ -141,8 +141,10 @@ pub enum FileResult {
 
 /// Compiles `req.files` of `req.tree` into `req.build_dir`.
 ///
-/// Errors are for the check as a whole (bad tree, `make prepare` failing);
-/// a file that does not compile is a [`FileResult::Failed`].
+/// Errors are for the check as a whole (bad tree, foreign build dir,
+/// `make allmodconfig` or `make prepare` failing without compiler errors);
+/// a file that does not compile is a [`FileResult::Failed`], and so is
+/// every file when `make prepare` fails on compiler errors.
 pub fn compile_check(req: &CompileRequest) -> Result<CompileReport, VerifyError> {
     let start = Instant::now();
     kbuild::check_source_tree(&req.tree)?;
@@ -200,7 +202,7 @@ fn compile_planned(
         jobs: req.jobs,
     };
     let config_time = kbuild::ensure_configured(&make)?;
-    let prepare_time = kbuild::prepare(&make)?;
+    let (prepare_time, prepared) = kbuild::prepare(&make)?;
     let config = ConfigReport {
         target: "allmodconfig".to_string(),
         fragment: format!("templates/kconfig/{ALLMOD_FRAGMENT_NAME}"),
@@ -220,9 +222,15 @@ fn compile_planned(
             files.push(skipped(file, plan));
             continue;
         };
-        let (result, elapsed) = match done.get(source) {
-            Some(result) => (result.clone(), Duration::ZERO),
-            None => {
+        let (result, elapsed) = match (&prepared, done.get(source)) {
+            (Err(errors), _) => (
+                FileResult::Failed {
+                    errors: format!("make prepare failed:\n{errors}"),
+                },
+                Duration::ZERO,
+            ),
+            (Ok(()), Some(result)) => (result.clone(), Duration::ZERO),
+            (Ok(()), None) => {
                 let (result, elapsed) = compile_one(&make, make_args, object)?;
                 done.insert(source.clone(), result.clone());
                 (result, elapsed)

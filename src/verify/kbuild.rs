@@ -171,8 +171,24 @@ pub(crate) fn ensure_configured(make: &Make) -> Result<Option<Duration>, VerifyE
 /// `make prepare`: generated headers, host tools.  Run on every check
 /// because it is cheap when nothing changed and catches Kconfig/header
 /// changes in the source when something did.
-pub(crate) fn prepare(make: &Make) -> Result<Duration, VerifyError> {
-    make.run_step(&["prepare".to_string()], &[])
+///
+/// `Ok(Err(errors))` when it failed on compiler errors (a patched header
+/// that breaks asm-offsets.c, say): that is the code's failure, reported
+/// per file.  A failure without compiler errors is the build's own
+/// problem: `Err`.
+pub(crate) fn prepare(make: &Make) -> Result<(Duration, Result<(), String>), VerifyError> {
+    let out = make.run(&["prepare".to_string()], &[])?;
+    if out.success {
+        return Ok((out.elapsed, Ok(())));
+    }
+    let errors = super::diagnostics::error_lines(&out.output);
+    if errors.is_empty() {
+        return Err(VerifyError::Make {
+            command: out.command,
+            tail: last_lines(&out.output, 40),
+        });
+    }
+    Ok((out.elapsed, Err(errors.join("\n"))))
 }
 
 fn wanted_stamp(make: &Make) -> Result<Stamp, VerifyError> {
