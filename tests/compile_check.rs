@@ -212,7 +212,7 @@ fn a_syntax_error_fails_with_its_line_and_base_failures_are_told_apart() {
     let Some(tree) = common::kernel_tree() else {
         return;
     };
-    let _slot = build_slot();
+    // Cloning is disk work (tens of seconds here): let builds run meanwhile.
     let (_guard, clone) = common::fresh_clone(&tree);
     let rmap = clone.join("mm/rmap.c");
     let text = std::fs::read_to_string(&rmap).unwrap();
@@ -228,6 +228,7 @@ fn a_syntax_error_fails_with_its_line_and_base_failures_are_told_apart() {
     let text = std::fs::read_to_string(&dax).unwrap();
     std::fs::write(&dax, format!("#include <linux/kseries_no_such.h>\n{text}")).unwrap();
 
+    let _slot = build_slot();
     let build = tempfile::Builder::new()
         .prefix("kseries-build-")
         .tempdir_in(common::cache_dir())

@@ -89,8 +89,13 @@ impl Make<'_> {
             .arg(format!("HOSTCFLAGS={HOSTCFLAGS}"))
             .arg(format!("-j{}", self.jobs.max(1)))
             .args(args)
-            // The output is parsed: keep gcc's and make's messages in English.
+            // The output is parsed: keep gcc's and make's messages in
+            // English.  Kbuild unexports LC_ALL, so LANG and LC_MESSAGES
+            // must say C too.
             .env("LC_ALL", "C")
+            .env("LC_MESSAGES", "C")
+            .env("LANG", "C")
+            .env_remove("LANGUAGE")
             // The caller's environment must not redirect or cross-compile the build,
             // nor hand us a parent make's jobserver.
             .env_remove("KBUILD_OUTPUT")
