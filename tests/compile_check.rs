@@ -162,22 +162,32 @@ fn a_header_is_checked_through_a_c_file_that_includes_it() {
 /// ok.  `amdgpu_mn.c` (the invalidate_page user) does not include them:
 /// measured, its object compiles on its own, and its dependency list
 /// proves the missing headers play no part, so Ok is the honest answer.
+/// A file no Makefile builds and userspace code are not compile-tested
+/// either.
 #[test]
-fn files_needing_headers_absent_from_the_tree_are_not_compile_tested() {
+fn files_this_tree_cannot_build_are_not_compile_tested() {
     let Some(tree) = common::kernel_tree() else {
         return;
     };
     let _slot = build_slot();
     let amdgpu_mn = "drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c";
     let nbio = "drivers/gpu/drm/amd/amdgpu/nbio_v6_1.c";
-    let report = check(&tree, &[amdgpu_mn, nbio]);
-    match result_of(&report, nbio) {
-        FileResult::NotCompileTested { reason } => {
-            assert!(reason.starts_with("missing headers"), "{reason}");
-            assert!(reason.contains("nbio_6_1_sh_mask.h"), "{reason}");
-        }
-        other => panic!("expected not compile-tested, got {other:?}"),
-    }
+    let no_makefile = "Documentation/scheduler/sched-pelt.c";
+    let userspace = "tools/perf/perf.c";
+    let report = check(&tree, &[amdgpu_mn, nbio, no_makefile, userspace]);
+    let reason_of = |file| match result_of(&report, file) {
+        FileResult::NotCompileTested { reason } => reason.clone(),
+        other => panic!("{file}: expected not compile-tested, got {other:?}"),
+    };
+    let reason = reason_of(nbio);
+    assert!(reason.starts_with("missing headers"), "{reason}");
+    assert!(reason.contains("nbio_6_1_sh_mask.h"), "{reason}");
+    let reason = reason_of(no_makefile);
+    assert!(reason.contains("no Makefile rule"), "{reason}");
+    let reason = reason_of(userspace);
+    assert!(reason.contains("userspace"), "{reason}");
+    assert_eq!(report.file(userspace).unwrap().duration_ms, 0);
+
     assert_eq!(result_of(&report, amdgpu_mn), &FileResult::Ok);
     let deps = report
         .build_dir
@@ -186,6 +196,7 @@ fn files_needing_headers_absent_from_the_tree_are_not_compile_tested() {
     assert!(deps.contains("include/linux/mmu_notifier.h"));
     assert!(!deps.contains("_sh_mask.h"));
     assert!(report.no_failures());
+    assert_tree_untouched(&tree);
 }
 
 #[test]

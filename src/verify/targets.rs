@@ -44,6 +44,16 @@ pub(crate) fn other_arch_reason(file: &Path, arch: Arch) -> Option<String> {
     })
 }
 
+/// `tools/` (userspace, its own build system: the top Makefile would run
+/// that, in the source tree) and `scripts/` (host programs) are no kernel
+/// objects: compiling them with kernel flags would prove nothing.
+fn not_kernel_code_reason(file: &Path) -> Option<String> {
+    let top = file.iter().next()?.to_str()?;
+    matches!(top, "tools" | "scripts").then(|| {
+        format!("{top}/ is userspace or host-tool code, not built by the kernel compile check")
+    })
+}
+
 /// The make arguments and object path that compile the `.c`/`.S` file
 /// `source` (relative to the tree).
 pub(crate) fn object_target(source: &Path, arch: Arch) -> (Vec<String>, PathBuf) {
@@ -62,6 +72,9 @@ pub(crate) fn object_target(source: &Path, arch: Arch) -> (Vec<String>, PathBuf)
 /// file for a header, if any.
 pub(crate) fn plan(tree: &Path, file: &Path, arch: Arch, chosen_host: Option<&Path>) -> Plan {
     if let Some(reason) = other_arch_reason(file, arch) {
+        return Plan::Skip { reason };
+    }
+    if let Some(reason) = not_kernel_code_reason(file) {
         return Plan::Skip { reason };
     }
     if !tree.join(file).is_file() {
