@@ -5,7 +5,7 @@
 //! [`scan`] finds every use of the old API by C meaning, [`rewrite`]
 //! computes the migration as a plan of change units, [`series`] cuts it
 //! into a patch series, [`send`] mails it and [`trailers`] collects the
-//! replies' trailers.  What one migration means lives in [`recipe`], not
+//! replies' trailers; [`verify`] builds every step.  What one migration means lives in [`recipe`], not
 //! in the engine.
 
 pub mod recipe;
@@ -14,3 +14,4 @@ pub mod scan;
 pub mod send;
 pub mod series;
 pub mod trailers;
+pub mod verify;
