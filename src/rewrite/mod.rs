@@ -6,7 +6,9 @@
 //! are only used to find sites in files no earlier unit touched.
 
 mod api;
+mod callbacks;
 mod callers;
+mod effects;
 pub mod plan;
 mod removal;
 mod syntax;
@@ -38,6 +40,7 @@ pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, R
     let mut review = Vec::new();
     let mut units = Vec::new();
     units.extend(callers::convert(&mut ws, recipe, report, &mut review)?);
+    units.extend(callbacks::convert(&mut ws, recipe, report, &mut review)?);
     units.extend(api::remove_api(&mut ws, recipe, report)?);
     Ok(Plan {
         recipe: recipe.id.to_string(),

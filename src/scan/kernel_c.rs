@@ -270,6 +270,17 @@ pub fn declarator_name<'a>(decl: Node<'a>) -> Option<Node<'a>> {
     }
 }
 
+/// The identifier a declarator (of a parameter, a field...) declares.
+pub fn declarator_name_of(d: Node) -> Option<Node> {
+    let mut d = d;
+    loop {
+        match d.kind() {
+            "identifier" | "field_identifier" => return Some(d),
+            _ => d = d.child_by_field_name("declarator")?,
+        }
+    }
+}
+
 /// The innermost function definition around `node`.
 pub fn enclosing_function(node: Node) -> Option<Node> {
     let mut n = node.parent();
@@ -347,6 +358,18 @@ pub fn call_args(call: Node, src: &[u8]) -> Vec<String> {
         .filter(|a| a.kind() != "comment")
         .map(|a| text(a, src).into_owned())
         .collect()
+}
+
+/// Whether a definition carries a storage class such as `static`.
+pub fn has_storage(func: Node, word: &str, src: &[u8]) -> bool {
+    let mut cursor = func.walk();
+    func.children(&mut cursor)
+        .any(|c| c.kind() == "storage_class_specifier" && text(c, src) == word)
+}
+
+/// Whether a function definition is `static`.
+pub fn is_static(func: Node, src: &[u8]) -> bool {
+    has_storage(func, "static", src)
 }
 
 #[cfg(test)]
