@@ -39,7 +39,11 @@ pub fn entries<'r>(report: &'r ScanReport) -> Vec<Entry<'r>> {
         .sites
         .iter()
         .filter_map(|s| match &s.detail {
-            Detail::OpsEntry { ops, callback, sets } => Some(Entry {
+            Detail::OpsEntry {
+                ops,
+                callback,
+                sets,
+            } => Some(Entry {
                 site: s,
                 ops: ops.clone(),
                 callback: callback.clone(),
@@ -70,15 +74,32 @@ pub fn coverage(recipe: &Recipe, tree: &Tree, src: &[u8], entry: &Entry) -> Cove
     let mut range = Vec::new();
     for f in &range_fns {
         // Calling a range callback does everything it does.
-        range.push((effects::Effect { key: format!("call:{f}"), snippet: format!("{f}()"), line: 0 }, f.to_string()));
-        range.extend(effects::of_function(tree, src, f, &[]).into_iter().map(|e| (e, f.to_string())));
+        range.push((
+            effects::Effect {
+                key: format!("call:{f}"),
+                snippet: format!("{f}()"),
+                line: 0,
+            },
+            f.to_string(),
+        ));
+        range.extend(
+            effects::of_function(tree, src, f, &[])
+                .into_iter()
+                .map(|e| (e, f.to_string())),
+        );
     }
     let range_effects: Vec<Effect> = range.iter().map(|(e, _)| e.clone()).collect();
-    let mut cov = Coverage { covered: Vec::new(), uncovered: Vec::new() };
+    let mut cov = Coverage {
+        covered: Vec::new(),
+        uncovered: Vec::new(),
+    };
     for e in page {
         match effects::covered_by(&e, &range_effects) {
             Some(o) => {
-                let owner = range.iter().find(|(r, _)| r.key == o.key && r.line == o.line).map(|(_, f)| f.clone());
+                let owner = range
+                    .iter()
+                    .find(|(r, _)| r.key == o.key && r.line == o.line)
+                    .map(|(_, f)| f.clone());
                 cov.covered.push((e, o.clone(), owner.unwrap_or_default()));
             }
             None => cov.uncovered.push(e),
@@ -89,7 +110,12 @@ pub fn coverage(recipe: &Recipe, tree: &Tree, src: &[u8], entry: &Entry) -> Cove
 
 /// Whether the callback forwards to a per-architecture hook (KVM's).
 pub fn forwards_to_arch_hook(recipe: &Recipe, cov: &Coverage) -> bool {
-    cov.uncovered.iter().any(|e| recipe.arch_hooks.iter().any(|h| e.key == format!("call:{h}")))
+    cov.uncovered.iter().any(|e| {
+        recipe
+            .arch_hooks
+            .iter()
+            .any(|h| e.key == format!("call:{h}"))
+    })
 }
 
 pub fn convert(
@@ -129,7 +155,8 @@ pub fn convert(
         let mut draft = UnitDraft::new(Stage::Callbacks, &entry.site.subsystem, &summary);
         let evidence = describe_coverage(&cov);
         if cov.uncovered.is_empty() {
-            let removed = remove_entry_and_callback(&mut draft, file, &src, &tree, &entry, cb_site)?;
+            let removed =
+                remove_entry_and_callback(&mut draft, file, &src, &tree, &entry, cb_site)?;
             draft.rationale.push(format!(
                 "{file}: {}.{} = {}(). Every effect of {}() is also done by the range callbacks of {}: {evidence}. {removed}",
                 entry.ops, recipe.ops_member, entry.callback, entry.callback, entry.ops
@@ -152,7 +179,11 @@ pub fn convert(
                     ));
                 }
                 Err(reason) => {
-                    review.push(ReviewItem { file: file.into(), line: entry.site.line, reason });
+                    review.push(ReviewItem {
+                        file: file.into(),
+                        line: entry.site.line,
+                        reason,
+                    });
                     continue;
                 }
             }
@@ -183,14 +214,22 @@ pub fn remove_entry_and_callback(
     entry: &Entry,
     cb_site: &Site,
 ) -> Result<String, RewriteError> {
-    let pair = entry_pair(tree, src, entry).ok_or_else(|| RewriteError::Internal(format!("{file}: ops entry not found")))?;
+    let pair = entry_pair(tree, src, entry)
+        .ok_or_else(|| RewriteError::Internal(format!("{file}: ops entry not found")))?;
     remove_initializer_pair(draft, file, src, pair);
     let Detail::Callback { other_users, .. } = &cb_site.detail else {
         return Ok(String::new());
     };
     if !other_users.is_empty() {
-        let users: Vec<String> = other_users.iter().map(|u| format!("{}:{}", u.file, u.line)).collect();
-        return Ok(format!("The entry goes; {}() stays, other code calls it ({}).", entry.callback, users.join(", ")));
+        let users: Vec<String> = other_users
+            .iter()
+            .map(|u| format!("{}:{}", u.file, u.line))
+            .collect();
+        return Ok(format!(
+            "The entry goes; {}() stays, other code calls it ({}).",
+            entry.callback,
+            users.join(", ")
+        ));
     }
     let mut gone = vec![entry.callback.clone()];
     let mut dead = dead_helpers(tree, src, &entry.callback);
@@ -205,12 +244,19 @@ pub fn remove_entry_and_callback(
     }
     let helpers = &gone[1..];
     Ok(if helpers.is_empty() {
-        format!("The entry and {}() go: nothing else uses it.", entry.callback)
+        format!(
+            "The entry and {}() go: nothing else uses it.",
+            entry.callback
+        )
     } else {
         format!(
             "The entry and {}() go: nothing else uses it; so do its helpers {} that nothing else uses.",
             entry.callback,
-            helpers.iter().map(|h| format!("{h}()")).collect::<Vec<_>>().join(", ")
+            helpers
+                .iter()
+                .map(|h| format!("{h}()"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })
 }
@@ -220,12 +266,20 @@ pub fn entry_pair<'t>(tree: &'t Tree, src: &[u8], entry: &Entry) -> Option<Node<
     let line = entry.site.line - 1;
     descendants(tree.root_node(), &["initializer_pair"])
         .into_iter()
-        .find(|p| p.start_position().row == line && p.child_by_field_name("value").is_some_and(|v| text(v, src) == entry.callback))
+        .find(|p| {
+            p.start_position().row == line
+                && p.child_by_field_name("value")
+                    .is_some_and(|v| text(v, src) == entry.callback)
+        })
         .or_else(|| {
-            descendants(tree.root_node(), &["initializer_pair"]).into_iter().find(|p| {
-                p.child_by_field_name("value").is_some_and(|v| text(v, src) == entry.callback)
-                    && p.child_by_field_name("designator").is_some_and(|d| text(d, src).contains("invalidate_page"))
-            })
+            descendants(tree.root_node(), &["initializer_pair"])
+                .into_iter()
+                .find(|p| {
+                    p.child_by_field_name("value")
+                        .is_some_and(|v| text(v, src) == entry.callback)
+                        && p.child_by_field_name("designator")
+                            .is_some_and(|d| text(d, src).contains("invalidate_page"))
+                })
         })
 }
 
@@ -249,13 +303,20 @@ fn dead_helpers(tree: &Tree, src: &[u8], root: &str) -> Vec<String> {
             if defs.is_empty() || !defs.iter().all(|d| is_static(*d, src)) {
                 continue;
             }
-            let dying_defs: Vec<Node> = dying.iter().flat_map(|d| function_definitions(tree, src, d)).collect();
-            let uses_outside = descendants(tree.root_node(), &["identifier"]).into_iter().any(|id| {
-                text(id, src) == name
-                    && !defs.iter().any(|d| contains(*d, id))
-                    && !dying_defs.iter().any(|d| contains(*d, id))
-                    && !prototypes(tree, src, &name).iter().any(|p| contains(*p, id))
-            });
+            let dying_defs: Vec<Node> = dying
+                .iter()
+                .flat_map(|d| function_definitions(tree, src, d))
+                .collect();
+            let uses_outside = descendants(tree.root_node(), &["identifier"])
+                .into_iter()
+                .any(|id| {
+                    text(id, src) == name
+                        && !defs.iter().any(|d| contains(*d, id))
+                        && !dying_defs.iter().any(|d| contains(*d, id))
+                        && !prototypes(tree, src, &name)
+                            .iter()
+                            .any(|p| contains(*p, id))
+                });
             if !uses_outside {
                 dying.push(name);
                 grew = true;
@@ -281,22 +342,37 @@ fn convert_uncovered(
     cov: &Coverage,
 ) -> Result<String, String> {
     let _ = cov;
-    let page_def = function_definitions(tree, src, &entry.callback).into_iter().next().ok_or("callback not found")?;
+    let page_def = function_definitions(tree, src, &entry.callback)
+        .into_iter()
+        .next()
+        .ok_or("callback not found")?;
     let pair = entry_pair(tree, src, entry).ok_or("ops entry not found")?;
     let page_params = param_names(page_def, src);
     let [mn, mm, _addr] = page_params.as_slice() else {
-        return Err(format!("{}() does not take (mn, mm, address)", entry.callback));
+        return Err(format!(
+            "{}() does not take (mn, mm, address)",
+            entry.callback
+        ));
     };
-    let range_member = recipe.replacement_members.iter().find(|m| m.ends_with("range") && !m.ends_with("start")).copied();
+    let range_member = recipe
+        .replacement_members
+        .iter()
+        .find(|m| m.ends_with("range") && !m.ends_with("start"))
+        .copied();
     let range_member = range_member.unwrap_or("invalidate_range");
     match entry.sets.get(range_member) {
         Some(range_fn) => {
-            let range_def = function_definitions(tree, src, range_fn).into_iter().next().ok_or("range callback not found")?;
+            let range_def = function_definitions(tree, src, range_fn)
+                .into_iter()
+                .next()
+                .ok_or("range callback not found")?;
             let rp = param_names(range_def, src);
             let [rmn, rmm, start, end] = rp.as_slice() else {
                 return Err(format!("{range_fn}() does not take (mn, mm, start, end)"));
             };
-            let body = range_def.child_by_field_name("body").ok_or("range callback without body")?;
+            let body = range_def
+                .child_by_field_name("body")
+                .ok_or("range callback without body")?;
             let indent = "\t";
             let var = fresh_name(range_def, src, "addr");
             // declaration at the top of the body
@@ -318,7 +394,9 @@ fn convert_uncovered(
                     entry.callback
                 ),
             );
-            if page_def.start_byte() > range_def.start_byte() && !has_prototype_before(tree, src, &entry.callback, range_def) {
+            if page_def.start_byte() > range_def.start_byte()
+                && !has_prototype_before(tree, src, &entry.callback, range_def)
+            {
                 let proto = prototype_text(page_def, src);
                 let at = line_start(src, super::removal::with_leading_comment(range_def, src));
                 draft.insert(file, at, format!("{proto}\n\n"));
@@ -343,7 +421,10 @@ fn convert_uncovered(
                 ),
             );
             let indent = indent_at(src, pair.start_byte());
-            let (s, e) = (line_start(src, pair.start_byte()), line_end(src, pair.end_byte()));
+            let (s, e) = (
+                line_start(src, pair.start_byte()),
+                line_end(src, pair.end_byte()),
+            );
             draft.replace(file, s, e, format!("{indent}.{range_member} = {new_fn},\n"));
             Ok(format!(
                 "The entry becomes `.{range_member} = {new_fn}`, a new callback that runs where the page callback ran \
@@ -355,25 +436,41 @@ fn convert_uncovered(
 }
 
 fn param_names(def: Node, src: &[u8]) -> Vec<String> {
-    descendants(def.child_by_field_name("declarator").unwrap_or(def), &["parameter_declaration"])
-        .into_iter()
-        .filter_map(|p| p.child_by_field_name("declarator"))
-        .filter_map(|d| crate::scan::kernel_c::declarator_name_of(d).map(|n| text(n, src).into_owned()))
-        .collect()
+    descendants(
+        def.child_by_field_name("declarator").unwrap_or(def),
+        &["parameter_declaration"],
+    )
+    .into_iter()
+    .filter_map(|p| p.child_by_field_name("declarator"))
+    .filter_map(|d| crate::scan::kernel_c::declarator_name_of(d).map(|n| text(n, src).into_owned()))
+    .collect()
 }
 
 fn fresh_name(def: Node, src: &[u8], base: &str) -> String {
     let used = super::syntax::identifiers(def, src);
-    (0..).map(|i| if i == 0 { base.to_string() } else { format!("{base}{i}") }).find(|n| !used.contains(n)).unwrap()
+    (0..)
+        .map(|i| {
+            if i == 0 {
+                base.to_string()
+            } else {
+                format!("{base}{i}")
+            }
+        })
+        .find(|n| !used.contains(n))
+        .unwrap()
 }
 
 fn has_prototype_before(tree: &Tree, src: &[u8], name: &str, before: Node) -> bool {
-    prototypes(tree, src, name).iter().any(|p| p.start_byte() < before.start_byte())
+    prototypes(tree, src, name)
+        .iter()
+        .any(|p| p.start_byte() < before.start_byte())
 }
 
 /// `static void f(args);` from a definition.
 fn prototype_text(def: Node, src: &[u8]) -> String {
-    let body = def.child_by_field_name("body").map_or(def.end_byte(), |b| b.start_byte());
+    let body = def
+        .child_by_field_name("body")
+        .map_or(def.end_byte(), |b| b.start_byte());
     let head = String::from_utf8_lossy(&src[def.start_byte()..body]);
     format!("{};", head.trim_end())
 }

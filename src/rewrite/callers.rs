@@ -230,6 +230,7 @@ impl<'a> CallCx<'a> {
             .ok_or("function without a body")?;
         let lookup = calls_in(body)
             .into_iter()
+            .rev()
             .filter(|c| c.start_byte() < call.start_byte())
             .filter_map(|c| {
                 let name = callee_name(c, self.src)?;
@@ -238,7 +239,7 @@ impl<'a> CallCx<'a> {
                     .lock_acquire(&name, &call_args(c, self.src).join(", "))?;
                 Some((c, op.lookup?))
             })
-            .last();
+            .next();
         match lookup {
             Some((c, l)) => Ok(LockSite::Lookup {
                 stmt: statement_of(c),

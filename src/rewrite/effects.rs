@@ -36,15 +36,28 @@ pub fn of_function(tree: &Tree, src: &[u8], name: &str, atoms: &[&str]) -> Vec<E
     out
 }
 
-fn collect(tree: &Tree, src: &[u8], name: &str, depth: usize, seen: &mut BTreeSet<String>, out: &mut Vec<Effect>) {
+fn collect(
+    tree: &Tree,
+    src: &[u8],
+    name: &str,
+    depth: usize,
+    seen: &mut BTreeSet<String>,
+    out: &mut Vec<Effect>,
+) {
     if !seen.insert(name.to_string()) {
         return;
     }
-    let Some(def) = function_definitions(tree, src, name).into_iter().next() else { return };
-    let Some(body) = def.child_by_field_name("body") else { return };
+    let Some(def) = function_definitions(tree, src, name).into_iter().next() else {
+        return;
+    };
+    let Some(body) = def.child_by_field_name("body") else {
+        return;
+    };
     let helper = |n: &str| depth < MAX_DEPTH && is_static_helper(tree, src, n);
     for call in descendants(body, &["call_expression"]) {
-        let Some(f) = call.child_by_field_name("function") else { continue };
+        let Some(f) = call.child_by_field_name("function") else {
+            continue;
+        };
         match f.kind() {
             "identifier" => {
                 let callee = text(f, src).into_owned();
@@ -65,14 +78,19 @@ fn collect(tree: &Tree, src: &[u8], name: &str, depth: usize, seen: &mut BTreeSe
         if let Some(args) = call.child_by_field_name("arguments") {
             for a in descendants(args, &["identifier"]) {
                 let n = text(a, src).into_owned();
-                if helper(&n) && !seen.contains(&n) && callee_name(call, src).as_deref() != Some(n.as_str()) {
+                if helper(&n)
+                    && !seen.contains(&n)
+                    && callee_name(call, src).as_deref() != Some(n.as_str())
+                {
                     collect(tree, src, &n, depth + 1, seen, out);
                 }
             }
         }
     }
     for w in descendants(body, &["assignment_expression", "update_expression"]) {
-        let target = w.child_by_field_name("left").or_else(|| w.child_by_field_name("argument"));
+        let target = w
+            .child_by_field_name("left")
+            .or_else(|| w.child_by_field_name("argument"));
         if let Some(t) = target.filter(|t| t.kind() == "field_expression")
             && let Some(field) = t.child_by_field_name("field")
         {
@@ -82,17 +100,28 @@ fn collect(tree: &Tree, src: &[u8], name: &str, depth: usize, seen: &mut BTreeSe
 }
 
 fn effect(key: String, node: Node, src: &[u8]) -> Effect {
-    let snippet = text(node, src).split_whitespace().collect::<Vec<_>>().join(" ");
-    Effect { key, snippet, line: node.start_position().row + 1 }
+    let snippet = text(node, src)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Effect {
+        key,
+        snippet,
+        line: node.start_position().row + 1,
+    }
 }
 
 fn is_static_helper(tree: &Tree, src: &[u8], name: &str) -> bool {
-    function_definitions(tree, src, name).into_iter().any(|f| is_static(f, src))
+    function_definitions(tree, src, name)
+        .into_iter()
+        .any(|f| is_static(f, src))
 }
 
 /// Whether `e` is done by one of `others`: the same effect, or its range
 /// form (`kvm_unmap_hva` by `kvm_unmap_hva_range`).
 pub fn covered_by<'a>(e: &Effect, others: &'a [Effect]) -> Option<&'a Effect> {
     let range_form = format!("{}_range", e.key);
-    others.iter().find(|o| o.key == e.key || o.key == range_form)
+    others
+        .iter()
+        .find(|o| o.key == e.key || o.key == range_form)
 }

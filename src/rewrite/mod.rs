@@ -9,6 +9,7 @@ mod api;
 mod callbacks;
 mod callers;
 mod effects;
+mod kvm;
 pub mod plan;
 mod removal;
 mod syntax;
@@ -41,6 +42,7 @@ pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, R
     let mut units = Vec::new();
     units.extend(callers::convert(&mut ws, recipe, report, &mut review)?);
     units.extend(callbacks::convert(&mut ws, recipe, report, &mut review)?);
+    units.extend(kvm::convert(&mut ws, recipe, report, &mut review)?);
     units.extend(api::remove_api(&mut ws, recipe, report)?);
     Ok(Plan {
         recipe: recipe.id.to_string(),

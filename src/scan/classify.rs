@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use tree_sitter::Node;
 
 use super::ctypes::{StructTable, declared_struct, expression_struct, initializer_struct};
-use super::kernel_c::{has_storage, 
-    declarator_name, enclosing_function, function_name, has_error, identifier_around, inside_error,
-    is_ident_byte, text,
+use super::kernel_c::{
+    declarator_name, enclosing_function, function_name, has_error, has_storage, identifier_around,
+    inside_error, is_ident_byte, text,
 };
 use super::model::{ApiRole, Detail, HookRole, Loc};
 use super::ptl;
@@ -886,7 +886,6 @@ fn initialised_variable(list: Node) -> Option<Node> {
     }
     Some(d)
 }
-
 
 /// Whether a function's body holds no statement (comments aside).
 pub fn body_is_empty(func: Node) -> bool {
