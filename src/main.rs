@@ -145,9 +145,12 @@ fn needs_review(report: &kseries::scan::ScanReport, plan: &kseries::rewrite::Pla
         }
         _ => None,
     });
-    let from_plan = plan
-        .needs_review
-        .iter()
-        .map(|r| format!("{}:{}: needs-review: {}", r.file, r.line, r.reason));
+    let from_plan = plan.needs_review.iter().map(|r| {
+        if r.file.is_empty() {
+            format!("kseries: needs-review: {}", r.reason)
+        } else {
+            format!("{}:{}: needs-review: {}", r.file, r.line, r.reason)
+        }
+    });
     from_scan.chain(from_plan).collect()
 }

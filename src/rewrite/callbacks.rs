@@ -64,13 +64,21 @@ pub struct Coverage {
     pub uncovered: Vec<Effect>,
 }
 
-pub fn coverage(recipe: &Recipe, tree: &Tree, src: &[u8], entry: &Entry) -> Coverage {
+/// `page` is where the callback is defined, `ops` where the ops and its
+/// range callbacks are (usually the same file).
+pub fn coverage(
+    recipe: &Recipe,
+    page: (&Tree, &[u8]),
+    ops: (&Tree, &[u8]),
+    entry: &Entry,
+) -> Coverage {
+    let (tree, src) = ops;
     let range_fns: Vec<&str> = recipe
         .replacement_members
         .iter()
         .filter_map(|m| entry.sets.get(*m).map(String::as_str))
         .collect();
-    let page = effects::of_function(tree, src, &entry.callback, &range_fns);
+    let page = effects::of_function(page.0, page.1, &entry.callback, &range_fns);
     let mut range = Vec::new();
     for f in &range_fns {
         // Calling a range callback does everything it does.
@@ -135,19 +143,19 @@ pub fn convert(
             });
             continue;
         };
+        let (src, tree) = ws.parsed(file)?;
         if cb_site.file != file {
-            review.push(ReviewItem {
-                file: file.into(),
-                line: entry.site.line,
-                reason: format!(
-                    "the callback {}() is defined in {}, not beside its ops: compare and edit by hand",
-                    entry.callback, cb_site.file
-                ),
-            });
+            match cross_file(ws, recipe, &entry, cb_site, (&tree, &src))? {
+                Ok(draft) => units.push(ws.commit(draft)?),
+                Err(reason) => review.push(ReviewItem {
+                    file: file.into(),
+                    line: entry.site.line,
+                    reason,
+                }),
+            }
             continue;
         }
-        let (src, tree) = ws.parsed(file)?;
-        let cov = coverage(recipe, &tree, &src, &entry);
+        let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
         if forwards_to_arch_hook(recipe, &cov) {
             continue; // the KVM stage
         }
@@ -191,6 +199,86 @@ pub fn convert(
         units.push(ws.commit(draft)?);
     }
     Ok(units)
+}
+
+/// A callback defined in another file than its ops: the entry goes when
+/// the range callbacks cover it; the function goes too if nothing else
+/// uses it.  Converting work across files is left to a human.
+fn cross_file(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    entry: &Entry,
+    cb_site: &Site,
+    ops: (&Tree, &[u8]),
+) -> Result<Result<UnitDraft, String>, RewriteError> {
+    let file = entry.site.file.as_str();
+    let (cb_src, cb_tree) = ws.parsed(&cb_site.file)?;
+    let cov = coverage(recipe, (&cb_tree, &cb_src), ops, entry);
+    if forwards_to_arch_hook(recipe, &cov) || !cov.uncovered.is_empty() {
+        return Ok(Err(format!(
+            "the callback {}() is defined in {}, away from its ops, and does work no range callback does: {}",
+            entry.callback,
+            cb_site.file,
+            cov.uncovered
+                .iter()
+                .map(|e| format!("`{}`", e.snippet))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut draft = UnitDraft::new(
+        Stage::Callbacks,
+        &entry.site.subsystem,
+        &format!("drop the {} callback", recipe.ops_member),
+    );
+    let pair = entry_pair(ops.0, ops.1, entry)
+        .ok_or_else(|| RewriteError::Internal(format!("{file}: ops entry not found")))?;
+    remove_initializer_pair(&mut draft, file, ops.1, pair);
+    let Detail::Callback {
+        other_users,
+        declarations,
+        ..
+    } = &cb_site.detail
+    else {
+        return Ok(Err("not a callback site".into()));
+    };
+    let fate = if other_users.is_empty() {
+        for def in function_definitions(&cb_tree, &cb_src, &entry.callback) {
+            remove(&mut draft, &cb_site.file, &cb_src, def);
+        }
+        let mut files: Vec<&str> = declarations.iter().map(|d| d.file.as_str()).collect();
+        files.dedup();
+        for f in files {
+            let (src, tree) = ws.parsed(f)?;
+            for p in prototypes(&tree, &src, &entry.callback) {
+                remove(&mut draft, f, &src, p);
+            }
+        }
+        format!(
+            "The entry and {}() (in {}) go: nothing else uses it.",
+            entry.callback, cb_site.file
+        )
+    } else {
+        let users: Vec<String> = other_users
+            .iter()
+            .map(|u| format!("{}:{}", u.file, u.line))
+            .collect();
+        format!(
+            "The entry goes; {}() stays, other code calls it ({}).",
+            entry.callback,
+            users.join(", ")
+        )
+    };
+    draft.rationale.push(format!(
+        "{file}: {}.{} = {}(), defined in {}. Every effect of it is also done by the range callbacks of {}: {}. {fate}",
+        entry.ops,
+        recipe.ops_member,
+        entry.callback,
+        cb_site.file,
+        entry.ops,
+        describe_coverage(&cov)
+    ));
+    Ok(Ok(draft))
 }
 
 fn describe_coverage(cov: &Coverage) -> String {
@@ -348,7 +436,7 @@ fn convert_uncovered(
         .ok_or("callback not found")?;
     let pair = entry_pair(tree, src, entry).ok_or("ops entry not found")?;
     let page_params = param_names(page_def, src);
-    let [mn, mm, _addr] = page_params.as_slice() else {
+    let [_, _, _] = page_params.as_slice() else {
         return Err(format!(
             "{}() does not take (mn, mm, address)",
             entry.callback
@@ -375,16 +463,9 @@ fn convert_uncovered(
                 .ok_or("range callback without body")?;
             let indent = "\t";
             let var = fresh_name(range_def, src, "addr");
-            // declaration at the top of the body
-            let open = line_end(src, body.start_byte());
-            let first_stmt_blank = super::text::line_is_blank(src, open);
-            let decl_text = if first_stmt_blank || body.named_child_count() == 0 {
-                format!("{indent}unsigned long {var};\n")
-            } else {
-                format!("{indent}unsigned long {var};\n\n")
-            };
-            let _ = (mn, mm);
-            draft.insert(file, open, decl_text);
+            let (at, decl) =
+                super::text::declaration_insert(src, body, &format!("unsigned long {var};"));
+            draft.insert(file, at, decl);
             let close = line_start(src, body.end_byte() - 1);
             draft.insert(
                 file,

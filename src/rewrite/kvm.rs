@@ -36,7 +36,7 @@ pub fn convert(
     for entry in entries(report) {
         let file = entry.site.file.clone();
         let (src, tree) = ws.parsed(&file)?;
-        let cov = coverage(recipe, &tree, &src, &entry);
+        let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
         if !forwards_to_arch_hook(recipe, &cov) {
             continue;
         }
@@ -453,7 +453,14 @@ fn add_prototype(
     params: &[String],
 ) -> Result<(), Refusal> {
     let header = recipe.arch_hook_header;
-    let src = ws.content(header)?.to_vec();
+    let src = match ws.content(header) {
+        Ok(s) => s.to_vec(),
+        Err(_) => {
+            return Err(
+                format!("{header}, where the range hook is to be declared, cannot be read").into(),
+            );
+        }
+    };
     let last_endif = memchr::memmem::rfind(&src, b"\n#endif")
         .ok_or(format!("{header} has no include guard"))?
         + 1;

@@ -126,6 +126,36 @@ fn next_line_starts_with(src: &[u8], at: usize, c: u8) -> bool {
     src[at..].trim_ascii_start().first() == Some(&c)
 }
 
+/// Where and what to insert to declare `decl` (e.g. `unsigned long a;`)
+/// among the declarations that open `block`, in kernel style.
+pub fn declaration_insert(src: &[u8], block: tree_sitter::Node, decl: &str) -> (usize, String) {
+    let decls = super::syntax::leading_declarations(block);
+    match decls.last() {
+        // Declarations are followed by a blank line in kernel style; where
+        // they are not, the new one goes first so that it does not end up
+        // last before a statement.
+        Some(last) if !line_is_blank(src, line_end(src, last.end_byte() - 1)) => {
+            let first = decls[0];
+            (
+                line_start(src, first.start_byte()),
+                format!("{}{decl}\n", indent_at(src, first.start_byte())),
+            )
+        }
+        Some(last) => (
+            line_end(src, last.end_byte() - 1),
+            format!("{}{decl}\n", indent_at(src, last.start_byte())),
+        ),
+        None => {
+            let first = super::syntax::statements(block).into_iter().next();
+            let indent = first.map_or("\t".into(), |f| indent_at(src, f.start_byte()));
+            (
+                line_end(src, block.start_byte()),
+                format!("{indent}{decl}\n\n"),
+            )
+        }
+    }
+}
+
 /// Replaces `old` by `new` in a block comment, collapsing "old and new"
 /// (across line breaks too) to "new", then re-wraps the paragraphs it
 /// changed at 80 columns with their own ` * ` prefix.
