@@ -456,9 +456,10 @@ fn add_prototype(
     let src = match ws.content(header) {
         Ok(s) => s.to_vec(),
         Err(_) => {
-            return Err(
-                format!("{header}, where the range hook is to be declared, cannot be read").into(),
-            );
+            return Err(format!(
+                "{header}, where the range hook is to be declared, cannot be read"
+            )
+            .into());
         }
     };
     let last_endif = memchr::memmem::rfind(&src, b"\n#endif")
