@@ -6,6 +6,7 @@
 //! consume its [`scan::ScanReport`].  What one migration means lives in
 //! [`recipe`], not in the engine.
 
+pub mod check;
 pub mod recipe;
 pub mod rewrite;
 pub mod scan;

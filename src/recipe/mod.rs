@@ -5,7 +5,10 @@
 //! The scanner asks a [`Recipe`] what to look for and how to name what it
 //! finds; it never hard-codes an API name itself.
 
+pub mod check;
 pub mod invalidate_page;
+
+pub use check::CheckRules;
 
 use serde::Serialize;
 
@@ -34,6 +37,9 @@ pub struct Recipe {
     pub lock_release: &'static [UnlockOp],
     /// Loop conditions whose body runs with the page-table lock held.
     pub locked_walks: &'static [&'static str],
+    /// What `kseries check` needs to know (bracket calls, sleeping calls,
+    /// page counts, huge sizes).
+    pub check: CheckRules,
 }
 
 /// How a call takes the page-table lock.
