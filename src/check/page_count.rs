@@ -15,7 +15,7 @@ use super::index::FileIndex;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
 use crate::scan::kernel_c::{
-    argument_position, callee_name, calls_in, descendants_of_kind, operator,
+    argument_position, call_args, callee_name, calls_in, enclosing_function, descendants_of_kind, operator,
     parent_through_parens_casts, strip_parens_casts, text,
 };
 
@@ -137,7 +137,8 @@ fn address_operand(node: Node, src: &[u8], rules: &CheckRules) -> Option<String>
     match n.kind() {
         "identifier" => {
             let t = text(n, src);
-            rules.is_address_name(&t).then(|| t.into_owned())
+            (rules.is_address_name(&t) && !is_page_number(n, &t, src, rules))
+                .then(|| t.into_owned())
         }
         "field_expression" => {
             let field = n.child_by_field_name("field")?;
@@ -150,4 +151,39 @@ fn address_operand(node: Node, src: &[u8], rules: &CheckRules) -> Option<String>
         }
         _ => None,
     }
+}
+
+/// A variable named like an address that is really a page number: declared
+/// `pgoff_t` (mm/khugepaged.c's `start`), or passed to `pfn_to_page()`
+/// (mm/page_alloc.c's `outer_start`) in the same function.
+fn is_page_number(id: Node, name: &str, src: &[u8], rules: &CheckRules) -> bool {
+    let Some(func) = enclosing_function(id) else {
+        return false;
+    };
+    let declared_as_index = ["parameter_declaration", "declaration"]
+        .iter()
+        .flat_map(|k| descendants_of_kind(func, k))
+        .filter(|d| declared_names(*d, src).iter().any(|n| n == name))
+        .filter_map(|d| d.child_by_field_name("type"))
+        .any(|t| rules.non_address_types.contains(&text(t, src).as_ref()));
+    let used_as_pfn = calls_in(func).into_iter().any(|c| {
+        callee_name(c, src).is_some_and(|n| rules.pfn_calls.contains(&n.as_str()))
+            && call_args(c, src).iter().any(|a| a.trim() == name)
+    });
+    declared_as_index || used_as_pfn
+}
+
+/// The names a declaration (or parameter declaration) declares.
+fn declared_names(decl: Node, src: &[u8]) -> Vec<String> {
+    let mut c = decl.walk();
+    decl.children_by_field_name("declarator", &mut c)
+        .filter_map(|mut d| {
+            while d.kind() != "identifier" {
+                d = d
+                    .child_by_field_name("declarator")
+                    .or_else(|| d.named_child(0))?;
+            }
+            Some(text(d, src).into_owned())
+        })
+        .collect()
 }

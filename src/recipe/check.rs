@@ -40,6 +40,11 @@ pub struct CheckRules {
     /// Identifier parts that make it a page index or count instead
     /// (`end_pfn`, `start_idx`), whatever else it says.
     pub non_address_words: &'static [&'static str],
+    /// Declared types that make a variable a page index, not an address.
+    pub non_address_types: &'static [&'static str],
+    /// Calls that take a page frame number: a variable passed to one is a
+    /// pfn, not an address.
+    pub pfn_calls: &'static [&'static str],
     /// Identifiers that are huge-page sizes in bytes.
     pub huge_sizes: &'static [&'static str],
     /// Calls that return a huge-page size in bytes.

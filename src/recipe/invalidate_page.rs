@@ -183,6 +183,8 @@ pub fn check_rules() -> CheckRules {
         order_words: &["order"],
         address_words: &["address", "start", "end", "va", "iova"],
         non_address_words: &["pfn", "idx", "index", "nr", "count", "pages", "off", "pgoff"],
+        non_address_types: &["pgoff_t"],
+        pfn_calls: &["pfn_to_page", "__pfn_to_page", "pfn_valid", "pfn_to_online_page"],
         huge_sizes: &[
             "HPAGE_PMD_SIZE",
             "PMD_SIZE",
