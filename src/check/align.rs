@@ -10,8 +10,9 @@
 //! variable holding it is only ever assigned masked values, when an
 //! assertion in the function proves it (`VM_BUG_ON(address &
 //! ~HPAGE_PMD_MASK)`), or, for a parameter of a static function, when
-//! every caller in the file passes an aligned value.  A parameter whose
-//! callers cannot be seen is a note; anything else is an error.
+//! every caller in the file passes an aligned value.  Anything not proven
+//! is an error (a parameter of a non-static function too: assert it, as
+//! mm/khugepaged.c does); only a chain too long to follow is a note.
 
 use tree_sitter::Node;
 
@@ -19,8 +20,8 @@ use super::index::FileIndex;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
 use crate::scan::kernel_c::{
-    callee_name, calls_in, declarator_name, descendants_of_kind, enclosing_function,
-    function_name, operator, strip_parens_casts, text,
+    callee_name, calls_in, declarator_name, descendants_of_kind, enclosing_function, function_name,
+    operator, strip_parens_casts, text,
 };
 
 /// How deep we follow variables and callers.
@@ -101,11 +102,15 @@ impl<'a> Cx<'a, '_> {
         let e = strip_parens_casts(end);
         if e.kind() == "binary_expression" && operator(e, self.src()).as_deref() == Some("+") {
             let r = e.child_by_field_name("right")?;
-            return self.is_huge_size(r).then(|| text(r, self.src()).into_owned());
+            return self
+                .is_huge_size(r)
+                .then(|| text(r, self.src()).into_owned());
         }
         if e.kind() == "identifier" {
             let name = text(e, self.src()).into_owned();
-            let value = assignments(func, &name, at, self.src()).into_iter().last()?;
+            let value = assignments(func, &name, at, self.src())
+                .into_iter()
+                .last()?;
             return self.huge_size_of_end(value, func, value.start_byte());
         }
         None
@@ -162,7 +167,7 @@ impl<'a> Cx<'a, '_> {
         }
         match parameter_index(func, &name, src) {
             Some(i) => self.aligned_by_callers(func, i, &name, depth),
-            None => Aligned::Unknown(format!("`{name}` is not assigned in this function")),
+            None => Aligned::No(format!("nothing in this function assigns `{name}`")),
         }
     }
 
@@ -172,14 +177,14 @@ impl<'a> Cx<'a, '_> {
         let src = self.src();
         let fname = function_name(func, src).unwrap_or_default();
         if !self.idx.is_static(func, src) {
-            return Aligned::Unknown(format!(
-                "`{param}` is a parameter of the non-static `{fname}`, whose callers are not resolved"
+            return Aligned::No(format!(
+                "`{param}` is a parameter of the non-static `{fname}` and nothing here proves it aligned"
             ));
         }
         let callers = self.idx.callers(&fname);
         if callers.is_empty() {
-            return Aligned::Unknown(format!(
-                "`{param}` is a parameter of `{fname}`, which has no direct caller here"
+            return Aligned::No(format!(
+                "`{param}` is a parameter of `{fname}`, which has no direct caller here to prove it aligned"
             ));
         }
         for (call, caller) in callers {
@@ -215,12 +220,13 @@ impl<'a> Cx<'a, '_> {
     fn is_masked(&self, e: Node) -> bool {
         let src = self.src();
         match e.kind() {
-            "binary_expression" if operator(e, src).as_deref() == Some("&") => {
-                [e.child_by_field_name("left"), e.child_by_field_name("right")]
-                    .into_iter()
-                    .flatten()
-                    .any(|side| self.is_mask(side))
-            }
+            "binary_expression" if operator(e, src).as_deref() == Some("&") => [
+                e.child_by_field_name("left"),
+                e.child_by_field_name("right"),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|side| self.is_mask(side)),
             "call_expression" => {
                 callee_name(e, src).is_some_and(|c| self.rules.align_calls.contains(&c.as_str()))
             }

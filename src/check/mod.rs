@@ -71,7 +71,10 @@ pub const RULES: &[(&str, &str)] = &[
         "mmu_notifier_invalidate_range used in place of the range_start/range_end bracket",
     ),
     ("E4", "a page count used as a byte length or address offset"),
-    ("E5", "a huge-page range whose start is not aligned to its size"),
+    (
+        "E5",
+        "a huge-page range whose start is not aligned to its size",
+    ),
     (
         "W1",
         "a callback that runs under the page-table lock can sleep",

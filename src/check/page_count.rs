@@ -15,8 +15,8 @@ use super::index::FileIndex;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
 use crate::scan::kernel_c::{
-    argument_position, call_args, callee_name, calls_in, enclosing_function, descendants_of_kind, operator,
-    parent_through_parens_casts, strip_parens_casts, text,
+    argument_position, call_args, callee_name, calls_in, descendants_of_kind, enclosing_function,
+    operator, parent_through_parens_casts, strip_parens_casts, text,
 };
 
 pub fn check(file: &Source, _idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnostic> {
@@ -98,8 +98,8 @@ fn misused(count: Node, src: &[u8], rules: &CheckRules) -> Option<String> {
     }
     let op = operator(parent, src);
     let is_sum = parent.kind() == "binary_expression" && matches!(op.as_deref(), Some("+" | "-"));
-    let is_compound = parent.kind() == "assignment_expression"
-        && matches!(op.as_deref(), Some("+=" | "-="));
+    let is_compound =
+        parent.kind() == "assignment_expression" && matches!(op.as_deref(), Some("+=" | "-="));
     if !is_sum && !is_compound {
         return None;
     }

@@ -450,17 +450,22 @@ impl<'f> Cx<'f> {
                         r.start_position().row + 1
                     ),
                 ),
-                (Some((what, l, c)), None) => (
-                    *l,
-                    *c,
-                    format!("on the path through `{what}` at line {l}"),
-                ),
+                (Some((what, l, c)), None) => {
+                    (*l, *c, format!("on the path through `{what}` at line {l}"))
+                }
                 (None, Some(r)) => (
                     r.start_position().row + 1,
                     r.start_position().column + 1,
-                    format!("on the path that returns at line {}", r.start_position().row + 1),
+                    format!(
+                        "on the path that returns at line {}",
+                        r.start_position().row + 1
+                    ),
                 ),
-                (None, None) => (e.start_line, e.start_col, "before the function ends".to_string()),
+                (None, None) => (
+                    e.start_line,
+                    e.start_col,
+                    "before the function ends".to_string(),
+                ),
             };
             if !self.reported.insert((e.start_line, line, column)) {
                 continue;
@@ -484,7 +489,8 @@ impl<'f> Cx<'f> {
             row: line - 1,
             column: column.saturating_sub(1),
         };
-        root.descendant_for_point_range(point, point).unwrap_or(root)
+        root.descendant_for_point_range(point, point)
+            .unwrap_or(root)
     }
 }
 

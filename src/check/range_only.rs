@@ -133,8 +133,9 @@ impl CallerWalk<'_, '_> {
             let before = self.unbracketed.len() + self.unresolved.len();
             self.visit(&cname, caller);
             if self.unbracketed.len() + self.unresolved.len() > before {
-                self.unbracketed
-                    .push(format!("`{cname}` calls `{name}` at line {line} unbracketed"));
+                self.unbracketed.push(format!(
+                    "`{cname}` calls `{name}` at line {line} unbracketed"
+                ));
             }
         }
     }
@@ -142,9 +143,9 @@ impl CallerWalk<'_, '_> {
 
 /// Whether `func` calls the bracket's start before byte `at`.
 fn started_before(func: Node, at: usize, src: &[u8], rules: &CheckRules) -> bool {
-    calls_in(func).into_iter().any(|c| {
-        c.start_byte() < at && callee_name(c, src).is_some_and(|n| n == rules.range_start)
-    })
+    calls_in(func)
+        .into_iter()
+        .any(|c| c.start_byte() < at && callee_name(c, src).is_some_and(|n| n == rules.range_start))
 }
 
 /// The first page-table change in `func` before byte `at`.

@@ -44,10 +44,8 @@ pub fn walk(root: &Path, needles: &[&str]) -> Result<Walked, CheckError> {
                     return WalkState::Continue;
                 };
                 let path = entry.path();
-                let is_source = matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("c" | "h")
-                );
+                let is_source =
+                    matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "h"));
                 if !is_source || !entry.file_type().is_some_and(|t| t.is_file()) {
                     return WalkState::Continue;
                 }
@@ -63,8 +61,8 @@ pub fn walk(root: &Path, needles: &[&str]) -> Result<Walked, CheckError> {
                         });
                     return WalkState::Quit;
                 }
-                let hit = buf.len() <= MAX_PARSE_BYTES
-                    && finders.iter().any(|f| f.find(&buf).is_some());
+                let hit =
+                    buf.len() <= MAX_PARSE_BYTES && finders.iter().any(|f| f.find(&buf).is_some());
                 let mut f = found.lock().expect("walk state lock");
                 f.files_walked += 1;
                 if hit {

@@ -65,10 +65,12 @@ impl CheckRules {
         if self.non_sleeping_calls.contains(&name) {
             return false;
         }
-        self.sleeping_calls.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => *p == name,
-        })
+        self.sleeping_calls
+            .iter()
+            .any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => *p == name,
+            })
     }
 
     /// Whether an identifier names an address (`addr`, `haddr`, `start`,

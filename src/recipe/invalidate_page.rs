@@ -182,9 +182,16 @@ pub fn check_rules() -> CheckRules {
         order_calls: &["compound_order", "huge_page_order"],
         order_words: &["order"],
         address_words: &["address", "start", "end", "va", "iova"],
-        non_address_words: &["pfn", "idx", "index", "nr", "count", "pages", "off", "pgoff"],
+        non_address_words: &[
+            "pfn", "idx", "index", "nr", "count", "pages", "off", "pgoff",
+        ],
         non_address_types: &["pgoff_t"],
-        pfn_calls: &["pfn_to_page", "__pfn_to_page", "pfn_valid", "pfn_to_online_page"],
+        pfn_calls: &[
+            "pfn_to_page",
+            "__pfn_to_page",
+            "pfn_valid",
+            "pfn_to_online_page",
+        ],
         huge_sizes: &[
             "HPAGE_PMD_SIZE",
             "PMD_SIZE",
@@ -202,6 +209,12 @@ pub fn check_rules() -> CheckRules {
             "HPAGE_MASK",
         ],
         align_calls: &["huge_page_mask", "round_down", "ALIGN_DOWN"],
-        assertions: &["VM_BUG_ON", "BUG_ON", "VM_WARN_ON", "WARN_ON", "WARN_ON_ONCE"],
+        assertions: &[
+            "VM_BUG_ON",
+            "BUG_ON",
+            "VM_WARN_ON",
+            "WARN_ON",
+            "WARN_ON_ONCE",
+        ],
     }
 }
