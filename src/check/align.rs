@@ -20,8 +20,8 @@ use super::index::FileIndex;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
 use crate::scan::kernel_c::{
-    callee_name, calls_in, declarator_name, descendants_of_kind, enclosing_function, function_name,
-    operator, strip_parens_casts, text,
+    callee_name, calls_in, declarator_name, descendants_of_kind, function_name, operator,
+    strip_parens_casts, text,
 };
 
 /// How deep we follow variables and callers.
@@ -108,9 +108,9 @@ impl<'a> Cx<'a, '_> {
         }
         if e.kind() == "identifier" {
             let name = text(e, self.src()).into_owned();
-            let value = assignments(func, &name, at, self.src())
+            let (_, value) = assignments(func, &name, at, self.src())
                 .into_iter()
-                .last()?;
+                .rfind(|(op, _)| op == "=")?;
             return self.huge_size_of_end(value, func, value.start_byte());
         }
         None
@@ -150,12 +150,20 @@ impl<'a> Cx<'a, '_> {
         }
         let values = assignments(func, &name, at, src);
         if !values.is_empty() {
-            for v in values {
-                match self.aligned(v, func, v.start_byte(), depth + 1) {
+            for (op, v) in values {
+                let verdict = match op.as_str() {
+                    "=" => self.aligned(v, func, v.start_byte(), depth + 1),
+                    // Stepping by a huge size keeps the alignment; by
+                    // anything else (`haddr += PAGE_SIZE`) it does not.
+                    "+=" | "-=" if self.is_huge_size(v) => Aligned::Yes,
+                    "&=" if self.is_mask(v) => Aligned::Yes,
+                    _ => Aligned::No(String::new()),
+                };
+                match verdict {
                     Aligned::Yes => {}
                     Aligned::No(_) => {
                         return Aligned::No(format!(
-                            "`{name}` is assigned `{}` at line {}",
+                            "`{name} {op} {}` at line {}",
                             text(v, src),
                             v.start_position().row + 1
                         ));
@@ -262,31 +270,28 @@ impl<'a> Cx<'a, '_> {
     }
 }
 
-/// The values assigned to the variable `name` in `func` before byte `at`
-/// (initializers and `=` assignments), in source order.
-fn assignments<'a>(func: Node<'a>, name: &str, at: usize, src: &[u8]) -> Vec<Node<'a>> {
+/// The assignments to the variable `name` in `func` before byte `at`, as
+/// `(operator, value)` in source order: initializers are `=`.
+fn assignments<'a>(func: Node<'a>, name: &str, at: usize, src: &[u8]) -> Vec<(String, Node<'a>)> {
     let mut out = Vec::new();
     for d in descendants_of_kind(func, "init_declarator") {
         if d.start_byte() < at
             && declarator_name(d).is_some_and(|n| text(n, src) == name)
             && let Some(v) = d.child_by_field_name("value")
         {
-            out.push(v);
+            out.push(("=".to_string(), v));
         }
     }
     for a in descendants_of_kind(func, "assignment_expression") {
         if a.start_byte() < at
-            && operator(a, src).as_deref() == Some("=")
             && a.child_by_field_name("left")
                 .is_some_and(|l| text(strip_parens_casts(l), src) == name)
-            && let Some(v) = a.child_by_field_name("right")
+            && let (Some(op), Some(v)) = (operator(a, src), a.child_by_field_name("right"))
         {
-            out.push(v);
+            out.push((op.into_owned(), v));
         }
     }
-    out.sort_by_key(|n| n.start_byte());
-    // `enclosing_function` keeps nested definitions (none in C) honest.
-    out.retain(|v| enclosing_function(*v).is_some_and(|f| f.id() == func.id()));
+    out.sort_by_key(|(_, n)| n.start_byte());
     out
 }
 

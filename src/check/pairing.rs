@@ -38,6 +38,7 @@ pub fn check(file: &Source, idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnost
         if has_error(func) {
             continue; // an ERROR node hides statements: no verdict.
         }
+
         let Some(body) = func.child_by_field_name("body") else {
             continue;
         };

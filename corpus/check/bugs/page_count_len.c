@@ -26,3 +26,12 @@ void frob_clear_thp(struct vm_area_struct *vma, unsigned long haddr)
 	frob_zap_range(vma, haddr, haddr + HPAGE_PMD_SIZE);
 	mmu_notifier_invalidate_range_end(mm, haddr, haddr + HPAGE_PMD_NR);
 }
+
+void frob_walk_thps(struct vm_area_struct *vma, unsigned long addr,
+		    unsigned long end)
+{
+	while (addr < end) {
+		frob_zap_thp(vma, addr);
+		addr += HPAGE_PMD_NR;
+	}
+}

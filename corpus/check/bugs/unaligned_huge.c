@@ -29,3 +29,15 @@ void frob_drop_compound(struct vm_area_struct *vma, struct page *page,
 	mmu_notifier_invalidate_range_end(mm, pws->address,
 			pws->address + (PAGE_SIZE << compound_order(page)));
 }
+
+void frob_next_thp(struct vm_area_struct *vma, unsigned long address)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long haddr = address & HPAGE_PMD_MASK;
+
+	if (frob_past(vma, haddr))
+		haddr += PAGE_SIZE;
+	mmu_notifier_invalidate_range_start(mm, haddr, haddr + HPAGE_PMD_SIZE);
+	frob_split_pmd(vma, haddr);
+	mmu_notifier_invalidate_range_end(mm, haddr, haddr + HPAGE_PMD_SIZE);
+}
