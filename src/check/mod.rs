@@ -175,6 +175,21 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
     })
 }
 
+/// E2 to W1 on one file's text, without a tree: for a rewrite to lint
+/// what it is about to write.  `rel` names the file in the diagnostics.
+/// (E1 needs the whole tree's scan and is not run.)
+pub fn check_source(rel: &str, src: &[u8], recipe: &Recipe) -> Vec<Diagnostic> {
+    let file = Source {
+        rel: rel.to_string(),
+        src: src.to_vec(),
+        tree: crate::scan::kernel_c::parse(src),
+    };
+    let mut out = check_file(&file, recipe);
+    out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
+    out.dedup();
+    out
+}
+
 /// E2 to W1 on one parsed file.
 fn check_file(file: &Source, recipe: &Recipe) -> Vec<Diagnostic> {
     let idx = index::FileIndex::new(file);
@@ -261,5 +276,84 @@ pub(crate) fn diag(
             .or_else(|| (node.kind() == "function_definition").then_some(node))
             .and_then(|f| crate::scan::kernel_c::function_name(f, &file.src)),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(src: &str) -> Vec<(String, usize)> {
+        let recipe = crate::recipe::invalidate_page::recipe();
+        check_source("t.c", src.as_bytes(), &recipe)
+            .into_iter()
+            .map(|d| (d.code, d.line))
+            .collect()
+    }
+
+    #[test]
+    fn a_retry_loop_and_a_nested_error_label_pair_up() {
+        let src = "int f(struct mm_struct *mm, unsigned long s, unsigned long e)\n\
+                   {\n\
+                   \tint err;\n\
+                   again:\n\
+                   \tmmu_notifier_invalidate_range_start(mm, s, e);\n\
+                   \terr = g(mm);\n\
+                   \tif (err == -EAGAIN) {\n\
+                   \t\tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   \t\tgoto again;\n\
+                   \t}\n\
+                   \tif (err)\n\
+                   \t\tgoto out;\n\
+                   \th(mm);\n\
+                   out:\n\
+                   \tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   \treturn err;\n\
+                   }\n";
+        assert_eq!(codes(src), vec![]);
+    }
+
+    #[test]
+    fn a_return_inside_a_switch_leaks() {
+        let src = "int f(struct mm_struct *mm, unsigned long s, unsigned long e, int m)\n\
+                   {\n\
+                   \tmmu_notifier_invalidate_range_start(mm, s, e);\n\
+                   \tswitch (m) {\n\
+                   \tcase 1:\n\
+                   \t\treturn -EINVAL;\n\
+                   \tdefault:\n\
+                   \t\tbreak;\n\
+                   \t}\n\
+                   \tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   \treturn 0;\n\
+                   }\n";
+        assert_eq!(codes(src), vec![("E2".to_string(), 6)]);
+    }
+
+    #[test]
+    fn ifdef_alternatives_are_both_paths() {
+        let src = "void f(struct mm_struct *mm, unsigned long s, unsigned long e)\n\
+                   {\n\
+                   \tmmu_notifier_invalidate_range_start(mm, s, e);\n\
+                   #ifdef CONFIG_FOO\n\
+                   \tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   #else\n\
+                   \tg(mm);\n\
+                   #endif\n\
+                   }\n";
+        assert_eq!(codes(src), vec![("E2".to_string(), 3)]);
+    }
+
+    #[test]
+    fn sleeping_rules_come_from_the_recipe() {
+        let r = crate::recipe::invalidate_page::recipe();
+        assert!(r.check.is_sleeping_call("mutex_lock_nested"));
+        assert!(r.check.is_sleeping_call("wait_event_timeout"));
+        assert!(!r.check.is_sleeping_call("down_read_trylock"));
+        assert!(!r.check.is_sleeping_call("spin_lock"));
+        assert!(r.check.is_address_name("haddr"));
+        assert!(r.check.is_address_name("mmun_start"));
+        assert!(!r.check.is_address_name("end_pfn"));
+        assert!(!r.check.is_address_name("nr_pages"));
     }
 }
