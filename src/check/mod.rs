@@ -141,9 +141,14 @@ pub(crate) struct Source {
 
 /// Checks the tree at `root` against `recipe`'s notifier semantics.
 pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
-    let scanned = crate::scan::scan(root, recipe)?;
-    let mut diagnostics = e1(&scanned);
-    let walked = walk::walk(root, recipe.check.needles)?;
+    // The scan (for E1) and the check's own prefilter walk both read the
+    // tree: run them side by side.
+    let (scanned, walked) = rayon::join(
+        || crate::scan::scan(root, recipe),
+        || walk::walk(root, recipe.check.needles),
+    );
+    let mut diagnostics = e1(&scanned?);
+    let walked = walked?;
     let files_parsed = walked.candidates.len();
     let found: Vec<Diagnostic> = walked
         .candidates
