@@ -48,6 +48,20 @@ enum Command {
         #[arg(long, default_value = "invalidate-page")]
         recipe: String,
     },
+    /// Lint notifier semantics: removed API (E1), unpaired brackets (E2),
+    /// invalidate_range in place of a bracket (E3), page counts as lengths
+    /// (E4), unaligned huge ranges (E5), sleeping atomic callbacks (W1).
+    /// Exit 1 when there are errors.
+    Check {
+        /// Top of the source tree.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        /// Migration recipe.
+        #[arg(long, default_value = "invalidate-page")]
+        recipe: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +70,13 @@ enum PlanFormat {
     Diff,
     /// The plan: change units with their edits and rationale.
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,6 +153,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            path,
+            format,
+            recipe: id,
+        } => {
+            let recipe = recipe(&id)?;
+            let report = kseries::check::check(&path, &recipe)?;
+            match format {
+                CheckFormat::Text => print!("{}", kseries::check::render_text(&report)),
+                CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                CheckFormat::Sarif => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&kseries::check::sarif::to_sarif(&report))?
+                ),
+            }
+            Ok(if report.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
