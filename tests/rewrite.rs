@@ -401,3 +401,22 @@ fn scan_json_full(dir: &Path) -> Value {
         .unwrap();
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// `kseries check` finds no error and no warning (notes may remain: they
+/// point at brackets far up a call chain, which pristine code has too).
+fn assert_check_clean(dir: &Path) {
+    let out = kseries()
+        .args(["check", "--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] != "note")
+        .collect();
+    assert!(bad.is_empty(), "check after rewrite: {bad:?}");
+    assert!(out.status.success());
+}

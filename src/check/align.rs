@@ -53,11 +53,13 @@ pub fn check(file: &Source, idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnost
                 continue;
             };
             let cx = Cx { file, idx, rules };
-            let Some(size) = cx.huge_size_of_end(*end, func, call.start_byte()) else {
+            let Some((size, defined_at)) = cx.huge_size_of_end(*end, func, call.start_byte())
+            else {
                 continue;
             };
             let s = text(*start, src);
-            match cx.aligned(*start, func, call.start_byte(), 0) {
+            // The start as it was where the huge end was computed.
+            match cx.aligned(*start, func, defined_at, 0) {
                 Aligned::Yes => {}
                 Aligned::No(why) => out.push(diag(
                     file,
@@ -97,14 +99,15 @@ impl<'a> Cx<'a, '_> {
     }
 
     /// The huge size in `end` (`x + HPAGE_PMD_SIZE`, or a variable last
-    /// assigned such a sum before byte `at`), as text.
-    fn huge_size_of_end(&self, end: Node, func: Node, at: usize) -> Option<String> {
+    /// assigned such a sum before byte `at`), as text, and where that sum
+    /// is computed.
+    fn huge_size_of_end(&self, end: Node, func: Node, at: usize) -> Option<(String, usize)> {
         let e = strip_parens_casts(end);
         if e.kind() == "binary_expression" && operator(e, self.src()).as_deref() == Some("+") {
             let r = e.child_by_field_name("right")?;
             return self
                 .is_huge_size(r)
-                .then(|| text(r, self.src()).into_owned());
+                .then(|| (text(r, self.src()).into_owned(), at.min(e.start_byte())));
         }
         if e.kind() == "identifier" {
             let name = text(e, self.src()).into_owned();
@@ -148,7 +151,7 @@ impl<'a> Cx<'a, '_> {
         if depth >= MAX_DEPTH {
             return Aligned::Unknown(format!("`{name}` is followed too far"));
         }
-        let values = assignments(func, &name, at, src);
+        let values = reaching(func, assignments(func, &name, at, src), at);
         if !values.is_empty() {
             for (op, v) in values {
                 let verdict = match op.as_str() {
@@ -267,6 +270,37 @@ impl<'a> Cx<'a, '_> {
                     .into_iter()
                     .any(|id| self.rules.huge_masks.contains(&text(id, src).as_ref()))
         })
+    }
+}
+
+/// Of the assignments before `at`, the last one in the same block as
+/// `at` when there is one (it is the one that reaches: `cstart = address`
+/// in one branch does not reach `cend = cstart + PMD_SIZE` in another),
+/// else all of them.
+fn reaching<'a>(
+    func: Node<'a>,
+    values: Vec<(String, Node<'a>)>,
+    at: usize,
+) -> Vec<(String, Node<'a>)> {
+    let block_of = |n: Node<'a>| {
+        let mut b = Some(n);
+        while let Some(x) = b {
+            if x.kind() == "compound_statement" {
+                return Some(x.id());
+            }
+            b = x.parent();
+        }
+        None
+    };
+    let here = func.descendant_for_byte_range(at, at).and_then(block_of);
+    let same: Vec<(String, Node<'a>)> = values
+        .iter()
+        .filter(|(_, v)| here.is_some() && block_of(*v) == here)
+        .cloned()
+        .collect();
+    match same.last() {
+        Some(last) => vec![last.clone()],
+        None => values,
     }
 }
 
