@@ -136,6 +136,7 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
     ] {
         assert_eq!(kinds[k], 0, "{k} left after rewrite: {kinds}");
     }
+    assert_check_clean(&dir);
 
     let shrink = read(&dir, "mm/shrink.c");
     // Each converted function: one start, an end on every path out, and
@@ -313,6 +314,7 @@ fn linux_4_12_rewrite_is_complete_clean_and_compiles() {
     ] {
         assert_eq!(kinds[k], 0, "{k} left after rewrite: {kinds}");
     }
+    assert_check_clean(&clone);
 
     // Only the files that hold a site (and the generic KVM header that
     // gains the range hook) change.
