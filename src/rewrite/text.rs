@@ -235,23 +235,24 @@ mod tests {
 
     #[test]
     fn wraps_calls_at_80_columns_under_the_paren() {
-        let s = call_statement(
-            "\t\t\t",
-            "mmu_notifier_invalidate_range",
-            &[
-                "vma->vm_mm".into(),
-                "address & PMD_MASK".into(),
-                "(address & PMD_MASK) + PMD_SIZE".into(),
-            ],
-        );
+        let args = [
+            "vma->vm_mm".to_string(),
+            "address & PMD_MASK".into(),
+            "(address & PMD_MASK) + PMD_SIZE".into(),
+        ];
+        let s = call_statement("\t\t", "mmu_notifier_invalidate_range", &args);
         for line in s.lines() {
             assert!(display_width(line) <= 80, "{line:?}");
         }
         assert_eq!(
             s,
-            "\t\t\tmmu_notifier_invalidate_range(vma->vm_mm, address & PMD_MASK,\n\
-             \t\t\t\t\t\t      (address & PMD_MASK) + PMD_SIZE);\n"
+            "\t\tmmu_notifier_invalidate_range(vma->vm_mm, address & PMD_MASK,\n\
+             \t\t\t\t\t      (address & PMD_MASK) + PMD_SIZE);\n"
         );
+        // Deeper, the last argument cannot fit even alone: the caller must
+        // see that (callers name the range in locals then).
+        let deep = call_statement("\t\t\t", "mmu_notifier_invalidate_range", &args);
+        assert!(deep.lines().any(|l| display_width(l) > 80));
     }
 
     #[test]
