@@ -155,11 +155,12 @@ async fn a_push_pushes_the_series_opens_a_pr_and_completes_one_check_run_per_com
         20
     );
     assert_eq!(failing[2]["output"]["annotations"][19]["start_line"], 120);
-    let st = gh.state.lock().unwrap();
-    let run = st.check_runs.iter().find(|c| c["id"] == 1004).unwrap();
-    assert_eq!(run["annotations"].as_array().unwrap().len(), 120);
-    assert!(st.check_runs.iter().all(|c| c["status"] == "completed"));
-    drop(st);
+    {
+        let st = gh.state.lock().unwrap();
+        let run = st.check_runs.iter().find(|c| c["id"] == 1004).unwrap();
+        assert_eq!(run["annotations"].as_array().unwrap().len(), 120);
+        assert!(st.check_runs.iter().all(|c| c["status"] == "completed"));
+    }
     // Every request carried the token and the API version.
     for req in gh.server.received_requests().await.unwrap() {
         assert_eq!(
