@@ -815,3 +815,94 @@ impl FakeGitHubless {
         }
     }
 }
+
+#[tokio::test]
+async fn kseries_toml_is_read_from_the_repository_at_the_pushed_commit() {
+    let gh = FakeGitHub::start().await;
+    let r = repos(2);
+    let runner = FakeRunner::new(&r, 0);
+    gh.state.lock().unwrap().config_file =
+        Some("branches = [\"master\"]\nchecks = [\"build\"]\n".into());
+    let mut opts = options(&gh, TestClock::new(), Some(&r.bare));
+    opts.config_from_repository = true;
+    let bot = opts.bot(runner.clone()).unwrap();
+    let report = bot
+        .handle(&event("push", &push_payload("master", &r.base)))
+        .await
+        .unwrap();
+    // Only the check the repository's kseries.toml names.
+    assert_eq!(report.check_runs.len(), 2);
+    assert!(report.check_runs.iter().all(|c| c.name == "kseries/build"));
+    assert_eq!(
+        gh.requests().await[0],
+        format!("GET {}?ref={}", repo_path("/contents/kseries.toml"), r.base)
+    );
+    // A pull request's configuration comes from its base branch.
+    gh.reset_log().await;
+    let c2 = r.commits[1].sha.clone();
+    bot.handle(&event(
+        "pull_request",
+        &pull_request_payload("opened", 3, "master", &c2),
+    ))
+    .await
+    .unwrap_err(); // no PR 3 in the fake: the GET of the PR fails
+    assert_eq!(
+        gh.requests().await[0],
+        format!("GET {}?ref=master", repo_path("/contents/kseries.toml"))
+    );
+    // No kseries.toml: nothing to do, one request.
+    gh.state.lock().unwrap().config_file = None;
+    gh.reset_log().await;
+    let report = bot
+        .handle(&event("push", &push_payload("master", &r.base)))
+        .await
+        .unwrap();
+    assert!(report.ignored.unwrap().contains("no kseries.toml"));
+    assert_eq!(gh.requests().await.len(), 1);
+    // A broken kseries.toml is an error, not a guess.
+    gh.state.lock().unwrap().config_file = Some("branches = [\"-x\"]".into());
+    let err = bot
+        .handle(&event("push", &push_payload("master", &r.base)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("kseries.toml"), "{err}");
+}
+
+#[tokio::test]
+async fn run_once_handles_the_actions_event_file() {
+    let gh = FakeGitHub::start().await;
+    let r = repos(2);
+    let runner = FakeRunner::new(&r, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let event_path = dir.path().join("event.json");
+    std::fs::write(&event_path, push_payload("master", &r.base).to_string()).unwrap();
+    let run = |repository: &str, event_name: &str| kseries::bot::RunOptions {
+        event_name: event_name.into(),
+        event_path: event_path.clone(),
+        repository: repository.into(),
+        bot: options(&gh, TestClock::new(), Some(&r.bare)),
+    };
+    let report = kseries::bot::run_once(run(&format!("{OWNER}/{REPO}"), "push"), runner.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.pull, Some(1));
+    assert_eq!(report.check_runs.len(), 4);
+    // Again (a re-run of the workflow): nothing duplicated.
+    let report = kseries::bot::run_once(run(&format!("{OWNER}/{REPO}"), "push"), runner.clone())
+        .await
+        .unwrap();
+    assert!(!report.pull_created);
+    assert_eq!(gh.count(|s| s.pulls.len()), 1);
+    assert_eq!(gh.count(|s| s.check_runs.len()), 4);
+    // An event about another repository is refused.
+    let err = kseries::bot::run_once(run("someone/else", "push"), runner.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("GITHUB_REPOSITORY"), "{err}");
+    // An event the bot does not handle is ignored.
+    let report =
+        kseries::bot::run_once(run(&format!("{OWNER}/{REPO}"), "workflow_dispatch"), runner)
+            .await
+            .unwrap();
+    assert!(report.ignored.is_some());
+}

@@ -133,6 +133,21 @@ pub fn summary_table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// GitHub's limit on `output.summary` (characters).
+pub const SUMMARY_LIMIT: usize = 65_535;
+
+/// `summary` cut to fit GitHub's limit, saying so.
+pub fn fit_summary(summary: &str) -> String {
+    if summary.chars().count() <= SUMMARY_LIMIT {
+        return summary.to_string();
+    }
+    let note = "\n\n(truncated: the summary is over GitHub's limit)\n";
+    let keep = SUMMARY_LIMIT - note.chars().count();
+    let mut out: String = summary.chars().take(keep).collect();
+    out.push_str(note);
+    out
+}
+
 /// The bodies of the `PATCH .../check-runs/{id}` requests that complete a
 /// check run: the first sets status and conclusion with the first 50
 /// annotations, each further one appends the next 50 (GitHub appends the
@@ -151,7 +166,7 @@ pub fn completion_requests(outcome: &CheckOutcome) -> Vec<Value> {
         .map(|(i, chunk)| {
             let output = json!({
                 "title": outcome.title,
-                "summary": outcome.summary,
+                "summary": fit_summary(&outcome.summary),
                 "annotations": chunk,
             });
             if i == 0 {
@@ -386,6 +401,15 @@ mod tests {
             ..o
         };
         assert_eq!(completion_requests(&none).len(), 1);
+    }
+
+    #[test]
+    fn long_summaries_are_cut_to_githubs_limit() {
+        let long = "x".repeat(100_000);
+        let cut = fit_summary(&long);
+        assert_eq!(cut.chars().count(), SUMMARY_LIMIT);
+        assert!(cut.ends_with("limit)\n"));
+        assert_eq!(fit_summary("short"), "short");
     }
 
     #[test]

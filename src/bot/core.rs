@@ -24,6 +24,8 @@ pub enum BotError {
     Git(#[from] git::GitError),
     #[error("pipeline: {0:#}")]
     Runner(anyhow::Error),
+    #[error("kseries.toml in the repository: {0}")]
+    Config(#[from] super::config::ConfigError),
 }
 
 /// One check run the bot completed.
@@ -75,7 +77,11 @@ pub struct Bot {
     runner: Arc<dyn SeriesRunner>,
     server_url: String,
     push_url: Option<String>,
+    config_from_repository: bool,
 }
+
+/// Where the bot reads `kseries.toml` in the repository.
+pub const CONFIG_PATH: &str = "kseries.toml";
 
 impl std::fmt::Debug for Bot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,6 +106,32 @@ impl Bot {
             runner,
             server_url,
             push_url,
+            config_from_repository: false,
+        }
+    }
+
+    /// Read `kseries.toml` from the repository for each event (at the
+    /// pushed commit; for a pull request, from its base branch, never from
+    /// the contributor's head; for a comment, from the default branch)
+    /// instead of using the configuration given to [`Bot::new`].
+    pub fn with_config_from_repository(mut self, yes: bool) -> Bot {
+        self.config_from_repository = yes;
+        self
+    }
+
+    /// The configuration for an event, and `None` when the repository has
+    /// no `kseries.toml` (the bot then does nothing).
+    async fn config_at(&self, repo: &RepoId, at: Option<&str>) -> Result<Option<Config>, BotError> {
+        if !self.config_from_repository {
+            return Ok(Some(self.config.clone()));
+        }
+        match self.gh.file_contents(repo, CONFIG_PATH, at).await? {
+            None => Ok(None),
+            Some(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| super::config::ConfigError::Invalid("not UTF-8".into()))?;
+                Ok(Some(Config::parse(&text)?))
+            }
         }
     }
 
@@ -109,18 +141,39 @@ impl Bot {
 
     /// Handles one event.
     pub async fn handle(&self, ev: &Event) -> Result<Report, BotError> {
+        let at = match ev {
+            Event::Push { after, .. } => Some(after.as_str()),
+            Event::PullRequest { base, .. } => Some(base.as_str()),
+            Event::IssueComment { body, .. } => {
+                // Cheap filter before any request.
+                if body.lines().next().unwrap_or("").trim() != RETEST {
+                    return Ok(Report::ignored("not a kseries command"));
+                }
+                None
+            }
+        };
+        let Some(cfg) = self.config_at(ev.repo(), at).await? else {
+            return Ok(Report::ignored(format!(
+                "{} has no {CONFIG_PATH}",
+                ev.repo()
+            )));
+        };
+        let cfg = &cfg;
         match ev {
             Event::Push {
                 repo,
                 branch,
                 after,
-            } => self.on_push(repo, branch, after).await,
+            } => self.on_push(cfg, repo, branch, after).await,
             Event::PullRequest {
                 repo,
                 number,
                 base,
                 head_sha,
-            } => self.on_pull_request(repo, *number, base, head_sha).await,
+            } => {
+                self.on_pull_request(cfg, repo, *number, base, head_sha)
+                    .await
+            }
             Event::IssueComment {
                 repo,
                 number,
@@ -128,7 +181,7 @@ impl Bot {
                 user,
                 body,
             } => {
-                self.on_comment(repo, *number, *comment_id, user, body)
+                self.on_comment(cfg, repo, *number, *comment_id, user, body)
                     .await
             }
         }
@@ -147,23 +200,24 @@ impl Bot {
 
     async fn on_push(
         &self,
+        cfg: &Config,
         repo: &RepoId,
         branch: &BranchName,
         after: &str,
     ) -> Result<Report, BotError> {
-        if self.config.is_series_branch(branch) {
+        if cfg.is_series_branch(branch) {
             return Ok(Report::ignored(format!(
                 "{branch} is a kseries series branch"
             )));
         }
-        if !self.config.watches(branch) {
+        if !cfg.watches(branch) {
             return Ok(Report::ignored(format!("{branch} is not in kseries.toml")));
         }
         let req = SeriesRequest {
             repo: repo.clone(),
             base_branch: branch.clone(),
             base_sha: after.to_string(),
-            recipe: self.config.recipe.clone(),
+            recipe: cfg.recipe.clone(),
         };
         let series = self.blocking(move |r| r.build_series(&req)).await?;
         if series.commits.is_empty() {
@@ -172,7 +226,7 @@ impl Bot {
             )));
         }
         let mut report = Report::default();
-        let series_branch = self.config.series_branch(branch);
+        let series_branch = cfg.series_branch(branch);
         self.push(repo, &series, &series_branch).await?;
         report.pushed = Some((series_branch.to_string(), series.head.clone()));
 
@@ -183,7 +237,7 @@ impl Bot {
         report.pull_created = created;
         report.pull_updated = updated;
 
-        report.check_runs = self.run_checks(repo, Arc::new(series)).await?;
+        report.check_runs = self.run_checks(cfg, repo, Arc::new(series)).await?;
         Ok(report)
     }
 
@@ -285,13 +339,14 @@ impl Bot {
     /// completed.
     async fn run_checks(
         &self,
+        cfg: &Config,
         repo: &RepoId,
         series: Arc<Series>,
     ) -> Result<Vec<CheckRunReport>, BotError> {
         let mut started = Vec::new();
         for commit in &series.commits {
             let existing = self.gh.check_runs_for(repo, &commit.sha).await?;
-            for &check in &self.config.checks {
+            for &check in &cfg.checks {
                 let (id, reused) = self
                     .start_check_run(repo, &existing, &commit.sha, check)
                     .await?;
@@ -353,19 +408,20 @@ impl Bot {
 
     async fn on_pull_request(
         &self,
+        cfg: &Config,
         repo: &RepoId,
         number: u64,
         base: &BranchName,
         head_sha: &str,
     ) -> Result<Report, BotError> {
-        if !self.config.watches(base) {
+        if !cfg.watches(base) {
             return Ok(Report::ignored(format!(
                 "pull request into {base}, which is not in kseries.toml"
             )));
         }
         let pr = self.gh.get_pull(repo, number).await?;
         if let Ok(head) = BranchName::new(&pr.head.branch)
-            && self.config.is_series_branch(&head)
+            && cfg.is_series_branch(&head)
         {
             return Ok(Report::ignored(format!(
                 "pull request {number} is the bot's own series (checked on push)"
@@ -374,13 +430,14 @@ impl Bot {
         let series = self.pull_series(repo, number, head_sha).await?;
         Ok(Report {
             pull: Some(number),
-            check_runs: self.run_checks(repo, Arc::new(series)).await?,
+            check_runs: self.run_checks(cfg, repo, Arc::new(series)).await?,
             ..Report::default()
         })
     }
 
     async fn on_comment(
         &self,
+        cfg: &Config,
         repo: &RepoId,
         number: u64,
         comment_id: u64,
@@ -402,7 +459,7 @@ impl Bot {
         let series = self.pull_series(repo, number, &pr.head.sha).await?;
         Ok(Report {
             pull: Some(number),
-            check_runs: self.run_checks(repo, Arc::new(series)).await?,
+            check_runs: self.run_checks(cfg, repo, Arc::new(series)).await?,
             ..Report::default()
         })
     }

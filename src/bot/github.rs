@@ -523,6 +523,40 @@ impl GitHub {
         Ok(())
     }
 
+    /// `GET /repos/{o}/{r}/contents/{path}?ref=...`: a file's bytes, or
+    /// `None` when there is no such file.
+    pub async fn file_contents(
+        &self,
+        repo: &RepoId,
+        file: &str,
+        at: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, GhError> {
+        use base64::Engine;
+        let path = format!("repos/{repo}/contents/{file}");
+        let query: Vec<(&str, &str)> = at.map(|r| vec![("ref", r)]).unwrap_or_default();
+        let v = match self.get(&path, &query).await {
+            Ok(v) => v,
+            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if v.get("type").and_then(Value::as_str) != Some("file")
+            || v.get("encoding").and_then(Value::as_str) != Some("base64")
+        {
+            return Err(GhError::Decode(path, "not a base64-encoded file".into()));
+        }
+        let content: String = v
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(content)
+            .map(Some)
+            .map_err(|e| GhError::Decode(path, e.to_string()))
+    }
+
     /// `GET /repos/{o}/{r}/collaborators/{user}/permission` → `admin`,
     /// `maintain`, `write`, `triage`, `read` or `none`.  A user GitHub does
     /// not know (404) has no permission.

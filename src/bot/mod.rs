@@ -182,7 +182,11 @@ pub struct BotOptions {
     /// Push here instead (a local path or `file://` URL for tests).
     pub push_url: Option<String>,
     pub auth: AuthOptions,
+    /// Used for every event, unless `config_from_repository`.
     pub config: Config,
+    /// Read `kseries.toml` from the repository through the API for each
+    /// event (see [`Bot::with_config_from_repository`]).
+    pub config_from_repository: bool,
     pub retry: RetryPolicy,
     pub clock: Arc<dyn Clock>,
 }
@@ -207,6 +211,7 @@ impl BotOptions {
             push_url: None,
             auth,
             config,
+            config_from_repository: false,
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
         }
@@ -226,7 +231,8 @@ impl BotOptions {
             runner,
             self.server_url.clone(),
             self.push_url.clone(),
-        ))
+        )
+        .with_config_from_repository(self.config_from_repository))
     }
 }
 

@@ -75,6 +75,8 @@ pub struct State {
     pub permissions: BTreeMap<String, String>,
     /// Commits of each pull request, as `GET .../pulls/{n}/commits` lists them.
     pub pull_commits: BTreeMap<u64, Vec<Value>>,
+    /// `kseries.toml` in the repository, when there is one.
+    pub config_file: Option<String>,
     next_id: u64,
 }
 
@@ -265,6 +267,27 @@ impl FakeGitHub {
                 }
             }
             ResponseTemplate::new(200).set_body_json(run.clone())
+        })
+        .await;
+        self.mount("GET", &format!("{r}/contents/kseries.toml$"), |st, _req| {
+            use base64::Engine;
+            match &st.config_file {
+                Some(text) => {
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+                    // GitHub wraps the base64 content at 60 columns.
+                    let wrapped: Vec<String> = b64
+                        .as_bytes()
+                        .chunks(60)
+                        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                        .collect();
+                    ResponseTemplate::new(200).set_body_json(json!({
+                        "type": "file", "encoding": "base64", "name": "kseries.toml",
+                        "path": "kseries.toml", "size": text.len(),
+                        "content": wrapped.join("\n") + "\n",
+                    }))
+                }
+                None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+            }
         })
         .await;
         self.mount(
