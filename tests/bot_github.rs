@@ -906,3 +906,16 @@ async fn run_once_handles_the_actions_event_file() {
             .unwrap();
     assert!(report.ignored.is_some());
 }
+
+#[test]
+fn pull_requests_from_forks_are_not_built_unasked() {
+    let sha = "c".repeat(40);
+    let mut payload = pull_request_payload("opened", 5, "master", &sha);
+    payload["pull_request"]["head"]["repo"] = json!({"full_name": "stranger/linux"});
+    let parsed = parse_event("pull_request", payload.to_string().as_bytes()).unwrap();
+    assert!(matches!(parsed, Parsed::Ignored(why) if why.contains("another repository")));
+    // A deleted fork (head.repo is null) too.
+    payload["pull_request"]["head"]["repo"] = Value::Null;
+    let parsed = parse_event("pull_request", payload.to_string().as_bytes()).unwrap();
+    assert!(matches!(parsed, Parsed::Ignored(_)));
+}

@@ -29,7 +29,7 @@ pub enum BotError {
 }
 
 /// One check run the bot completed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckRunReport {
     pub id: u64,
     pub name: String,
@@ -39,8 +39,8 @@ pub struct CheckRunReport {
     pub reused: bool,
 }
 
-/// What handling one event did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What handling one event did (serializable, for `--format json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     /// Why nothing was done, when nothing was.
     pub ignored: Option<String>,

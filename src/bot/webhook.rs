@@ -270,8 +270,20 @@ pub fn parse_event(name: &str, body: &[u8]) -> Result<Parsed, EventError> {
             }
             let base = BranchName::new(str_field(&v, &["pull_request", "base", "ref"])?)
                 .map_err(|e| EventError::Invalid(e.to_string()))?;
+            let full_name = str_field(&v, &["repository", "full_name"])?;
+            // Building a kernel runs its Makefiles: code from a fork is
+            // only built when a maintainer asks (`/kseries retest`).
+            let head_repo = v
+                .pointer("/pull_request/head/repo/full_name")
+                .and_then(Value::as_str);
+            if head_repo != Some(full_name) {
+                return ignored(
+                    "pull request from another repository: a maintainer's \
+                     `/kseries retest` runs its checks",
+                );
+            }
             Ok(Parsed::Event(Event::PullRequest {
-                repo: RepoId::parse(str_field(&v, &["repository", "full_name"])?)?,
+                repo: RepoId::parse(full_name)?,
                 number: u64_field(&v, &["pull_request", "number"])?,
                 base,
                 head_sha: sha_field(&v, &["pull_request", "head", "sha"])?,

@@ -575,7 +575,8 @@ pub fn pull_request_payload(action: &str, number: u64, base: &str, head_sha: &st
     json!({
         "action": action,
         "number": number,
-        "pull_request": {"number": number, "head": {"ref": "topic", "sha": head_sha},
+        "pull_request": {"number": number, "head": {"ref": "topic", "sha": head_sha,
+                                  "repo": {"full_name": format!("{OWNER}/{REPO}")}},
                          "base": {"ref": base, "sha": "0".repeat(40)}},
         "repository": {"full_name": format!("{OWNER}/{REPO}")},
         "sender": {"login": "dev"},
