@@ -160,10 +160,26 @@ pub fn auth_header(token: &Secret) -> String {
     format!("AUTHORIZATION: basic {basic}")
 }
 
+/// The environment that makes git send `token` to `url` (and only
+/// there): `http.<url>.extraheader` as command-line-scope configuration.
+/// The first, empty value clears headers configured before (such as the
+/// one actions/checkout leaves in `.git/config`), or git would send two
+/// `Authorization` headers.
+pub fn auth_env(url: &str, token: &Secret) -> Vec<(String, String)> {
+    let key = format!("http.{url}.extraheader");
+    vec![
+        ("GIT_CONFIG_COUNT".into(), "2".into()),
+        ("GIT_CONFIG_KEY_0".into(), key.clone()),
+        ("GIT_CONFIG_VALUE_0".into(), String::new()),
+        ("GIT_CONFIG_KEY_1".into(), key),
+        ("GIT_CONFIG_VALUE_1".into(), auth_header(token)),
+    ]
+}
+
 /// The `git push` command that force-pushes `sha` of `repo` to
 /// `refs/heads/<branch>` at `url`.  For HTTPS the token travels in the
 /// environment as `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0`
-/// (an `http.<url>.extraheader` scoped to that URL), so it is not in the
+/// (an `http.<url>.extraheader` scoped to that URL, see [`auth_env`]), so it is not in the
 /// argument list that `ps` shows.  Never run through a shell.
 pub fn push_command(
     repo: &Path,
@@ -180,9 +196,7 @@ pub fn push_command(
     cmd.env("GIT_TERMINAL_PROMPT", "0");
     cmd.env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS");
     if let (PushUrl::Https(u), Some(t)) = (url, token) {
-        cmd.env("GIT_CONFIG_COUNT", "1")
-            .env("GIT_CONFIG_KEY_0", format!("http.{u}.extraheader"))
-            .env("GIT_CONFIG_VALUE_0", auth_header(t));
+        cmd.envs(auth_env(u, t));
     }
     cmd.args(["push", "--force", "--porcelain", "--"])
         .arg(url.as_str())
@@ -351,12 +365,15 @@ mod tests {
             })
             .collect();
         let get = |k: &str| envs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        assert_eq!(get("GIT_CONFIG_COUNT").as_deref(), Some("1"));
-        assert_eq!(
-            get("GIT_CONFIG_KEY_0").as_deref(),
-            Some("http.https://github.com/o/r.git.extraheader")
-        );
-        let header = get("GIT_CONFIG_VALUE_0").unwrap();
+        assert_eq!(get("GIT_CONFIG_COUNT").as_deref(), Some("2"));
+        for k in ["GIT_CONFIG_KEY_0", "GIT_CONFIG_KEY_1"] {
+            assert_eq!(
+                get(k).as_deref(),
+                Some("http.https://github.com/o/r.git.extraheader")
+            );
+        }
+        assert_eq!(get("GIT_CONFIG_VALUE_0").as_deref(), Some(""));
+        let header = get("GIT_CONFIG_VALUE_1").unwrap();
         let b64 = header.strip_prefix("AUTHORIZATION: basic ").unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(b64)
@@ -366,7 +383,7 @@ mod tests {
         // Local pushes never carry the token.
         let local = PushUrl::parse("/srv/fork.git").unwrap();
         let cmd = push_command(Path::new("/repo"), sha, &local, &branch, Some(&token)).unwrap();
-        assert!(cmd.get_envs().all(|(k, _)| k != "GIT_CONFIG_VALUE_0"));
+        assert!(cmd.get_envs().all(|(k, _)| k != "GIT_CONFIG_VALUE_1"));
         assert!(push_command(Path::new("/r"), "HEAD", &local, &branch, None).is_err());
     }
 }
