@@ -9,6 +9,7 @@
 //! in the engine.
 
 pub mod bot;
+pub mod check;
 pub mod recipe;
 pub mod rewrite;
 pub mod scan;

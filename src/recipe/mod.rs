@@ -5,7 +5,10 @@
 //! The scanner asks a [`Recipe`] what to look for and how to name what it
 //! finds; it never hard-codes an API name itself.
 
+pub mod check;
 pub mod invalidate_page;
+
+pub use check::CheckRules;
 
 use serde::Serialize;
 
@@ -50,6 +53,9 @@ pub struct Recipe {
     pub walk_worst_case_comment: &'static [&'static str],
     /// Comment for a worst-case bracket around a pte-or-pmd lookup.
     pub pmd_worst_case_comment: &'static [&'static str],
+    /// What `kseries check` needs to know (bracket calls, sleeping calls,
+    /// page counts, huge sizes).
+    pub check: CheckRules,
 }
 
 /// A page-table walk whose loop body runs with the lock held, and the

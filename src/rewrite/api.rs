@@ -9,11 +9,18 @@ use super::workspace::{UnitDraft, Workspace};
 use crate::recipe::Recipe;
 use crate::scan::{ApiRole, Detail, ScanReport};
 
-pub fn remove_api(ws: &mut Workspace, recipe: &Recipe, report: &ScanReport) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let mut files: BTreeMap<&str, Vec<(ApiRole, &str)>> = BTreeMap::new();
+pub fn remove_api(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    report: &ScanReport,
+) -> Result<Vec<ChangeUnit>, RewriteError> {
+    let mut files: BTreeMap<&str, Vec<(ApiRole, &str, usize)>> = BTreeMap::new();
     for s in &report.sites {
         if let Detail::Api { role, name, .. } = &s.detail {
-            files.entry(&s.file).or_default().push((*role, name));
+            files
+                .entry(&s.file)
+                .or_default()
+                .push((*role, name, s.line));
         }
     }
     if files.is_empty() {
@@ -25,18 +32,33 @@ pub fn remove_api(ws: &mut Workspace, recipe: &Recipe, report: &ScanReport) -> R
         .or(files.keys().next())
         .map(|f| crate::scan::walk::subsystem_of(f))
         .unwrap_or_default();
-    let mut draft = UnitDraft::new(Stage::Api, &subsystem, &format!("remove the {} API", recipe.ops_member));
+    let mut draft = UnitDraft::new(
+        Stage::Api,
+        &subsystem,
+        &format!("remove the {} API", recipe.ops_member),
+    );
     let mut removed = Vec::new();
     for (file, items) in &files {
         let (src, tree) = ws.parsed(file)?;
         let mut done = Vec::new();
-        for (role, name) in items {
+        for (role, name, line) in items {
             let nodes = match role {
                 ApiRole::Member => member_declarations(&tree, &src, recipe.ops_struct, name),
                 ApiRole::Declaration => prototypes(&tree, &src, name),
                 ApiRole::Export => exports(&tree, &src, name),
                 ApiRole::Wrapper | ApiRole::Stub | ApiRole::Definition | ApiRole::InternalUse => {
-                    function_definitions(&tree, &src, name)
+                    // Wrapper and stub share a name: take the one at the
+                    // scanned line when the file is as scanned.
+                    let defs = function_definitions(&tree, &src, name);
+                    let at_line: Vec<_> = defs
+                        .iter()
+                        .copied()
+                        .filter(|d| {
+                            crate::scan::kernel_c::declarator_name(*d)
+                                .is_some_and(|n| n.start_position().row + 1 == *line)
+                        })
+                        .collect();
+                    if at_line.is_empty() { defs } else { at_line }
                 }
             };
             for n in nodes {

@@ -15,6 +15,7 @@ use tree_sitter::Node;
 use super::RewriteError;
 use super::plan::{ChangeUnit, ReviewItem, Stage};
 use super::syntax::*;
+use super::text::declaration_insert;
 use super::text::{
     block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
 };
@@ -43,14 +44,7 @@ pub fn convert(
     let mut units = Vec::new();
     for (subsystem, sites) in by_subsystem {
         let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
-        let summary = format!(
-            "use range notifiers in {}",
-            functions
-                .iter()
-                .map(|f| format!("{f}()"))
-                .collect::<Vec<_>>()
-                .join(" and ")
-        );
+        let summary = format!("use range notifiers in {}", list_functions(&functions));
         let mut draft = UnitDraft::new(Stage::Callers, subsystem, &summary);
         let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
         for s in sites {
@@ -169,9 +163,11 @@ impl<'a> CallCx<'a> {
         let (held, evidence) = ptl::lock_at(call, func, self.src, self.recipe);
         match held {
             Some(true) => {
-                notes.push(self.replace_under_lock(&mut edits, call, func, &lock, mm, &names)?)
+                notes.push(self.replace_under_lock(&mut edits, call, &region, &lock, mm, &names)?)
             }
-            Some(false) => notes.push(self.move_under_lock(&mut edits, call, func, &region, mm)?),
+            Some(false) => {
+                notes.push(self.move_under_lock(&mut edits, call, func, &region, mm, &names)?)
+            }
             None => {
                 return Err(format!(
                     "cannot tell whether the page-table lock is held at the call: {evidence}"
@@ -230,6 +226,7 @@ impl<'a> CallCx<'a> {
             .ok_or("function without a body")?;
         let lookup = calls_in(body)
             .into_iter()
+            .rev()
             .filter(|c| c.start_byte() < call.start_byte())
             .filter_map(|c| {
                 let name = callee_name(c, self.src)?;
@@ -238,7 +235,7 @@ impl<'a> CallCx<'a> {
                     .lock_acquire(&name, &call_args(c, self.src).join(", "))?;
                 Some((c, op.lookup?))
             })
-            .last();
+            .next();
         match lookup {
             Some((c, l)) => Ok(LockSite::Lookup {
                 stmt: statement_of(c),
@@ -461,29 +458,8 @@ impl<'a> CallCx<'a> {
 
     /// Declares new locals after the declarations that open `block`.
     fn declare(&self, edits: &mut Vec<(usize, usize, String)>, block: Node, decl: &str) {
-        let decls = leading_declarations(block);
-        match decls.last() {
-            // Declarations are followed by a blank line in kernel style;
-            // where they are not, the new one goes first so that it does
-            // not end up last before a statement.
-            Some(last) if !line_is_blank(self.src, line_end(self.src, last.end_byte() - 1)) => {
-                let first = decls[0];
-                let indent = indent_at(self.src, first.start_byte());
-                let at = line_start(self.src, first.start_byte());
-                edits.push((at, at, format!("{indent}{decl}\n")));
-            }
-            Some(last) => {
-                let indent = indent_at(self.src, last.start_byte());
-                let at = line_end(self.src, last.end_byte() - 1);
-                edits.push((at, at, format!("{indent}{decl}\n")));
-            }
-            None => {
-                let first = statements(block).into_iter().next();
-                let indent = first.map_or("\t".into(), |f| indent_at(self.src, f.start_byte()));
-                let at = line_end(self.src, block.start_byte());
-                edits.push((at, at, format!("{indent}{decl}\n\n")));
-            }
-        }
+        let (at, text) = declaration_insert(self.src, block, decl);
+        edits.push((at, at, text));
     }
 
     /// Puts the range end after the bracketed region and before every
@@ -675,7 +651,7 @@ impl<'a> CallCx<'a> {
         &self,
         edits: &mut Vec<(usize, usize, String)>,
         call: Node,
-        func: Node,
+        region: &[Node],
         lock: &LockSite,
         mm: &str,
         names: &Names,
@@ -685,7 +661,7 @@ impl<'a> CallCx<'a> {
                 lp.child_by_field_name("body")
                     .ok_or("walk loop without body")?,
             ],
-            LockSite::Lookup { stmt, .. } => vec![*stmt],
+            LockSite::Lookup { .. } => region.to_vec(),
         };
         let changes = self.changes_before(&scope, call)?;
         let groups = group_changes(&changes);
@@ -721,7 +697,6 @@ impl<'a> CallCx<'a> {
                 &[mm.into(), range.0, range.1],
             ),
         ));
-        let _ = func;
         Ok(format!(
             "Under the page-table lock it now calls {}() with the exact range of the entry changed there ({}).",
             self.recipe.range_call,
@@ -771,9 +746,12 @@ impl<'a> CallCx<'a> {
         func: Node,
         region: &[Node],
         mm: &str,
+        names: &Names,
     ) -> Result<String, String> {
         let changes = self.changes_before(region, call)?;
         let groups = group_changes(&changes);
+        let mut inline = true;
+        let mut texts = Vec::new();
         for ((pmd, addr), changes) in &groups {
             let last = changes
                 .iter()
@@ -781,13 +759,39 @@ impl<'a> CallCx<'a> {
                 .max_by_key(|s| s.end_byte())
                 .unwrap();
             let indent = indent_at(self.src, last.start_byte());
-            let at = line_end(self.src, last.end_byte() - 1);
             let (s, e) = exact_range(*pmd, addr);
-            edits.push((
-                at,
-                at,
-                call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]),
-            ));
+            let text = call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]);
+            inline &= text.lines().all(|l| super::text::display_width(l) <= 80);
+            texts.push((last, indent, *pmd, addr.clone(), text));
+        }
+        for (last, indent, pmd, addr, text) in texts {
+            let at = line_end(self.src, last.end_byte() - 1);
+            let text = if inline {
+                text
+            } else {
+                // Too long for 80 columns even wrapped: name the range.
+                let (cs, ce) = (&names.cstart, &names.cend);
+                let assign = if pmd {
+                    format!("{indent}{cs} = {addr} & PMD_MASK;\n{indent}{ce} = {cs} + PMD_SIZE;\n")
+                } else {
+                    format!("{indent}{cs} = {addr};\n{indent}{ce} = {cs} + PAGE_SIZE;\n")
+                };
+                assign
+                    + &call_statement(
+                        &indent,
+                        self.recipe.range_call,
+                        &[mm.into(), cs.clone(), ce.clone()],
+                    )
+            };
+            edits.push((at, at, text));
+        }
+        if !inline {
+            let block = block_of(region[0]).ok_or("region without a block")?;
+            self.declare(
+                edits,
+                block,
+                &format!("unsigned long {}, {};", names.cstart, names.cend),
+            );
         }
         let stmt = statement_of(call);
         let parent = stmt.parent().ok_or("call without parent")?;
@@ -875,6 +879,17 @@ impl Names {
         } else {
             format!("unsigned long {}, {};", self.start, self.end)
         }
+    }
+}
+
+/// `f()`, `f() and g()`, `f(), g() and h()`; past three, a count.
+fn list_functions(names: &[String]) -> String {
+    let calls: Vec<String> = names.iter().map(|f| format!("{f}()")).collect();
+    match calls.as_slice() {
+        [] => "their callers".into(),
+        [one] => one.clone(),
+        [init @ .., last] if calls.len() <= 3 => format!("{} and {last}", init.join(", ")),
+        _ => format!("{} functions", calls.len()),
     }
 }
 

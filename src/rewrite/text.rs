@@ -35,7 +35,17 @@ pub fn align_to(col: usize) -> String {
 /// `callee(args);` at `indent`, wrapped at 80 columns with continuation
 /// lines aligned after the opening parenthesis.  Ends with a newline.
 pub fn call_statement(indent: &str, callee: &str, args: &[String]) -> String {
-    let one = format!("{indent}{callee}({});", args.join(", "));
+    wrapped(indent, callee, args, ";")
+}
+
+/// A function head `head(params)` (`head` is e.g. `static void f`), wrapped
+/// like [`call_statement`], followed by `tail` and a newline.
+pub fn signature(head: &str, params: &[String], tail: &str) -> String {
+    wrapped("", head, params, tail)
+}
+
+fn wrapped(indent: &str, callee: &str, args: &[String], tail: &str) -> String {
+    let one = format!("{indent}{callee}({}){tail}", args.join(", "));
     if display_width(&one) <= 80 {
         return one + "\n";
     }
@@ -45,7 +55,7 @@ pub fn call_statement(indent: &str, callee: &str, args: &[String]) -> String {
     for (i, arg) in args.iter().enumerate() {
         let last = i + 1 == args.len();
         let piece = if last {
-            format!("{arg});")
+            format!("{arg}){tail}")
         } else {
             format!("{arg},")
         };
@@ -114,6 +124,109 @@ fn prev_line_ends_with(src: &[u8], start: usize, c: u8) -> bool {
 
 fn next_line_starts_with(src: &[u8], at: usize, c: u8) -> bool {
     src[at..].trim_ascii_start().first() == Some(&c)
+}
+
+/// Where and what to insert to declare `decl` (e.g. `unsigned long a;`)
+/// among the declarations that open `block`, in kernel style.
+pub fn declaration_insert(src: &[u8], block: tree_sitter::Node, decl: &str) -> (usize, String) {
+    let decls = super::syntax::leading_declarations(block);
+    match decls.last() {
+        // Declarations are followed by a blank line in kernel style; where
+        // they are not, the new one goes first so that it does not end up
+        // last before a statement.
+        Some(last) if !line_is_blank(src, line_end(src, last.end_byte() - 1)) => {
+            let first = decls[0];
+            (
+                line_start(src, first.start_byte()),
+                format!("{}{decl}\n", indent_at(src, first.start_byte())),
+            )
+        }
+        Some(last) => (
+            line_end(src, last.end_byte() - 1),
+            format!("{}{decl}\n", indent_at(src, last.start_byte())),
+        ),
+        None => {
+            let first = super::syntax::statements(block).into_iter().next();
+            let indent = first.map_or("\t".into(), |f| indent_at(src, f.start_byte()));
+            (
+                line_end(src, block.start_byte()),
+                format!("{indent}{decl}\n\n"),
+            )
+        }
+    }
+}
+
+/// Replaces `old` by `new` in a block comment, collapsing "old and new"
+/// (across line breaks too) to "new", then re-wraps the paragraphs it
+/// changed at 80 columns with their own ` * ` prefix.
+pub fn rename_in_comment(comment: &str, old: &str, new: &str) -> String {
+    let lines: Vec<&str> = comment.split('\n').collect();
+    let prefix_len = |l: &str| {
+        let t = l.trim_start();
+        if t.starts_with('*') && !t.starts_with("*/") {
+            let after = &t[1..];
+            l.len() - after.len() + (after.len() - after.trim_start().len())
+        } else {
+            0
+        }
+    };
+    // Paragraphs: runs of ` * text` lines with the same prefix.
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let p = prefix_len(lines[i]);
+        let is_text = p > 0 && !lines[i][p..].trim().is_empty();
+        if !is_text {
+            out.push(lines[i].replace(old, new));
+            i += 1;
+            continue;
+        }
+        let prefix = &lines[i][..p];
+        let mut j = i;
+        while j < lines.len()
+            && prefix_len(lines[j]) == p
+            && &lines[j][..p] == prefix
+            && !lines[j][p..].trim().is_empty()
+        {
+            j += 1;
+        }
+        let para: Vec<&str> = lines[i..j].iter().map(|l| &l[p..]).collect();
+        // Re-wrap only from the first line naming `old` to the end of its
+        // sentence: the rest of the paragraph keeps its lines.
+        let Some(k) = para.iter().position(|l| l.contains(old)) else {
+            out.extend(lines[i..j].iter().map(|l| l.to_string()));
+            i = j;
+            continue;
+        };
+        let end = (k + 1..para.len())
+            .find(|&m| para[m - 1].trim_end().ends_with('.'))
+            .unwrap_or(para.len());
+        out.extend(lines[i..i + k].iter().map(|l| l.to_string()));
+        let joined = para[k..end].join(" ");
+        {
+            let words: Vec<&str> = joined.split_whitespace().collect();
+            let mut text = words.join(" ");
+            text = text
+                .replace(&format!("{old} and {new}"), new)
+                .replace(&format!("{new} and {old}"), new)
+                .replace(old, new);
+            let mut line = prefix.to_string();
+            for w in text.split(' ') {
+                if line.len() > prefix.len() && display_width(&line) + 1 + w.len() > 80 {
+                    out.push(line);
+                    line = prefix.to_string();
+                }
+                if line.len() > prefix.len() {
+                    line.push(' ');
+                }
+                line.push_str(w);
+            }
+            out.push(line);
+        }
+        out.extend(lines[i + end..j].iter().map(|l| l.to_string()));
+        i = j;
+    }
+    out.join("\n")
 }
 
 #[cfg(test)]

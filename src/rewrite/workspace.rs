@@ -71,11 +71,6 @@ impl Workspace {
             files,
         })
     }
-
-    /// Every file changed so far with its new content.
-    pub fn changed(&self) -> impl Iterator<Item = (&String, &Vec<u8>)> {
-        self.files.iter()
-    }
 }
 
 /// A change unit being computed: edits against the workspace's current
