@@ -382,6 +382,7 @@ impl Bot {
 
     async fn pull_series(
         &self,
+        cfg: &Config,
         repo: &RepoId,
         number: u64,
         head_sha: &str,
@@ -402,6 +403,7 @@ impl Bot {
             number,
             head_sha: head_sha.to_string(),
             commits,
+            recipe: cfg.recipe.clone(),
         };
         self.blocking(move |r| r.pull_series(&req)).await
     }
@@ -427,7 +429,7 @@ impl Bot {
                 "pull request {number} is the bot's own series (checked on push)"
             )));
         }
-        let series = self.pull_series(repo, number, head_sha).await?;
+        let series = self.pull_series(cfg, repo, number, head_sha).await?;
         Ok(Report {
             pull: Some(number),
             check_runs: self.run_checks(cfg, repo, Arc::new(series)).await?,
@@ -456,7 +458,7 @@ impl Bot {
             return self.refuse_once(repo, number, comment_id, user).await;
         }
         let pr = self.gh.get_pull(repo, number).await?;
-        let series = self.pull_series(repo, number, &pr.head.sha).await?;
+        let series = self.pull_series(cfg, repo, number, &pr.head.sha).await?;
         Ok(Report {
             pull: Some(number),
             check_runs: self.run_checks(cfg, repo, Arc::new(series)).await?,

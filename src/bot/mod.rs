@@ -77,6 +77,8 @@ pub struct Series {
     pub title: String,
     /// The cover letter (the pull request body).
     pub cover_letter: String,
+    /// The recipe the checks lint against.
+    pub recipe: String,
 }
 
 /// Make a series from a pushed branch.
@@ -95,6 +97,7 @@ pub struct PullSeriesRequest {
     pub number: u64,
     pub head_sha: String,
     pub commits: Vec<Commit>,
+    pub recipe: String,
 }
 
 /// The pipeline, as the bot sees it.  Implementations are blocking; the

@@ -1,7 +1,8 @@
 //! The real [`SeriesRunner`]: the library's `scan` and `rewrite::plan` on a
 //! local clone of the fork, each plan unit committed with the git CLI (one
 //! commit per change unit, in plan order), and the build check by
-//! `verify::compile_check` on the files each commit touches.
+//! `verify::compile_check` on the files each commit touches, with
+//! `check::check_source` (the notifier-semantics linter) on the same files.
 //!
 //! Until the `series` stage lands on main, the commit messages and the
 //! cover letter are made here from the plan (summary, rationale, review
@@ -154,6 +155,7 @@ impl SeriesRunner for GitSeriesRunner {
             commits,
             title,
             cover_letter: cover,
+            recipe: req.recipe.clone(),
         })
     }
 
@@ -179,12 +181,13 @@ impl SeriesRunner for GitSeriesRunner {
             commits: req.commits.clone(),
             title: String::new(),
             cover_letter: String::new(),
+            recipe: req.recipe.clone(),
         })
     }
 
     fn run_check(
         &self,
-        _series: &Series,
+        series: &Series,
         commit: &Commit,
         check: CheckKind,
     ) -> anyhow::Result<CheckOutcome> {
@@ -201,13 +204,18 @@ impl SeriesRunner for GitSeriesRunner {
                 ),
                 annotations: vec![],
             }),
-            CheckKind::Build => self.build_check(commit),
+            CheckKind::Build => self.build_check(series, commit),
         }
     }
 }
 
 impl GitSeriesRunner {
-    fn build_check(&self, commit: &Commit) -> anyhow::Result<CheckOutcome> {
+    /// Compiles the files `commit` touches (x86_64 allmodconfig) and lints
+    /// them with `kseries check` (E2-W1 on each file's text): compiler
+    /// errors and lint findings become annotations on their lines.
+    fn build_check(&self, series: &Series, commit: &Commit) -> anyhow::Result<CheckOutcome> {
+        let recipe = crate::recipe::by_id(&series.recipe)
+            .with_context(|| format!("unknown recipe {}", series.recipe))?;
         if !is_hex_sha(&commit.sha) {
             bail!("{:?} is not a commit id", commit.sha);
         }
@@ -227,6 +235,7 @@ impl GitSeriesRunner {
         // `.c` files first: they are what is cheapest to check.
         files.sort_by_key(|f| (f.extension().is_some_and(|e| e == "h"), f.clone()));
         let all = files.len();
+        let lint_files = files.clone();
         if let Some(max) = self.max_files_per_commit {
             files.truncate(max);
         }
@@ -271,6 +280,51 @@ impl GitSeriesRunner {
             conclusion = Conclusion::Neutral;
         }
         let mut summary = checks::summary_table(&["file", "result", "detail", "time"], &rows);
+        // The linter, on every touched file as this commit has it.
+        let mut findings = Vec::new();
+        for f in &lint_files {
+            let rel = f.to_string_lossy().replace('\\', "/");
+            let Ok(src) = std::fs::read(self.workdir.join(f)) else {
+                continue; // deleted by this commit
+            };
+            findings.extend(crate::check::check_source(&rel, &src, &recipe));
+        }
+        if !findings.is_empty() {
+            let rows: Vec<Vec<String>> = findings
+                .iter()
+                .take(100)
+                .map(|d| {
+                    vec![
+                        format!("`{}:{}`", d.file, d.line),
+                        d.code.clone(),
+                        d.severity.as_str().to_string(),
+                        d.message.clone(),
+                    ]
+                })
+                .collect();
+            summary.push_str("\n`kseries check` findings:\n\n");
+            summary.push_str(&checks::summary_table(
+                &["where", "rule", "severity", "message"],
+                &rows,
+            ));
+        }
+        for d in &findings {
+            let level = match d.severity {
+                crate::check::Severity::Error => {
+                    conclusion = Conclusion::Failure;
+                    "failure"
+                }
+                crate::check::Severity::Warning => "warning",
+                crate::check::Severity::Note => "notice",
+            };
+            annotations.push(checks::Annotation {
+                path: d.file.clone(),
+                start_line: d.line as u64,
+                end_line: d.line as u64,
+                annotation_level: level.to_string(),
+                message: format!("{}: {}", d.code, d.message),
+            });
+        }
         if all > report.files.len() {
             summary.push_str(&format!(
                 "\n{} of {all} touched files checked (limit per commit).\n",
@@ -280,9 +334,11 @@ impl GitSeriesRunner {
         Ok(CheckOutcome {
             conclusion,
             title: format!(
-                "build (x86_64 allmodconfig): {}, {tested} of {} files compiled",
+                "build (x86_64 allmodconfig): {}, {tested} of {} files compiled, \
+                 {} check findings",
                 conclusion.as_str(),
-                report.files.len()
+                report.files.len(),
+                findings.len()
             ),
             summary,
             annotations,

@@ -469,6 +469,7 @@ impl FakeRunner {
                 commits: r.commits.clone(),
                 title: "[kseries] invalidate-page: 2 patches on master".into(),
                 cover_letter: "Cover letter.\n\n1/2 mm: change 1\n2/2 mm: change 2\n".into(),
+                recipe: "invalidate-page".into(),
             },
             failing_annotations,
             calls: Mutex::new(Vec::new()),
