@@ -3,6 +3,11 @@
 //! backdated 60 s for clock drift) exchanged for an installation token with
 //! `POST /app/installations/{id}/access_tokens`.  Installation tokens live
 //! an hour; the bot renews them after 50 minutes.
+//!
+//! GitHub lets only apps create check runs: with a personal access token
+//! the bot can push and open pull requests, but `POST .../check-runs` is
+//! refused (403).  Use an App installation, or the Actions `GITHUB_TOKEN`
+//! (itself an installation token) with `checks: write`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
