@@ -76,6 +76,13 @@ impl SeriesRunner for GitSeriesRunner {
     fn build_series(&self, req: &SeriesRequest) -> anyhow::Result<Series> {
         let recipe = crate::recipe::by_id(&req.recipe)
             .with_context(|| format!("unknown recipe {}", req.recipe))?;
+        // The pushed commit may be newer than the bot's clone.
+        let have = self
+            .git(&["cat-file", "-e", &format!("{}^{{commit}}", req.base_sha)])
+            .is_ok();
+        if !have {
+            self.git(&["fetch", "-q", "origin", "--", &req.base_branch.full_ref()])?;
+        }
         self.checkout(&req.base_sha)?;
         let root = self.workdir.as_path();
         let report = crate::scan::scan(root, &recipe)?;
