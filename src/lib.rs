@@ -8,6 +8,7 @@
 //! replies' trailers; [`verify`] builds every step.  What one migration means lives in [`recipe`], not
 //! in the engine.
 
+pub mod bot;
 pub mod check;
 pub mod recipe;
 pub mod rewrite;

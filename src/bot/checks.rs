@@ -1,0 +1,432 @@
+//! Check runs: what a check found (conclusion, summary table,
+//! annotations), the stable ids the bot gives them, how results are sent
+//! to GitHub in batches of 50 annotations, and the collector for results
+//! produced by the GitHub Actions matrix (`templates/github/kseries.yml`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// GitHub accepts at most this many annotations per check-run request.
+pub const ANNOTATIONS_PER_REQUEST: usize = 50;
+
+/// The checks the bot runs on each commit of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Build,
+    Boot,
+}
+
+impl CheckKind {
+    pub const ALL: [CheckKind; 2] = [CheckKind::Build, CheckKind::Boot];
+
+    /// The short name used in `kseries.toml` and in ids.
+    pub fn id(self) -> &'static str {
+        match self {
+            CheckKind::Build => "build",
+            CheckKind::Boot => "boot",
+        }
+    }
+
+    /// The check run's name on GitHub.
+    pub fn check_name(self) -> &'static str {
+        match self {
+            CheckKind::Build => "kseries/build",
+            CheckKind::Boot => "kseries/boot",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<CheckKind> {
+        CheckKind::ALL.into_iter().find(|k| k.id() == id)
+    }
+
+    /// The stable `external_id` of this check on `sha`: the same commit and
+    /// check always map to the same check run.
+    pub fn external_id(self, sha: &str) -> String {
+        format!("kseries:{}:{sha}", self.id())
+    }
+}
+
+/// A check run's conclusion, as GitHub spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conclusion {
+    Success,
+    Failure,
+    Neutral,
+    Skipped,
+    Cancelled,
+    TimedOut,
+    ActionRequired,
+}
+
+impl Conclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Neutral => "neutral",
+            Conclusion::Skipped => "skipped",
+            Conclusion::Cancelled => "cancelled",
+            Conclusion::TimedOut => "timed_out",
+            Conclusion::ActionRequired => "action_required",
+        }
+    }
+
+    /// The worse of two conclusions (for merging per-architecture results).
+    pub fn worst(self, other: Conclusion) -> Conclusion {
+        fn rank(c: Conclusion) -> u8 {
+            match c {
+                Conclusion::Skipped => 0,
+                Conclusion::Success => 1,
+                Conclusion::Neutral => 2,
+                Conclusion::ActionRequired => 3,
+                Conclusion::Cancelled => 4,
+                Conclusion::TimedOut => 5,
+                Conclusion::Failure => 6,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// One line-level finding, as GitHub's check-run annotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub path: String,
+    pub start_line: u64,
+    pub end_line: u64,
+    /// `notice`, `warning` or `failure`.
+    pub annotation_level: String,
+    pub message: String,
+}
+
+/// What one check found on one commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckOutcome {
+    pub conclusion: Conclusion,
+    pub title: String,
+    /// Markdown (a table: see [`summary_table`]).
+    pub summary: String,
+    pub annotations: Vec<Annotation>,
+}
+
+/// A markdown table with a header row; cells have `|` and newlines escaped.
+pub fn summary_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    fn cell(s: &str) -> String {
+        s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    }
+    let mut out = String::new();
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    out.push_str(&format!("|{}\n", " --- |".repeat(header.len())));
+    for r in rows {
+        let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+/// GitHub's limit on `output.summary` (characters).
+pub const SUMMARY_LIMIT: usize = 65_535;
+
+/// `summary` cut to fit GitHub's limit, saying so.
+pub fn fit_summary(summary: &str) -> String {
+    if summary.chars().count() <= SUMMARY_LIMIT {
+        return summary.to_string();
+    }
+    let note = "\n\n(truncated: the summary is over GitHub's limit)\n";
+    let keep = SUMMARY_LIMIT - note.chars().count();
+    let mut out: String = summary.chars().take(keep).collect();
+    out.push_str(note);
+    out
+}
+
+/// The bodies of the `PATCH .../check-runs/{id}` requests that complete a
+/// check run: the first sets status and conclusion with the first 50
+/// annotations, each further one appends the next 50 (GitHub appends the
+/// annotations of each update).
+pub fn completion_requests(outcome: &CheckOutcome) -> Vec<Value> {
+    let mut chunks: Vec<&[Annotation]> = outcome
+        .annotations
+        .chunks(ANNOTATIONS_PER_REQUEST)
+        .collect();
+    if chunks.is_empty() {
+        chunks.push(&[]);
+    }
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let output = json!({
+                "title": outcome.title,
+                "summary": fit_summary(&outcome.summary),
+                "annotations": chunk,
+            });
+            if i == 0 {
+                json!({
+                    "status": "completed",
+                    "conclusion": outcome.conclusion.as_str(),
+                    "output": output,
+                })
+            } else {
+                json!({ "output": output })
+            }
+        })
+        .collect()
+}
+
+/// Parses `file:line:col: error: message` compiler lines into annotations
+/// (lines that do not look like that are left to the summary).
+pub fn compiler_annotations(errors: &str, level: &str) -> Vec<Annotation> {
+    let mut out = Vec::new();
+    for line in errors.lines() {
+        let mut parts = line.splitn(4, ':');
+        let (Some(path), Some(ln), Some(rest1), Some(rest2)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(ln) = ln.trim().parse::<u64>() else {
+            continue;
+        };
+        // `rest1` is the column when there is one.
+        let message = if rest1.trim().parse::<u64>().is_ok() {
+            rest2.trim().to_string()
+        } else {
+            format!("{}:{}", rest1, rest2).trim().to_string()
+        };
+        out.push(Annotation {
+            path: path.trim().trim_start_matches("./").to_string(),
+            start_line: ln,
+            end_line: ln,
+            annotation_level: level.to_string(),
+            message,
+        });
+    }
+    out
+}
+
+/// The result file one job of the Actions matrix uploads (one commit, one
+/// check, one architecture): `kseries-result.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub sha: String,
+    pub check: CheckKind,
+    pub arch: String,
+    pub conclusion: Conclusion,
+    /// Per-file rows: `{path, status, detail}`.
+    #[serde(default)]
+    pub files: Vec<JobFile>,
+    #[serde(default)]
+    pub annotations: Vec<Annotation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFile {
+    pub path: String,
+    pub status: String,
+    #[serde(default)]
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a kseries job result: {source}")]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+/// Reads every `*.json` file under `dir` (recursively: one directory per
+/// downloaded artifact) as a [`JobResult`].
+pub fn read_job_results(dir: &Path) -> Result<Vec<JobResult>, CollectError> {
+    let mut files = Vec::new();
+    collect_json_files(dir, &mut files)?;
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let path = f.display().to_string();
+        let text = std::fs::read_to_string(&f).map_err(|source| CollectError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let r: JobResult = serde_json::from_str(&text).map_err(|source| CollectError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        if !super::git::is_hex_sha(&r.sha) {
+            return Err(CollectError::Invalid {
+                path,
+                reason: format!("{:?} is not a commit id", r.sha),
+            });
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn collect_json_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), CollectError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| CollectError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    for e in rd {
+        let e = e.map_err(|source| CollectError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let ft = e.file_type().map_err(|source| CollectError::Io {
+            path: e.path().display().to_string(),
+            source,
+        })?;
+        if ft.is_dir() {
+            collect_json_files(&e.path(), out)?;
+        } else if ft.is_file() && e.path().extension().is_some_and(|x| x == "json") {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// Merges the per-architecture results of each (commit, check) into one
+/// outcome: the worst conclusion, one table row per (arch, file), all the
+/// annotations (deduplicated).
+pub fn merge_job_results(results: &[JobResult]) -> BTreeMap<(String, CheckKind), CheckOutcome> {
+    let mut groups: BTreeMap<(String, CheckKind), Vec<&JobResult>> = BTreeMap::new();
+    for r in results {
+        groups.entry((r.sha.clone(), r.check)).or_default().push(r);
+    }
+    groups
+        .into_iter()
+        .map(|(key, rs)| {
+            let mut conclusion = rs[0].conclusion;
+            let mut rows = Vec::new();
+            let mut annotations: Vec<Annotation> = Vec::new();
+            for r in &rs {
+                conclusion = conclusion.worst(r.conclusion);
+                if r.files.is_empty() {
+                    rows.push(vec![
+                        r.arch.clone(),
+                        "-".into(),
+                        r.conclusion.as_str().into(),
+                        String::new(),
+                    ]);
+                }
+                for f in &r.files {
+                    rows.push(vec![
+                        r.arch.clone(),
+                        format!("`{}`", f.path),
+                        f.status.clone(),
+                        f.detail.clone(),
+                    ]);
+                }
+                for a in &r.annotations {
+                    if !annotations.contains(a) {
+                        annotations.push(a.clone());
+                    }
+                }
+            }
+            let archs: Vec<&str> = rs.iter().map(|r| r.arch.as_str()).collect();
+            let outcome = CheckOutcome {
+                conclusion,
+                title: format!(
+                    "{}: {} ({})",
+                    key.1.id(),
+                    conclusion.as_str(),
+                    archs.join(", ")
+                ),
+                summary: summary_table(&["arch", "file", "result", "detail"], &rows),
+                annotations,
+            };
+            (key, outcome)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ann(i: u64) -> Annotation {
+        Annotation {
+            path: "mm/rmap.c".into(),
+            start_line: i,
+            end_line: i,
+            annotation_level: "failure".into(),
+            message: format!("m{i}"),
+        }
+    }
+
+    #[test]
+    fn annotations_go_in_batches_of_50() {
+        let o = CheckOutcome {
+            conclusion: Conclusion::Failure,
+            title: "t".into(),
+            summary: "s".into(),
+            annotations: (1..=120).map(ann).collect(),
+        };
+        let reqs = completion_requests(&o);
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(reqs[0]["status"], "completed");
+        assert_eq!(reqs[0]["conclusion"], "failure");
+        assert_eq!(
+            reqs[0]["output"]["annotations"].as_array().unwrap().len(),
+            50
+        );
+        assert!(reqs[1].get("status").is_none());
+        assert_eq!(reqs[1]["output"]["annotations"][0]["start_line"], 51);
+        assert_eq!(
+            reqs[2]["output"]["annotations"].as_array().unwrap().len(),
+            20
+        );
+        let none = CheckOutcome {
+            annotations: vec![],
+            ..o
+        };
+        assert_eq!(completion_requests(&none).len(), 1);
+    }
+
+    #[test]
+    fn long_summaries_are_cut_to_githubs_limit() {
+        let long = "x".repeat(100_000);
+        let cut = fit_summary(&long);
+        assert_eq!(cut.chars().count(), SUMMARY_LIMIT);
+        assert!(cut.ends_with("limit)\n"));
+        assert_eq!(fit_summary("short"), "short");
+    }
+
+    #[test]
+    fn compiler_lines_become_annotations() {
+        let a = compiler_annotations(
+            "mm/rmap.c:123:5: error: implicit declaration of function 'x'\nmake: *** oops\n",
+            "failure",
+        );
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].path, "mm/rmap.c");
+        assert_eq!(a[0].start_line, 123);
+        assert_eq!(a[0].message, "error: implicit declaration of function 'x'");
+    }
+
+    #[test]
+    fn table_cells_are_escaped() {
+        let t = summary_table(&["a", "b"], &[vec!["x|y".into(), "1\n2".into()]]);
+        assert_eq!(t, "| a | b |\n| --- | --- |\n| x\\|y | 1 2 |\n");
+    }
+}

@@ -1,0 +1,370 @@
+//! The real [`SeriesRunner`]: the library's `scan` and `rewrite::plan` on a
+//! local clone of the fork, each plan unit committed with the git CLI (one
+//! commit per change unit, in plan order), and the build check by
+//! `verify::compile_check` on the files each commit touches, with
+//! `check::check_source` (the notifier-semantics linter) on the same files.
+//!
+//! Until the `series` stage lands on main, the commit messages and the
+//! cover letter are made here from the plan (summary, rationale, review
+//! notes); the boot check is reported as `skipped`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::checks::{self, CheckKind, CheckOutcome, Conclusion};
+use super::git::{self, is_hex_sha};
+use super::{Commit, PullSeriesRequest, Series, SeriesRequest, SeriesRunner};
+use crate::verify::{CompileRequest, FileResult};
+
+/// Runs the pipeline in `workdir`, a git clone of the fork that the bot
+/// owns (it checks out, commits and resets there).
+#[derive(Debug, Clone)]
+pub struct GitSeriesRunner {
+    pub workdir: PathBuf,
+    /// The compile check's build directory (reused between runs).
+    pub build_dir: PathBuf,
+    /// Compile at most this many files per commit (`None`: all).
+    pub max_files_per_commit: Option<usize>,
+    /// `make -j`.
+    pub jobs: u32,
+}
+
+impl GitSeriesRunner {
+    pub fn new(workdir: impl Into<PathBuf>) -> GitSeriesRunner {
+        let workdir = workdir.into();
+        let build_dir = crate::verify::default_build_dir(&workdir, crate::verify::Arch::X86_64);
+        GitSeriesRunner {
+            workdir,
+            build_dir,
+            max_files_per_commit: None,
+            jobs: 2,
+        }
+    }
+
+    fn git(&self, args: &[&str]) -> anyhow::Result<String> {
+        Ok(git::git(&self.workdir, args)?)
+    }
+
+    fn checkout(&self, sha: &str) -> anyhow::Result<()> {
+        if !is_hex_sha(sha) {
+            bail!("{sha:?} is not a commit id");
+        }
+        self.git(&["checkout", "-q", "-f", "--detach", sha])?;
+        Ok(())
+    }
+}
+
+/// The commit message of a plan unit.
+fn message(unit: &crate::rewrite::ChangeUnit) -> String {
+    let mut m = format!("{}: {}\n", unit.subsystem, unit.summary);
+    for p in &unit.rationale {
+        m.push('\n');
+        m.push_str(p);
+        m.push('\n');
+    }
+    if !unit.review_notes.is_empty() {
+        m.push_str("\nReview notes:\n");
+        for n in &unit.review_notes {
+            m.push_str(&format!("- {n}\n"));
+        }
+    }
+    m
+}
+
+impl SeriesRunner for GitSeriesRunner {
+    fn build_series(&self, req: &SeriesRequest) -> anyhow::Result<Series> {
+        let recipe = crate::recipe::by_id(&req.recipe)
+            .with_context(|| format!("unknown recipe {}", req.recipe))?;
+        // The pushed commit may be newer than the bot's clone.
+        let have = self
+            .git(&["cat-file", "-e", &format!("{}^{{commit}}", req.base_sha)])
+            .is_ok();
+        if !have {
+            self.git(&["fetch", "-q", "origin", "--", &req.base_branch.full_ref()])?;
+        }
+        self.checkout(&req.base_sha)?;
+        let root = self.workdir.as_path();
+        let report = crate::scan::scan(root, &recipe)?;
+        let plan = crate::rewrite::plan(root, &report, &recipe)?;
+        let mut commits = Vec::new();
+        for unit in &plan.units {
+            let mut paths = Vec::new();
+            for fe in &unit.files {
+                let path = safe_relative(root, &fe.path)?;
+                let old = std::fs::read(&path).with_context(|| path.display().to_string())?;
+                let new = fe.apply(&old)?;
+                std::fs::write(&path, new).with_context(|| path.display().to_string())?;
+                paths.push(fe.path.as_str());
+            }
+            let mut add = vec!["add", "--"];
+            add.extend(&paths);
+            self.git(&add)?;
+            let msg = message(unit);
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(root)
+                .args(["commit", "-q", "--no-verify", "-F", "-"])
+                .env("GIT_AUTHOR_NAME", "kseries bot")
+                .env("GIT_AUTHOR_EMAIL", "kseries-bot@users.noreply.github.com")
+                .env("GIT_COMMITTER_NAME", "kseries bot")
+                .env(
+                    "GIT_COMMITTER_EMAIL",
+                    "kseries-bot@users.noreply.github.com",
+                )
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    use std::io::Write;
+                    child
+                        .stdin
+                        .take()
+                        .expect("piped")
+                        .write_all(msg.as_bytes())?;
+                    child.wait_with_output()
+                })?;
+            if !out.status.success() {
+                bail!("git commit: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let sha = self.git(&["rev-parse", "HEAD"])?.trim().to_string();
+            commits.push(Commit {
+                sha,
+                subject: msg.lines().next().unwrap_or("").to_string(),
+            });
+        }
+        let head = commits
+            .last()
+            .map(|c| c.sha.clone())
+            .unwrap_or_else(|| req.base_sha.clone());
+        let n = commits.len();
+        let title = format!(
+            "[kseries] {}: {n} patches on {}",
+            req.recipe, req.base_branch
+        );
+        let mut cover = format!(
+            "This series carries out the `{}` migration on `{}` ({}).\n\n",
+            req.recipe, req.base_branch, req.base_sha
+        );
+        for (i, c) in commits.iter().enumerate() {
+            cover.push_str(&format!("{}/{n} {}\n", i + 1, c.subject));
+        }
+        if !plan.needs_review.is_empty() {
+            cover.push_str("\nLeft for review (not changed):\n\n");
+            for r in &plan.needs_review {
+                cover.push_str(&format!("- {}:{}: {}\n", r.file, r.line, r.reason));
+            }
+        }
+        Ok(Series {
+            repo: self.workdir.clone(),
+            head,
+            commits,
+            title,
+            cover_letter: cover,
+            recipe: req.recipe.clone(),
+        })
+    }
+
+    fn pull_series(&self, req: &PullSeriesRequest) -> anyhow::Result<Series> {
+        if !is_hex_sha(&req.head_sha) {
+            bail!("{:?} is not a commit id", req.head_sha);
+        }
+        let have = self
+            .git(&["cat-file", "-e", &format!("{}^{{commit}}", req.head_sha)])
+            .is_ok();
+        if !have {
+            self.git(&[
+                "fetch",
+                "-q",
+                "origin",
+                "--",
+                &format!("refs/pull/{}/head", req.number),
+            ])?;
+        }
+        Ok(Series {
+            repo: self.workdir.clone(),
+            head: req.head_sha.clone(),
+            commits: req.commits.clone(),
+            title: String::new(),
+            cover_letter: String::new(),
+            recipe: req.recipe.clone(),
+        })
+    }
+
+    fn run_check(
+        &self,
+        series: &Series,
+        commit: &Commit,
+        check: CheckKind,
+    ) -> anyhow::Result<CheckOutcome> {
+        match check {
+            CheckKind::Boot => Ok(CheckOutcome {
+                conclusion: Conclusion::Skipped,
+                title: "boot: not available yet".into(),
+                summary: checks::summary_table(
+                    &["check", "result"],
+                    &[vec![
+                        "boot".into(),
+                        "skipped: no boot check in this build".into(),
+                    ]],
+                ),
+                annotations: vec![],
+            }),
+            CheckKind::Build => self.build_check(series, commit),
+        }
+    }
+}
+
+impl GitSeriesRunner {
+    /// Compiles the files `commit` touches (x86_64 allmodconfig) and lints
+    /// them with `kseries check` (E2-W1 on each file's text): compiler
+    /// errors and lint findings become annotations on their lines.
+    fn build_check(&self, series: &Series, commit: &Commit) -> anyhow::Result<CheckOutcome> {
+        let recipe = crate::recipe::by_id(&series.recipe)
+            .with_context(|| format!("unknown recipe {}", series.recipe))?;
+        if !is_hex_sha(&commit.sha) {
+            bail!("{:?} is not a commit id", commit.sha);
+        }
+        let touched = self.git(&[
+            "diff-tree",
+            "--no-commit-id",
+            "--name-only",
+            "-r",
+            "--root",
+            &commit.sha,
+        ])?;
+        let mut files: Vec<PathBuf> = touched
+            .lines()
+            .filter(|l| l.ends_with(".c") || l.ends_with(".h"))
+            .map(PathBuf::from)
+            .collect();
+        // `.c` files first: they are what is cheapest to check.
+        files.sort_by_key(|f| (f.extension().is_some_and(|e| e == "h"), f.clone()));
+        let all = files.len();
+        let lint_files = files.clone();
+        if let Some(max) = self.max_files_per_commit {
+            files.truncate(max);
+        }
+        self.checkout(&commit.sha)?;
+        let mut req = CompileRequest::new(&self.workdir, &self.build_dir, files);
+        req.jobs = self.jobs;
+        let report = crate::verify::compile_check(&req)?;
+        let mut conclusion = Conclusion::Success;
+        let mut rows = Vec::new();
+        let mut annotations = Vec::new();
+        let mut tested = 0;
+        for f in &report.files {
+            let file = f.file.display().to_string();
+            let (status, detail) = match &f.result {
+                FileResult::Ok => {
+                    tested += 1;
+                    ("ok".to_string(), String::new())
+                }
+                FileResult::Failed { errors } => {
+                    tested += 1;
+                    conclusion = Conclusion::Failure;
+                    annotations.extend(checks::compiler_annotations(errors, "failure"));
+                    ("failed".to_string(), first_line(errors))
+                }
+                FileResult::FailsAtBase { errors } => {
+                    tested += 1;
+                    annotations.extend(checks::compiler_annotations(errors, "warning"));
+                    ("fails at base".to_string(), first_line(errors))
+                }
+                FileResult::NotCompileTested { reason } => {
+                    ("not compile-tested".to_string(), reason.clone())
+                }
+            };
+            rows.push(vec![
+                format!("`{file}`"),
+                status,
+                detail,
+                format!("{} ms", f.duration_ms),
+            ]);
+        }
+        if tested == 0 {
+            conclusion = Conclusion::Neutral;
+        }
+        let mut summary = checks::summary_table(&["file", "result", "detail", "time"], &rows);
+        // The linter, on every touched file as this commit has it.
+        let mut findings = Vec::new();
+        for f in &lint_files {
+            let rel = f.to_string_lossy().replace('\\', "/");
+            let Ok(src) = std::fs::read(self.workdir.join(f)) else {
+                continue; // deleted by this commit
+            };
+            findings.extend(crate::check::check_source(&rel, &src, &recipe));
+        }
+        if !findings.is_empty() {
+            let rows: Vec<Vec<String>> = findings
+                .iter()
+                .take(100)
+                .map(|d| {
+                    vec![
+                        format!("`{}:{}`", d.file, d.line),
+                        d.code.clone(),
+                        d.severity.as_str().to_string(),
+                        d.message.clone(),
+                    ]
+                })
+                .collect();
+            summary.push_str("\n`kseries check` findings:\n\n");
+            summary.push_str(&checks::summary_table(
+                &["where", "rule", "severity", "message"],
+                &rows,
+            ));
+        }
+        for d in &findings {
+            let level = match d.severity {
+                crate::check::Severity::Error => {
+                    conclusion = Conclusion::Failure;
+                    "failure"
+                }
+                crate::check::Severity::Warning => "warning",
+                crate::check::Severity::Note => "notice",
+            };
+            annotations.push(checks::Annotation {
+                path: d.file.clone(),
+                start_line: d.line as u64,
+                end_line: d.line as u64,
+                annotation_level: level.to_string(),
+                message: format!("{}: {}", d.code, d.message),
+            });
+        }
+        if all > report.files.len() {
+            summary.push_str(&format!(
+                "\n{} of {all} touched files checked (limit per commit).\n",
+                report.files.len()
+            ));
+        }
+        Ok(CheckOutcome {
+            conclusion,
+            title: format!(
+                "build (x86_64 allmodconfig): {}, {tested} of {} files compiled, \
+                 {} check findings",
+                conclusion.as_str(),
+                report.files.len(),
+                findings.len()
+            ),
+            summary,
+            annotations,
+        })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(200).collect()
+}
+
+/// `rel` joined to `root`, refusing absolute paths and `..`.
+fn safe_relative(root: &Path, rel: &str) -> anyhow::Result<PathBuf> {
+    let p = Path::new(rel);
+    if p.is_absolute()
+        || p.components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        bail!("plan path {rel:?} is not a plain relative path");
+    }
+    Ok(root.join(p))
+}
