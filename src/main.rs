@@ -72,6 +72,10 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A CI bot for a kernel fork on GitHub: a pull request per series,
+    /// one check run per commit.
+    #[command(subcommand)]
+    Bot(BotCommand),
     /// Lint notifier semantics: removed API (E1), unpaired brackets (E2),
     /// invalidate_range in place of a bracket (E3), page counts as lengths
     /// (E4), unaligned huge ranges (E5), sleeping atomic callbacks (W1).
@@ -85,6 +89,38 @@ enum Command {
         /// Migration recipe.
         #[arg(long, default_value = "invalidate-page")]
         recipe: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BotCommand {
+    /// Receive GitHub webhooks (push, pull_request, issue_comment) at
+    /// `POST /`; the secret comes from KSERIES_WEBHOOK_SECRET, the token
+    /// from GITHUB_TOKEN (or a GitHub App's KSERIES_APP_* variables).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        listen: std::net::SocketAddr,
+        /// Where series are built (clones of the fork).
+        #[arg(long, default_value = ".kseries-bot")]
+        workdir: PathBuf,
+        /// A kseries.toml to use for every event, instead of the one in
+        /// the repository.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Handle the one event of a GitHub Actions run (GITHUB_EVENT_PATH,
+    /// GITHUB_TOKEN, GITHUB_REPOSITORY).
+    Run {
+        #[arg(long, default_value = ".kseries-bot")]
+        workdir: PathBuf,
+    },
+    /// Collect the per-job results of the Actions matrix into check runs.
+    Collect {
+        /// The directory with the jobs' JSON results.
+        #[arg(long)]
+        results: PathBuf,
+        #[arg(long, default_value = ".kseries-bot")]
+        workdir: PathBuf,
     },
 }
 
@@ -282,6 +318,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bot(cmd) => run_bot(cmd),
         Command::Check {
             path,
             format,
@@ -304,6 +341,54 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+fn run_bot(cmd: BotCommand) -> anyhow::Result<ExitCode> {
+    use kseries::bot::{AuthOptions, BotOptions, CollectOptions, RunOptions, ServeOptions};
+    use std::sync::Arc;
+    let rt = tokio::runtime::Runtime::new()?;
+    let runner = |dir: PathBuf| -> Arc<dyn kseries::bot::SeriesRunner> {
+        Arc::new(kseries::bot::runner::GitSeriesRunner::new(dir))
+    };
+    match cmd {
+        BotCommand::Serve {
+            listen,
+            workdir,
+            config,
+        } => {
+            let mut bot = match &config {
+                Some(path) => BotOptions::new(
+                    AuthOptions::from_env()?,
+                    kseries::bot::config::Config::load(path)?,
+                ),
+                None => BotOptions::new(
+                    AuthOptions::from_env()?,
+                    kseries::bot::config::Config::parse("")?,
+                ),
+            };
+            bot.config_from_repository = config.is_none();
+            let opts = ServeOptions::from_env(listen, bot)?;
+            rt.block_on(kseries::bot::serve(opts, runner(workdir)))?;
+        }
+        BotCommand::Run { workdir } => {
+            let report = rt.block_on(kseries::bot::run_once(
+                RunOptions::from_env()?,
+                runner(workdir),
+            ))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        BotCommand::Collect { results, workdir } => {
+            let run = RunOptions::from_env()?;
+            let opts = CollectOptions {
+                repository: run.repository,
+                results_dir: results,
+                bot: run.bot,
+            };
+            let report = rt.block_on(kseries::bot::collect_once(opts, runner(workdir)))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Everything left for a human: what the scan could not decide and what
