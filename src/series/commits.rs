@@ -349,3 +349,50 @@ fn build_sentence(checker: &str, not_tested: &[String]) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_message_layout() {
+        let env = templates();
+        let msg = env
+            .get_template("commit")
+            .unwrap()
+            .render(context! {
+                stage => "callbacks",
+                subsystem => "drivers/xen",
+                summary => "remove it",
+                shortened => false,
+                rationale => vec!["Because."],
+                review_notes => vec!["look here"],
+                verified => vec!["applied"],
+                trailers => vec!["Cc: A <a@b>", "Signed-off-by: B <b@c>"],
+            })
+            .unwrap();
+        eprintln!("{msg}");
+        assert!(msg.lines().all(|l| l.len() <= 75));
+        assert!(!msg.contains("\n\n\n"), "{msg}");
+        assert!(msg.contains("\n\nBecause.\n\nReviewers, please look at:\n- look here\n\nVerified by kseries:\n- applied\n\nCc: A <a@b>\nSigned-off-by: B <b@c>\n"), "{msg}");
+        assert!(!msg.starts_with('\n'));
+    }
+
+    #[test]
+    fn cover_blurb_layout() {
+        let out = templates()
+            .get_template("cover")
+            .unwrap()
+            .render(context! {
+                patches => vec!["1/2: a", "2/2: b"],
+                review_notes => vec!["patch 2: n"],
+                verified => vec!["v"],
+                version => 2,
+                changes => vec!["c"],
+                needs_review => Vec::<String>::new(),
+            })
+            .unwrap();
+        assert!(out.contains("\n\n- 1/2: a\n- 2/2: b\n\nPlease look in particular at:\n\n- patch 2: n\n\nVerified:\n\n- v\n\nChanges since v1:\n\n- c\n"), "{out}");
+        assert!(!out.contains("\n\n\n"), "{out}");
+    }
+}

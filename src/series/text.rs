@@ -147,6 +147,12 @@ pub fn encode_address(addr: &str) -> String {
     let Some((name, rest)) = addr.split_once(" <") else {
         return addr.to_string();
     };
+    // An encoded word cannot sit inside a quoted string, and it needs no
+    // quoting itself.
+    let name = name
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(name);
     let mut word = String::from("=?UTF-8?q?");
     for b in name.bytes() {
         match b {
