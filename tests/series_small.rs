@@ -7,139 +7,14 @@ mod series_plan;
 
 use std::cell::RefCell;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use kseries::rewrite::plan::{Plan, Stage};
+use kseries::rewrite::plan::Plan;
 use kseries::series::{
     self, BuildCheck, BuildOutcome, BuildRequest, PrefixSource, SeriesError, SeriesOptions,
     Verification,
 };
-use series_plan::PlanBuilder;
-
-const MAINTAINERS: &str = "\
-List of maintainers
-
-MEMORY MANAGEMENT
-M:\tAndrew Morton <akpm@example.org>
-L:\tlinux-mm@example.org
-S:\tMaintained
-F:\tinclude/linux/mm*.h
-F:\tmm/
-
-AMD IOMMU (AMD-VI)
-M:\tJoerg Roedel <joro@example.org>
-L:\tiommu@example.org
-S:\tMaintained
-F:\tdrivers/iommu/amd_iommu*.[ch]
-
-THE REST
-M:\tLinus Torvalds <torvalds@example.org>
-L:\tlinux-kernel@example.org
-S:\tBuried alive in reporters
-F:\t*
-F:\t*/
-";
-
-const RMAP: &str = "\
-void page_mkclean_one(struct vm_area_struct *vma, unsigned long address)
-{
-\tif (ret)
-\t\tmmu_notifier_invalidate_page(vma->vm_mm, address);
-}
-";
-
-const AMD: &str = "\
-static void mn_invalidate_page(struct mmu_notifier *mn,
-\t\t\t       struct mm_struct *mm,
-\t\t\t       unsigned long address)
-{
-\t__mn_flush_page(mn, address);
-}
-
-static const struct mmu_notifier_ops iommu_mn = {
-\t.release\t\t= mn_release,
-\t.invalidate_page        = mn_invalidate_page,
-\t.invalidate_range       = mn_invalidate_range,
-};
-";
-
-const HEADER: &str = "\
-struct mmu_notifier_ops {
-\tvoid (*invalidate_page)(struct mmu_notifier *mn,
-\t\t\t\tstruct mm_struct *mm,
-\t\t\t\tunsigned long address);
-
-\tvoid (*invalidate_range)(struct mmu_notifier *mn);
-};
-";
-
-/// A repository with history: mm/rmap.c and the AMD driver have a few
-/// commits each with their subsystem's prefix; the header has none.
-fn repo() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("linux");
-    for (path, text) in [
-        ("MAINTAINERS", MAINTAINERS),
-        ("mm/rmap.c", RMAP),
-        ("drivers/iommu/amd_iommu_v2.c", AMD),
-        ("include/linux/mmu_notifier.h", HEADER),
-    ] {
-        fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
-        fs::write(dir.join(path), text).unwrap();
-    }
-    let g = |args: &[&str]| common::git(&dir, args).unwrap();
-    g(&["init", "-q", "-b", "master"]);
-    g(&["add", "-A"]);
-    g(&["commit", "-qm", "initial import"]);
-    for (path, subject) in [
-        ("mm/rmap.c", "mm, rmap: account THP pages"),
-        ("drivers/iommu/amd_iommu_v2.c", "iommu/amd: fix a leak"),
-        ("mm/rmap.c", "mm: fix a comment in rmap"),
-        ("mm/rmap.c", "mm, rmap: simplify the walk"),
-        (
-            "drivers/iommu/amd_iommu_v2.c",
-            "iommu/amd: use the right domain",
-        ),
-    ] {
-        let mut t = fs::read_to_string(dir.join(path)).unwrap();
-        t.push_str(&format!("/* {subject} */\n"));
-        fs::write(dir.join(path), t).unwrap();
-        g(&["commit", "-qam", subject]);
-    }
-    g(&["config", "user.name", "Ada Kernel"]);
-    g(&["config", "user.email", "ada@example.org"]);
-    (tmp, dir)
-}
-
-fn plan(dir: &Path) -> Plan {
-    let mut p = PlanBuilder::new(dir);
-    p.unit(Stage::Callers, "mm", "use mmu_notifier_invalidate_range()")
-        .replace(
-            "mm/rmap.c",
-            "mmu_notifier_invalidate_page(vma->vm_mm, address);",
-            "mmu_notifier_invalidate_range(vma->vm_mm, address,\n\t\t\t\t\t      address + PAGE_SIZE);",
-        )
-        .done();
-    p.unit(
-        Stage::Callbacks,
-        "drivers/iommu/amd",
-        "remove the unused invalidate_page callback",
-    )
-    .remove_fn(
-        "drivers/iommu/amd_iommu_v2.c",
-        "static void mn_invalidate_page(",
-    )
-    .remove("drivers/iommu/amd_iommu_v2.c", "\t.invalidate_page ", ",")
-    .done();
-    p.unit(Stage::Api, "mm", "remove the invalidate_page API")
-        .remove(
-            "include/linux/mmu_notifier.h",
-            "\tvoid (*invalidate_page)",
-            "address);",
-        )
-        .done();
-    p.finish()
-}
+use series_plan::{small_plan as plan, small_repo as repo};
 
 fn opts() -> SeriesOptions {
     SeriesOptions {
