@@ -35,7 +35,7 @@ enum Command {
     // ---- series (wip/series) ----
     /// Cut a plan into a bisectable patch series on a new branch and write
     /// it as format-patch files and/or an mbox.
-    Series(SeriesArgs),
+    Series(Box<SeriesArgs>),
     // ---- end series ----
 }
 
@@ -167,6 +167,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Series(a) => run_series(a),
+        Command::Series(a) => run_series(*a),
     }
 }
