@@ -205,5 +205,11 @@ mod tests {
             "=?UTF-8?q?Radim=20Kr=C4=8Dm=C3=A1=C5=99?= <rkrcmar@redhat.com>"
         );
         assert_eq!(encode_address("A B <a@b>"), "A B <a@b>");
+        // get_maintainer quotes names with special characters; the quotes
+        // must not end up inside the encoded word.
+        assert_eq!(
+            encode_address("\"Christian König\" <c@amd.com>"),
+            "=?UTF-8?q?Christian=20K=C3=B6nig?= <c@amd.com>"
+        );
     }
 }
