@@ -2,11 +2,17 @@
 //! maintainer would do them.
 //!
 //! The pipeline is the architecture (see ARCHITECTURE.md):
-//! [`scan`] finds every use of the old API by C meaning; later stages
-//! consume its [`scan::ScanReport`].  What one migration means lives in
-//! [`recipe`], not in the engine.
+//! [`scan`] finds every use of the old API by C meaning, [`rewrite`]
+//! computes the migration as a plan of change units, [`series`] cuts it
+//! into a patch series, [`send`] mails it and [`trailers`] collects the
+//! replies' trailers; [`verify`] builds every step.  What one migration means lives in [`recipe`], not
+//! in the engine.
 
+pub mod check;
 pub mod recipe;
 pub mod rewrite;
 pub mod scan;
+pub mod send;
 pub mod series;
+pub mod trailers;
+pub mod verify;

@@ -32,11 +32,128 @@ enum Command {
         #[arg(long, default_value = "invalidate-page")]
         recipe: String,
     },
+    /// Compute the whole migration as a plan of change units; print its
+    /// diff or its JSON, or write it into the tree.
+    Rewrite {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Diff)]
+        format: PlanFormat,
+        /// Write the edits into PATH's working tree (a clean git tree only).
+        #[arg(long)]
+        apply: bool,
+        /// Exit 0 even when some sites were left for review.
+        #[arg(long)]
+        allow_partial: bool,
+        #[arg(long, default_value = "invalidate-page")]
+        recipe: String,
+    },
+    /// Send a series (a format-patch directory or an mbox) like git
+    /// send-email: dry run by default, --confirm to send, never twice.
+    Send(SendArgs),
+    /// Add the Reviewed-by/Acked-by/Tested-by/Reported-by trailers from
+    /// replies to the commits of a series branch (like `b4 trailers -u`).
+    Trailers {
+        /// The series branch to rewrite.
+        branch: String,
+        /// The replies: an mbox file or a maildir.
+        #[arg(long)]
+        replies: PathBuf,
+        /// The repository (default: the current directory).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// The commit the series sits on (default: from the patch count).
+        #[arg(long)]
+        base: Option<String>,
+        /// The sent series directory (maps Message-Ids to patches).
+        #[arg(long)]
+        series: Option<PathBuf>,
+        /// Report only; do not rewrite the branch.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Lint notifier semantics: removed API (E1), unpaired brackets (E2),
+    /// invalidate_range in place of a bracket (E3), page counts as lengths
+    /// (E4), unaligned huge ranges (E5), sleeping atomic callbacks (W1).
+    /// Exit 1 when there are errors.
+    Check {
+        /// Top of the source tree.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        /// Migration recipe.
+        #[arg(long, default_value = "invalidate-page")]
+        recipe: String,
+    },
     // ---- series (wip/series) ----
     /// Cut a plan into a bisectable patch series on a new branch and write
     /// it as format-patch files and/or an mbox.
     Series(Box<SeriesArgs>),
     // ---- end series ----
+}
+
+#[derive(clap::Args)]
+struct SendArgs {
+    /// A series directory (`v1-0000-cover-letter.patch` ...) or an mbox.
+    series: PathBuf,
+    #[arg(long)]
+    to: Vec<String>,
+    #[arg(long)]
+    cc: Vec<String>,
+    #[arg(long)]
+    from: Option<String>,
+    /// self, cc, bodycc, author, sob, misc-by, body or all (repeatable).
+    #[arg(long)]
+    suppress_cc: Vec<kseries::send::SuppressCc>,
+    /// Print exactly what would be sent, envelope included (the default).
+    #[arg(long)]
+    dry_run: bool,
+    /// Really send.
+    #[arg(long)]
+    confirm: bool,
+    /// Send only to yourself.
+    #[arg(long)]
+    reflect: bool,
+    #[arg(long)]
+    smtp_server: Option<String>,
+    #[arg(long)]
+    smtp_server_port: Option<u16>,
+    /// tls (STARTTLS), ssl (implicit TLS) or none.
+    #[arg(long)]
+    smtp_encryption: Option<kseries::send::Encryption>,
+    #[arg(long)]
+    smtp_user: Option<String>,
+    /// A PEM file with the CA that signed the server's certificate.
+    #[arg(long)]
+    smtp_ca: Option<PathBuf>,
+    /// Reconnect after this many messages.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Seconds to wait before reconnecting.
+    #[arg(long)]
+    relogin_delay: Option<u64>,
+    /// Send a cover letter that still has the *** SUBJECT HERE *** blurb.
+    #[arg(long)]
+    force: bool,
+    /// Show the SMTP conversation (never the password).
+    #[arg(long)]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    /// The unified diff of the whole migration.
+    Diff,
+    /// The plan: change units with their edits and rationale.
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+    Sarif,
 }
 
 // ---- series (wip/series) ----
@@ -149,17 +266,21 @@ fn main() -> ExitCode {
     }
 }
 
+fn recipe(id: &str) -> anyhow::Result<kseries::recipe::Recipe> {
+    kseries::recipe::by_id(id).with_context(|| {
+        let known: Vec<_> = kseries::recipe::all().iter().map(|r| r.id).collect();
+        format!("unknown recipe `{id}` (known: {})", known.join(", "))
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan {
             path,
             format,
-            recipe,
+            recipe: id,
         } => {
-            let recipe = kseries::recipe::by_id(&recipe).with_context(|| {
-                let known: Vec<_> = kseries::recipe::all().iter().map(|r| r.id).collect();
-                format!("unknown recipe `{recipe}` (known: {})", known.join(", "))
-            })?;
+            let recipe = recipe(&id)?;
             let report = kseries::scan::scan(&path, &recipe)?;
             match format {
                 Format::Table => print!("{}", kseries::scan::render_table(&report)),
@@ -168,5 +289,137 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Series(a) => run_series(*a),
+        Command::Rewrite {
+            path,
+            format,
+            apply,
+            allow_partial,
+            recipe: id,
+        } => {
+            let recipe = recipe(&id)?;
+            let report = kseries::scan::scan(&path, &recipe)?;
+            let plan = kseries::rewrite::plan(&path, &report, &recipe)?;
+            let outcome = kseries::rewrite::outcome(&path, &plan)?;
+            match format {
+                PlanFormat::Diff => print!("{}", kseries::rewrite::unified_diff(&outcome)),
+                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            }
+            if apply {
+                kseries::rewrite::apply(&path, &outcome)?;
+                eprintln!(
+                    "kseries: wrote {} file(s) in {}",
+                    outcome.len(),
+                    path.display()
+                );
+            }
+            let review = needs_review(&report, &plan);
+            for r in &review {
+                eprintln!("{r}");
+            }
+            if !review.is_empty() && !allow_partial {
+                eprintln!(
+                    "kseries: {} site(s) left for review (untouched); --allow-partial accepts a partial rewrite",
+                    review.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Send(a) => {
+            let opts = kseries::send::SendOptions {
+                series: a.series,
+                to: a.to,
+                cc: a.cc,
+                from: a.from,
+                suppress_cc: a.suppress_cc,
+                dry_run: a.dry_run,
+                confirm: a.confirm,
+                reflect: a.reflect,
+                smtp_server: a.smtp_server,
+                smtp_server_port: a.smtp_server_port,
+                smtp_encryption: a.smtp_encryption,
+                smtp_user: a.smtp_user,
+                smtp_pass: None,
+                smtp_ca: a.smtp_ca,
+                batch_size: a.batch_size,
+                relogin_delay: a.relogin_delay,
+                force: a.force,
+                verbose: a.verbose,
+                git_dir: None,
+            };
+            let report = kseries::send::send(&opts, &mut std::io::stdout())?;
+            eprintln!(
+                "kseries: {} sent, {} already sent before (state in {})",
+                report.sent.len(),
+                report.skipped.len(),
+                report.state_path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Trailers {
+            branch,
+            replies,
+            repo,
+            base,
+            series,
+            dry_run,
+        } => {
+            let opts = kseries::trailers::TrailersOptions {
+                repo,
+                branch,
+                base,
+                replies,
+                series,
+                dry_run,
+            };
+            let report = kseries::trailers::trailers(&opts, &mut std::io::stdout())?;
+            if !report.malformed.is_empty() {
+                eprintln!(
+                    "kseries: {} malformed trailer line(s) reported above",
+                    report.malformed.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            path,
+            format,
+            recipe: id,
+        } => {
+            let recipe = recipe(&id)?;
+            let report = kseries::check::check(&path, &recipe)?;
+            match format {
+                CheckFormat::Text => print!("{}", kseries::check::render_text(&report)),
+                CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                CheckFormat::Sarif => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&kseries::check::sarif::to_sarif(&report))?
+                ),
+            }
+            Ok(if report.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
     }
+}
+
+/// Everything left for a human: what the scan could not decide and what
+/// the rewrite rules refused, as `file:line: needs-review: reason`.
+fn needs_review(report: &kseries::scan::ScanReport, plan: &kseries::rewrite::Plan) -> Vec<String> {
+    let from_scan = report.sites.iter().filter_map(|s| match &s.detail {
+        kseries::scan::Detail::NeedsReview { reason } => {
+            Some(format!("{}:{}: needs-review: {reason}", s.file, s.line))
+        }
+        _ => None,
+    });
+    let from_plan = plan.needs_review.iter().map(|r| {
+        if r.file.is_empty() {
+            format!("kseries: needs-review: {}", r.reason)
+        } else {
+            format!("{}:{}: needs-review: {}", r.file, r.line, r.reason)
+        }
+    });
+    from_scan.chain(from_plan).collect()
 }

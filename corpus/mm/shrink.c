@@ -74,8 +74,10 @@ static void __maybe_unused shrink_list(struct list_head *head)
 	list_for_each_entry_safe(item, tmp, head, node) {
 		struct vm_area_struct *vma = container_of(item->vmap,
 					struct vm_area_struct, vm_private);
-		pte_t *pte = pte_offset_map_lock(vma->vm_mm, item->pmd,
-						 item->address, &ptl);
+		pte_t *pte;
+
+		pte = pte_offset_map_lock(vma->vm_mm, item->pmd, item->address,
+					  &ptl);
 
 		if (pte_none(*pte)) {
 			pte_unmap_unlock(pte, ptl);

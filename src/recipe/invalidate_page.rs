@@ -6,7 +6,7 @@
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
 //! become range hooks, and the API is deleted last.
 
-use super::{LockOp, Recipe, UnlockOp};
+use super::{CheckRules, LockOp, Recipe, UnlockOp, WalkSpec};
 
 pub fn recipe() -> Recipe {
     Recipe {
@@ -25,56 +25,7 @@ pub fn recipe() -> Recipe {
         ],
         api_config: "CONFIG_MMU_NOTIFIER",
         arch_hooks: &["kvm_arch_mmu_notifier_invalidate_page"],
-        // The page-table lock is a spinlock taken by these helpers; see
-        // include/linux/mm.h and mm/memory.c in any tree of that era.
-        lock_acquire: &[
-            LockOp {
-                function: "pte_offset_map_lock",
-                held_on_zero: false,
-                arg_contains: None,
-            },
-            LockOp {
-                function: "pmd_lock",
-                held_on_zero: false,
-                arg_contains: None,
-            },
-            LockOp {
-                function: "pud_lock",
-                held_on_zero: false,
-                arg_contains: None,
-            },
-            LockOp {
-                function: "huge_pte_lock",
-                held_on_zero: false,
-                arg_contains: None,
-            },
-            LockOp {
-                function: "pmd_trans_huge_lock",
-                held_on_zero: false,
-                arg_contains: None,
-            },
-            LockOp {
-                function: "get_locked_pte",
-                held_on_zero: false,
-                arg_contains: None,
-            },
-            LockOp {
-                function: "follow_pte_pmd",
-                held_on_zero: true,
-                arg_contains: None,
-            },
-            LockOp {
-                function: "follow_pte",
-                held_on_zero: true,
-                arg_contains: None,
-            },
-            // A bare spinlock counts only when it is visibly a ptl.
-            LockOp {
-                function: "spin_lock",
-                held_on_zero: false,
-                arg_contains: Some("ptl"),
-            },
-        ],
+        lock_acquire: LOCK_ACQUIRE,
         lock_release: &[
             UnlockOp {
                 function: "pte_unmap_unlock",
@@ -90,5 +41,185 @@ pub fn recipe() -> Recipe {
             },
         ],
         locked_walks: &["page_vma_mapped_walk"],
+        walk_specs: &[WalkSpec {
+            function: "page_vma_mapped_walk",
+            page_member: "page",
+            vma_member: "vma",
+            address_member: "address",
+        }],
+        pte_modifiers: &[
+            "set_pte_at",
+            "ptep_clear_flush",
+            "ptep_get_and_clear",
+            "ptep_get_and_clear_full",
+            "pte_clear",
+            "ptep_set_wrprotect",
+            "ptep_modify_prot_commit",
+        ],
+        pmd_modifiers: &[
+            "set_pmd_at",
+            "pmdp_huge_clear_flush",
+            "pmdp_huge_get_and_clear",
+            "pmdp_invalidate",
+            "pmdp_set_wrprotect",
+        ],
+        range_start: "mmu_notifier_invalidate_range_start",
+        range_end: "mmu_notifier_invalidate_range_end",
+        range_call: "mmu_notifier_invalidate_range",
+        arch_hook_range: "kvm_arch_mmu_notifier_invalidate_range",
+        arch_hook_header: "include/linux/kvm_host.h",
+        walk_worst_case_comment: &[
+            "The walk may change every entry that maps the page: bracket",
+            "the worst case, the whole compound page aligned to its size,",
+            "within the vma.",
+        ],
+        pmd_worst_case_comment: &[
+            "The entry found may be a pte or a pmd: bracket the worst",
+            "case, the whole PMD-aligned range, within the vma.",
+        ],
+        check: check_rules(),
     }
 }
+
+/// What `kseries check` knows about mmu_notifier semantics (see
+/// shared/docs/migration.md, §2 and seeds 002/003).
+pub fn check_rules() -> CheckRules {
+    CheckRules {
+        needles: &[
+            "mmu_notifier_invalidate_range",
+            "invalidate_page",
+            "mmu_notifier_ops",
+            "compound_order",
+            "HPAGE_PMD_NR",
+            "HPAGE_PUD_NR",
+            "hpage_nr_pages",
+            "compound_nr",
+            "pages_per_huge_page",
+        ],
+        range_start: "mmu_notifier_invalidate_range_start",
+        range_end: "mmu_notifier_invalidate_range_end",
+        range_only: "mmu_notifier_invalidate_range",
+        pte_changes: &[
+            "set_pte_at",
+            "set_pte_at_notify",
+            "set_pmd_at",
+            "set_pud_at",
+            "pte_clear",
+            "pmd_clear",
+            "ptep_clear_flush",
+            "ptep_clear_flush_notify",
+            "ptep_get_and_clear",
+            "ptep_get_and_clear_full",
+            "ptep_set_wrprotect",
+            "ptep_modify_prot_commit",
+            "pmdp_invalidate",
+            "pmdp_huge_clear_flush",
+            "pmdp_huge_clear_flush_notify",
+            "pmdp_huge_get_and_clear",
+            "pmdp_huge_get_and_clear_full",
+            "pmdp_set_wrprotect",
+            "pudp_huge_clear_flush_notify",
+            "pudp_huge_get_and_clear",
+            "huge_ptep_clear_flush",
+            "huge_ptep_get_and_clear",
+            "huge_ptep_set_wrprotect",
+            "set_huge_pte_at",
+        ],
+        // The callbacks the core calls with the page-table lock held
+        // (migration.md §1: since 4.11 invalidate_page runs under the ptl;
+        // invalidate_range and change_pte always did).
+        atomic_members: &["invalidate_page", "invalidate_range", "change_pte"],
+        sleeping_calls: &[
+            "mutex_lock*",
+            "down",
+            "down_interruptible",
+            "down_killable",
+            "down_timeout",
+            "down_read",
+            "down_read_nested",
+            "down_read_killable",
+            "down_write",
+            "down_write_nested",
+            "down_write_killable",
+            "wait_event*",
+            "wait_for_completion*",
+            "wait_on_bit*",
+            "wait_on_page_*",
+            "might_sleep",
+            "might_sleep_if",
+            "schedule",
+            "schedule_timeout*",
+            "msleep*",
+            "ssleep",
+            "usleep_range",
+            "synchronize_*",
+            "cond_resched*",
+            "flush_work",
+            "flush_workqueue",
+            "flush_delayed_work",
+            "cancel_work_sync",
+            "cancel_delayed_work_sync",
+            "vmalloc",
+            "vzalloc",
+            "copy_from_user",
+            "copy_to_user",
+            "get_user_pages*",
+        ],
+        non_sleeping_calls: &["mutex_lock_is_held"],
+        sleeping_args: &["GFP_KERNEL", "GFP_USER", "GFP_HIGHUSER"],
+        page_count_macros: &["HPAGE_PMD_NR", "HPAGE_PUD_NR", "HPAGE_NR_PAGES"],
+        page_count_calls: &["hpage_nr_pages", "compound_nr", "pages_per_huge_page"],
+        order_calls: &["compound_order", "huge_page_order"],
+        order_words: &["order"],
+        address_words: &["address", "start", "end", "va", "iova"],
+        non_address_words: &[
+            "pfn", "idx", "index", "nr", "count", "pages", "off", "pgoff",
+        ],
+        non_address_types: &["pgoff_t"],
+        pfn_calls: &[
+            "pfn_to_page",
+            "__pfn_to_page",
+            "pfn_valid",
+            "pfn_to_online_page",
+        ],
+        huge_sizes: &[
+            "HPAGE_PMD_SIZE",
+            "PMD_SIZE",
+            "HPAGE_PUD_SIZE",
+            "PUD_SIZE",
+            "HPAGE_SIZE",
+        ],
+        huge_size_calls: &["huge_page_size", "page_size"],
+        base_page_size: "PAGE_SIZE",
+        huge_masks: &[
+            "PMD_MASK",
+            "HPAGE_PMD_MASK",
+            "PUD_MASK",
+            "HPAGE_PUD_MASK",
+            "HPAGE_MASK",
+        ],
+        align_calls: &["huge_page_mask", "round_down", "ALIGN_DOWN"],
+        assertions: &[
+            "VM_BUG_ON",
+            "BUG_ON",
+            "VM_WARN_ON",
+            "WARN_ON",
+            "WARN_ON_ONCE",
+        ],
+    }
+}
+
+// The page-table lock is a spinlock taken by these helpers (see
+// include/linux/mm.h and mm/memory.c of that era).
+const LOCK_ACQUIRE: &[LockOp] = &[
+    LockOp::pte_lock("pte_offset_map_lock", 2),
+    LockOp::returning_lock("pmd_lock"),
+    LockOp::returning_lock("pud_lock"),
+    LockOp::returning_lock("huge_pte_lock"),
+    LockOp::returning_lock("pmd_trans_huge_lock"),
+    LockOp::pte_lock("get_locked_pte", 1),
+    LockOp::lookup("follow_pte_pmd", true),
+    LockOp::lookup("follow_pte", false),
+    // A bare spinlock counts only when it is visibly a ptl.
+    LockOp::spinlock("spin_lock", "ptl"),
+];

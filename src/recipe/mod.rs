@@ -5,7 +5,10 @@
 //! The scanner asks a [`Recipe`] what to look for and how to name what it
 //! finds; it never hard-codes an API name itself.
 
+pub mod check;
 pub mod invalidate_page;
+
+pub use check::CheckRules;
 
 use serde::Serialize;
 
@@ -34,6 +37,35 @@ pub struct Recipe {
     pub lock_release: &'static [UnlockOp],
     /// Loop conditions whose body runs with the page-table lock held.
     pub locked_walks: &'static [&'static str],
+    /// What the rewrite needs to know about those walks.
+    pub walk_specs: &'static [WalkSpec],
+    /// Calls that change a pte / a pmd; the address is argument 1.
+    pub pte_modifiers: &'static [&'static str],
+    pub pmd_modifiers: &'static [&'static str],
+    /// The replacement API: bracket start, end, and the atomic range call.
+    pub range_start: &'static str,
+    pub range_end: &'static str,
+    pub range_call: &'static str,
+    /// The range form of the arch hook, and where its prototype goes.
+    pub arch_hook_range: &'static str,
+    pub arch_hook_header: &'static str,
+    /// Comment for a worst-case bracket around a walk of a compound page.
+    pub walk_worst_case_comment: &'static [&'static str],
+    /// Comment for a worst-case bracket around a pte-or-pmd lookup.
+    pub pmd_worst_case_comment: &'static [&'static str],
+    /// What `kseries check` needs to know (bracket calls, sleeping calls,
+    /// page counts, huge sizes).
+    pub check: CheckRules,
+}
+
+/// A page-table walk whose loop body runs with the lock held, and the
+/// members of its state struct that say what it walks.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WalkSpec {
+    pub function: &'static str,
+    pub page_member: &'static str,
+    pub vma_member: &'static str,
+    pub address_member: &'static str,
 }
 
 /// How a call takes the page-table lock.
@@ -46,6 +78,69 @@ pub struct LockOp {
     /// For generic lock primitives (`spin_lock`): only calls whose argument
     /// text contains this count as the page-table lock.
     pub arg_contains: Option<&'static str>,
+    /// For lookups that lock whatever maps an address (`follow_pte_pmd`):
+    /// the argument indexes of the mm and the address, and whether the
+    /// mapping found may be a whole PMD.
+    pub lookup: Option<Lookup>,
+}
+
+impl LockOp {
+    /// A call whose successful return holds the lock.
+    pub const fn returning_lock(function: &'static str) -> LockOp {
+        LockOp {
+            function,
+            held_on_zero: false,
+            arg_contains: None,
+            lookup: None,
+        }
+    }
+
+    /// `fn(mm, ..., address, ...)` that returns the pte of `address`
+    /// mapped and locked.
+    pub const fn pte_lock(function: &'static str, address_arg: usize) -> LockOp {
+        LockOp {
+            function,
+            held_on_zero: false,
+            arg_contains: None,
+            lookup: Some(Lookup {
+                mm_arg: 0,
+                address_arg,
+                may_be_pmd: false,
+            }),
+        }
+    }
+
+    /// `fn(mm, address, ..., &ptl)` that returns 0 with the lock held on
+    /// whatever maps the address.
+    pub const fn lookup(function: &'static str, may_be_pmd: bool) -> LockOp {
+        LockOp {
+            function,
+            held_on_zero: true,
+            arg_contains: None,
+            lookup: Some(Lookup {
+                mm_arg: 0,
+                address_arg: 1,
+                may_be_pmd,
+            }),
+        }
+    }
+
+    /// A generic lock primitive that counts only for a visibly named lock.
+    pub const fn spinlock(function: &'static str, arg: &'static str) -> LockOp {
+        LockOp {
+            function,
+            held_on_zero: false,
+            arg_contains: Some(arg),
+            lookup: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Lookup {
+    pub mm_arg: usize,
+    pub address_arg: usize,
+    pub may_be_pmd: bool,
 }
 
 /// How a call drops the page-table lock.
@@ -82,6 +177,21 @@ impl Recipe {
 
     pub fn is_locked_walk(&self, name: &str) -> bool {
         self.locked_walks.contains(&name)
+    }
+
+    pub fn walk_spec(&self, name: &str) -> Option<&WalkSpec> {
+        self.walk_specs.iter().find(|w| w.function == name)
+    }
+
+    /// `Some(true)` for a pmd change, `Some(false)` for a pte change.
+    pub fn modifies_pmd(&self, name: &str) -> Option<bool> {
+        if self.pmd_modifiers.contains(&name) {
+            Some(true)
+        } else if self.pte_modifiers.contains(&name) {
+            Some(false)
+        } else {
+            None
+        }
     }
 }
 

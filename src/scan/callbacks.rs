@@ -8,8 +8,8 @@ use rayon::prelude::*;
 use tree_sitter::Node;
 
 use super::ScanError;
-use super::classify::{Draft, FileFacts, ParsedFile, defined_by, is_static, loc_of_offset};
-use super::kernel_c::{self, enclosing_function, function_name};
+use super::classify::{Draft, FileFacts, ParsedFile, defined_by, loc_of_offset};
+use super::kernel_c::{self, enclosing_function, function_name, is_static};
 use super::model::{Detail, Loc};
 
 /// A callback named by one or more ops entries.

@@ -13,8 +13,8 @@ use tree_sitter::Node;
 
 use super::ctypes::{StructTable, declared_struct, expression_struct, initializer_struct};
 use super::kernel_c::{
-    declarator_name, enclosing_function, function_name, has_error, identifier_around, inside_error,
-    is_ident_byte, text,
+    declarator_name, enclosing_function, function_name, has_error, has_storage, identifier_around,
+    inside_error, is_ident_byte, text,
 };
 use super::model::{ApiRole, Detail, HookRole, Loc};
 use super::ptl;
@@ -887,12 +887,6 @@ fn initialised_variable(list: Node) -> Option<Node> {
     Some(d)
 }
 
-fn has_storage(func: Node, word: &str, src: &[u8]) -> bool {
-    let mut cursor = func.walk();
-    func.children(&mut cursor)
-        .any(|c| c.kind() == "storage_class_specifier" && text(c, src) == word)
-}
-
 /// Whether a function's body holds no statement (comments aside).
 pub fn body_is_empty(func: Node) -> bool {
     let Some(body) = func.child_by_field_name("body") else {
@@ -901,8 +895,4 @@ pub fn body_is_empty(func: Node) -> bool {
     let mut cursor = body.walk();
     body.named_children(&mut cursor)
         .all(|c| c.kind() == "comment")
-}
-
-pub fn is_static(func: Node, src: &[u8]) -> bool {
-    has_storage(func, "static", src)
 }

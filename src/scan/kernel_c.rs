@@ -270,6 +270,17 @@ pub fn declarator_name<'a>(decl: Node<'a>) -> Option<Node<'a>> {
     }
 }
 
+/// The identifier a declarator (of a parameter, a field...) declares.
+pub fn declarator_name_of(d: Node) -> Option<Node> {
+    let mut d = d;
+    loop {
+        match d.kind() {
+            "identifier" | "field_identifier" => return Some(d),
+            _ => d = d.child_by_field_name("declarator")?,
+        }
+    }
+}
+
 /// The innermost function definition around `node`.
 pub fn enclosing_function(node: Node) -> Option<Node> {
     let mut n = node.parent();
@@ -347,6 +358,80 @@ pub fn call_args(call: Node, src: &[u8]) -> Vec<String> {
         .filter(|a| a.kind() != "comment")
         .map(|a| text(a, src).into_owned())
         .collect()
+}
+
+/// Whether a definition carries a storage class such as `static`.
+pub fn has_storage(func: Node, word: &str, src: &[u8]) -> bool {
+    let mut cursor = func.walk();
+    func.children(&mut cursor)
+        .any(|c| c.kind() == "storage_class_specifier" && text(c, src) == word)
+}
+
+/// Whether a function definition is `static`.
+pub fn is_static(func: Node, src: &[u8]) -> bool {
+    has_storage(func, "static", src)
+}
+
+/// The expression inside any parentheses and casts: `(unsigned long)(x)`
+/// is `x`.
+pub fn strip_parens_casts(mut node: Node) -> Node {
+    loop {
+        match node.kind() {
+            "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) => node = inner,
+                None => return node,
+            },
+            "cast_expression" => match node.child_by_field_name("value") {
+                Some(inner) => node = inner,
+                None => return node,
+            },
+            _ => return node,
+        }
+    }
+}
+
+/// The nearest ancestor that is not a parenthesis or a cast around `node`,
+/// with the child of it that leads to `node`.
+pub fn parent_through_parens_casts(node: Node) -> Option<(Node, Node)> {
+    let mut child = node;
+    let mut p = node.parent()?;
+    while matches!(p.kind(), "parenthesized_expression" | "cast_expression") {
+        child = p;
+        p = p.parent()?;
+    }
+    Some((p, child))
+}
+
+/// The operator of a binary or assignment expression (`+`, `<<`, `+=`).
+pub fn operator<'a>(node: Node, src: &'a [u8]) -> Option<std::borrow::Cow<'a, str>> {
+    node.child_by_field_name("operator").map(|o| text(o, src))
+}
+
+/// Every node of `kind` inside `node` (itself included), in source order.
+pub fn descendants_of_kind<'a>(node: Node<'a>, kind: &str) -> Vec<Node<'a>> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == kind {
+            out.push(n);
+        }
+        let mut cursor = n.walk();
+        let children: Vec<Node> = n.named_children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+    out
+}
+
+/// The index of `arg` among its call's arguments, and the call.
+pub fn argument_position<'a>(arg: Node<'a>) -> Option<(Node<'a>, usize)> {
+    let list = arg.parent().filter(|p| p.kind() == "argument_list")?;
+    let call = list.parent().filter(|c| c.kind() == "call_expression")?;
+    let mut cursor = list.walk();
+    let pos = list
+        .named_children(&mut cursor)
+        .filter(|a| a.kind() != "comment")
+        .position(|a| a.id() == arg.id())?;
+    Some((call, pos))
 }
 
 #[cfg(test)]

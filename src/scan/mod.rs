@@ -10,7 +10,7 @@ mod classify;
 mod ctypes;
 pub mod kernel_c;
 pub mod model;
-mod ptl;
+pub mod ptl;
 mod render;
 pub mod walk;
 

@@ -42,13 +42,25 @@ pub struct Walked {
 /// loops cannot hang us and nothing is counted twice).  An unreadable
 /// file is an error: a scan that silently missed a file would lie.
 pub fn walk_and_filter(root: &Path, needle: &str) -> Result<Walked, ScanError> {
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    walk_sources(root, |src| {
+        let hits: Vec<usize> = finder.find_iter(src).collect();
+        (!hits.is_empty()).then_some(hits)
+    })
+}
+
+/// The walk itself: every regular `*.c`/`*.h` file is read once, and kept
+/// as a candidate when `select` returns the offsets that matter in it.
+pub fn walk_sources<F>(root: &Path, select: F) -> Result<Walked, ScanError>
+where
+    F: Fn(&[u8]) -> Option<Vec<usize>> + Sync,
+{
     let found = Mutex::new(Walked {
         files: Vec::new(),
         candidates: Vec::new(),
         skipped: Vec::new(),
     });
     let error: Mutex<Option<ScanError>> = Mutex::new(None);
-    let finder = memchr::memmem::Finder::new(needle.as_bytes());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     ignore::WalkBuilder::new(root)
         .standard_filters(false)
@@ -60,8 +72,8 @@ pub fn walk_and_filter(root: &Path, needle: &str) -> Result<Walked, ScanError> {
             // One read buffer per thread: most files do not match, and
             // reusing the buffer saves allocating the whole tree again.
             let mut buf = Vec::with_capacity(1 << 20);
-            let (found, error, finder) = (&found, &error, &finder);
-            Box::new(move |entry| match visit(root, entry, &mut buf, finder) {
+            let (found, error, select) = (&found, &error, &select);
+            Box::new(move |entry| match visit(root, entry, &mut buf, select) {
                 Ok(Visit::Nothing) => WalkState::Continue,
                 Ok(Visit::File(path, cand)) => {
                     let mut f = found.lock().expect("walk state lock");
@@ -99,7 +111,7 @@ fn visit(
     root: &Path,
     entry: Result<ignore::DirEntry, ignore::Error>,
     buf: &mut Vec<u8>,
-    finder: &memchr::memmem::Finder,
+    select: &(dyn Fn(&[u8]) -> Option<Vec<usize>> + Sync),
 ) -> Result<Visit, ScanError> {
     let entry = entry.map_err(|e| ScanError::Walk(e.to_string()))?;
     let path = entry.path();
@@ -131,8 +143,7 @@ fn visit(
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-    let hits: Vec<usize> = finder.find_iter(buf).collect();
-    let cand = (!hits.is_empty()).then(|| Candidate {
+    let cand = select(buf).map(|hits| Candidate {
         rel: relative(root, path),
         src: buf.clone(),
         hits,

@@ -1,0 +1,364 @@
+//! `kseries check`: a linter for mmu_notifier semantics.
+//!
+//! It reads any tree (before the migration, after it, or new code) and
+//! reports, like a compiler, what breaks the rules of
+//! `shared/docs/migration.md`:
+//!
+//! - E1: a use of the removed API (call, ops entry, arch hook), from
+//!   [`crate::scan::scan`];
+//! - E2: a `range_start` without its `range_end` on some path out of the
+//!   function, or an `end` without a `start` ([`pairing`]);
+//! - E3: `invalidate_range()` used in place of the start/end bracket
+//!   ([`range_only`]);
+//! - E4: a page count used as a byte length ([`page_count`]);
+//! - E5: a huge-page range whose start is not aligned ([`align`]);
+//! - W1: a callback that runs under the page-table lock and can sleep
+//!   ([`sleep`]).
+//!
+//! Only files containing one of the recipe's check needles are parsed
+//! (a byte prefilter, like `scan`), so the whole kernel takes seconds.
+
+mod align;
+mod index;
+mod page_count;
+mod pairing;
+mod range_only;
+mod render;
+pub mod sarif;
+mod sleep;
+mod walk;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::recipe::Recipe;
+use crate::scan::{Detail, ScanError};
+pub use render::render_text;
+
+/// How bad a finding is.  Errors make `kseries check` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+/// The rules, with a one-line description each (for `--format sarif`).
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "E1",
+        "use of the removed mmu_notifier_invalidate_page API (call, ops entry, arch hook)",
+    ),
+    (
+        "E2",
+        "mmu_notifier_invalidate_range_start without a matching _end on some path (or an end without a start)",
+    ),
+    (
+        "E3",
+        "mmu_notifier_invalidate_range used in place of the range_start/range_end bracket",
+    ),
+    ("E4", "a page count used as a byte length or address offset"),
+    (
+        "E5",
+        "a huge-page range whose start is not aligned to its size",
+    ),
+    (
+        "W1",
+        "a callback that runs under the page-table lock can sleep",
+    ),
+];
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// `E1` ... `E5`, `W1`.
+    pub code: String,
+    pub severity: Severity,
+    /// Path relative to the checked tree, with `/` separators.
+    pub file: String,
+    /// 1-based; the column counts bytes.
+    pub line: usize,
+    pub column: usize,
+    /// The enclosing function, if any.
+    pub function: Option<String>,
+    pub message: String,
+}
+
+/// Counts, for the summary line and for scripts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSummary {
+    pub files_walked: usize,
+    /// Files that contained a check needle and were parsed.
+    pub files_parsed: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+}
+
+/// What `check` found, sorted by file, line, column and code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub tree: String,
+    pub recipe: String,
+    pub diagnostics: Vec<Diagnostic>,
+    pub summary: CheckSummary,
+}
+
+impl CheckReport {
+    pub fn has_errors(&self) -> bool {
+        self.summary.errors > 0
+    }
+}
+
+/// Why a check could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    #[error("{path}: cannot read: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+}
+
+/// A parsed candidate file, shared by the rules.
+pub(crate) struct Source {
+    pub rel: String,
+    pub src: Vec<u8>,
+    pub tree: tree_sitter::Tree,
+}
+
+/// Checks the tree at `root` against `recipe`'s notifier semantics.
+pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
+    // The scan (for E1) and the check's own prefilter walk both read the
+    // tree: run them side by side.
+    let (scanned, walked) = rayon::join(
+        || crate::scan::scan(root, recipe),
+        || walk::walk(root, recipe.check.needles),
+    );
+    let mut diagnostics = e1(&scanned?);
+    let walked = walked?;
+    let files_parsed = walked.candidates.len();
+    let found: Vec<Diagnostic> = walked
+        .candidates
+        .into_par_iter()
+        .flat_map_iter(|(rel, src)| {
+            let tree = crate::scan::kernel_c::parse(&src);
+            let file = Source { rel, src, tree };
+            check_file(&file, recipe)
+        })
+        .collect();
+    diagnostics.extend(found);
+    diagnostics.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.code).cmp(&(&b.file, b.line, b.column, &b.code))
+    });
+    diagnostics.dedup();
+    let count = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
+    let summary = CheckSummary {
+        files_walked: walked.files_walked,
+        files_parsed,
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
+        notes: count(Severity::Note),
+    };
+    Ok(CheckReport {
+        tree: root.display().to_string(),
+        recipe: recipe.id.to_string(),
+        diagnostics,
+        summary,
+    })
+}
+
+/// E2 to W1 on one file's text, without a tree: for a rewrite to lint
+/// what it is about to write.  `rel` names the file in the diagnostics.
+/// (E1 needs the whole tree's scan and is not run.)
+pub fn check_source(rel: &str, src: &[u8], recipe: &Recipe) -> Vec<Diagnostic> {
+    let file = Source {
+        rel: rel.to_string(),
+        src: src.to_vec(),
+        tree: crate::scan::kernel_c::parse(src),
+    };
+    let mut out = check_file(&file, recipe);
+    out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
+    out.dedup();
+    out
+}
+
+/// E2 to W1 on one parsed file.
+fn check_file(file: &Source, recipe: &Recipe) -> Vec<Diagnostic> {
+    let idx = index::FileIndex::new(file);
+    let rules = &recipe.check;
+    let mut out = Vec::new();
+    out.extend(pairing::check(file, &idx, rules));
+    out.extend(range_only::check(file, &idx, rules));
+    out.extend(page_count::check(file, &idx, rules));
+    out.extend(align::check(file, &idx, rules));
+    out.extend(sleep::check(file, &idx, recipe));
+    out
+}
+
+/// E1 from the scan's sites.  Calls, ops entries and every arch-hook site
+/// (declaration, definition, call) are errors: each must go or be
+/// converted.  The API's own definition is the API, not a use of it: it is
+/// reported as a note, so that a tree that still carries the dead API after
+/// its last user is gone does not fail, but a reviewer sees it.
+fn e1(scanned: &crate::scan::ScanReport) -> Vec<Diagnostic> {
+    scanned
+        .sites
+        .iter()
+        .filter_map(|s| {
+            let (severity, message) = match &s.detail {
+                Detail::Call { callee, .. } => (
+                    Severity::Error,
+                    format!(
+                        "call of the removed `{callee}()`: bracket the change with invalidate_range_start/end"
+                    ),
+                ),
+                Detail::OpsEntry { callback, .. } => (
+                    Severity::Error,
+                    format!(
+                        "`.invalidate_page = {callback}` in struct mmu_notifier_ops: the callback is never called once the API is gone"
+                    ),
+                ),
+                Detail::ArchHook { name, role, .. } => (
+                    Severity::Error,
+                    format!("{} of the removed arch hook `{name}`", hook_role(*role)),
+                ),
+                Detail::Api { name, .. } => (
+                    Severity::Note,
+                    format!("the removed API itself (`{name}`): it goes last, with its stub"),
+                ),
+                _ => return None,
+            };
+            Some(Diagnostic {
+                code: "E1".into(),
+                severity,
+                file: s.file.clone(),
+                line: s.line,
+                column: s.column,
+                function: s.function.clone(),
+                message,
+            })
+        })
+        .collect()
+}
+
+fn hook_role(role: crate::scan::HookRole) -> &'static str {
+    match role {
+        crate::scan::HookRole::Declaration => "declaration",
+        crate::scan::HookRole::Definition => "definition",
+        crate::scan::HookRole::Call => "call",
+    }
+}
+
+/// A diagnostic at `node` in `file`.
+pub(crate) fn diag(
+    file: &Source,
+    node: tree_sitter::Node,
+    code: &str,
+    severity: Severity,
+    message: String,
+) -> Diagnostic {
+    let p = node.start_position();
+    Diagnostic {
+        code: code.into(),
+        severity,
+        file: file.rel.clone(),
+        line: p.row + 1,
+        column: p.column + 1,
+        function: crate::scan::kernel_c::enclosing_function(node)
+            .or_else(|| (node.kind() == "function_definition").then_some(node))
+            .and_then(|f| crate::scan::kernel_c::function_name(f, &file.src)),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(src: &str) -> Vec<(String, usize)> {
+        let recipe = crate::recipe::invalidate_page::recipe();
+        check_source("t.c", src.as_bytes(), &recipe)
+            .into_iter()
+            .map(|d| (d.code, d.line))
+            .collect()
+    }
+
+    #[test]
+    fn a_retry_loop_and_a_nested_error_label_pair_up() {
+        let src = "int f(struct mm_struct *mm, unsigned long s, unsigned long e)\n\
+                   {\n\
+                   \tint err;\n\
+                   again:\n\
+                   \tmmu_notifier_invalidate_range_start(mm, s, e);\n\
+                   \terr = g(mm);\n\
+                   \tif (err == -EAGAIN) {\n\
+                   \t\tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   \t\tgoto again;\n\
+                   \t}\n\
+                   \tif (err)\n\
+                   \t\tgoto out;\n\
+                   \th(mm);\n\
+                   out:\n\
+                   \tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   \treturn err;\n\
+                   }\n";
+        assert_eq!(codes(src), vec![]);
+    }
+
+    #[test]
+    fn a_return_inside_a_switch_leaks() {
+        let src = "int f(struct mm_struct *mm, unsigned long s, unsigned long e, int m)\n\
+                   {\n\
+                   \tmmu_notifier_invalidate_range_start(mm, s, e);\n\
+                   \tswitch (m) {\n\
+                   \tcase 1:\n\
+                   \t\treturn -EINVAL;\n\
+                   \tdefault:\n\
+                   \t\tbreak;\n\
+                   \t}\n\
+                   \tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   \treturn 0;\n\
+                   }\n";
+        assert_eq!(codes(src), vec![("E2".to_string(), 6)]);
+    }
+
+    #[test]
+    fn ifdef_alternatives_are_both_paths() {
+        let src = "void f(struct mm_struct *mm, unsigned long s, unsigned long e)\n\
+                   {\n\
+                   \tmmu_notifier_invalidate_range_start(mm, s, e);\n\
+                   #ifdef CONFIG_FOO\n\
+                   \tmmu_notifier_invalidate_range_end(mm, s, e);\n\
+                   #else\n\
+                   \tg(mm);\n\
+                   #endif\n\
+                   }\n";
+        assert_eq!(codes(src), vec![("E2".to_string(), 3)]);
+    }
+
+    #[test]
+    fn sleeping_rules_come_from_the_recipe() {
+        let r = crate::recipe::invalidate_page::recipe();
+        assert!(r.check.is_sleeping_call("mutex_lock_nested"));
+        assert!(r.check.is_sleeping_call("wait_event_timeout"));
+        assert!(!r.check.is_sleeping_call("down_read_trylock"));
+        assert!(!r.check.is_sleeping_call("spin_lock"));
+        assert!(r.check.is_address_name("haddr"));
+        assert!(r.check.is_address_name("mmun_start"));
+        assert!(!r.check.is_address_name("end_pfn"));
+        assert!(!r.check.is_address_name("nr_pages"));
+    }
+}

@@ -1,0 +1,25 @@
+//! The compiler-style text output.
+
+use super::CheckReport;
+
+/// `file:line:col: error[E2]: message` lines, then a summary line.
+pub fn render_text(report: &CheckReport) -> String {
+    let mut out = String::new();
+    for d in &report.diagnostics {
+        out.push_str(&format!(
+            "{}:{}:{}: {}[{}]: {}\n",
+            d.file,
+            d.line,
+            d.column,
+            d.severity.as_str(),
+            d.code,
+            d.message
+        ));
+    }
+    let s = &report.summary;
+    out.push_str(&format!(
+        "{} error(s), {} warning(s), {} note(s) in {} parsed of {} files\n",
+        s.errors, s.warnings, s.notes, s.files_parsed, s.files_walked
+    ));
+    out
+}

@@ -1,0 +1,143 @@
+//! W1: a callback the core calls under the page-table lock
+//! (`invalidate_page`, `invalidate_range`, `change_pte` of a
+//! `struct mmu_notifier_ops` initializer) that can sleep (seed 003: "No
+//! way can we sleep when we're traversing page tables").
+//!
+//! The callback's body is searched for a sleeping call (recipe list:
+//! `mutex_lock`, `down_read`, `wait_event*`, `GFP_KERNEL` allocations ...),
+//! following direct calls of static functions of the same file
+//! transitively, each function once.  The first chain found in source order
+//! is reported at the ops entry, since that is where the contract is made.
+//! Calls through pointers and into other files are not followed.
+
+use std::collections::HashSet;
+
+use tree_sitter::Node;
+
+use super::index::FileIndex;
+use super::{Diagnostic, Severity, Source, diag};
+use crate::recipe::Recipe;
+use crate::scan::kernel_c::{
+    call_args, callee_name, calls_in, descendants_of_kind, strip_parens_casts, text,
+};
+
+pub fn check(file: &Source, idx: &FileIndex, recipe: &Recipe) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (member, entry, callback) in ops_entries(file, recipe) {
+        let Some(func) = idx.functions.get(&callback) else {
+            continue; // defined in another file: not followed
+        };
+        let mut visited = HashSet::new();
+        let Some(chain) = sleep_chain(file, idx, recipe, &callback, *func, &mut visited) else {
+            continue;
+        };
+        out.push(diag(
+            file,
+            entry,
+            "W1",
+            Severity::Warning,
+            format!(
+                "`.{member} = {callback}` runs under the page-table lock but can sleep: {}",
+                chain.join(" -> ")
+            ),
+        ));
+    }
+    out
+}
+
+/// `(member, entry node, callback name)` for every atomic member set in an
+/// initializer of the recipe's ops structure.
+fn ops_entries<'a>(file: &'a Source, recipe: &Recipe) -> Vec<(String, Node<'a>, String)> {
+    let src = &file.src;
+    let mut out = Vec::new();
+    for decl in descendants_of_kind(file.tree.root_node(), "declaration") {
+        let Some(ty) = decl.child_by_field_name("type") else {
+            continue;
+        };
+        let is_ops = ty.kind() == "struct_specifier"
+            && ty
+                .child_by_field_name("name")
+                .is_some_and(|n| text(n, src) == recipe.ops_struct);
+        if !is_ops {
+            continue;
+        }
+        for pair in descendants_of_kind(decl, "initializer_pair") {
+            let Some(member) = descendants_of_kind(pair, "field_identifier")
+                .first()
+                .map(|f| text(*f, src).into_owned())
+            else {
+                continue;
+            };
+            if !recipe.check.atomic_members.contains(&member.as_str()) {
+                continue;
+            }
+            let Some(value) = pair.child_by_field_name("value") else {
+                continue;
+            };
+            let mut v = strip_parens_casts(value);
+            if v.kind() == "pointer_expression" {
+                v = v.child_by_field_name("argument").unwrap_or(v);
+            }
+            if v.kind() == "identifier" {
+                out.push((member, pair, text(v, src).into_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The first chain from `name` to a sleeping call, as
+/// `["foo", "bar", "mutex_lock at line 12"]`.
+fn sleep_chain(
+    file: &Source,
+    idx: &FileIndex,
+    recipe: &Recipe,
+    name: &str,
+    func: Node,
+    visited: &mut HashSet<String>,
+) -> Option<Vec<String>> {
+    if !visited.insert(name.to_string()) {
+        return None; // already searched (or a cycle)
+    }
+    let src = &file.src;
+    let rules = &recipe.check;
+    let body = func.child_by_field_name("body")?;
+    for call in calls_in(body) {
+        let Some(callee) = callee_name(call, src) else {
+            continue;
+        };
+        let line = call.start_position().row + 1;
+        if rules.is_sleeping_call(&callee) {
+            return Some(vec![name.into(), format!("{callee} at line {line}")]);
+        }
+        let args = call_args(call, src);
+        if let Some(flag) = rules
+            .sleeping_args
+            .iter()
+            .find(|f| args.iter().any(|a| contains_word(a, f)))
+        {
+            return Some(vec![
+                name.into(),
+                format!("{callee}({flag}) at line {line}"),
+            ]);
+        }
+        if let Some(helper) = idx.functions.get(&callee)
+            && idx.is_static(*helper, src)
+            && let Some(mut rest) = sleep_chain(file, idx, recipe, &callee, *helper, visited)
+        {
+            rest.insert(0, name.into());
+            return Some(rest);
+        }
+    }
+    None
+}
+
+/// Whether `word` occurs in `s` as a whole identifier.
+fn contains_word(s: &str, word: &str) -> bool {
+    s.match_indices(word).any(|(i, _)| {
+        let before = s[..i].chars().next_back();
+        let after = s[i + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}

@@ -1,0 +1,95 @@
+//! Stage 4: remove the API itself, last, when nothing uses it any more.
+
+use std::collections::BTreeMap;
+
+use super::RewriteError;
+use super::plan::{ChangeUnit, Stage};
+use super::removal::{exports, function_definitions, member_declarations, prototypes, remove};
+use super::workspace::{UnitDraft, Workspace};
+use crate::recipe::Recipe;
+use crate::scan::{ApiRole, Detail, ScanReport};
+
+pub fn remove_api(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    report: &ScanReport,
+) -> Result<Vec<ChangeUnit>, RewriteError> {
+    let mut files: BTreeMap<&str, Vec<(ApiRole, &str, usize)>> = BTreeMap::new();
+    for s in &report.sites {
+        if let Detail::Api { role, name, .. } = &s.detail {
+            files
+                .entry(&s.file)
+                .or_default()
+                .push((*role, name, s.line));
+        }
+    }
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let subsystem = files
+        .keys()
+        .find(|f| f.ends_with(".h"))
+        .or(files.keys().next())
+        .map(|f| crate::scan::walk::subsystem_of(f))
+        .unwrap_or_default();
+    let mut draft = UnitDraft::new(
+        Stage::Api,
+        &subsystem,
+        &format!("remove the {} API", recipe.ops_member),
+    );
+    let mut removed = Vec::new();
+    for (file, items) in &files {
+        let (src, tree) = ws.parsed(file)?;
+        let mut done = Vec::new();
+        for (role, name, line) in items {
+            let nodes = match role {
+                ApiRole::Member => member_declarations(&tree, &src, recipe.ops_struct, name),
+                ApiRole::Declaration => prototypes(&tree, &src, name),
+                ApiRole::Export => exports(&tree, &src, name),
+                ApiRole::Wrapper | ApiRole::Stub | ApiRole::Definition | ApiRole::InternalUse => {
+                    // Wrapper and stub share a name: take the one at the
+                    // scanned line when the file is as scanned.
+                    let defs = function_definitions(&tree, &src, name);
+                    let at_line: Vec<_> = defs
+                        .iter()
+                        .copied()
+                        .filter(|d| {
+                            crate::scan::kernel_c::declarator_name(*d)
+                                .is_some_and(|n| n.start_position().row + 1 == *line)
+                        })
+                        .collect();
+                    if at_line.is_empty() { defs } else { at_line }
+                }
+            };
+            for n in nodes {
+                if done.contains(&n.id()) {
+                    continue;
+                }
+                done.push(n.id());
+                let (a, b) = remove(&mut draft, file, &src, n);
+                removed.push(format!("{file}:{a}-{b} ({} {name})", role_name(*role)));
+            }
+        }
+    }
+    draft.rationale.push(format!(
+        "No caller of {} and no {}.{} callback is left after the previous patches, so the API goes: {}. \
+         Each comment that documented a removed part goes with it.",
+        recipe.api_functions.join("() or ") + "()",
+        recipe.ops_struct,
+        recipe.ops_member,
+        removed.join("; ")
+    ));
+    Ok(vec![ws.commit(draft)?])
+}
+
+fn role_name(role: ApiRole) -> &'static str {
+    match role {
+        ApiRole::Member => "ops member",
+        ApiRole::Declaration => "declaration",
+        ApiRole::Definition => "definition",
+        ApiRole::Wrapper => "wrapper",
+        ApiRole::Stub => "stub",
+        ApiRole::InternalUse => "use",
+        ApiRole::Export => "export",
+    }
+}

@@ -1,0 +1,966 @@
+//! Stage 1: convert every caller of the old API.
+//!
+//! `mmu_notifier_invalidate_page(mm, addr)` becomes
+//! `mmu_notifier_invalidate_range(mm, cstart, cend)` under the page-table
+//! lock with the exact range of the entry changed there, bracketed by
+//! `invalidate_range_start/end` at the sleepable level around the walk or
+//! lookup that takes the lock, for the worst-case range, with the end on
+//! every path out.  A shape the rules cannot prove safe is left untouched
+//! and reported for review with the reason.
+
+use std::collections::BTreeMap;
+
+use tree_sitter::Node;
+
+use super::RewriteError;
+use super::plan::{ChangeUnit, ReviewItem, Stage};
+use super::syntax::*;
+use super::text::declaration_insert;
+use super::text::{
+    block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
+};
+use super::workspace::{UnitDraft, Workspace};
+use crate::recipe::Recipe;
+use crate::scan::kernel_c::{
+    call_args, callee_name, calls_in, enclosing_function, function_name, text,
+};
+use crate::scan::{Detail, ScanReport, Site, ptl};
+
+/// Converts every call site, one unit per subsystem.
+pub fn convert(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    report: &ScanReport,
+    review: &mut Vec<ReviewItem>,
+) -> Result<Vec<ChangeUnit>, RewriteError> {
+    let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
+    for s in report
+        .sites
+        .iter()
+        .filter(|s| matches!(s.detail, Detail::Call { .. }))
+    {
+        by_subsystem.entry(&s.subsystem).or_default().push(s);
+    }
+    let mut units = Vec::new();
+    for (subsystem, sites) in by_subsystem {
+        let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
+        let summary = format!("use range notifiers in {}", list_functions(&functions));
+        let mut draft = UnitDraft::new(Stage::Callers, subsystem, &summary);
+        let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
+        for s in sites {
+            by_file.entry(&s.file).or_default().push(s);
+        }
+        for (file, sites) in by_file {
+            let (src, tree) = ws.parsed(file)?;
+            let mut seen_functions = Vec::new();
+            for site in sites {
+                if seen_functions.contains(&site.function) {
+                    review.push(ReviewItem {
+                        file: file.to_string(),
+                        line: site.line,
+                        reason: "a second call in the same function: one bracket for both cannot be proven".into(),
+                    });
+                    continue;
+                }
+                seen_functions.push(site.function.clone());
+                let cx = CallCx {
+                    recipe,
+                    file,
+                    src: &src,
+                };
+                match cx.convert_site(&tree, site) {
+                    Ok(conv) => {
+                        for (s, e, t) in conv.edits {
+                            draft.replace(file, s, e, t);
+                        }
+                        draft.rationale.push(conv.rationale);
+                    }
+                    Err(reason) => review.push(ReviewItem {
+                        file: file.to_string(),
+                        line: site.line,
+                        reason,
+                    }),
+                }
+            }
+        }
+        if !draft.is_empty() {
+            units.push(ws.commit(draft)?);
+        }
+    }
+    Ok(units)
+}
+
+struct CallCx<'a> {
+    recipe: &'a Recipe,
+    file: &'a str,
+    src: &'a [u8],
+}
+
+/// The edits for one call, and why they are safe.
+struct Conversion {
+    edits: Vec<(usize, usize, String)>,
+    rationale: String,
+}
+
+/// How the page-table lock around the call is taken.
+enum LockSite<'t> {
+    /// A loop like `while (page_vma_mapped_walk(&pvmw))`.
+    Walk { lp: Node<'t>, walk: Node<'t> },
+    /// A lookup like `follow_pte_pmd(mm, addr, ..., &ptl)` in a statement.
+    Lookup {
+        stmt: Node<'t>,
+        call: Node<'t>,
+        may_be_pmd: bool,
+        address_arg: usize,
+    },
+}
+
+/// A page-table change before the call.
+struct Change<'t> {
+    pmd: bool,
+    address: String,
+    stmt: Node<'t>,
+    block: Node<'t>,
+}
+
+/// Local names, chosen not to clash with the function's own.
+struct Names {
+    start: String,
+    end: String,
+    span: String,
+    cstart: String,
+    cend: String,
+}
+
+impl<'a> CallCx<'a> {
+    fn convert_site(&self, tree: &tree_sitter::Tree, site: &Site) -> Result<Conversion, String> {
+        let call = self.find_call(tree, site)?;
+        let func = enclosing_function(call).ok_or("the call is not inside a function")?;
+        let fname = function_name(func, self.src).unwrap_or_default();
+        if crate::scan::kernel_c::has_error(func) {
+            return Err(format!("{fname}() does not parse cleanly"));
+        }
+        let args = call_args(call, self.src);
+        let [mm, _addr] = args.as_slice() else {
+            return Err(format!("expected two arguments, found {}", args.len()));
+        };
+        let lock = self.lock_site(call, func)?;
+        let names = Names::avoiding(&identifiers(func, self.src));
+        let mut edits = Vec::new();
+        let mut notes = Vec::new();
+
+        let (bracket_block, region, range_lines, worst_case) = self.bracket(&lock, &names)?;
+        self.check_sleepable(region[0], func, "the range start")?;
+        self.insert_start(&mut edits, region[0], mm, &range_lines, worst_case, &names);
+        self.declare(
+            &mut edits,
+            bracket_block,
+            &names.bracket_decl(worst_case && matches!(lock, LockSite::Walk { .. })),
+        );
+        let exits = self.insert_ends(&mut edits, func, &region, mm, &names)?;
+        notes.push(exits);
+
+        let (held, evidence) = ptl::lock_at(call, func, self.src, self.recipe);
+        match held {
+            Some(true) => {
+                notes.push(self.replace_under_lock(&mut edits, call, &region, &lock, mm, &names)?)
+            }
+            Some(false) => {
+                notes.push(self.move_under_lock(&mut edits, call, func, &region, mm, &names)?)
+            }
+            None => {
+                return Err(format!(
+                    "cannot tell whether the page-table lock is held at the call: {evidence}"
+                ));
+            }
+        }
+        let line = call.start_position().row + 1;
+        let rationale = format!(
+            "{}: {fname}() called {}() at line {line} ({evidence}). {}",
+            self.file,
+            site_callee(site),
+            notes.join(" ")
+        );
+        Ok(Conversion { edits, rationale })
+    }
+
+    fn find_call<'t>(&self, tree: &'t tree_sitter::Tree, site: &Site) -> Result<Node<'t>, String> {
+        let point = tree_sitter::Point {
+            row: site.line - 1,
+            column: site.column - 1,
+        };
+        let node = tree
+            .root_node()
+            .descendant_for_point_range(point, point)
+            .ok_or("call not found at its scanned position")?;
+        let mut n = Some(node);
+        while let Some(c) = n {
+            if c.kind() == "call_expression" {
+                if callee_name(c, self.src).as_deref() == Some(site_callee(site)) {
+                    return Ok(c);
+                }
+                break;
+            }
+            n = c.parent();
+        }
+        Err("the file changed since the scan: call not found at its position".into())
+    }
+
+    /// Where the lock is taken: an enclosing locked walk, else the last
+    /// lookup before the call.
+    fn lock_site<'t>(&self, call: Node<'t>, func: Node<'t>) -> Result<LockSite<'t>, String> {
+        let mut n = call.parent();
+        while let Some(p) = n {
+            if matches!(p.kind(), "while_statement" | "for_statement")
+                && let Some(cond) = p.child_by_field_name("condition")
+                && let Some(walk) = calls_in(cond).into_iter().find(|c| {
+                    callee_name(*c, self.src).is_some_and(|f| self.recipe.walk_spec(&f).is_some())
+                })
+            {
+                return Ok(LockSite::Walk { lp: p, walk });
+            }
+            n = p.parent();
+        }
+        let body = func
+            .child_by_field_name("body")
+            .ok_or("function without a body")?;
+        let lookup = calls_in(body)
+            .into_iter()
+            .rev()
+            .filter(|c| c.start_byte() < call.start_byte())
+            .filter_map(|c| {
+                let name = callee_name(c, self.src)?;
+                let op = self
+                    .recipe
+                    .lock_acquire(&name, &call_args(c, self.src).join(", "))?;
+                Some((c, op.lookup?))
+            })
+            .next();
+        match lookup {
+            Some((c, l)) => Ok(LockSite::Lookup {
+                stmt: statement_of(c),
+                call: c,
+                may_be_pmd: l.may_be_pmd,
+                address_arg: l.address_arg,
+            }),
+            None => Err(
+                "no page-table walk or lookup that takes the lock was found before the call".into(),
+            ),
+        }
+    }
+
+    /// The block and statements the bracket spans, and the range lines.
+    #[allow(clippy::type_complexity)]
+    fn bracket<'t>(
+        &self,
+        lock: &LockSite<'t>,
+        names: &Names,
+    ) -> Result<(Node<'t>, Vec<Node<'t>>, Vec<String>, bool), String> {
+        match lock {
+            LockSite::Walk { lp, walk } => {
+                let block = block_of(*lp).ok_or("the walk loop is not in a block")?;
+                let spec = self
+                    .recipe
+                    .walk_spec(&callee_name(*walk, self.src).unwrap_or_default())
+                    .unwrap();
+                let state = call_args(*walk, self.src)
+                    .first()
+                    .cloned()
+                    .unwrap_or_default();
+                let state = state.trim_start_matches('&');
+                let init = self.walk_initializer(block, state, *lp)?;
+                let get = |m: &str| {
+                    init.get(m)
+                        .cloned()
+                        .ok_or(format!("`{state}` does not set .{m}"))
+                };
+                let (page, vma, addr) = (
+                    get(spec.page_member)?,
+                    get(spec.vma_member)?,
+                    get(spec.address_member)?,
+                );
+                let Names {
+                    start, end, span, ..
+                } = names;
+                let lines = vec![
+                    format!("{span} = PAGE_SIZE << compound_order({page});"),
+                    format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
+                    format!("{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"),
+                ];
+                Ok((block, vec![*lp], lines, true))
+            }
+            LockSite::Lookup {
+                stmt,
+                call,
+                may_be_pmd,
+                address_arg,
+            } => {
+                if stmt.kind() == "declaration" {
+                    return Err(format!(
+                        "the lock is taken in the initializer of a declaration (line {}): the bracket cannot go \
+                         before it without mixing declarations and code",
+                        stmt.start_position().row + 1
+                    ));
+                }
+                let block = block_of(*stmt).ok_or("the lookup is not in a block")?;
+                let args = call_args(*call, self.src);
+                let addr = args.get(*address_arg).ok_or("lookup without an address")?;
+                let region: Vec<Node> = statements(block)
+                    .into_iter()
+                    .filter(|s| s.start_byte() >= stmt.start_byte())
+                    .collect();
+                let Names { start, end, .. } = names;
+                let lines = if *may_be_pmd {
+                    let vma = self.vma_of(&args[0], *stmt)?;
+                    vec![
+                        format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
+                        format!("{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"),
+                    ]
+                } else {
+                    vec![
+                        format!("{start} = {addr};"),
+                        format!("{end} = {addr} + PAGE_SIZE;"),
+                    ]
+                };
+                Ok((block, region, lines, *may_be_pmd))
+            }
+        }
+    }
+
+    /// The vma whose `vm_mm` an mm expression is: `vma->vm_mm` directly,
+    /// or a local initialised from it.
+    fn vma_of(&self, mm: &str, at: Node) -> Result<String, String> {
+        if let Some(v) = mm.strip_suffix("->vm_mm") {
+            return Ok(v.to_string());
+        }
+        let func = enclosing_function(at).ok_or("not in a function")?;
+        for d in descendants(func, &["init_declarator"]) {
+            let name = d
+                .child_by_field_name("declarator")
+                .map(|n| text(n, self.src).into_owned());
+            let value = d
+                .child_by_field_name("value")
+                .map(|n| text(n, self.src).into_owned());
+            if name.as_deref().map(|n| n.trim_start_matches('*')) == Some(mm)
+                && let Some(v) = value.as_deref().and_then(|v| v.strip_suffix("->vm_mm"))
+            {
+                return Ok(v.to_string());
+            }
+        }
+        Err(format!(
+            "cannot find the vma of `{mm}` to clamp the range to"
+        ))
+    }
+
+    /// The designated initializer of the walk state, member → text, and a
+    /// check that the address it names is not changed before the walk.
+    fn walk_initializer(
+        &self,
+        block: Node,
+        state: &str,
+        lp: Node,
+    ) -> Result<BTreeMap<String, String>, String> {
+        for decl in leading_declarations(block) {
+            let declared = descendants(decl, &["init_declarator"]);
+            for d in declared {
+                let name = d
+                    .child_by_field_name("declarator")
+                    .map(|n| text(n, self.src).into_owned());
+                if name.as_deref() != Some(state) {
+                    continue;
+                }
+                let mut map = BTreeMap::new();
+                for pair in descendants(d, &["initializer_pair"]) {
+                    let field = pair
+                        .child_by_field_name("designator")
+                        .and_then(|x| x.named_child(0));
+                    if let (Some(f), Some(v)) = (field, pair.child_by_field_name("value")) {
+                        map.insert(
+                            text(f, self.src).into_owned(),
+                            text(v, self.src).into_owned(),
+                        );
+                    }
+                }
+                for value in map.values() {
+                    if self.assigned_between(block, value, decl.end_byte(), lp.start_byte()) {
+                        return Err(format!(
+                            "`{value}` changes between the walk's setup and the walk"
+                        ));
+                    }
+                }
+                return Ok(map);
+            }
+        }
+        Err(format!(
+            "the walk state `{state}` is not initialised at the top of the function"
+        ))
+    }
+
+    fn assigned_between(&self, block: Node, name: &str, from: usize, to: usize) -> bool {
+        descendants(block, &["assignment_expression", "update_expression"])
+            .into_iter()
+            .any(|a| {
+                a.start_byte() >= from
+                    && a.end_byte() <= to
+                    && a.child_by_field_name("left")
+                        .or_else(|| a.child_by_field_name("argument"))
+                        .is_some_and(|l| text(l, self.src) == name)
+            })
+    }
+
+    fn check_sleepable(&self, at: Node, func: Node, what: &str) -> Result<(), String> {
+        match ptl::lock_at(at, func, self.src, self.recipe) {
+            (Some(false), _) => Ok(()),
+            (_, ev) => Err(format!(
+                "{what} would go at line {} where the page-table lock may be held ({ev})",
+                at.start_position().row + 1
+            )),
+        }
+    }
+
+    fn insert_start(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        anchor: Node,
+        mm: &str,
+        lines: &[String],
+        worst_case: bool,
+        names: &Names,
+    ) {
+        let at = line_start(self.src, anchor.start_byte());
+        let indent = indent_at(self.src, anchor.start_byte());
+        let mut text = String::new();
+        let prev_blank_or_open = at == 0
+            || line_is_blank(self.src, at - 1)
+            || self.src[..at].trim_ascii_end().ends_with(b"{");
+        if !prev_blank_or_open {
+            text.push('\n');
+        }
+        if worst_case {
+            let comment: &[&str] = if lines.len() == 3 {
+                self.recipe.walk_worst_case_comment
+            } else {
+                self.recipe.pmd_worst_case_comment
+            };
+            text.push_str(&block_comment(&indent, comment));
+        }
+        for l in lines {
+            text.push_str(&format!("{indent}{l}\n"));
+        }
+        text.push_str(&call_statement(
+            &indent,
+            self.recipe.range_start,
+            &[mm.into(), names.start.clone(), names.end.clone()],
+        ));
+        text.push('\n');
+        edits.push((at, at, text));
+    }
+
+    /// Declares new locals after the declarations that open `block`.
+    fn declare(&self, edits: &mut Vec<(usize, usize, String)>, block: Node, decl: &str) {
+        let (at, text) = declaration_insert(self.src, block, decl);
+        edits.push((at, at, text));
+    }
+
+    /// Puts the range end after the bracketed region and before every
+    /// jump out of it; says where, for the rationale.
+    fn insert_ends(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        func: Node,
+        region: &[Node],
+        mm: &str,
+        names: &Names,
+    ) -> Result<String, String> {
+        let end_args = [mm.to_string(), names.start.clone(), names.end.clone()];
+        let labels_inside: Vec<String> = region
+            .iter()
+            .flat_map(|s| descendants(*s, &["labeled_statement"]))
+            .filter_map(|l| {
+                l.child_by_field_name("label")
+                    .map(|n| text(n, self.src).into_owned())
+            })
+            .collect();
+        self.refuse_gotos_into(func, region, &labels_inside)?;
+        let mut places = Vec::new();
+        for jump in region.iter().flat_map(|s| {
+            descendants(
+                *s,
+                &[
+                    "return_statement",
+                    "break_statement",
+                    "continue_statement",
+                    "goto_statement",
+                ],
+            )
+        }) {
+            if !self.leaves_region(jump, region, &labels_inside) {
+                continue;
+            }
+            self.check_sleepable(jump, func, "a range end before this exit")?;
+            let line = jump.start_position().row + 1;
+            places.push(format!(
+                "before the {} at line {line}",
+                jump.kind().trim_end_matches("_statement")
+            ));
+            self.insert_before_jump(edits, jump, &end_args)?;
+        }
+        let last = *region.last().expect("a region has a statement");
+        if !is_jump(last) {
+            let indent = indent_at(self.src, region[0].start_byte());
+            let stmt = call_statement(&indent, self.recipe.range_end, &end_args);
+            if region.len() == 1 {
+                let at = line_end(self.src, last.end_byte() - 1);
+                edits.push((at, at, format!("\n{stmt}")));
+                places.push(format!(
+                    "after the walk (line {})",
+                    last.end_position().row + 1
+                ));
+            } else {
+                let block = block_of(last).ok_or("region without a block")?;
+                let close = block.end_byte() - 1;
+                let at = line_start(self.src, close);
+                edits.push((at, at, format!("\n{stmt}")));
+                places.push(format!(
+                    "at the end of the block (line {})",
+                    block.end_position().row + 1
+                ));
+            }
+        }
+        Ok(format!(
+            "{}() and {}() bracket the lock for the worst-case range; the end runs on every path out: {}.",
+            self.recipe.range_start,
+            self.recipe.range_end,
+            places.join(", ")
+        ))
+    }
+
+    fn leaves_region(&self, jump: Node, region: &[Node], labels_inside: &[String]) -> bool {
+        match jump.kind() {
+            "return_statement" => true,
+            "goto_statement" => {
+                goto_label(jump, self.src).is_none_or(|l| !labels_inside.contains(&l))
+            }
+            _ => match jump_target(jump) {
+                // A break out of the walk loop itself lands right where
+                // the end is put after the loop.
+                Some(t) => !region.iter().any(|s| contains(*s, t)),
+                None => true,
+            },
+        }
+    }
+
+    fn refuse_gotos_into(
+        &self,
+        func: Node,
+        region: &[Node],
+        labels_inside: &[String],
+    ) -> Result<(), String> {
+        for g in descendants(func, &["goto_statement"]) {
+            let inside = region.iter().any(|s| contains(*s, g));
+            if !inside && goto_label(g, self.src).is_some_and(|l| labels_inside.contains(&l)) {
+                return Err(format!(
+                    "the goto at line {} enters the bracketed region from outside",
+                    g.start_position().row + 1
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_before_jump(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        jump: Node,
+        args: &[String],
+    ) -> Result<(), String> {
+        let parent = jump.parent().ok_or("jump without a parent")?;
+        let indent = indent_at(self.src, jump.start_byte());
+        match parent.kind() {
+            "compound_statement" | "labeled_statement" => {
+                let at = line_start(self.src, jump.start_byte());
+                edits.push((at, at, call_statement(&indent, self.recipe.range_end, args)));
+                Ok(())
+            }
+            "if_statement" if parent.child_by_field_name("alternative").is_none() => {
+                // `if (x)\n\tjump;` gains braces to hold two statements.
+                let cond = parent
+                    .child_by_field_name("condition")
+                    .ok_or("if without condition")?;
+                let if_indent = indent_at(self.src, parent.start_byte());
+                edits.push((cond.end_byte(), cond.end_byte(), " {".into()));
+                let (s, e) = (
+                    line_start(self.src, jump.start_byte()),
+                    line_end(self.src, jump.end_byte() - 1),
+                );
+                let jump_text = String::from_utf8_lossy(&self.src[s..e]).into_owned();
+                let body = format!(
+                    "{}{}{if_indent}}}\n",
+                    call_statement(&indent, self.recipe.range_end, args),
+                    jump_text
+                );
+                edits.push((s, e, body));
+                Ok(())
+            }
+            _ => Err(format!(
+                "cannot put the range end before the {} at line {}",
+                jump.kind(),
+                jump.start_position().row + 1
+            )),
+        }
+    }
+
+    /// Page-table changes before `call` within `scope`, grouped by what
+    /// they change.
+    fn changes_before<'t>(
+        &self,
+        scope: &[Node<'t>],
+        call: Node,
+    ) -> Result<Vec<Change<'t>>, String> {
+        let mut out = Vec::new();
+        for c in scope.iter().flat_map(|s| calls_in(*s)) {
+            if c.start_byte() >= call.start_byte() {
+                continue;
+            }
+            let Some(pmd) = callee_name(c, self.src).and_then(|n| self.recipe.modifies_pmd(&n))
+            else {
+                continue;
+            };
+            let address = call_args(c, self.src)
+                .get(1)
+                .cloned()
+                .ok_or("page-table change without an address")?;
+            let stmt = statement_of(c);
+            let block = block_of(stmt).ok_or("page-table change outside a block")?;
+            out.push(Change {
+                pmd,
+                address,
+                stmt,
+                block,
+            });
+        }
+        if out.is_empty() {
+            return Err("no page-table change found before the call".into());
+        }
+        Ok(out)
+    }
+
+    /// The call runs under the lock: it becomes the atomic range call with
+    /// the exact range of what was changed.
+    fn replace_under_lock(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        call: Node,
+        region: &[Node],
+        lock: &LockSite,
+        mm: &str,
+        names: &Names,
+    ) -> Result<String, String> {
+        let scope: Vec<Node> = match lock {
+            LockSite::Walk { lp, .. } => vec![
+                lp.child_by_field_name("body")
+                    .ok_or("walk loop without body")?,
+            ],
+            LockSite::Lookup { .. } => region.to_vec(),
+        };
+        let changes = self.changes_before(&scope, call)?;
+        let groups = group_changes(&changes);
+        let stmt = statement_of(call);
+        if stmt.kind() != "expression_statement" {
+            return Err("the call is not a statement of its own".into());
+        }
+        let indent = indent_at(self.src, stmt.start_byte());
+        let range = if groups.len() == 1 {
+            let (pmd, addr) = &groups[0].0;
+            exact_range(*pmd, addr)
+        } else {
+            self.assign_exact_ranges(edits, &groups, names)?;
+            let holder =
+                common_block(&changes, stmt).ok_or("the changes and the call share no block")?;
+            self.declare(
+                edits,
+                holder,
+                &format!("unsigned long {}, {};", names.cstart, names.cend),
+            );
+            (names.cstart.clone(), names.cend.clone())
+        };
+        let (s, e) = (
+            line_start(self.src, stmt.start_byte()),
+            line_end(self.src, stmt.end_byte() - 1),
+        );
+        edits.push((
+            s,
+            e,
+            call_statement(
+                &indent,
+                self.recipe.range_call,
+                &[mm.into(), range.0, range.1],
+            ),
+        ));
+        Ok(format!(
+            "Under the page-table lock it now calls {}() with the exact range of the entry changed there ({}).",
+            self.recipe.range_call,
+            describe_groups(&groups)
+        ))
+    }
+
+    /// `cstart`/`cend` set right after the change in each branch.
+    fn assign_exact_ranges(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        groups: &[((bool, String), Vec<&Change>)],
+        names: &Names,
+    ) -> Result<(), String> {
+        let mut blocks = Vec::new();
+        for ((pmd, addr), changes) in groups {
+            let block = changes[0].block;
+            if changes.iter().any(|c| c.block.id() != block.id()) || blocks.contains(&block.id()) {
+                return Err("page-table changes of different sizes share a branch".into());
+            }
+            blocks.push(block.id());
+            let last = changes
+                .iter()
+                .map(|c| c.stmt)
+                .max_by_key(|s| s.end_byte())
+                .unwrap();
+            let indent = indent_at(self.src, last.start_byte());
+            let at = line_end(self.src, last.end_byte() - 1);
+            let (cs, ce) = (&names.cstart, &names.cend);
+            let text = if *pmd {
+                format!("{indent}{cs} = {addr} & PMD_MASK;\n{indent}{ce} = {cs} + PMD_SIZE;\n")
+            } else {
+                format!("{indent}{cs} = {addr};\n{indent}{ce} = {cs} + PAGE_SIZE;\n")
+            };
+            edits.push((at, at, text));
+        }
+        Ok(())
+    }
+
+    /// The call runs after the unlock: the atomic range call goes under
+    /// the lock right after each change, and the old call goes (with a
+    /// flag that only guarded it).
+    fn move_under_lock(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        call: Node,
+        func: Node,
+        region: &[Node],
+        mm: &str,
+        names: &Names,
+    ) -> Result<String, String> {
+        let changes = self.changes_before(region, call)?;
+        let groups = group_changes(&changes);
+        let mut inline = true;
+        let mut texts = Vec::new();
+        for ((pmd, addr), changes) in &groups {
+            let last = changes
+                .iter()
+                .map(|c| c.stmt)
+                .max_by_key(|s| s.end_byte())
+                .unwrap();
+            let indent = indent_at(self.src, last.start_byte());
+            let (s, e) = exact_range(*pmd, addr);
+            let text = call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]);
+            inline &= text.lines().all(|l| super::text::display_width(l) <= 80);
+            texts.push((last, indent, *pmd, addr.clone(), text));
+        }
+        for (last, indent, pmd, addr, text) in texts {
+            let at = line_end(self.src, last.end_byte() - 1);
+            let text = if inline {
+                text
+            } else {
+                // Too long for 80 columns even wrapped: name the range.
+                let (cs, ce) = (&names.cstart, &names.cend);
+                let assign = if pmd {
+                    format!("{indent}{cs} = {addr} & PMD_MASK;\n{indent}{ce} = {cs} + PMD_SIZE;\n")
+                } else {
+                    format!("{indent}{cs} = {addr};\n{indent}{ce} = {cs} + PAGE_SIZE;\n")
+                };
+                assign
+                    + &call_statement(
+                        &indent,
+                        self.recipe.range_call,
+                        &[mm.into(), cs.clone(), ce.clone()],
+                    )
+            };
+            edits.push((at, at, text));
+        }
+        if !inline {
+            let block = block_of(region[0]).ok_or("region without a block")?;
+            self.declare(
+                edits,
+                block,
+                &format!("unsigned long {}, {};", names.cstart, names.cend),
+            );
+        }
+        let stmt = statement_of(call);
+        let parent = stmt.parent().ok_or("call without parent")?;
+        let mut note = String::new();
+        let target = if parent.kind() == "if_statement"
+            && parent.child_by_field_name("alternative").is_none()
+        {
+            if let Some(flag) = guard_flag(parent, self.src) {
+                note = self.remove_dead_flag(edits, func, parent, &flag);
+            }
+            parent
+        } else {
+            stmt
+        };
+        let (s, e) = removal_range(self.src, target.start_byte(), target.end_byte());
+        edits.push((s, e, String::new()));
+        Ok(format!(
+            "The old call ran after the unlock; {}() now runs under the page-table lock right after each change ({}).{note}",
+            self.recipe.range_call,
+            describe_groups(&groups)
+        ))
+    }
+
+    /// Removes a local flag whose only reads guarded the removed call.
+    fn remove_dead_flag(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        func: Node,
+        guard_if: Node,
+        flag: &str,
+    ) -> String {
+        let mut removals = Vec::new();
+        for id in descendants(func, &["identifier"]) {
+            if text(id, self.src) != flag || contains(guard_if, id) {
+                continue;
+            }
+            let parent = id.parent().map(|p| p.kind());
+            let stmt = statement_of(id);
+            let is_store = parent == Some("assignment_expression")
+                && id
+                    .parent()
+                    .and_then(|p| p.child_by_field_name("left"))
+                    .is_some_and(|l| l.id() == id.id())
+                && stmt.kind() == "expression_statement";
+            let is_lone_decl =
+                stmt.kind() == "declaration" && descendants(stmt, &["identifier"]).len() == 1;
+            if is_store || is_lone_decl {
+                removals.push(stmt);
+            } else {
+                return format!(" `{flag}` is still read elsewhere and stays.");
+            }
+        }
+        for stmt in removals {
+            let (s, e) = (
+                line_start(self.src, stmt.start_byte()),
+                line_end(self.src, stmt.end_byte() - 1),
+            );
+            edits.push((s, e, String::new()));
+        }
+        format!(" The flag `{flag}` only guarded the old call and goes with it.")
+    }
+}
+
+impl Names {
+    fn avoiding(used: &std::collections::HashSet<String>) -> Names {
+        let plain = ["start", "end", "span", "cstart", "cend"];
+        let prefix = if plain.iter().any(|n| used.contains(*n)) {
+            "mmun_"
+        } else {
+            ""
+        };
+        let n = |s: &str| format!("{prefix}{s}");
+        Names {
+            start: n("start"),
+            end: n("end"),
+            span: n("span"),
+            cstart: n("cstart"),
+            cend: n("cend"),
+        }
+    }
+
+    fn bracket_decl(&self, with_span: bool) -> String {
+        if with_span {
+            format!("unsigned long {}, {}, {};", self.start, self.end, self.span)
+        } else {
+            format!("unsigned long {}, {};", self.start, self.end)
+        }
+    }
+}
+
+/// `f()`, `f() and g()`, `f(), g() and h()`; past three, a count.
+fn list_functions(names: &[String]) -> String {
+    let calls: Vec<String> = names.iter().map(|f| format!("{f}()")).collect();
+    match calls.as_slice() {
+        [] => "their callers".into(),
+        [one] => one.clone(),
+        [init @ .., last] if calls.len() <= 3 => format!("{} and {last}", init.join(", ")),
+        _ => format!("{} functions", calls.len()),
+    }
+}
+
+fn site_callee(site: &Site) -> &str {
+    match &site.detail {
+        Detail::Call { callee, .. } => callee,
+        _ => "",
+    }
+}
+
+type Groups<'c, 't> = Vec<((bool, String), Vec<&'c Change<'t>>)>;
+
+fn group_changes<'c, 't>(changes: &'c [Change<'t>]) -> Groups<'c, 't> {
+    let mut groups: Groups = Vec::new();
+    for c in changes {
+        let key = (c.pmd, c.address.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(c),
+            None => groups.push((key, vec![c])),
+        }
+    }
+    groups
+}
+
+/// Exact range of one entry: a pte is one page, a pmd the aligned PMD.
+fn exact_range(pmd: bool, addr: &str) -> (String, String) {
+    if pmd {
+        (
+            format!("{addr} & PMD_MASK"),
+            format!("({addr} & PMD_MASK) + PMD_SIZE"),
+        )
+    } else {
+        (addr.to_string(), format!("{addr} + PAGE_SIZE"))
+    }
+}
+
+fn describe_groups(groups: &[((bool, String), Vec<&Change>)]) -> String {
+    groups
+        .iter()
+        .map(|((pmd, addr), _)| {
+            if *pmd {
+                format!("a pmd at `{addr} & PMD_MASK` for PMD_SIZE")
+            } else {
+                format!("a pte: one page at `{addr}`")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The innermost block holding every change and the call.
+fn common_block<'t>(changes: &[Change<'t>], stmt: Node<'t>) -> Option<Node<'t>> {
+    let mut b = block_of(stmt);
+    while let Some(block) = b {
+        if changes.iter().all(|c| contains(block, c.stmt)) {
+            return Some(block);
+        }
+        b = block.parent().and_then(|p| {
+            if p.kind() == "compound_statement" {
+                Some(p)
+            } else {
+                block_of(p)
+            }
+        });
+    }
+    None
+}
+
+/// `if (flag)` with a plain identifier: the flag's name.
+fn guard_flag(if_stmt: Node, src: &[u8]) -> Option<String> {
+    let cond = if_stmt.child_by_field_name("condition")?;
+    let inner = cond.named_child(0)?;
+    (inner.kind() == "identifier").then(|| text(inner, src).into_owned())
+}

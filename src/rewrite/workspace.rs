@@ -1,0 +1,114 @@
+//! The files a plan is being computed on, as they are after every unit
+//! computed so far, and the edits of the unit being computed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tree_sitter::Tree;
+
+use super::RewriteError;
+use super::plan::{ChangeUnit, Edit, FileEdit, Stage, git_blob_id};
+use crate::scan::kernel_c;
+
+/// Current contents of the files touched so far.
+pub struct Workspace {
+    root: PathBuf,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Workspace {
+    pub fn new(root: &Path) -> Workspace {
+        Workspace {
+            root: root.to_path_buf(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// The current content of `path` (read from the tree the first time).
+    pub fn content(&mut self, path: &str) -> Result<&[u8], RewriteError> {
+        if !self.files.contains_key(path) {
+            let full = self.root.join(path);
+            let bytes = std::fs::read(&full).map_err(|e| RewriteError::Io {
+                path: full.clone(),
+                reason: e.to_string(),
+            })?;
+            self.files.insert(path.to_string(), bytes);
+        }
+        Ok(&self.files[path])
+    }
+
+    /// Content and syntax tree of `path`.
+    pub fn parsed(&mut self, path: &str) -> Result<(Vec<u8>, Tree), RewriteError> {
+        let src = self.content(path)?.to_vec();
+        let tree = kernel_c::parse(&src);
+        Ok((src, tree))
+    }
+
+    /// Turns the collected edits into a change unit and applies them, so
+    /// that the next unit sees the result.
+    pub fn commit(&mut self, draft: UnitDraft) -> Result<ChangeUnit, RewriteError> {
+        let mut files = Vec::new();
+        for (path, mut edits) in draft.edits {
+            edits.sort_by_key(|e| (e.start, e.end));
+            let original = self.content(&path)?.to_vec();
+            let fe = FileEdit {
+                path: path.clone(),
+                base_blob: git_blob_id(&original),
+                edits,
+            };
+            let new = fe
+                .apply(&original)
+                .map_err(|e| RewriteError::Internal(e.to_string()))?;
+            self.files.insert(path, new);
+            files.push(fe);
+        }
+        Ok(ChangeUnit {
+            stage: draft.stage,
+            subsystem: draft.subsystem,
+            summary: draft.summary,
+            rationale: draft.rationale,
+            review_notes: draft.review_notes,
+            files,
+        })
+    }
+}
+
+/// A change unit being computed: edits against the workspace's current
+/// content of each file.
+pub struct UnitDraft {
+    pub stage: Stage,
+    pub subsystem: String,
+    pub summary: String,
+    pub rationale: Vec<String>,
+    pub review_notes: Vec<String>,
+    pub edits: BTreeMap<String, Vec<Edit>>,
+}
+
+impl UnitDraft {
+    pub fn new(stage: Stage, subsystem: &str, summary: &str) -> UnitDraft {
+        UnitDraft {
+            stage,
+            subsystem: subsystem.to_string(),
+            summary: summary.to_string(),
+            rationale: Vec::new(),
+            review_notes: Vec::new(),
+            edits: BTreeMap::new(),
+        }
+    }
+
+    pub fn replace(&mut self, path: &str, start: usize, end: usize, text: impl Into<String>) {
+        self.edits.entry(path.to_string()).or_default().push(Edit {
+            start,
+            end,
+            text: text.into(),
+        });
+    }
+
+    pub fn insert(&mut self, path: &str, at: usize, text: impl Into<String>) {
+        self.replace(path, at, at, text);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.edits.values().all(Vec::is_empty)
+    }
+}

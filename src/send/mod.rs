@@ -1,0 +1,564 @@
+//! `kseries send`: mail a `git format-patch` series the way
+//! `git send-email` would, but safely.
+//!
+//! * Dry run by default: [`SendOptions::confirm`] sends, and
+//!   [`SendOptions::reflect`] sends every message to the sender only.
+//! * Threading like git's default (`--thread --no-chain-reply-to`): every
+//!   message is `In-Reply-To:` the first one (the cover letter).
+//! * Message-Ids derived from the series content, version and sender
+//!   domain, so a re-run produces the same ids; `Date:` one second apart.
+//! * Never twice: after the server accepts a message its Message-Id is
+//!   written to a state file beside the series ([`series::STATE_FILE`]),
+//!   and a re-run skips what is recorded there.
+//! * Body bytes go out as they are in the patch file.
+//! * The password is never printed, logged or stored.
+//!
+//! The CLI is a thin wrapper: fill a [`SendOptions`] from the flags and
+//! call [`send`] with stdout.
+//!
+//! # Where it differs from git send-email, on purpose
+//!
+//! * The cover letter goes to everyone any patch goes to (git sends it to
+//!   its own To/Cc only).  Patches get exactly git's To/Cc (checked
+//!   against git send-email by the tests): `--to`/`sendemail.to`, the
+//!   patch's To/Cc, the author, and `Signed-off-by`/`*-by`/`Cc` lines of
+//!   the body, minus the `--suppress-cc` classes.
+//! * "self" is recognised by address (case-insensitive), not by the whole
+//!   `Name <address>` string.
+//! * No prompts, ever: an 8-bit body without a charset is declared UTF-8
+//!   (`sendemail.assume8bitEncoding=UTF-8`); an 8-bit body to a server
+//!   without 8BITMIME is sent as it is, with a warning (git does the same,
+//!   silently).  No sendmail program, no aliases, no --cc-cmd/--to-cmd.
+//! * `--reflect` sends every message to the sender only, with the headers
+//!   unchanged, and records nothing.
+//! * A lock file (`.kseries-sent.json.lock`) keeps two `--confirm` runs off
+//!   one series.
+//!
+//! A message that the server accepted but whose acceptance never reached
+//! us (connection lost after the final `.`) cannot be told from one that
+//! was not accepted; it is treated as not sent.
+
+pub mod address;
+pub mod compose;
+pub mod config;
+pub mod series;
+pub mod smtp;
+pub mod state;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use compose::{Outgoing, SuppressCc};
+pub use config::{Encryption, GitConfig, PASSWORD_ENV, Password, SmtpSettings};
+pub use series::{STATE_FILE, Series};
+pub use state::{SentRecord, SentState};
+
+/// Every failure of `send`, each saying what went wrong, where, and how to
+/// fix it.  None of them ever contains the SMTP password.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The series directory or mbox holds no message.
+    #[error(
+        "no patches in {}: expected the *.patch files of `git format-patch -o DIR` or an mbox; generate the series first",
+        path.display()
+    )]
+    EmptySeries {
+        /// The directory or file given.
+        path: PathBuf,
+    },
+    /// One message of the series is unusable.
+    #[error("{source_name}: {problem}; {fix}; nothing was sent")]
+    BadPatch {
+        /// File (or mbox message) at fault.
+        source_name: String,
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// Bad or missing configuration or options.
+    #[error("{problem}; {fix}")]
+    Config {
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// A file could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file is unreadable.
+    #[error("state file {}: {problem}; move it away only if you are sure which messages went out", path.display())]
+    State {
+        /// Its path.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The server could not be reached.
+    #[error(
+        "cannot connect to SMTP server {endpoint}: {detail}; check --smtp-server/--smtp-server-port (sendemail.smtpServer, sendemail.smtpServerPort) and --smtp-encryption; nothing was sent"
+    )]
+    Connect {
+        /// `host:port`.
+        endpoint: String,
+        /// The network error.
+        detail: String,
+    },
+    /// TLS failed (untrusted certificate, no STARTTLS, ...).
+    #[error(
+        "TLS with SMTP server {endpoint} failed: {detail}; if the server uses a private CA, pass --smtp-ca FILE (or set sendemail.smtpSSLCertPath); check --smtp-encryption (tls = STARTTLS, ssl = implicit TLS); nothing was sent"
+    )]
+    Tls {
+        /// `host:port`.
+        endpoint: String,
+        /// The TLS error.
+        detail: String,
+    },
+    /// The server refused the credentials.
+    #[error(
+        "SMTP server {endpoint} refused the login of user {user:?}: {detail}; check --smtp-user (sendemail.smtpUser) and the password in KSERIES_SMTP_PASS or sendemail.smtpPass; nothing was sent"
+    )]
+    Auth {
+        /// `host:port`.
+        endpoint: String,
+        /// The user name.
+        user: String,
+        /// The server's answer.
+        detail: String,
+    },
+    /// A message was not accepted; the ones before it were (and are
+    /// recorded in the state file).
+    #[error("{0}")]
+    Rejected(Box<Rejection>),
+}
+
+/// Details of [`SendError::Rejected`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "message {number}/{total} ({subject}) was not sent: the server {endpoint} failed at {stage}: {detail}; {accepted} message(s) were accepted and recorded in {}; fix the problem and run the same command again to send the rest (sent messages are skipped)",
+    state_path.display()
+)]
+pub struct Rejection {
+    /// 1-based number of the failed message.
+    pub number: usize,
+    /// Messages in the series.
+    pub total: usize,
+    /// Its subject.
+    pub subject: String,
+    /// `host:port`.
+    pub endpoint: String,
+    /// SMTP stage (`MAIL FROM`, `RCPT TO:<x>`, `DATA`, `end of DATA`).
+    pub stage: String,
+    /// The server's answer or the network error.
+    pub detail: String,
+    /// How many messages the server accepted so far (all runs).
+    pub accepted: usize,
+    /// The state file.
+    pub state_path: PathBuf,
+}
+
+/// What to do: print, send, or send to the sender only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Print what would go out (the default).
+    DryRun,
+    /// Send for real.
+    Confirm,
+    /// Send every message to the sender only (headers unchanged); the
+    /// state file is neither read nor written.
+    Reflect,
+}
+
+/// The options of `kseries send`, one field per flag.
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    /// SERIES_DIR_OR_MBOX.
+    pub series: PathBuf,
+    /// `--to ADDR` (repeatable; also `sendemail.to`).
+    pub to: Vec<String>,
+    /// `--cc ADDR` (repeatable; also `sendemail.cc`).
+    pub cc: Vec<String>,
+    /// `--from ADDR`; else `sendemail.from`, else `user.name <user.email>`.
+    pub from: Option<String>,
+    /// `--suppress-cc CLASS` (repeatable; also `sendemail.suppressCc`).
+    pub suppress_cc: Vec<SuppressCc>,
+    /// `--dry-run` (the default anyway; conflicts with confirm/reflect).
+    pub dry_run: bool,
+    /// `--confirm`: really send.
+    pub confirm: bool,
+    /// `--reflect`: send only to the sender.
+    pub reflect: bool,
+    /// `--smtp-server HOST`.
+    pub smtp_server: Option<String>,
+    /// `--smtp-server-port N`.
+    pub smtp_server_port: Option<u16>,
+    /// `--smtp-encryption tls|ssl|none`.
+    pub smtp_encryption: Option<Encryption>,
+    /// `--smtp-user USER`.
+    pub smtp_user: Option<String>,
+    /// The password, if the caller has one; there is no flag for it (the
+    /// CLI leaves it `None` and `KSERIES_SMTP_PASS` or `sendemail.smtpPass`
+    /// is used).
+    pub smtp_pass: Option<Password>,
+    /// `--smtp-ca FILE` (or `sendemail.smtpSSLCertPath`).
+    pub smtp_ca: Option<PathBuf>,
+    /// `--batch-size N`: reconnect after N messages (`sendemail.smtpBatchSize`).
+    pub batch_size: Option<usize>,
+    /// `--relogin-delay S`: seconds to wait before reconnecting
+    /// (`sendemail.smtpReloginDelay`).
+    pub relogin_delay: Option<u64>,
+    /// `--force`: send even a cover letter that still has format-patch's
+    /// `*** SUBJECT HERE ***` / `*** BLURB HERE ***` (git refuses too).
+    pub force: bool,
+    /// `--verbose`: show the SMTP conversation (never the password).
+    pub verbose: bool,
+    /// Where git config is read (`-C DIR`); the current directory if None.
+    pub git_dir: Option<PathBuf>,
+}
+
+impl SendOptions {
+    /// The mode the flags ask for.
+    pub fn mode(&self) -> Result<Mode, SendError> {
+        match (self.dry_run, self.confirm, self.reflect) {
+            (_, true, true) => Err(SendError::Config {
+                problem: "--confirm and --reflect both given".into(),
+                fix: "use --reflect to send to yourself first, then --confirm".into(),
+            }),
+            (true, true, _) | (true, _, true) => Err(SendError::Config {
+                problem: "--dry-run conflicts with --confirm/--reflect".into(),
+                fix: "drop one of them".into(),
+            }),
+            (_, true, false) => Ok(Mode::Confirm),
+            (_, false, true) => Ok(Mode::Reflect),
+            _ => Ok(Mode::DryRun),
+        }
+    }
+}
+
+/// What `send` did.
+#[derive(Debug, Clone, Default)]
+pub struct SendReport {
+    /// Message-Ids accepted by the server in this run.
+    pub sent: Vec<String>,
+    /// Message-Ids skipped because an earlier run sent them.
+    pub skipped: Vec<String>,
+    /// The messages as composed (in order), sent or not.
+    pub messages: Vec<Outgoing>,
+    /// Where the state file is.
+    pub state_path: PathBuf,
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn parse_addrs(list: &[String], what: &str) -> Result<Vec<address::Mailbox>, SendError> {
+    let mut out = Vec::new();
+    for s in list {
+        let l = address::parse_list(s).map_err(|e| SendError::Config {
+            problem: format!("bad {what} address {s:?}: {}", e.0),
+            fix: format!("give {what} as 'Name <user@example.org>' or user@example.org"),
+        })?;
+        out.extend(l);
+    }
+    Ok(out)
+}
+
+/// Compose the messages of a series without sending anything (what a dry
+/// run prints).
+pub fn compose(opts: &SendOptions) -> Result<(Series, Vec<Outgoing>, GitConfig), SendError> {
+    let mode = opts.mode()?;
+    let series = series::read_series(&opts.series)?;
+    let dir = opts.git_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let cfg = GitConfig::load(&dir)?;
+    let sender = compose::resolve_sender(opts.from.as_deref(), &cfg, &dir)?;
+    let mut to = opts.to.clone();
+    to.extend(cfg.get_all("sendemail.to").iter().cloned());
+    let mut cc = opts.cc.clone();
+    cc.extend(cfg.get_all("sendemail.cc").iter().cloned());
+    let mut suppress = opts.suppress_cc.clone();
+    if suppress.is_empty() {
+        for v in cfg.get_all("sendemail.suppresscc") {
+            suppress.push(v.parse()?);
+        }
+    }
+    let input = compose::ComposeInput {
+        sender: Some(sender),
+        to: parse_addrs(&to, "--to")?,
+        cc: parse_addrs(&cc, "--cc")?,
+        suppress,
+        reflect: mode == Mode::Reflect,
+        first_date: now_secs() - series.patches.len() as i64,
+    };
+    let msgs = compose::plan(&series, &input)?;
+    Ok((series, msgs, cfg))
+}
+
+fn print_message(out: &mut dyn Write, m: &Outgoing, total: usize) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "=== message {}/{}: {} ({})",
+        m.index + 1,
+        total,
+        m.subject,
+        m.source
+    )?;
+    writeln!(out, "MAIL FROM:<{}>", m.envelope_from)?;
+    for r in &m.recipients {
+        writeln!(out, "RCPT TO:<{r}>")?;
+    }
+    writeln!(out)?;
+    out.write_all(&m.bytes)?;
+    if !m.bytes.ends_with(b"\n") {
+        writeln!(out)?;
+    }
+    writeln!(out)
+}
+
+fn config_number<T: std::str::FromStr>(
+    cfg: &GitConfig,
+    key: &str,
+    flag: &str,
+) -> Result<Option<T>, SendError> {
+    match cfg.get(key) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| SendError::Config {
+            problem: format!("git config {key} = {v:?} is not a number"),
+            fix: format!("fix it or pass {flag}"),
+        }),
+    }
+}
+
+/// Refuse a cover letter still holding format-patch's placeholders, as
+/// git send-email does.
+fn check_templates(series: &Series, pending: &[&Outgoing]) -> Result<(), SendError> {
+    for p in pending.iter().map(|m| &series.patches[m.index]) {
+        let subj = p.subject().unwrap_or("");
+        let blurb = String::from_utf8_lossy(&p.body).contains("*** BLURB HERE ***");
+        if subj.contains("*** SUBJECT HERE ***") || blurb {
+            return Err(SendError::BadPatch {
+                source_name: p.source.clone(),
+                problem: "it still has the template text *** SUBJECT HERE *** or *** BLURB HERE ***"
+                    .into(),
+                fix: "write the cover letter's subject and blurb (or pass --force to send it as it is)"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Run `kseries send`: compose the series, then print it (dry run) or send
+/// it, writing human-readable progress to `out`.
+pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendError> {
+    let mode = opts.mode()?;
+    let (series, msgs, cfg) = compose(opts)?;
+    let state_path = series.state_path();
+    let total = msgs.len();
+    let _lock = if mode == Mode::Confirm {
+        Some(state::SeriesLock::acquire(&state_path)?)
+    } else {
+        None
+    };
+    let mut state = if mode == Mode::Reflect {
+        SentState::default()
+    } else {
+        SentState::load(&state_path)?
+    };
+    let mut report = SendReport {
+        state_path: state_path.clone(),
+        ..SendReport::default()
+    };
+    let io = |e| SendError::Io {
+        what: "cannot write output".into(),
+        source: e,
+    };
+
+    let pending: Vec<&Outgoing> = msgs
+        .iter()
+        .filter(|m| {
+            if state.contains(&m.message_id) {
+                report.skipped.push(m.message_id.clone());
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    for id in &report.skipped {
+        writeln!(
+            out,
+            "Skipping {id}: already sent (recorded in {})",
+            state_path.display()
+        )
+        .map_err(io)?;
+    }
+
+    if mode == Mode::DryRun {
+        writeln!(
+            out,
+            "Dry run: {} of {} message(s) would be sent; nothing is sent without --confirm (or --reflect).",
+            pending.len(),
+            total
+        )
+        .map_err(io)?;
+        for m in &pending {
+            print_message(out, m, total).map_err(io)?;
+        }
+        report.messages = msgs;
+        return Ok(report);
+    }
+
+    if !opts.force {
+        check_templates(&series, &pending)?;
+    }
+
+    if pending.is_empty() {
+        writeln!(
+            out,
+            "All {total} message(s) were already sent; nothing to do."
+        )
+        .map_err(io)?;
+        report.messages = msgs;
+        return Ok(report);
+    }
+
+    let settings = config::smtp_settings(opts, &cfg)?;
+    let batch = match opts.batch_size {
+        Some(n) => Some(n),
+        None => config_number(&cfg, "sendemail.smtpbatchsize", "--batch-size")?,
+    }
+    .filter(|&n| n > 0);
+    let delay = match opts.relogin_delay {
+        Some(n) => Some(n),
+        None => config_number(&cfg, "sendemail.smtprelogindelay", "--relogin-delay")?,
+    }
+    .unwrap_or(0);
+
+    // Connect and log in before the first message: a bad server, CA or
+    // password fails here with nothing sent.
+    let mut session = smtp::Session::open(&settings, out, opts.verbose)?;
+    let mut in_batch = 0usize;
+    for m in pending {
+        if batch.is_some_and(|b| in_batch >= b) {
+            session.quit();
+            if delay > 0 {
+                if opts.verbose {
+                    writeln!(
+                        out,
+                        "Batch of {in_batch} sent; waiting {delay}s before logging in again"
+                    )
+                    .map_err(io)?;
+                }
+                std::thread::sleep(Duration::from_secs(delay));
+            }
+            session = match smtp::Session::open(&settings, out, opts.verbose) {
+                Ok(s) => s,
+                Err(e) => {
+                    // Earlier messages did go out: say so, not "nothing was sent".
+                    let detail = e.to_string();
+                    let detail = detail
+                        .strip_suffix("; nothing was sent")
+                        .unwrap_or(&detail)
+                        .to_string();
+                    return Err(SendError::Rejected(Box::new(Rejection {
+                        number: m.index + 1,
+                        total,
+                        subject: m.subject.clone(),
+                        endpoint: settings.endpoint(),
+                        stage: "logging in again after a batch (--batch-size)".into(),
+                        detail,
+                        accepted: state.sent.len(),
+                        state_path,
+                    })));
+                }
+            };
+            in_batch = 0;
+        }
+        match session.send(m, out, opts.verbose) {
+            Ok(answer) => {
+                in_batch += 1;
+                if mode == Mode::Confirm {
+                    let recorded = state.record(
+                        &state_path,
+                        SentRecord {
+                            message_id: m.message_id.clone(),
+                            subject: m.subject.clone(),
+                            source: m.source.clone(),
+                            recipients: m.recipients.clone(),
+                            server: settings.endpoint(),
+                            accepted_at: now_secs() as u64,
+                        },
+                    );
+                    if let Err(e) = recorded {
+                        session.quit();
+                        return Err(SendError::Config {
+                            problem: format!(
+                                "{} ({}) WAS SENT, but recording it failed: {e}",
+                                m.message_id, m.subject
+                            ),
+                            fix: format!(
+                                "add it to {} by hand (or fix the file system) before running again, or it will be sent twice",
+                                state_path.display()
+                            ),
+                        });
+                    }
+                }
+                report.sent.push(m.message_id.clone());
+                writeln!(
+                    out,
+                    "Sent {} {} to {} ({})",
+                    m.message_id,
+                    m.subject,
+                    m.recipients.join(", "),
+                    answer.trim()
+                )
+                .map_err(io)?;
+            }
+            Err((stage, detail)) => {
+                session.abort();
+                return Err(SendError::Rejected(Box::new(Rejection {
+                    number: m.index + 1,
+                    total,
+                    subject: m.subject.clone(),
+                    endpoint: settings.endpoint(),
+                    stage,
+                    detail,
+                    accepted: state.sent.len(),
+                    state_path,
+                })));
+            }
+        }
+    }
+    session.quit();
+    writeln!(
+        out,
+        "Done: {} sent, {} skipped (already sent){}.",
+        report.sent.len(),
+        report.skipped.len(),
+        if mode == Mode::Reflect {
+            ", reflected to the sender only; not recorded"
+        } else {
+            ""
+        }
+    )
+    .map_err(io)?;
+    report.messages = msgs;
+    Ok(report)
+}
+
+/// The state file of a series path (directory or mbox), for callers that
+/// want to show or check it.
+pub fn state_path_for(series: &Path) -> Result<PathBuf, SendError> {
+    Ok(series::read_series(series)?.state_path())
+}

@@ -1,0 +1,420 @@
+//! `kseries rewrite` on the corpus and on the real 4.12 tree.
+
+mod common;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn kseries() -> Command {
+    Command::cargo_bin("kseries").unwrap()
+}
+
+/// A git copy of the corpus, without the files whose API uses must wait
+/// for a human (a macro that hides a call, code that does not parse).
+fn convertible_corpus() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("corpus");
+    copy_dir(&common::corpus(), &dst);
+    std::fs::remove_file(dst.join("fs/blobfs/blob_compat.h")).unwrap();
+    std::fs::remove_file(dst.join("fs/blobfs/broken.c")).unwrap();
+    // The linter's fixtures of historical bugs are bugs on purpose.
+    std::fs::remove_dir_all(dst.join("check/bugs")).unwrap();
+    git_init(&dst);
+    (tmp, dst)
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), to).unwrap();
+        }
+    }
+}
+
+fn git_init(dir: &Path) {
+    common::git(dir, &["init", "-q"]).unwrap();
+    common::git(dir, &["add", "-A"]).unwrap();
+    common::git(dir, &["commit", "-q", "-m", "base"]).unwrap();
+}
+
+fn plan_json(dir: &Path) -> Value {
+    let out = kseries()
+        .args(["rewrite", "--format", "json", "--allow-partial"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn scan_kinds(dir: &Path) -> Value {
+    let out = kseries()
+        .args(["scan", "--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["summary"]["sites"].clone()
+}
+
+fn read(dir: &Path, f: &str) -> String {
+    std::fs::read_to_string(dir.join(f)).unwrap()
+}
+
+/// The body of function `name` in C source `src` (from its name to the
+/// closing brace at column 0).
+fn function<'a>(src: &'a str, name: &str) -> &'a str {
+    let start = src
+        .find(&format!("{name}("))
+        .unwrap_or_else(|| panic!("{name} not found"));
+    let end = src[start..].find("\n}\n").map(|e| start + e + 3).unwrap();
+    &src[start..end]
+}
+
+#[test]
+fn corpus_plan_is_in_bisectable_stage_order() {
+    let (_tmp, dir) = convertible_corpus();
+    let plan = plan_json(&dir);
+    let stages: Vec<&str> = plan["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["callers", "callbacks", "callbacks", "kvm", "api"]);
+    assert_eq!(plan["needs_review"], serde_json::json!([]));
+    for u in plan["units"].as_array().unwrap() {
+        assert!(
+            !u["rationale"].as_array().unwrap().is_empty(),
+            "every unit says why: {u}"
+        );
+        for f in u["files"].as_array().unwrap() {
+            assert_eq!(f["base_blob"].as_str().unwrap().len(), 40);
+        }
+    }
+    let gizmo = &plan["units"][1];
+    assert!(
+        gizmo["review_notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("converted, not removed"),
+        "{gizmo}"
+    );
+}
+
+#[test]
+fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
+    let (_tmp, dir) = convertible_corpus();
+    let out = kseries()
+        .args(["rewrite", "--apply"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_migrated(&dir);
+
+    let shrink = read(&dir, "mm/shrink.c");
+    // Each converted function: one start, an end on every path out, and
+    // the atomic call with a byte range under the lock.
+    for (f, ends) in [
+        ("shrink_wrprotect_one", 2),
+        ("shrink_clear_pte", 2),
+        ("shrink_list", 2),
+    ] {
+        let body = function(&shrink, f);
+        assert_eq!(
+            body.matches("mmu_notifier_invalidate_range_start(").count(),
+            1,
+            "{body}"
+        );
+        assert_eq!(
+            body.matches("mmu_notifier_invalidate_range_end(").count(),
+            ends,
+            "{body}"
+        );
+        assert_eq!(
+            body.matches("mmu_notifier_invalidate_range(").count(),
+            1,
+            "{body}"
+        );
+        assert!(
+            !body.contains("1UL << compound_order"),
+            "page count used as a length: {body}"
+        );
+    }
+    let walk = function(&shrink, "shrink_wrprotect_one");
+    assert!(
+        walk.contains("span = PAGE_SIZE << compound_order(page);"),
+        "{walk}"
+    );
+    assert!(
+        walk.contains("start = max(vma->vm_start, address & ~(span - 1));"),
+        "{walk}"
+    );
+    // The early return gets its end after the walk is done with the lock.
+    let ret = walk.find("return false;").unwrap();
+    let end_before_ret = walk[..ret]
+        .rfind("mmu_notifier_invalidate_range_end(")
+        .unwrap();
+    assert!(
+        walk[..end_before_ret]
+            .rfind("page_vma_mapped_walk_done(&pvmw);")
+            .is_some()
+    );
+
+    // The callback whose work is not covered is converted, not dropped.
+    let gizmo = read(&dir, "drivers/gizmo/gizmo_svm.c");
+    assert!(
+        gizmo.contains("gizmo_invalidate_page(mn, mm, addr);"),
+        "{gizmo}"
+    );
+    assert!(gizmo.contains("g->dirty_hint = 0;"));
+    // A callback used elsewhere stays; its entry goes.
+    assert!(read(&dir, "drivers/widget/widget_tlb.c").contains("void widget_zap("));
+    // The real arch hook checks its address against the range.
+    let bar = read(&dir, "arch/bar/kvm/bar.c");
+    assert!(
+        bar.contains("if (start <= address && address < end)"),
+        "{bar}"
+    );
+    assert!(
+        read(&dir, "virt/kvm/kvm_main.c")
+            .contains("kvm_arch_mmu_notifier_invalidate_range(kvm, start, end);")
+    );
+    assert!(
+        read(&dir, "include/linux/kvm_host.h")
+            .contains("void kvm_arch_mmu_notifier_invalidate_range(")
+    );
+    // The false friends are untouched.
+    let diff = common::git(&dir, &["diff", "--name-only"]).unwrap();
+    assert!(
+        !diff.contains("cleancache") && !diff.contains("swapcache") && !diff.contains("blob"),
+        "{diff}"
+    );
+}
+
+#[test]
+fn uses_left_for_review_keep_the_later_stages_and_fail_without_allow_partial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("corpus");
+    copy_dir(&common::corpus(), &dir);
+    let out = kseries().arg("rewrite").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("fs/blobfs/blob_compat.h:6: needs-review"),
+        "{err}"
+    );
+    assert!(
+        err.contains("callbacks, KVM hooks and the API are kept"),
+        "{err}"
+    );
+
+    let plan = plan_json(&dir);
+    let stages: Vec<&str> = plan["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        ["callers"],
+        "only the callers may change while uses wait for review"
+    );
+}
+
+#[test]
+fn apply_refuses_a_dirty_tree_and_a_tree_without_git() {
+    let (_tmp, dir) = convertible_corpus();
+    std::fs::write(
+        dir.join("mm/shrink.c"),
+        read(&dir, "mm/shrink.c") + "\n/* local edit */\n",
+    )
+    .unwrap();
+    let before = read(&dir, "mm/shrink.c");
+    let out = kseries()
+        .args(["rewrite", "--apply"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("uncommitted changes"));
+    assert_eq!(read(&dir, "mm/shrink.c"), before, "nothing written");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("plain");
+    copy_dir(&common::corpus(), &plain);
+    let out = kseries()
+        .args(["rewrite", "--apply", "--allow-partial"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a git work tree"));
+}
+
+#[test]
+fn linux_4_12_rewrite_is_complete_clean_and_compiles() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let (_guard, clone) = common::fresh_clone(&tree);
+    let before = scan_json_full(&clone);
+    let plan = plan_json(&clone);
+    assert_eq!(
+        plan["needs_review"],
+        serde_json::json!([]),
+        "the 4.12 tree converts fully"
+    );
+
+    let out = kseries()
+        .args(["rewrite", "--apply"])
+        .arg(&clone)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_migrated(&clone);
+
+    // Only the files that hold a site (and the generic KVM header that
+    // gains the range hook) change.
+    let changed: Vec<String> = common::git(&clone, &["diff", "--name-only"])
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let site_files: std::collections::BTreeSet<String> = before["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["kind"] != "unrelated" || s["reason"].as_str().unwrap().starts_with("comment")
+        })
+        .map(|s| s["file"].as_str().unwrap().to_string())
+        .collect();
+    for f in &changed {
+        assert!(
+            site_files.contains(f) || f == "include/linux/kvm_host.h",
+            "{f} changed without a site"
+        );
+    }
+
+    // checkpatch judges the whole diff.
+    let diff = common::git(&clone, &["diff"]).unwrap();
+    let patch = clone.join("../rewrite.diff");
+    std::fs::write(&patch, &diff).unwrap();
+    let cp = std::process::Command::new("perl")
+        .args([
+            "scripts/checkpatch.pl",
+            "--no-tree",
+            "--strict",
+            "--no-signoff",
+            "--quiet",
+        ])
+        .arg(&patch)
+        .current_dir(&clone)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&cp.stdout);
+    assert!(
+        !report.contains("ERROR:") && !report.contains("WARNING:"),
+        "{report}"
+    );
+
+    // Every touched x86_64 .c file compiles.
+    let files: Vec<PathBuf> = changed
+        .iter()
+        .filter(|f| f.ends_with(".c"))
+        .map(PathBuf::from)
+        .collect();
+    let build = common::cache_dir().join("build-rewrite-test");
+    let req = kseries::verify::CompileRequest::new(clone.clone(), build, files.clone());
+    let report = kseries::verify::compile_check(&req).expect("compile check runs");
+    for f in &report.files {
+        match &f.result {
+            kseries::verify::FileResult::Ok => {}
+            kseries::verify::FileResult::NotCompileTested { reason } => {
+                assert!(
+                    !f.file.starts_with("arch/x86") && !f.file.starts_with("mm"),
+                    "{}: {reason}",
+                    f.file.display()
+                );
+            }
+            other => panic!("{} does not compile: {other:?}", f.file.display()),
+        }
+    }
+    let compiled = report
+        .files
+        .iter()
+        .filter(|f| matches!(f.result, kseries::verify::FileResult::Ok))
+        .count();
+    assert!(
+        compiled >= 10,
+        "most touched files compile for x86_64: {:?}",
+        report.files
+    );
+}
+
+fn scan_json_full(dir: &Path) -> Value {
+    let out = kseries()
+        .args(["scan", "--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// No site of the old API is left, and the linter is content.
+fn assert_migrated(dir: &Path) {
+    let kinds = scan_kinds(dir);
+    for k in [
+        "call",
+        "ops-entry",
+        "callback",
+        "arch-hook",
+        "api",
+        "needs-review",
+    ] {
+        assert_eq!(kinds[k], 0, "{k} left after rewrite: {kinds}");
+    }
+    assert_check_clean(dir);
+}
+
+/// `kseries check` finds no error and no warning (notes may remain: they
+/// point at brackets far up a call chain, which pristine code has too).
+fn assert_check_clean(dir: &Path) {
+    let out = kseries()
+        .args(["check", "--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] != "note")
+        .collect();
+    assert!(bad.is_empty(), "check after rewrite: {bad:?}");
+    assert!(out.status.success());
+}

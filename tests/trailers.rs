@@ -1,0 +1,264 @@
+//! `kseries trailers` on a real git repository and a thread of replies.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kseries::trailers::{TrailersOptions, trailers};
+
+fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_COMMITTER_NAME", "Sender Person")
+        .env("GIT_COMMITTER_EMAIL", "sender@example.org")
+        .env("GIT_COMMITTER_DATE", "1700000000 +0000")
+        .env("GIT_AUTHOR_DATE", "1700000000 +0000");
+    c
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_cmd(dir).args(args).output().expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Fx {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+    base: String,
+    /// The thread as format-patch --thread --stdout wrote it.
+    thread: String,
+    /// Message-Ids: cover, patch 1..3.
+    ids: Vec<String>,
+}
+
+fn fixture() -> Fx {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let repo = root.join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "series"]);
+    git(&repo, &["config", "user.name", "Sender Person"]);
+    git(&repo, &["config", "user.email", "sender@example.org"]);
+    std::fs::write(repo.join("a.c"), "int a;\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    let base = git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    for (i, (f, c)) in [
+        ("a.c", "int a = 1;\n"),
+        ("b.c", "int b;\n"),
+        ("c.c", "int c;\n"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::write(repo.join(f), c).unwrap();
+        git(&repo, &["add", "."]);
+        let msg = format!(
+            "drv: change {}\n\nPatch number {}.\n\nReported-by: Bug Finder <bugs@example.net>\nSigned-off-by: Sender Person <sender@example.org>\n",
+            i + 1,
+            i + 1
+        );
+        git(
+            &repo,
+            &[
+                "commit",
+                "-q",
+                "--author",
+                "Jürgen Groß <jgross@example.com>",
+                "-m",
+                &msg,
+            ],
+        );
+    }
+    let thread = git(
+        &repo,
+        &[
+            "format-patch",
+            "--stdout",
+            "--thread",
+            "--cover-letter",
+            "--to",
+            "maint@example.org",
+            &format!("{base}..series"),
+        ],
+    );
+    let ids: Vec<String> = thread
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("Message-ID: ")
+                .or_else(|| l.strip_prefix("Message-Id: "))
+        })
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids.len(), 4, "{thread}");
+    Fx {
+        _tmp: tmp,
+        root,
+        repo,
+        base,
+        thread,
+        ids,
+    }
+}
+
+fn reply(id: &str, in_reply_to: Option<&str>, subject: &str, body: &str) -> String {
+    let irt = in_reply_to
+        .map(|p| format!("In-Reply-To: {p}\nReferences: {p}\n"))
+        .unwrap_or_default();
+    format!(
+        "From mailer@example Mon Sep 17 00:00:00 2001\nFrom: Someone <someone@example.net>\nSubject: {subject}\nMessage-ID: {id}\n{irt}\n{body}\n"
+    )
+}
+
+fn message(fx: &Fx, rev: &str) -> String {
+    git(&fx.repo, &["log", "-1", "--format=%B", rev])
+}
+
+#[test]
+fn trailers_from_replies_land_before_the_sob() {
+    let fx = fixture();
+    let tree_before = git(&fx.repo, &["rev-parse", "series^{tree}"]);
+    // Patch 2's diff, quoted, for a reply that lost its threading.
+    let p2 = git(&fx.repo, &["show", "--format=", "series~1"]);
+    let quoted: String = p2.lines().map(|l| format!("> {l}\n")).collect();
+    let mut mbox = fx.thread.clone();
+    mbox.push('\n');
+    mbox.push_str(&reply(
+        "<r1@example.net>",
+        Some(&fx.ids[0]),
+        "Re: [PATCH 0/3] series",
+        "For the series:\n\nAcked-by: Maint One <maint@example.org>\n",
+    ));
+    mbox.push_str(&reply(
+        "<r2@example.net>",
+        Some(&fx.ids[1]),
+        "Re: [PATCH 1/3] drv: change 1",
+        "> Reviewed-by: Quoted Person <quoted@example.org>\n\nReviewed-by: Rev One <rev1@example.org>\n",
+    ));
+    mbox.push_str(&reply(
+        "<r3@example.net>",
+        Some("<r2@example.net>"),
+        "Re: [PATCH 1/3] drv: change 1",
+        "Tested-by: Tess Ter <tess@example.org>\n",
+    ));
+    mbox.push_str(&reply(
+        "<r4@example.net>",
+        None,
+        "Re: drv: change 2",
+        &format!("{quoted}\nTested-by: Quote Diff <qd@example.org>\n"),
+    ));
+    mbox.push_str(&reply(
+        "<r5@example.net>",
+        Some(&fx.ids[3]),
+        "Re: [PATCH 3/3] drv: change 3",
+        "Reviewed-by: Someone\n",
+    ));
+    let replies = fx.root.join("replies.mbox");
+    std::fs::write(&replies, &mbox).unwrap();
+
+    let mut opts = TrailersOptions {
+        repo: fx.repo.clone(),
+        branch: "series".into(),
+        base: None,
+        replies: replies.clone(),
+        series: None,
+        dry_run: true,
+    };
+    let mut out = Vec::new();
+    let rep = trailers(&opts, &mut out).unwrap();
+    assert!(rep.new_head.is_none());
+    assert_eq!(
+        git(&fx.repo, &["rev-parse", "series"]).trim(),
+        rep.commits[2].old
+    );
+    assert_eq!(
+        rep.commits
+            .iter()
+            .map(|c| c.added.len())
+            .collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+
+    opts.dry_run = false;
+    let mut out = Vec::new();
+    let rep = trailers(&opts, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(rep.new_head.is_some(), "{out}");
+    assert_eq!(
+        message(&fx, "series~2"),
+        "drv: change 1\n\nPatch number 1.\n\nReported-by: Bug Finder <bugs@example.net>\nAcked-by: Maint One <maint@example.org>\nReviewed-by: Rev One <rev1@example.org>\nTested-by: Tess Ter <tess@example.org>\nSigned-off-by: Sender Person <sender@example.org>\n\n"
+    );
+    let m2 = message(&fx, "series~1");
+    assert!(m2.contains("Acked-by: Maint One <maint@example.org>\nTested-by: Quote Diff <qd@example.org>\nSigned-off-by:"), "{m2}");
+    let m3 = message(&fx, "series");
+    assert!(
+        m3.contains("Acked-by: Maint One <maint@example.org>\nSigned-off-by:"),
+        "{m3}"
+    );
+    assert!(!m3.contains("Someone"));
+    assert!(!git(&fx.repo, &["log", "--format=%B", "series"]).contains("Quoted Person"));
+    assert_eq!(rep.malformed.len(), 1, "{out}");
+    assert!(rep.malformed[0].line.contains("Reviewed-by: Someone"));
+    assert!(
+        out.contains("malformed trailer in <r5@example.net>"),
+        "{out}"
+    );
+    // Same trees, authors kept, same base.
+    assert_eq!(git(&fx.repo, &["rev-parse", "series^{tree}"]), tree_before);
+    assert_eq!(
+        git(&fx.repo, &["log", "-1", "--format=%an", "series"]).trim(),
+        "Jürgen Groß"
+    );
+    assert_eq!(git(&fx.repo, &["rev-parse", "series~3"]).trim(), fx.base);
+
+    // Running again adds nothing and leaves the branch alone.
+    let head = git(&fx.repo, &["rev-parse", "series"]);
+    let rep = trailers(&opts, &mut Vec::new()).unwrap();
+    assert!(rep.new_head.is_none());
+    assert!(rep.commits.iter().all(|c| c.added.is_empty()));
+    assert_eq!(git(&fx.repo, &["rev-parse", "series"]), head);
+}
+
+#[test]
+fn maildir_and_explicit_base() {
+    let fx = fixture();
+    let md = fx.root.join("maildir");
+    std::fs::create_dir_all(md.join("cur")).unwrap();
+    std::fs::create_dir_all(md.join("new")).unwrap();
+    // Only a reply, no patch messages: threading cannot resolve it, and it
+    // quotes no diff, so it is reported as unmatched; nothing changes.
+    std::fs::write(
+        md.join("new/1"),
+        reply(
+            "<x1@example.net>",
+            Some(&fx.ids[1]),
+            "Re: [PATCH 1/3] drv: change 1",
+            "Acked-by: A B <ab@example.org>\n",
+        ),
+    )
+    .unwrap();
+    let opts = TrailersOptions {
+        repo: fx.repo.clone(),
+        branch: "series".into(),
+        base: Some(fx.base.clone()),
+        replies: md.clone(),
+        series: None,
+        dry_run: false,
+    };
+    let rep = trailers(&opts, &mut Vec::new()).unwrap();
+    assert_eq!(rep.unmatched, vec!["<x1@example.net>".to_string()]);
+    assert!(rep.new_head.is_none());
+    // With the thread's patch messages in the maildir too, it applies.
+    let first_patch = fx.thread.split("\nFrom ").nth(1).unwrap();
+    std::fs::write(md.join("cur/0"), format!("From {first_patch}")).unwrap();
+    let rep = trailers(&opts, &mut Vec::new()).unwrap();
+    assert!(rep.new_head.is_some());
+    assert!(message(&fx, "series~2").contains("Acked-by: A B <ab@example.org>\nSigned-off-by:"));
+}
