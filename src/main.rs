@@ -195,6 +195,9 @@ struct SeriesArgs {
     /// that fails.
     #[arg(long)]
     check_build: bool,
+    /// Build directory for --check-build (default: verify's, per tree).
+    #[arg(long)]
+    build_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -208,11 +211,11 @@ fn run_series(a: SeriesArgs) -> anyhow::Result<ExitCode> {
         Some(p) => serde_json::from_str(&read(p)?).with_context(|| p.display().to_string())?,
         None => series::Verification::default(),
     };
-    if a.check_build {
-        // The compile check lives in `verify` (wip/verify); it plugs in
-        // here as a `series::BuildCheck` when that branch is merged.
-        anyhow::bail!("--check-build needs the compile check of `verify`, not merged yet");
-    }
+    let kbuild = series::KbuildCheck {
+        build_dir: a.build_dir,
+        jobs: 2,
+    };
+    let checker: Option<&dyn series::BuildCheck> = a.check_build.then_some(&kbuild as _);
     let defaults = series::SeriesOptions::default();
     let opts = series::SeriesOptions {
         branch: a.branch,
@@ -227,7 +230,7 @@ fn run_series(a: SeriesArgs) -> anyhow::Result<ExitCode> {
         title: a.title.unwrap_or(defaults.title),
         ..defaults
     };
-    let report = series::make_series(&a.tree, &plan, &opts, &verification, None)?;
+    let report = series::make_series(&a.tree, &plan, &opts, &verification, checker)?;
     match a.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => {

@@ -43,29 +43,81 @@ pub trait BuildCheck {
     fn check(&self, req: &BuildRequest<'_>) -> Result<BuildOutcome, String>;
 }
 
+/// The compile check of the `verify` stage (x86_64 `allmodconfig`, the
+/// tree's own Kbuild, out of tree) as a series build check.
+#[derive(Debug, Clone, Default)]
+pub struct KbuildCheck {
+    /// Where objects go; by default `verify`'s directory for the checkout
+    /// (stable across runs, see [`Checkout`], so the configuration is
+    /// reused).
+    pub build_dir: Option<PathBuf>,
+    /// `make -j`.
+    pub jobs: u32,
+}
+
+impl BuildCheck for KbuildCheck {
+    fn name(&self) -> String {
+        "x86_64 allmodconfig compile check".to_string()
+    }
+
+    fn check(&self, req: &BuildRequest<'_>) -> Result<BuildOutcome, String> {
+        use crate::verify::{Arch, CompileRequest, FileResult, compile_check, default_build_dir};
+        let build_dir = self
+            .build_dir
+            .clone()
+            .unwrap_or_else(|| default_build_dir(req.dir, Arch::X86_64));
+        let files = req.files.iter().map(PathBuf::from).collect();
+        let mut creq = CompileRequest::new(req.dir, build_dir, files);
+        creq.jobs = self.jobs.max(1);
+        let report = compile_check(&creq).map_err(|e| e.to_string())?;
+        let (mut errors, mut not_tested) = (Vec::new(), Vec::new());
+        for f in report.files {
+            let name = f.file.display().to_string();
+            match f.result {
+                FileResult::Ok => {}
+                FileResult::Failed { errors: e } => errors.push(format!("{name}:\n{e}")),
+                FileResult::FailsAtBase { .. } => {
+                    not_tested.push(format!("{name} (fails at the base commit too)"))
+                }
+                FileResult::NotCompileTested { reason } => {
+                    not_tested.push(format!("{name} ({reason})"))
+                }
+            }
+        }
+        Ok(if errors.is_empty() {
+            BuildOutcome::Built { not_tested }
+        } else {
+            BuildOutcome::Failed { errors }
+        })
+    }
+}
+
 /// A detached `git worktree` of the repository, removed on drop.  Moving
 /// it from commit to commit only rewrites the files that differ, so after
-/// the one full checkout each step is cheap.
+/// the one full checkout each step is cheap.  It lives at a fixed place in
+/// the repository's git directory, so that a build directory keyed by the
+/// source path (as `verify`'s is) is reused from one run to the next.
 pub struct Checkout {
     repo: PathBuf,
-    _tmp: tempfile::TempDir,
     dir: PathBuf,
 }
 
 impl Checkout {
     pub fn new(repo: &Path, commit: &str) -> Result<Checkout, String> {
-        let tmp = tempfile::Builder::new()
-            .prefix("kseries-build-")
-            .tempdir()
-            .map_err(|e| format!("temporary directory: {e}"))?;
-        let dir = tmp.path().join("wt");
+        let common = git(repo, &["rev-parse", "--git-common-dir"])?;
+        let dir = repo.join(common.trim()).join("kseries-series-checkout");
+        if dir.exists() {
+            // Left over by a run that was killed: start afresh.
+            let _ = git(repo, &["worktree", "remove", "--force", path_str(&dir)?]);
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = git(repo, &["worktree", "prune"]);
+        }
         git(
             repo,
             &["worktree", "add", "-q", "--detach", path_str(&dir)?, commit],
         )?;
         Ok(Checkout {
             repo: repo.to_path_buf(),
-            _tmp: tmp,
             dir,
         })
     }

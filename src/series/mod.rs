@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use check::{BuildCheck, BuildOutcome, BuildRequest};
+pub use check::{BuildCheck, BuildOutcome, BuildRequest, KbuildCheck};
 pub use prefix::PrefixSource;
 
 use crate::rewrite::plan::{ApplyError, Plan, Stage};
