@@ -50,7 +50,11 @@ pub(crate) fn write(
     let out_dir: PathBuf = match &opts.output_dir {
         Some(d) => {
             prepare_output_dir(d, version, opts.force)?;
-            d.clone()
+            // git runs in the tree: a relative path would land there.
+            std::path::absolute(d).map_err(|source| SeriesError::Io {
+                path: d.clone(),
+                source,
+            })?
         }
         None => {
             tmp = tempfile::tempdir().map_err(|source| SeriesError::Io {
