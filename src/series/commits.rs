@@ -55,6 +55,8 @@ pub(crate) struct Built {
     pub maintainers: Maintainers,
     pub warnings: Vec<String>,
     pub commits_ms: u128,
+    pub maintainers_ms: u128,
+    pub prefixes_ms: u128,
     pub build_check_ms: u128,
 }
 
@@ -124,8 +126,11 @@ pub(crate) fn build(
     {
         return Err(SeriesError::NoPreviousBranch(prev.clone()));
     }
+    let t = Instant::now();
     let maintainers = Maintainers::load(tree)?;
+    let maintainers_ms = t.elapsed().as_millis();
     let mut prefixer = Prefixer::new(tree);
+    let mut prefixes_ms = 0;
     let env = templates();
     let time = opts.date.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -183,7 +188,9 @@ pub(crate) fn build(
         let diff = diff_text(&repo, &old_tree, &new_tree)?;
 
         let file_refs: Vec<&str> = files.iter().map(String::as_str).collect();
+        let t = Instant::now();
         let (prefix, prefix_source) = prefixer.for_files(&file_refs, &unit.subsystem);
+        prefixes_ms += t.elapsed().as_millis();
         let fitted = text::fit_subject(&prefix, &unit.summary, text::WIDTH);
         if fitted.cut_mid_word {
             warnings.push(format!(
@@ -307,6 +314,8 @@ pub(crate) fn build(
         maintainers,
         warnings,
         commits_ms: started.elapsed().as_millis() - build_check_ms,
+        maintainers_ms,
+        prefixes_ms,
         build_check_ms,
     })
 }

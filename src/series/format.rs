@@ -162,6 +162,8 @@ pub(crate) fn write(
         warnings,
         timings: Timings {
             commits_ms: built.commits_ms,
+            maintainers_ms: built.maintainers_ms,
+            prefixes_ms: built.prefixes_ms,
             build_check_ms: built.build_check_ms,
             format_ms: started.elapsed().as_millis(),
         },

@@ -124,7 +124,12 @@ pub struct CoverReport {
 /// Wall time of the parts, in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timings {
+    /// Making the commits, everything included except builds.
     pub commits_ms: u128,
+    /// Of which: reading MAINTAINERS.
+    pub maintainers_ms: u128,
+    /// Of which: choosing subject prefixes (`git log` of the files).
+    pub prefixes_ms: u128,
     pub build_check_ms: u128,
     pub format_ms: u128,
 }
