@@ -75,7 +75,11 @@ impl BuildCheck for KbuildCheck {
             let name = f.file.display().to_string();
             match f.result {
                 FileResult::Ok => {}
-                FileResult::Failed { errors: e } => errors.push(format!("{name}:\n{e}")),
+                // Paths relative to the tree: the checkout is temporary.
+                FileResult::Failed { errors: e } => errors.push(format!(
+                    "{name}:\n{}",
+                    e.replace(&format!("{}/", req.dir.display()), "")
+                )),
                 FileResult::FailsAtBase { .. } => {
                     not_tested.push(format!("{name} (fails at the base commit too)"))
                 }
