@@ -23,7 +23,8 @@ use super::commits::{Built, templates};
 use super::maintainers::Recipients;
 use super::text;
 use super::{
-    CoverReport, PatchReport, SeriesError, SeriesOptions, SeriesReport, Timings, Verification,
+    BuildOutcome, CoverReport, PatchReport, SeriesError, SeriesOptions, SeriesReport, Timings,
+    Verification,
 };
 use crate::rewrite::plan::Plan;
 
@@ -364,7 +365,20 @@ fn cover_blurb(
         &built.base[..12]
     ));
     if patches.iter().all(|p| p.build.is_some()) {
-        verified.push("every patch was compiled, in order, for the files it touches".to_string());
+        let untested: usize = patches
+            .iter()
+            .map(|p| match &p.build {
+                Some(BuildOutcome::Built { not_tested }) => not_tested.len(),
+                _ => 0,
+            })
+            .sum();
+        verified.push(if untested == 0 {
+            "every patch was compiled, in order, for the files it touches".to_string()
+        } else {
+            format!(
+                "every patch was compiled, in order, for the files it touches, except {untested} that could not be compile-tested here (named in each patch)"
+            )
+        });
     }
     let needs_review: Vec<String> = plan
         .needs_review
