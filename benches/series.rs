@@ -93,8 +93,8 @@ fn main() {
         secs(series_best) / secs(fp_best)
     );
     println!(
-        "  commits via git2 (incl. MAINTAINERS, prefixes, messages): {} ms",
-        r.timings.commits_ms
+        "  commits via git2 (incl. MAINTAINERS {} ms, prefixes {} ms, messages): {} ms",
+        r.timings.maintainers_ms, r.timings.prefixes_ms, r.timings.commits_ms
     );
     println!(
         "  commits via a git worktree (checkout + write + commit -a): {} ms",
