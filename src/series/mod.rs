@@ -1,3 +1,268 @@
-//! Cutting a migration into a patch series: who each patch goes to.
+//! Cutting a migration plan into a bisectable patch series.
+//!
+//! [`make_series`] turns a [`Plan`] into commits on a new branch (built
+//! from trees with git2, so the checked-out branch, the index and the
+//! working tree are never touched), optionally compiles every commit,
+//! and writes the series with `git format-patch` plus the headers a
+//! mailing list needs (To/Cc from MAINTAINERS, stable Message-Ids and
+//! threading, a filled-in cover letter with b4's `change-id:`).
 
+pub mod check;
+mod commits;
+mod format;
 pub mod maintainers;
+pub mod prefix;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use check::{BuildCheck, BuildOutcome, BuildRequest, KbuildCheck};
+pub use prefix::PrefixSource;
+
+use crate::rewrite::plan::{ApplyError, Plan, Stage};
+
+/// The default branch the series is built on.
+pub const DEFAULT_BRANCH: &str = "kseries/invalidate-page";
+
+/// Everything `kseries series` can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesOptions {
+    /// Branch to create on top of the tree's HEAD.
+    pub branch: String,
+    /// Replace the branch if it exists (never the checked-out one).
+    pub force: bool,
+    /// Where to write `vN-0000-cover-letter.patch`, `vN-0001-...`.
+    pub output_dir: Option<PathBuf>,
+    /// Also write every message, cover first, to this mbox file.
+    pub mbox: Option<PathBuf>,
+    /// `-v N`: the version of the series (1 for the first posting).
+    pub reroll_count: u32,
+    /// The branch of version N-1, for "Changes since" and the range-diff.
+    pub previous_branch: Option<String>,
+    /// Notes for the "Changes since vN-1" section, one item each.
+    pub changes: Vec<String>,
+    /// `Reviewed-by:` trailers to add to every patch.
+    pub reviewed_by: Vec<String>,
+    /// `Acked-by:` trailers to add to every patch.
+    pub acked_by: Vec<String>,
+    /// The cover letter's title (after `[PATCH vN 00/NN]`).
+    pub title: String,
+    /// b4 change-id to use; by default the previous version's (recorded in
+    /// `branch.<previous>.kseries-change-id`), else a new one.
+    pub change_id: Option<String>,
+    /// Author and committer time (seconds since the epoch, UTC) instead of
+    /// now: same plan, same options, same time give the same commits.
+    pub date: Option<i64>,
+}
+
+impl Default for SeriesOptions {
+    fn default() -> Self {
+        SeriesOptions {
+            branch: DEFAULT_BRANCH.to_string(),
+            force: false,
+            output_dir: None,
+            mbox: None,
+            reroll_count: 1,
+            previous_branch: None,
+            changes: Vec::new(),
+            reviewed_by: Vec::new(),
+            acked_by: Vec::new(),
+            title: "mm: remove mmu_notifier_invalidate_page()".to_string(),
+            change_id: None,
+            date: None,
+        }
+    }
+}
+
+/// What earlier stages verified, filled by the CLI, shown in the cover
+/// letter ("scan: 57 occurrences, all accounted for").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub items: Vec<VerificationItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationItem {
+    /// The tool or stage (`scan`, `check`, `compile`).
+    pub tool: String,
+    /// Its result in a sentence.
+    pub outcome: String,
+}
+
+/// One generated patch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchReport {
+    /// 1-based position in the series.
+    pub number: usize,
+    pub commit: String,
+    pub subject: String,
+    pub prefix_source: PrefixSource,
+    pub files: Vec<String>,
+    /// Maintainers and reviewers.
+    pub to: Vec<String>,
+    /// Mailing lists.
+    pub cc: Vec<String>,
+    pub message_id: String,
+    /// The patch file (in the output directory), when one was asked for.
+    pub file: Option<PathBuf>,
+    /// What `--check-build` said, when it ran.
+    pub build: Option<BuildOutcome>,
+}
+
+/// The cover letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverReport {
+    pub subject: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub message_id: String,
+    pub file: Option<PathBuf>,
+}
+
+/// Wall time of the parts, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Making the commits, everything included except builds.
+    pub commits_ms: u128,
+    /// Of which: reading MAINTAINERS.
+    pub maintainers_ms: u128,
+    /// Of which: choosing subject prefixes (`git log` of the files).
+    pub prefixes_ms: u128,
+    pub build_check_ms: u128,
+    pub format_ms: u128,
+}
+
+/// The result of [`make_series`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesReport {
+    pub branch: String,
+    /// The commit the series is built on.
+    pub base: String,
+    /// The last commit of the series (the branch tip).
+    pub tip: String,
+    pub version: u32,
+    pub change_id: String,
+    pub cover: CoverReport,
+    pub patches: Vec<PatchReport>,
+    pub mbox: Option<PathBuf>,
+    /// Things the user should know (a subject shortened, ...).
+    pub warnings: Vec<String>,
+    pub timings: Timings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeriesError {
+    #[error("the plan has no change units: nothing to commit")]
+    EmptyPlan,
+    #[error(
+        "the plan is not in bisectable order: unit {index} ({subsystem}, stage {stage:?}) comes after a unit of stage {previous:?}; callers, callbacks, KVM and API removal must come in that order"
+    )]
+    Unsorted {
+        index: usize,
+        subsystem: String,
+        stage: Stage,
+        previous: Stage,
+    },
+    #[error("{}: not a git repository: {source}", tree.display())]
+    NotARepo {
+        tree: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error(
+        "git user.name and user.email must be set for {} (Signed-off-by needs them): git config user.name \"Your Name\"; git config user.email you@example.org",
+        tree.display()
+    )]
+    NoIdentity { tree: PathBuf },
+    #[error("branch `{0}` already exists; use --force to replace it, or --branch NAME")]
+    BranchExists(String),
+    #[error(
+        "branch `{0}` is checked out; kseries never moves the checked-out branch, use --branch NAME"
+    )]
+    BranchCheckedOut(String),
+    #[error("previous branch `{0}` not found")]
+    NoPreviousBranch(String),
+    #[error("unit {unit} ({subsystem}): {path} is not a file in the tree")]
+    MissingFile {
+        unit: usize,
+        subsystem: String,
+        path: String,
+    },
+    #[error("unit {unit} ({subsystem}): {source}")]
+    Apply {
+        unit: usize,
+        subsystem: String,
+        #[source]
+        source: ApplyError,
+    },
+    #[error("unit {unit} ({subsystem}) changes nothing")]
+    EmptyUnit { unit: usize, subsystem: String },
+    #[error(
+        "patch {number} (commit {commit}, \"{subject}\") does not build; stopping, no branch was created:\n{}",
+        errors.join("\n")
+    )]
+    BuildFailed {
+        number: usize,
+        commit: String,
+        subject: String,
+        errors: Vec<String>,
+    },
+    #[error("build check of patch {number} (commit {commit}) could not run: {message}")]
+    BuildCheckBroken {
+        number: usize,
+        commit: String,
+        message: String,
+    },
+    #[error("{0} exists and holds patches of a series; use --force to overwrite them")]
+    OutputNotEmpty(PathBuf),
+    #[error("MAINTAINERS: {0}")]
+    Maintainers(#[from] maintainers::MaintainersError),
+    #[error("template: {0}")]
+    Template(#[from] minijinja::Error),
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    #[error("{0}")]
+    Command(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Checks that the units come in bisectable stage order.
+pub fn check_order(plan: &Plan) -> Result<(), SeriesError> {
+    if plan.units.is_empty() {
+        return Err(SeriesError::EmptyPlan);
+    }
+    for (i, w) in plan.units.windows(2).enumerate() {
+        if w[1].stage < w[0].stage {
+            return Err(SeriesError::Unsorted {
+                index: i + 2,
+                subsystem: w[1].subsystem.clone(),
+                stage: w[1].stage,
+                previous: w[0].stage,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Builds the series for `plan` in the git repository `tree` (see the
+/// module documentation).  With a `checker`, every commit is compiled in a
+/// private checkout before the branch is created; the first that fails
+/// stops the run with [`SeriesError::BuildFailed`].
+pub fn make_series(
+    tree: &Path,
+    plan: &Plan,
+    opts: &SeriesOptions,
+    verification: &Verification,
+    checker: Option<&dyn BuildCheck>,
+) -> Result<SeriesReport, SeriesError> {
+    check_order(plan)?;
+    let built = commits::build(tree, plan, opts, checker)?;
+    format::write(tree, plan, opts, verification, built)
+}

@@ -1,0 +1,486 @@
+//! The emails: `git format-patch` itself, then the headers it cannot know.
+//!
+//! Running git's own formatter is the simplest way to be byte-compatible
+//! with it (mbox `From` line, MIME headers for non-ASCII, diffstat, the
+//! signature line, `base-commit:`, `--range-diff`).  git2's
+//! `Email::from_commit` would have to re-implement the cover letter, the
+//! diffstat layout and the range-diff, and its output is not git's byte
+//! for byte.  What git cannot know is added afterwards: per-patch To/Cc
+//! from MAINTAINERS, stable Message-Ids with threading, the cover letter's
+//! subject and text, and b4's `change-id:`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use git2::{Oid, Repository, Sort};
+use minijinja::context;
+use sha1::{Digest, Sha1};
+
+use super::commits::{Built, templates};
+use super::maintainers::Recipients;
+use super::text;
+use super::{
+    BuildOutcome, CoverReport, PatchReport, SeriesError, SeriesOptions, SeriesReport, Timings,
+    Verification,
+};
+use crate::rewrite::plan::Plan;
+
+pub(crate) fn write(
+    tree: &Path,
+    plan: &Plan,
+    opts: &SeriesOptions,
+    verification: &Verification,
+    built: Built,
+) -> Result<SeriesReport, SeriesError> {
+    let started = Instant::now();
+    let version = opts.reroll_count.max(1);
+    let mut warnings = built.warnings.clone();
+
+    let change_id = change_id(&built, opts)?;
+    // Recorded so that version N+1 (`--previous-branch`) keeps the id, as
+    // b4 does: the change-id names the series across versions.
+    built.repo.config()?.set_str(
+        &format!("branch.{}.kseries-change-id", opts.branch),
+        &change_id,
+    )?;
+
+    let tmp;
+    let out_dir: PathBuf = match &opts.output_dir {
+        Some(d) => {
+            prepare_output_dir(d, version, opts.force)?;
+            // git runs in the tree: a relative path would land there.
+            std::path::absolute(d).map_err(|source| SeriesError::Io {
+                path: d.clone(),
+                source,
+            })?
+        }
+        None => {
+            tmp = tempfile::tempdir().map_err(|source| SeriesError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let files = format_patch(tree, &built, opts, version, &out_dir)?;
+    if files.len() != built.commits.len() + 1 {
+        return Err(SeriesError::Command(format!(
+            "git format-patch wrote {} files for {} commits and a cover letter",
+            files.len(),
+            built.commits.len()
+        )));
+    }
+
+    let domain = built
+        .email
+        .rsplit_once('@')
+        .map_or("kseries", |(_, d)| d)
+        .to_string();
+    let msgid = |n: usize| message_id(&change_id, version, n, &domain);
+    let cover_id = msgid(0);
+
+    // The patches: To/Cc from the patch exactly as written.
+    let mut patches = Vec::new();
+    let mut texts = vec![String::new()];
+    for (i, c) in built.commits.iter().enumerate() {
+        let number = i + 1;
+        let path = &files[number];
+        let text = read(path)?;
+        let r = built.maintainers.for_patch(&text);
+        if r != c.recipients {
+            warnings.push(format!(
+                "patch {number}: recipients of the final patch differ from those computed for its Cc: trailers"
+            ));
+        }
+        let id = msgid(number);
+        let text = add_headers(&text, &r, &id, Some(&cover_id));
+        write_file(path, &text)?;
+        texts.push(text);
+        patches.push(PatchReport {
+            number,
+            commit: c.sha.clone(),
+            subject: c.subject.clone(),
+            prefix_source: c.prefix_source.clone(),
+            files: c.files.clone(),
+            to: r.to,
+            cc: r.cc,
+            message_id: id,
+            file: opts.output_dir.as_ref().map(|_| path.clone()),
+            build: c.build.clone(),
+        });
+    }
+
+    // The cover letter gets everybody.
+    let mut all = Recipients::default();
+    for p in &patches {
+        for a in &p.to {
+            if !all.to.contains(a) {
+                all.to.push(a.clone());
+            }
+        }
+        for a in &p.cc {
+            if !all.cc.contains(a) && !all.to.contains(a) {
+                all.cc.push(a.clone());
+            }
+        }
+    }
+    let changes = changes_since(&built, opts)?;
+    let blurb = cover_blurb(plan, &built, &patches, verification, version, &changes)?;
+    let cover_path = &files[0];
+    let cover = fill_cover(&read(cover_path)?, &opts.title, &blurb, &change_id);
+    let cover = add_headers(&cover, &all, &cover_id, None);
+    write_file(cover_path, &cover)?;
+    let cover_subject = format!(
+        "[PATCH v{version} {:0w$}/{}] {}",
+        0,
+        patches.len(),
+        opts.title,
+        w = patches.len().to_string().len()
+    );
+    texts[0] = cover;
+
+    if let Some(mbox) = &opts.mbox {
+        write_file(mbox, &texts.concat())?;
+    }
+    Ok(SeriesReport {
+        branch: opts.branch.clone(),
+        base: built.base.clone(),
+        tip: built.tip.clone(),
+        version,
+        change_id,
+        cover: CoverReport {
+            subject: cover_subject,
+            to: all.to,
+            cc: all.cc,
+            message_id: cover_id,
+            file: opts.output_dir.as_ref().map(|_| cover_path.clone()),
+        },
+        patches,
+        mbox: opts.mbox.clone(),
+        warnings,
+        timings: Timings {
+            commits_ms: built.commits_ms,
+            maintainers_ms: built.maintainers_ms,
+            prefixes_ms: built.prefixes_ms,
+            build_check_ms: built.build_check_ms,
+            format_ms: started.elapsed().as_millis(),
+        },
+    })
+}
+
+fn read(path: &Path) -> Result<String, SeriesError> {
+    fs::read_to_string(path).map_err(|source| SeriesError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), SeriesError> {
+    fs::write(path, text).map_err(|source| SeriesError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Leftover patches of the same version would mix two series in one
+/// directory: refuse, or with `--force` remove them first.
+fn prepare_output_dir(dir: &Path, version: u32, force: bool) -> Result<(), SeriesError> {
+    let io = |source| SeriesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(io)?;
+    let prefix = format!("v{version}-");
+    for e in fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".patch") {
+            if !force {
+                return Err(SeriesError::OutputNotEmpty(dir.to_path_buf()));
+            }
+            fs::remove_file(e.path()).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `git format-patch` and returns the files, cover letter first.
+fn format_patch(
+    tree: &Path,
+    built: &Built,
+    opts: &SeriesOptions,
+    version: u32,
+    out: &Path,
+) -> Result<Vec<PathBuf>, SeriesError> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(tree).args([
+        "format-patch",
+        "--cover-letter",
+        "--numbered",
+        "--no-thread",
+        "--no-to",
+        "--no-cc",
+        "--no-attach",
+        "--suffix=.patch",
+        "--subject-prefix=PATCH",
+    ]);
+    cmd.arg(format!("--reroll-count={version}"))
+        .arg(format!("--base={}", built.base));
+    if let Some(prev) = &opts.previous_branch {
+        cmd.arg(format!("--range-diff={prev}"));
+    }
+    cmd.arg("-o")
+        .arg(out)
+        .arg(format!("{}..{}", built.base, built.tip));
+    let o = cmd
+        .output()
+        .map_err(|e| SeriesError::Command(format!("running git format-patch: {e}")))?;
+    if !o.status.success() {
+        return Err(SeriesError::Command(format!(
+            "git format-patch failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    // It prints the file names in order, cover letter first.
+    Ok(String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let p = PathBuf::from(l);
+            if p.is_absolute() { p } else { tree.join(p) }
+        })
+        .collect())
+}
+
+/// `YYYYMMDD` (UTC) of a time in seconds since the epoch.
+fn ymd(secs: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}")
+}
+
+/// b4's `<date>-<slug>-<12 hex>`: given, else the previous version's, else
+/// new (the hex derived from base, branch and time, so it is stable for a
+/// fixed `--date`).
+fn change_id(built: &Built, opts: &SeriesOptions) -> Result<String, SeriesError> {
+    if let Some(c) = &opts.change_id {
+        return Ok(c.clone());
+    }
+    if let Some(prev) = &opts.previous_branch {
+        let cfg = built.repo.config()?.snapshot()?;
+        if let Ok(c) = cfg.get_string(&format!("branch.{prev}.kseries-change-id")) {
+            return Ok(c);
+        }
+    }
+    let mut h = Sha1::new();
+    h.update(format!("{}\0{}\0{}", built.base, opts.branch, built.time).as_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}",
+        ymd(built.time),
+        text::slug(&opts.branch),
+        &hex[..12]
+    ))
+}
+
+/// `<change-id-without-hex>-v<N>-<n>-<hex>@<domain>`: b4's layout, stable
+/// (derived from the change-id and the patch number).
+pub fn message_id(change_id: &str, version: u32, n: usize, domain: &str) -> String {
+    let (stable, hex) = change_id.rsplit_once('-').unwrap_or((change_id, "0"));
+    format!("<{stable}-v{version}-{n}-{hex}@{domain}>")
+}
+
+/// Adds Message-ID, threading and To/Cc at the end of the header block.
+fn add_headers(mail: &str, r: &Recipients, id: &str, reply_to: Option<&str>) -> String {
+    let Some(end) = mail.find("\n\n") else {
+        return mail.to_string();
+    };
+    let mut h = format!("\nMessage-ID: {id}");
+    if let Some(parent) = reply_to {
+        h.push_str(&format!("\nIn-Reply-To: {parent}\nReferences: {parent}"));
+    }
+    for (name, list) in [("To", &r.to), ("Cc", &r.cc)] {
+        if !list.is_empty() {
+            let addrs: Vec<String> = list.iter().map(|a| text::encode_address(a)).collect();
+            h.push_str(&format!("\n{name}: {}", addrs.join(",\n    ")));
+        }
+    }
+    format!("{}{h}{}", &mail[..end], &mail[end..])
+}
+
+/// Fills git's cover letter template and adds b4's `change-id:` after the
+/// `base-commit:` line git wrote.
+fn fill_cover(mail: &str, title: &str, blurb: &str, change_id: &str) -> String {
+    let mut out = mail.replacen("*** SUBJECT HERE ***", title, 1).replacen(
+        "*** BLURB HERE ***",
+        blurb.trim_end(),
+        1,
+    );
+    if let Some(pos) = out.find("\nbase-commit: ") {
+        let eol = out[pos + 1..].find('\n').map_or(out.len(), |e| pos + 1 + e);
+        out.insert_str(eol, &format!("\nchange-id: {change_id}"));
+    }
+    out
+}
+
+fn cover_blurb(
+    plan: &Plan,
+    built: &Built,
+    patches: &[PatchReport],
+    verification: &Verification,
+    version: u32,
+    changes: &[String],
+) -> Result<String, SeriesError> {
+    let width = patches.len().to_string().len();
+    let list: Vec<String> = patches
+        .iter()
+        .map(|p| format!("{:0width$}/{}: {}", p.number, patches.len(), p.subject))
+        .collect();
+    let mut notes = Vec::new();
+    for (p, u) in patches.iter().zip(&plan.units) {
+        notes.extend(
+            u.review_notes
+                .iter()
+                .map(|n| format!("patch {}: {n}", p.number)),
+        );
+    }
+    let mut verified: Vec<String> = verification
+        .items
+        .iter()
+        .map(|v| format!("{}: {}", v.tool, v.outcome))
+        .collect();
+    verified.push(format!(
+        "every edit was applied to exactly the file contents the plan was computed for (git blob ids), on base commit {}",
+        &built.base[..12]
+    ));
+    if patches.iter().all(|p| p.build.is_some()) {
+        let untested: usize = patches
+            .iter()
+            .map(|p| match &p.build {
+                Some(BuildOutcome::Built { not_tested }) => not_tested.len(),
+                _ => 0,
+            })
+            .sum();
+        verified.push(if untested == 0 {
+            "every patch was compiled, in order, for the files it touches".to_string()
+        } else {
+            format!(
+                "every patch was compiled, in order, for the files it touches, except {untested} that could not be compile-tested here (named in each patch)"
+            )
+        });
+    }
+    let needs_review: Vec<String> = plan
+        .needs_review
+        .iter()
+        .map(|r| format!("{}:{}: {}", r.file, r.line, r.reason))
+        .collect();
+    Ok(templates().get_template("cover")?.render(context! {
+        patches => list,
+        review_notes => notes,
+        verified => verified,
+        version => version,
+        changes => changes,
+        needs_review => needs_review,
+    })?)
+}
+
+/// (subject, patch-id) of every commit in `base..tip`, oldest first.
+fn commits_of(repo: &Repository, base: Oid, tip: Oid) -> Result<Vec<(String, Oid)>, git2::Error> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+    walk.push(tip)?;
+    walk.hide(base)?;
+    let mut out = Vec::new();
+    for id in walk {
+        let c = repo.find_commit(id?)?;
+        let parent_tree = c.parent(0)?.tree()?;
+        let diff = repo.diff_tree_to_tree(Some(&parent_tree), Some(&c.tree()?), None)?;
+        out.push((
+            String::from_utf8_lossy(c.summary_bytes().unwrap_or_default()).into_owned(),
+            diff.patchid(None)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The "Changes since vN-1" items: the user's notes, then what comparing
+/// the two branches patch by patch shows.
+fn changes_since(built: &Built, opts: &SeriesOptions) -> Result<Vec<String>, SeriesError> {
+    let mut out = opts.changes.clone();
+    let Some(prev) = &opts.previous_branch else {
+        return Ok(out);
+    };
+    let repo = &built.repo;
+    let prev_tip = repo.revparse_single(prev)?.peel_to_commit()?.id();
+    let base = Oid::from_str(&built.base)?;
+    let tip = Oid::from_str(&built.tip)?;
+    let old = commits_of(repo, repo.merge_base(prev_tip, base)?, prev_tip)?;
+    let new = commits_of(repo, base, tip)?;
+    let old_by_subject: HashMap<&str, Oid> = old.iter().map(|(s, p)| (s.as_str(), *p)).collect();
+    let new_subjects: Vec<&str> = new.iter().map(|(s, _)| s.as_str()).collect();
+    let (mut same, mut changed) = (0, Vec::new());
+    for (s, p) in &new {
+        match old_by_subject.get(s.as_str()) {
+            Some(op) if op == p => same += 1,
+            Some(_) => changed.push(format!("changed: {s}")),
+            None => changed.push(format!("new: {s}")),
+        }
+    }
+    for (s, _) in &old {
+        if !new_subjects.contains(&s.as_str()) {
+            changed.push(format!("dropped: {s}"));
+        }
+    }
+    out.extend(changed);
+    out.push(format!(
+        "{same} of {} patches unchanged (same patch-id as in v{})",
+        new.len(),
+        opts.reroll_count.max(2) - 1
+    ));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_ids() {
+        assert_eq!(ymd(0), "19700101");
+        assert_eq!(ymd(1_498_996_800), "20170702");
+        assert_eq!(
+            message_id(
+                "20170702-kseries-invalidate-page-0123456789ab",
+                2,
+                3,
+                "x.org"
+            ),
+            "<20170702-kseries-invalidate-page-v2-3-0123456789ab@x.org>"
+        );
+    }
+
+    #[test]
+    fn headers_go_at_the_end_of_the_header_block() {
+        let mail = "From abc Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: x\n\nbody\n";
+        let r = Recipients {
+            to: vec!["M <m@x>".into(), "N <n@x>".into()],
+            cc: vec!["l@x".into()],
+        };
+        let out = add_headers(mail, &r, "<id@x>", Some("<c@x>"));
+        assert_eq!(
+            out,
+            "From abc Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: x\nMessage-ID: <id@x>\nIn-Reply-To: <c@x>\nReferences: <c@x>\nTo: M <m@x>,\n    N <n@x>\nCc: l@x\n\nbody\n"
+        );
+    }
+}
