@@ -195,9 +195,13 @@ enum CheckFormat {
 // ---- series (wip/series) ----
 #[derive(clap::Args)]
 struct SeriesArgs {
-    /// The plan (JSON, as `rewrite` prints it).
+    /// The plan (JSON, as `rewrite --format json` prints it); without it,
+    /// the tree is scanned and the plan computed now.
     #[arg(long)]
-    plan: PathBuf,
+    plan: Option<PathBuf>,
+    /// With no --plan: cut a series even when sites were left for review.
+    #[arg(long)]
+    allow_partial: bool,
     /// Top of the kernel tree (a git repository).
     #[arg(default_value = ".")]
     tree: PathBuf,
@@ -241,12 +245,19 @@ struct SeriesArgs {
 fn run_series(a: SeriesArgs) -> anyhow::Result<ExitCode> {
     use kseries::series;
     let read = |p: &PathBuf| std::fs::read_to_string(p).with_context(|| p.display().to_string());
-    let plan: kseries::rewrite::Plan = serde_json::from_str(&read(&a.plan)?)
-        .with_context(|| format!("{}: not a plan", a.plan.display()))?;
-    let verification = match &a.verification {
-        Some(p) => serde_json::from_str(&read(p)?).with_context(|| p.display().to_string())?,
-        None => series::Verification::default(),
+    let (plan, mut verification) = match &a.plan {
+        Some(p) => {
+            let plan: kseries::rewrite::Plan = serde_json::from_str(&read(p)?)
+                .with_context(|| format!("{}: not a plan", p.display()))?;
+            (plan, series::Verification::default())
+        }
+        None => plan_now(&a.tree, a.allow_partial)?,
     };
+    if let Some(p) = &a.verification {
+        let more: series::Verification =
+            serde_json::from_str(&read(p)?).with_context(|| p.display().to_string())?;
+        verification.items.extend(more.items);
+    }
     let kbuild = series::KbuildCheck {
         build_dir: a.build_dir,
         jobs: 2,
@@ -285,6 +296,41 @@ fn run_series(a: SeriesArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scan and plan the tree for `series` when no plan file is given, and
+/// say what was verified on the way.
+fn plan_now(
+    tree: &std::path::Path,
+    allow_partial: bool,
+) -> anyhow::Result<(kseries::rewrite::Plan, kseries::series::Verification)> {
+    let recipe = recipe("invalidate-page")?;
+    let report = kseries::scan::scan(tree, &recipe)?;
+    let plan = kseries::rewrite::plan(tree, &report, &recipe)?;
+    let review = needs_review(&report, &plan);
+    if !review.is_empty() && !allow_partial {
+        anyhow::bail!(
+            "{} site(s) are left for review, so the series would be partial:\n{}\n(--allow-partial cuts it anyway)",
+            review.len(),
+            review.join("\n")
+        );
+    }
+    let mut v = kseries::series::Verification::default();
+    v.items.push(kseries::series::VerificationItem {
+        tool: "kseries scan".into(),
+        outcome: kseries::scan::render::summary_line(&report)
+            .trim()
+            .to_string(),
+    });
+    v.items.push(kseries::series::VerificationItem {
+        tool: "kseries rewrite".into(),
+        outcome: format!(
+            "{} change unit(s), {} site(s) left for review",
+            plan.units.len(),
+            review.len()
+        ),
+    });
+    Ok((plan, v))
 }
 // ---- end series ----
 

@@ -11,7 +11,7 @@ mod ctypes;
 pub mod kernel_c;
 pub mod model;
 pub mod ptl;
-mod render;
+pub mod render;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
