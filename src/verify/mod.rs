@@ -112,3 +112,10 @@ fn cache_home() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
 }
+
+pub mod boot;
+pub mod console;
+pub mod initramfs;
+
+pub use boot::{BootReport, BootTest, KernelBuild, QemuOptions, boot_test};
+pub use console::{AuditVerdict, ConsoleVerdict, ProblemKind, parse_console};
