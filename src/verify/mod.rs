@@ -119,3 +119,12 @@ pub mod initramfs;
 
 pub use boot::{BootReport, BootTest, KernelBuild, QemuOptions, boot_test};
 pub use console::{AuditVerdict, ConsoleVerdict, ProblemKind, parse_console};
+pub mod cross;
+pub mod report;
+pub mod steps;
+
+pub use report::{junit_xml, render_table};
+pub use steps::{
+    FirstFailure, SeriesReport, StepReport, StepStatus, VerifyOptions, default_work_dir,
+    verify_series,
+};
