@@ -29,6 +29,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
 
 #define MB (1024UL * 1024UL)
 #define HPAGE (2 * MB)
@@ -418,6 +420,150 @@ static void phase_migrate(void)
 	munmap(h, len);
 }
 
+/*
+ * A tiny KVM guest (nested SVM under TCG): creating the VM registers KVM's
+ * own mmu_notifier on this mm, the guest's writes fault its memory in
+ * through KVM's MMU, and MADV_DONTNEED/munmap of that memory make the core
+ * invalidate it under both notifiers.  Runs in a child with a watchdog:
+ * a hung KVM_RUN is killed.
+ */
+static const unsigned char kvm_code[] = {
+	0xb0, 0x42,		/* mov al, 0x42 */
+	0xa2, 0x00, 0x20,	/* mov [0x2000], al */
+	0xe6, 0x10,		/* out 0x10, al */
+	0xa0, 0x00, 0x30,	/* mov al, [0x3000] */
+	0xe6, 0x10,		/* out 0x10, al */
+	0xf4,			/* hlt */
+};
+
+static int kvm_run_guest(int vcpu, struct kvm_run *run, int *ios)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	int i;
+
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs))
+		return -1;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs))
+		return -1;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = 0x1000;
+	regs.rflags = 0x2;
+	if (ioctl(vcpu, KVM_SET_REGS, &regs))
+		return -1;
+	for (i = 0; i < 16; i++) {
+		if (ioctl(vcpu, KVM_RUN, 0))
+			return -1;
+		if (run->exit_reason == KVM_EXIT_HLT)
+			return 0;
+		if (run->exit_reason == KVM_EXIT_IO)
+			(*ios)++;
+		else
+			return -(int)run->exit_reason - 100;
+	}
+	return -2;
+}
+
+static int kvm_child(void)
+{
+	size_t len = 2 * MB;
+	struct kvm_userspace_memory_region region;
+	struct kvm_run *run;
+	int kvm, vm, vcpu, ios = 0, ret;
+	long run_size;
+	char *mem;
+
+	signal(SIGALRM, SIG_DFL);
+	write_file(AUDIT_CTL, "register");
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return 10;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		return 11;
+	mem = map_aligned(len);
+	if (!mem)
+		return 12;
+	memset(mem, 0, len);
+	memcpy(mem + 0x1000, kvm_code, sizeof(kvm_code));
+	mem[0x3000] = 0x17;
+	memset(&region, 0, sizeof(region));
+	region.slot = 0;
+	region.guest_phys_addr = 0;
+	region.memory_size = len;
+	region.userspace_addr = (uintptr_t)mem;
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region))
+		return 13;
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (vcpu < 0)
+		return 14;
+	run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   vcpu, 0);
+	if (run == MAP_FAILED)
+		return 15;
+	ret = kvm_run_guest(vcpu, run, &ios);
+	if (ret || mem[0x2000] != 0x42)
+		return 16;
+	/* invalidate guest memory that KVM's MMU has mapped, run again */
+	if (madvise(mem + 0x2000, 0x2000, MADV_DONTNEED))
+		return 17;
+	mem[0x3000] = 0x18;
+	if (mprotect(mem, len, PROT_READ) || mprotect(mem, len, PROT_READ | PROT_WRITE))
+		return 18;
+	ret = kvm_run_guest(vcpu, run, &ios);
+	if (ret || mem[0x2000] != 0x42)
+		return 19;
+	printf("kseries-workload: kvm: guest ran twice, %d I/O exits\n", ios);
+	fflush(stdout);
+	munmap(mem, len);
+	close(vcpu);
+	close(vm);
+	close(kvm);
+	return 0;
+}
+
+static void phase_kvm(void)
+{
+	pid_t pid;
+	int status = 0, waited;
+
+	say("phase kvm: a nested KVM guest registers KVM's notifier");
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		note("no /dev/kvm: KVM phase skipped");
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		error("fork for kvm: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0)
+		_exit(kvm_child());
+	for (waited = 0; waited < 600; waited++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		sleep_ms(50);
+	}
+	if (waited == 600) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		error("kvm: guest hung (KVM_RUN watchdog, 30 s)");
+		return;
+	}
+	if (!WIFEXITED(status))
+		error("kvm: child died, status %#x", status);
+	else if (WEXITSTATUS(status) >= 10 && WEXITSTATUS(status) <= 15)
+		note("kvm: no VM (setup step %d failed): phase skipped",
+		     WEXITSTATUS(status));
+	else if (WEXITSTATUS(status))
+		error("kvm: guest did not run as expected (step %d)",
+		      WEXITSTATUS(status));
+}
+
 int main(void)
 {
 	page_size = sysconf(_SC_PAGESIZE);
@@ -436,6 +582,7 @@ int main(void)
 	phase_fork();
 	phase_ksm();
 	phase_migrate();
+	phase_kvm();
 	audit("verdict");
 	say("done errors=%d", errors);
 	power_off(errors ? 1 : 0);
