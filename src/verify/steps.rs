@@ -488,3 +488,80 @@ fn write_step_logs(dir: &Path, step: &StepReport) -> Result<PathBuf, VerifyError
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn steps_check_out_only_what_changed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        fs::create_dir_all(repo.join("mm")).unwrap();
+        g(&repo, &["init", "-q", "."]);
+        fs::write(repo.join("mm/rmap.c"), "one\n").unwrap();
+        fs::write(repo.join("mm/other.c"), "same\n").unwrap();
+        g(&repo, &["add", "-A"]);
+        g(&repo, &["commit", "-qm", "base"]);
+        let base = g(&repo, &["rev-parse", "HEAD"]);
+        fs::write(repo.join("mm/rmap.c"), "two\n").unwrap();
+        g(&repo, &["commit", "-qam", "mm/rmap: two"]);
+        fs::remove_file(repo.join("mm/other.c")).unwrap();
+        fs::write(repo.join("mm/new.c"), "new\n").unwrap();
+        g(&repo, &["add", "-A"]);
+        g(&repo, &["commit", "-qm", "mm: three"]);
+
+        let shas = resolve_range(&repo, &format!("{base}..HEAD")).unwrap();
+        assert_eq!(shas.len(), 2);
+        assert_eq!(resolve_range(&repo, "HEAD").unwrap().len(), 1);
+        assert!(
+            touched_files(&repo, &base).unwrap().is_empty(),
+            "a root commit is the base"
+        );
+        assert_eq!(
+            touched_files(&repo, &shas[1]).unwrap(),
+            [PathBuf::from("mm/new.c"), PathBuf::from("mm/other.c")]
+        );
+
+        let src = tmp.path().join("src");
+        prepare_checkout(&src, &repo).unwrap();
+        checkout(&src, &base).unwrap();
+        assert_eq!(fs::read_to_string(src.join("mm/rmap.c")).unwrap(), "one\n");
+        let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        fs::File::options()
+            .write(true)
+            .open(src.join("mm/other.c"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        checkout(&src, &shas[0]).unwrap();
+        assert_eq!(fs::read_to_string(src.join("mm/rmap.c")).unwrap(), "two\n");
+        let mtime = fs::metadata(src.join("mm/other.c"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(mtime, old, "an unchanged file is not rewritten");
+        checkout(&src, &shas[1]).unwrap();
+        assert!(!src.join("mm/other.c").exists());
+        assert!(src.join("mm/new.c").is_file());
+        assert_eq!(g(&src, &["rev-parse", "HEAD"]), shas[1]);
+    }
+}
