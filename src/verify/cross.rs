@@ -84,6 +84,72 @@ pub fn have_compiler(arch: &CrossArch) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// How a touched file is compiled: the make target, its object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    target: String,
+    build_dir_arg: Option<String>,
+    object: PathBuf,
+}
+
+/// A `.c` file is compiled itself.  The arch's `asm/kvm_host.h` is
+/// compiled through `virt/kvm/kvm_main.c` as the arch's KVM Makefile
+/// builds it (`build-dir=arch/<x>/kvm`); another header through the first
+/// `.c` file of the arch (sorted) that includes it as `<asm/NAME>`.
+fn plan_file(tree: &Path, arch: &CrossArch, file: &Path) -> Option<Plan> {
+    let name = file.to_str()?;
+    if let Some(stem) = name.strip_suffix(".c") {
+        return Some(Plan {
+            target: format!("{stem}.o"),
+            build_dir_arg: None,
+            object: PathBuf::from(format!("{stem}.o")),
+        });
+    }
+    let header = name.strip_prefix(&format!("arch/{}/include/asm/", arch.src_arch))?;
+    if !header.ends_with(".h") {
+        return None;
+    }
+    if header == "kvm_host.h"
+        && tree
+            .join(format!("arch/{}/kvm/Makefile", arch.src_arch))
+            .is_file()
+    {
+        return Some(Plan {
+            target: format!("arch/{}/kvm/../../../virt/kvm/kvm_main.o", arch.src_arch),
+            build_dir_arg: Some(format!("arch/{}/kvm", arch.src_arch)),
+            object: PathBuf::from("virt/kvm/kvm_main.o"),
+        });
+    }
+    let include = format!("<asm/{header}>");
+    let mut sources = Vec::new();
+    collect_c(&tree.join("arch").join(arch.src_arch), &mut sources);
+    sources.sort();
+    let host = sources
+        .into_iter()
+        .find(|p| fs::read_to_string(p).is_ok_and(|t| t.contains(&include)))?;
+    let rel = host.strip_prefix(tree).ok()?.to_str()?.to_string();
+    let stem = rel.strip_suffix(".c")?;
+    Some(Plan {
+        target: format!("{stem}.o"),
+        build_dir_arg: None,
+        object: PathBuf::from(format!("{stem}.o")),
+    })
+}
+
+fn collect_c(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => collect_c(&p, out),
+            Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "c") => out.push(p),
+            _ => {}
+        }
+    }
+}
+
 /// One file of a cross compile check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrossFile {
@@ -203,24 +269,25 @@ pub fn cross_check(
     let mut results = Vec::new();
     for file in files {
         let start = Instant::now();
-        let name = file.to_string_lossy();
         let result = if !tree.join(file).is_file() {
             FileResult::NotCompileTested {
                 reason: "deleted".to_string(),
             }
-        } else if let Some(stem) = name.strip_suffix(".c") {
-            let obj = format!("{stem}.o");
-            let _ = fs::remove_file(build.join(&obj));
+        } else if let Some(plan) = plan_file(tree, arch, file) {
+            let _ = fs::remove_file(build.join(&plan.object));
             let mut cmd = make_cmd(tree, build, arch, jobs);
-            cmd.arg(&obj);
+            if let Some(dir) = &plan.build_dir_arg {
+                cmd.arg(format!("build-dir={dir}"));
+            }
+            cmd.arg(&plan.target);
             let (ok, out) = run(cmd)?;
-            if ok && build.join(&obj).is_file() {
+            if ok && build.join(&plan.object).is_file() {
                 FileResult::Ok
             } else if out.contains("No rule to make target") {
                 FileResult::NotCompileTested {
                     reason: format!(
-                        "not compile-tested: no Makefile rule under {}",
-                        arch.defconfig
+                        "not compile-tested: no Makefile rule for {} under {}",
+                        plan.target, arch.defconfig
                     ),
                 }
             } else {
@@ -235,7 +302,8 @@ pub fn cross_check(
             }
         } else {
             FileResult::NotCompileTested {
-                reason: "not compile-tested: only .c files are cross-compiled".to_string(),
+                reason: "not compile-tested: no .c file of this arch found to compile it"
+                    .to_string(),
             }
         };
         results.push(CrossFile {
