@@ -178,9 +178,6 @@ fn broken_rmap_commits_turn_verify_red_at_the_first_bad_one() {
     common::git(&clone, &["update-ref", "refs/heads/broken", &unpaired]).unwrap();
 
     let mut opts = options(&clone, &format!("{base}..broken"), "broken");
-    // The x86_64 compile check is covered by tests/compile_check.rs; here
-    // only the boot test matters (and CI time does).
-    opts.compile_check = false;
     opts.keep_going = true;
     let report = verify_series(&opts).expect("verify runs");
     show(&report);
