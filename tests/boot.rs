@@ -300,7 +300,8 @@ fn other_architectures_files_are_cross_compiled() {
         let r = &step.cross[0];
         eprintln!("{f}: {:?} in {} ms", r.result, r.duration_ms);
         match &r.result {
-            kseries::verify::FileResult::Ok => {}
+            // FailsAtBase: the same errors at the base (gcc 12 noise).
+            kseries::verify::FileResult::Ok | kseries::verify::FileResult::FailsAtBase { .. } => {}
             kseries::verify::FileResult::NotCompileTested { reason } => {
                 assert!(reason.contains("no cross compiler"), "{f}: {reason}")
             }

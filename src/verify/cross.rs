@@ -344,6 +344,50 @@ pub fn cross_check(
     Ok(results)
 }
 
+/// Judges failures by errors that are new compared with `base_tree` (the
+/// range's base, built in its own `base_build`): a file that fails there
+/// with the same errors (toolchain noise at the base) is `FailsAtBase`.
+pub fn compare_with_base(
+    results: &mut [CrossFile],
+    tree: &Path,
+    base_tree: &Path,
+    base_build: &Path,
+    arch: &CrossArch,
+    jobs: u32,
+) -> Result<(), VerifyError> {
+    for r in results.iter_mut() {
+        let FileResult::Failed { errors } = &r.result else {
+            continue;
+        };
+        if !base_tree.join(&r.file).is_file() {
+            continue;
+        }
+        let base = cross_check(
+            base_tree,
+            base_build,
+            arch,
+            std::slice::from_ref(&r.file),
+            jobs,
+        )?;
+        let Some(FileResult::Failed { errors: before }) = base.first().map(|b| &b.result) else {
+            continue;
+        };
+        let after: Vec<String> = errors.lines().map(str::to_string).collect();
+        let before: Vec<String> = before.lines().map(str::to_string).collect();
+        let new = super::diagnostics::new_errors(&after, tree, &before, base_tree);
+        r.result = if new.is_empty() {
+            FileResult::FailsAtBase {
+                errors: errors.clone(),
+            }
+        } else {
+            FileResult::Failed {
+                errors: new.join("\n"),
+            }
+        };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

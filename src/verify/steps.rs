@@ -326,13 +326,7 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
             if !report.no_failures() {
                 // Judge by errors new compared with the range's base
                 // (checked out once, when first needed).
-                if let Some(base) = parent_of(&repo, &shas[0])? {
-                    let base_src = work.join("base-src");
-                    if !base_ready {
-                        prepare_checkout(&base_src, &repo)?;
-                        checkout(&base_src, &base)?;
-                        base_ready = true;
-                    }
+                if let Some(base_src) = ensure_base(&repo, &shas[0], &work, &mut base_ready)? {
                     req.baseline = Some(Baseline {
                         tree: base_src,
                         build_dir: work.join("base-compile"),
@@ -366,7 +360,22 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
                 }
                 bar.set_message(format!("{short} cross {}  {subject}", arch.src_arch));
                 let dir = work.join(format!("cross-{}", arch.src_arch));
-                let results = cross::cross_check(&src, &dir, arch, &files, opts.jobs)?;
+                let mut results = cross::cross_check(&src, &dir, arch, &files, opts.jobs)?;
+                if results
+                    .iter()
+                    .any(|r| matches!(r.result, FileResult::Failed { .. }))
+                    && let Some(base_src) = ensure_base(&repo, &shas[0], &work, &mut base_ready)?
+                {
+                    let base_dir = work.join(format!("base-cross-{}", arch.src_arch));
+                    cross::compare_with_base(
+                        &mut results,
+                        &src,
+                        &base_src,
+                        &base_dir,
+                        arch,
+                        opts.jobs,
+                    )?;
+                }
                 if failure.is_none()
                     && let Some(bad) = results
                         .iter()
@@ -455,6 +464,26 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
         fs::write(&path, json).map_err(|e| VerifyError::io(&path, e))?;
     }
     Ok(report)
+}
+
+/// The range's base (the parent of its first commit) checked out into
+/// `work/base-src`, once per run; `None` for a root commit.
+fn ensure_base(
+    repo: &Path,
+    first: &str,
+    work: &Path,
+    ready: &mut bool,
+) -> Result<Option<PathBuf>, VerifyError> {
+    let Some(base) = parent_of(repo, first)? else {
+        return Ok(None);
+    };
+    let base_src = work.join("base-src");
+    if !*ready {
+        prepare_checkout(&base_src, repo)?;
+        checkout(&base_src, &base)?;
+        *ready = true;
+    }
+    Ok(Some(base_src))
 }
 
 fn parent_of(repo: &Path, sha: &str) -> Result<Option<String>, VerifyError> {
