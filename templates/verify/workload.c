@@ -278,8 +278,11 @@ static void phase_thp(void)
 	char *p;
 
 	say("phase thp: huge pages mapped, split, protected, unmapped");
-	write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
-	write_file("/sys/kernel/mm/transparent_hugepage/defrag", "madvise");
+	/* 4.12 turns THP off below 512 MB of RAM; the admin may turn it on. */
+	if (write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise"))
+		note("cannot enable THP through sysfs");
+	if (write_file("/sys/kernel/mm/transparent_hugepage/defrag", "madvise"))
+		note("cannot set THP defrag through sysfs");
 	p = thp_region(len, 6);
 	if (!p)
 		return;
@@ -292,7 +295,9 @@ static void phase_thp(void)
 		error("munmap in huge page: %s", strerror(errno));
 	if (madvise(p + 3 * HPAGE, HPAGE, MADV_DONTNEED))
 		error("MADV_DONTNEED huge: %s", strerror(errno));
-	/* split_huge_page() of every THP: try_to_unmap() on huge pages */
+	/* split_huge_page() of every THP: try_to_unmap() on huge pages; the
+	 * kernel logs "huge_memory: N of M THP split" (the evidence that THPs
+	 * were mapped: meminfo's AnonHugePages lags in per-cpu counters). */
 	if (write_file("/sys/kernel/debug/split_huge_pages", "1"))
 		note("debugfs split_huge_pages unavailable");
 	munmap(p, len);
