@@ -83,6 +83,30 @@ fn the_base_commit_boots_and_the_auditor_sees_clean_events() {
         "boot + workload took {} ms",
         boot.boot_ms
     );
+    // The workload did what it is for: THPs were mapped (and split),
+    // pages migrated between the two fake NUMA nodes, KVM ran a guest.
+    let thp = regex::Regex::new(r"huge_memory: (\d+) of \d+ THP split").unwrap();
+    let split: u64 = thp
+        .captures(&boot.console)
+        .map(|c| c[1].parse().unwrap())
+        .unwrap_or(0);
+    assert!(split > 0, "no THP was split");
+    assert!(
+        boot.verdict
+            .workload
+            .iter()
+            .any(|l| l.starts_with("migrate: ") && !l.starts_with("migrate: 0 ")),
+        "{:?}",
+        boot.verdict.workload
+    );
+    assert!(
+        boot.verdict
+            .workload
+            .iter()
+            .any(|l| l.starts_with("kvm: guest ran twice")),
+        "{:?}",
+        boot.verdict.workload
+    );
     let logs = step.log_dir.as_ref().expect("logs written");
     let console = std::fs::read_to_string(logs.join("console.log")).unwrap();
     assert!(console.contains("kseries-audit: events="));
