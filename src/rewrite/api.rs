@@ -9,11 +9,7 @@ use super::workspace::{UnitDraft, Workspace};
 use crate::recipe::Recipe;
 use crate::scan::{ApiRole, Detail, ScanReport};
 
-pub fn remove_api(
-    ws: &mut Workspace,
-    recipe: &Recipe,
-    report: &ScanReport,
-) -> Result<Vec<ChangeUnit>, RewriteError> {
+pub fn remove_api(ws: &mut Workspace, recipe: &Recipe, report: &ScanReport) -> Result<Vec<ChangeUnit>, RewriteError> {
     let mut files: BTreeMap<&str, Vec<(ApiRole, &str)>> = BTreeMap::new();
     for s in &report.sites {
         if let Detail::Api { role, name, .. } = &s.detail {
@@ -29,11 +25,7 @@ pub fn remove_api(
         .or(files.keys().next())
         .map(|f| crate::scan::walk::subsystem_of(f))
         .unwrap_or_default();
-    let mut draft = UnitDraft::new(
-        Stage::Api,
-        &subsystem,
-        &format!("remove the {} API", recipe.ops_member),
-    );
+    let mut draft = UnitDraft::new(Stage::Api, &subsystem, &format!("remove the {} API", recipe.ops_member));
     let mut removed = Vec::new();
     for (file, items) in &files {
         let (src, tree) = ws.parsed(file)?;

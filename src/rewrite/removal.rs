@@ -39,25 +39,13 @@ pub fn exports<'t>(tree: &'t Tree, src: &[u8], name: &str) -> Vec<Node<'t>> {
 }
 
 /// The member declaration `member` of `struct owner`.
-pub fn member_declarations<'t>(
-    tree: &'t Tree,
-    src: &[u8],
-    owner: &str,
-    member: &str,
-) -> Vec<Node<'t>> {
+pub fn member_declarations<'t>(tree: &'t Tree, src: &[u8], owner: &str, member: &str) -> Vec<Node<'t>> {
     descendants(tree.root_node(), &["struct_specifier"])
         .into_iter()
-        .filter(|s| {
-            s.child_by_field_name("name")
-                .is_some_and(|n| text(n, src) == owner)
-        })
+        .filter(|s| s.child_by_field_name("name").is_some_and(|n| text(n, src) == owner))
         .filter_map(|s| s.child_by_field_name("body"))
         .flat_map(|body| descendants(body, &["field_declaration"]))
-        .filter(|f| {
-            descendants(*f, &["field_identifier"])
-                .first()
-                .is_some_and(|n| text(*n, src) == member)
-        })
+        .filter(|f| descendants(*f, &["field_identifier"]).first().is_some_and(|n| text(*n, src) == member))
         .collect()
 }
 
@@ -91,9 +79,7 @@ pub fn remove(draft: &mut UnitDraft, path: &str, src: &[u8], node: Node) -> (usi
 /// line when it has one of its own, else just the pair and its comma.
 pub fn remove_initializer_pair(draft: &mut UnitDraft, path: &str, src: &[u8], pair: Node) {
     let ls = line_start(src, pair.start_byte());
-    let only_on_line = src[ls..pair.start_byte()]
-        .iter()
-        .all(|b| b.is_ascii_whitespace());
+    let only_on_line = src[ls..pair.start_byte()].iter().all(|b| b.is_ascii_whitespace());
     let mut end = pair.end_byte();
     while end < src.len() && (src[end] == b' ' || src[end] == b'\t') {
         end += 1;

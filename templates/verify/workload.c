@@ -574,7 +574,7 @@ int main(void)
 	page_size = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGALRM, on_alarm);
-	alarm(240);
+	alarm(120); /* before the host's timeout (180 s by default) */
 	setup();
 	say("start");
 	if (load_auditor() || audit("register")) {
