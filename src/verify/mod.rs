@@ -112,3 +112,19 @@ fn cache_home() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
 }
+
+pub mod boot;
+pub mod console;
+pub mod initramfs;
+
+pub use boot::{BootReport, BootTest, KernelBuild, QemuOptions, boot_test};
+pub use console::{AuditVerdict, ConsoleVerdict, ProblemKind, parse_console};
+pub mod cross;
+pub mod report;
+pub mod steps;
+
+pub use report::{junit_xml, render_table};
+pub use steps::{
+    FirstFailure, SeriesReport, StepReport, StepStatus, VerifyOptions, default_work_dir,
+    verify_series,
+};

@@ -1,0 +1,530 @@
+//! The boot test of one kernel tree: build a small x86_64 kernel with the
+//! mm debugging options (one persistent build directory, so that the next
+//! step only rebuilds what changed), build the auditor module against it,
+//! pack the initramfs, boot it in QEMU under TCG and read the console.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::console::{ConsoleProblem, ConsoleVerdict, ProblemKind, parse_console};
+use super::kbuild::{self, Make};
+use super::{Arch, VerifyError};
+
+/// The config fragment applied on top of `tinyconfig`.
+pub const BOOT_FRAGMENT: &str = include_str!("../../templates/verify/x86_64-boot.config");
+/// The auditor module's source and Kbuild file.
+pub const AUDIT_C: &str = include_str!("../../templates/verify/kseries_audit.c");
+pub const AUDIT_KBUILD: &str = include_str!("../../templates/verify/Kbuild");
+
+const BOOT_STAMP: &str = ".kseries-boot.json";
+const FRAGMENT_NAME: &str = "kseries-boot.config";
+
+/// What a boot build directory was configured for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct BootStamp {
+    tree: PathBuf,
+    fragment_hash: String,
+}
+
+/// How to boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QemuOptions {
+    /// `qemu-system-x86_64` unless told otherwise.
+    pub qemu: PathBuf,
+    pub memory_mb: u32,
+    /// QEMU is killed after this long.
+    pub timeout: Duration,
+    /// `-cpu` model; `None` is QEMU's default (which has SVM under TCG).
+    pub cpu: Option<String>,
+    /// Added to the kernel command line.
+    pub extra_append: String,
+}
+
+impl Default for QemuOptions {
+    fn default() -> Self {
+        QemuOptions {
+            qemu: PathBuf::from("qemu-system-x86_64"),
+            memory_mb: 512,
+            timeout: Duration::from_secs(180),
+            cpu: None,
+            extra_append: String::new(),
+        }
+    }
+}
+
+/// The kernel command line of a boot test.  `numa=fake=2` gives the
+/// workload a second node to `move_pages` to.
+pub const KERNEL_APPEND: &str = "console=ttyS0 panic=-1 oops=panic numa=fake=2 loglevel=7";
+
+/// The outcome of `make bzImage modules` in the boot build directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelBuild {
+    pub build_dir: PathBuf,
+    pub success: bool,
+    /// Time spent configuring (`None`: the configuration was reused).
+    pub config_ms: Option<u64>,
+    pub build_ms: u64,
+    /// The bzImage, when the build succeeded.
+    pub bzimage: Option<PathBuf>,
+    /// Compiler errors (or the last lines of the output when there are none).
+    pub errors: String,
+    /// Fragment options that did not survive `olddefconfig`.
+    pub missing_options: Vec<String>,
+    #[serde(skip)]
+    pub log: String,
+}
+
+/// The auditor module built for one kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditorBuild {
+    pub success: bool,
+    pub module: Option<PathBuf>,
+    /// Built with `-DHAVE_INVALIDATE_PAGE` (the kernel still declares it).
+    pub invalidate_page: bool,
+    pub build_ms: u64,
+    pub errors: String,
+    #[serde(skip)]
+    pub log: String,
+}
+
+/// One boot of a kernel with the workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootReport {
+    pub passed: bool,
+    pub timed_out: bool,
+    /// QEMU's exit code: `1` is the workload's clean power-off
+    /// (isa-debug-exit value 0), `3` the workload's own failure,
+    /// `0` a panic (reboot with `-no-reboot`).
+    pub exit_code: Option<i32>,
+    pub boot_ms: u64,
+    pub verdict: ConsoleVerdict,
+    #[serde(skip)]
+    pub console: String,
+}
+
+/// Returns `true` when the tree's `include/linux/mmu_notifier.h` still
+/// declares the `invalidate_page` member.
+pub fn tree_has_invalidate_page(tree: &Path) -> bool {
+    fs::read_to_string(tree.join("include/linux/mmu_notifier.h"))
+        .map(|h| h.contains("(*invalidate_page)"))
+        .unwrap_or(false)
+}
+
+/// Configures (only when needed) and builds the boot kernel of `tree` in
+/// `build_dir` (`bzImage` and `modules`).  The caller holds the lock of
+/// `build_dir` (see [`lock_boot_dir`]).
+pub fn build_kernel(tree: &Path, build_dir: &Path, jobs: u32) -> Result<KernelBuild, VerifyError> {
+    kbuild::check_source_tree(tree)?;
+    let make = Make {
+        tree,
+        build_dir,
+        arch: Arch::X86_64,
+        jobs,
+    };
+    let (config_ms, missing_options) = ensure_boot_config(&make)?;
+    let out = make.run(&["bzImage".to_string(), "modules".to_string()], &[])?;
+    let bzimage = build_dir.join("arch/x86/boot/bzImage");
+    let errors = if out.success {
+        String::new()
+    } else {
+        let errs = super::diagnostics::error_lines(&out.output);
+        if errs.is_empty() {
+            kbuild::last_lines(&out.output, 30)
+        } else {
+            errs.join("\n")
+        }
+    };
+    Ok(KernelBuild {
+        build_dir: build_dir.to_path_buf(),
+        success: out.success && bzimage.is_file(),
+        config_ms,
+        build_ms: out.elapsed.as_millis() as u64,
+        bzimage: (out.success && bzimage.is_file()).then_some(bzimage),
+        errors,
+        missing_options,
+        log: out.output,
+    })
+}
+
+/// A boot build directory held under its lock.
+pub struct BootDirLock {
+    _locked: kbuild::LockedBuildDir,
+}
+
+/// Locks a boot build directory (created if needed) until the guard is
+/// dropped: concurrent tests and runs take turns.  Refuses a non-empty
+/// directory that is not kseries's.
+pub fn lock_boot_dir(build_dir: &Path) -> Result<BootDirLock, VerifyError> {
+    Ok(BootDirLock {
+        _locked: kbuild::lock_build_dir(build_dir)?,
+    })
+}
+
+/// `tinyconfig` + our fragment + `olddefconfig`, unless the stamp says the
+/// directory is already configured for this tree and fragment.  A build
+/// directory of another tree is emptied first (objects would not match).
+fn ensure_boot_config(make: &Make) -> Result<(Option<u64>, Vec<String>), VerifyError> {
+    let build_dir = make.build_dir;
+    let tree = fs::canonicalize(make.tree).map_err(|e| VerifyError::io(make.tree, e))?;
+    let wanted = BootStamp {
+        tree: tree.clone(),
+        fragment_hash: format!("{:016x}", kbuild::fnv1a(BOOT_FRAGMENT.as_bytes())),
+    };
+    let stamp_path = build_dir.join(BOOT_STAMP);
+    let old: Option<BootStamp> = fs::read_to_string(&stamp_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let config = build_dir.join(".config");
+    if old.as_ref() == Some(&wanted) && config.is_file() {
+        return Ok((None, Vec::new()));
+    }
+    let _ = fs::remove_file(&stamp_path);
+    if old.as_ref().is_some_and(|o| o.tree != tree) {
+        empty_dir(build_dir)?;
+    }
+    let start = Instant::now();
+    run_ok(make, &["tinyconfig"])?;
+    let mut text = fs::read_to_string(&config).map_err(|e| VerifyError::io(&config, e))?;
+    text.push_str(BOOT_FRAGMENT);
+    fs::write(&config, text).map_err(|e| VerifyError::io(&config, e))?;
+    let frag = build_dir.join(FRAGMENT_NAME);
+    fs::write(&frag, BOOT_FRAGMENT).map_err(|e| VerifyError::io(&frag, e))?;
+    run_ok(make, &["olddefconfig"])?;
+    let result = fs::read_to_string(&config).map_err(|e| VerifyError::io(&config, e))?;
+    let missing = missing_options(BOOT_FRAGMENT, &result);
+    let text = serde_json::to_string_pretty(&wanted).expect("stamp serialises");
+    fs::write(&stamp_path, text).map_err(|e| VerifyError::io(&stamp_path, e))?;
+    Ok((Some(start.elapsed().as_millis() as u64), missing))
+}
+
+/// The `CONFIG_X=y` lines of `fragment` that are not in `config`.
+fn missing_options(fragment: &str, config: &str) -> Vec<String> {
+    let have: std::collections::HashSet<&str> = config.lines().map(str::trim).collect();
+    fragment
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("CONFIG_") && l.ends_with("=y"))
+        .filter(|l| !have.contains(l))
+        .map(str::to_string)
+        .collect()
+}
+
+fn run_ok(make: &Make, args: &[&str]) -> Result<(), VerifyError> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = make.run(&args, &[])?;
+    if out.success {
+        Ok(())
+    } else {
+        Err(VerifyError::Make {
+            command: out.command,
+            tail: kbuild::last_lines(&out.output, 40),
+        })
+    }
+}
+
+/// Empties a build directory, keeping only its lock file.
+fn empty_dir(dir: &Path) -> Result<(), VerifyError> {
+    for entry in fs::read_dir(dir)
+        .map_err(|e| VerifyError::io(dir, e))?
+        .filter_map(Result::ok)
+    {
+        if entry.file_name() == ".kseries.lock" {
+            continue;
+        }
+        let path = entry.path();
+        let r = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        r.map_err(|e| VerifyError::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Builds the auditor module against the built kernel in `build_dir`, in
+/// `module_dir` (our sources are written there).  Its callbacks follow
+/// what `tree`'s headers declare.
+pub fn build_auditor(
+    tree: &Path,
+    build_dir: &Path,
+    module_dir: &Path,
+    jobs: u32,
+) -> Result<AuditorBuild, VerifyError> {
+    fs::create_dir_all(module_dir).map_err(|e| VerifyError::io(module_dir, e))?;
+    for (name, text) in [("kseries_audit.c", AUDIT_C), ("Kbuild", AUDIT_KBUILD)] {
+        let p = module_dir.join(name);
+        // Rewritten only when different: make compares mtimes.
+        if fs::read_to_string(&p).ok().as_deref() != Some(text) {
+            fs::write(&p, text).map_err(|e| VerifyError::io(&p, e))?;
+        }
+    }
+    let invalidate_page = tree_has_invalidate_page(tree);
+    let flags = if invalidate_page {
+        "-DHAVE_INVALIDATE_PAGE"
+    } else {
+        ""
+    };
+    let ko = module_dir.join("kseries_audit.ko");
+    let _ = fs::remove_file(&ko);
+    let make = Make {
+        tree,
+        build_dir,
+        arch: Arch::X86_64,
+        jobs,
+    };
+    let out = make.run(
+        &[
+            format!("M={}", module_dir.display()),
+            format!("KSERIES_AUDIT_CFLAGS={flags}"),
+            "modules".to_string(),
+        ],
+        &[],
+    )?;
+    let success = out.success && ko.is_file();
+    let errors = if success {
+        String::new()
+    } else {
+        let errs = super::diagnostics::error_lines(&out.output);
+        if errs.is_empty() {
+            kbuild::last_lines(&out.output, 30)
+        } else {
+            errs.join("\n")
+        }
+    };
+    Ok(AuditorBuild {
+        success,
+        module: success.then_some(ko),
+        invalidate_page,
+        build_ms: out.elapsed.as_millis() as u64,
+        errors,
+        log: out.output,
+    })
+}
+
+/// Boots `bzimage` with `initramfs` and reads the console until QEMU exits
+/// or the timeout kills it.
+pub fn boot(
+    bzimage: &Path,
+    initramfs: &Path,
+    opts: &QemuOptions,
+) -> Result<BootReport, VerifyError> {
+    let mut append = KERNEL_APPEND.to_string();
+    if !opts.extra_append.is_empty() {
+        append.push(' ');
+        append.push_str(&opts.extra_append);
+    }
+    let mut cmd = Command::new(&opts.qemu);
+    cmd.args(["-nographic", "-no-reboot", "-m"])
+        .arg(opts.memory_mb.to_string())
+        .args(["-accel", "tcg", "-icount", "shift=auto", "-nic", "none"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if let Some(cpu) = &opts.cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    cmd.arg("-kernel")
+        .arg(bzimage)
+        .arg("-initrd")
+        .arg(initramfs)
+        .arg("-append")
+        .arg(&append)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let command = format!(
+        "{} ... -kernel {} -initrd {} -append '{append}'",
+        opts.qemu.display(),
+        bzimage.display(),
+        initramfs.display()
+    );
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| VerifyError::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() >= opts.timeout => {
+                timed_out = true;
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => {
+                let _ = child.kill();
+                return Err(VerifyError::Spawn { command, source: e });
+            }
+        }
+    };
+    let boot_ms = start.elapsed().as_millis() as u64;
+    let mut console = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    let qemu_err = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    if !qemu_err.trim().is_empty() {
+        console.push_str("\n[qemu stderr]\n");
+        console.push_str(&qemu_err);
+    }
+    let exit_code = status.and_then(|s| s.code());
+    let mut verdict = parse_console(&console);
+    if timed_out {
+        verdict.problems.push(ConsoleProblem {
+            kind: ProblemKind::Timeout,
+            line: 0,
+            text: format!("QEMU killed after {} s", opts.timeout.as_secs()),
+        });
+    } else if exit_code != Some(1) {
+        let why = match exit_code {
+            Some(0) => "QEMU exited 0: the guest rebooted (a panic, with panic=-1)".to_string(),
+            Some(3) => "the workload powered off with its failure code".to_string(),
+            Some(c) => format!("QEMU exited {c}"),
+            None => "QEMU was killed by a signal".to_string(),
+        };
+        verdict.problems.push(ConsoleProblem {
+            kind: ProblemKind::BadExit,
+            line: 0,
+            text: why,
+        });
+    }
+    Ok(BootReport {
+        passed: verdict.passed(),
+        timed_out,
+        exit_code,
+        boot_ms,
+        verdict,
+        console,
+    })
+}
+
+/// Everything of one boot test of one tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootTest {
+    pub kernel: KernelBuild,
+    pub auditor: Option<AuditorBuild>,
+    pub boot: Option<BootReport>,
+}
+
+impl BootTest {
+    pub fn passed(&self) -> bool {
+        self.kernel.success
+            && self.auditor.as_ref().is_some_and(|a| a.success)
+            && self.boot.as_ref().is_some_and(|b| b.passed)
+    }
+
+    /// What failed first, in a line.
+    pub fn failure(&self) -> Option<String> {
+        if !self.kernel.success {
+            return Some(format!(
+                "kernel build failed: {}",
+                first_line(&self.kernel.errors)
+            ));
+        }
+        match &self.auditor {
+            Some(a) if !a.success => {
+                return Some(format!("auditor build failed: {}", first_line(&a.errors)));
+            }
+            None => return Some("auditor not built".to_string()),
+            _ => {}
+        }
+        match &self.boot {
+            Some(b) if !b.passed => Some(format!("boot: {}", b.verdict.summary())),
+            None => Some("not booted".to_string()),
+            _ => None,
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
+/// Builds and boot-tests `tree` with the kernel in `build_dir` (the caller
+/// holds its lock) and scratch files (auditor, initramfs) in `scratch`.
+pub fn boot_test(
+    tree: &Path,
+    build_dir: &Path,
+    scratch: &Path,
+    jobs: u32,
+    qemu: &QemuOptions,
+) -> Result<BootTest, VerifyError> {
+    let kernel = build_kernel(tree, build_dir, jobs)?;
+    if !kernel.success {
+        return Ok(BootTest {
+            kernel,
+            auditor: None,
+            boot: None,
+        });
+    }
+    let auditor = build_auditor(tree, build_dir, &scratch.join("audit"), jobs)?;
+    let Some(module) = auditor.module.clone() else {
+        return Ok(BootTest {
+            kernel,
+            auditor: Some(auditor),
+            boot: None,
+        });
+    };
+    let init = super::initramfs::build_workload(&scratch.join("workload"))?;
+    let init_bytes = fs::read(&init).map_err(|e| VerifyError::io(&init, e))?;
+    let module_bytes = fs::read(&module).map_err(|e| VerifyError::io(&module, e))?;
+    let initramfs = scratch.join("initramfs.cpio.gz");
+    super::initramfs::write_initramfs(&init_bytes, &module_bytes, &initramfs)?;
+    let bzimage = kernel
+        .bzimage
+        .clone()
+        .expect("successful build has a bzImage");
+    let boot = boot(&bzimage, &initramfs, qemu)?;
+    Ok(BootTest {
+        kernel,
+        auditor: Some(auditor),
+        boot: Some(boot),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_options_are_the_fragment_lines_not_in_the_config() {
+        let frag = "# c\nCONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n";
+        let cfg = "CONFIG_A=y\n# CONFIG_B is not set\n";
+        assert_eq!(missing_options(frag, cfg), ["CONFIG_B=y"]);
+    }
+
+    #[test]
+    fn the_fragment_asks_for_the_mm_debugging_options() {
+        for opt in [
+            "CONFIG_KVM=y",
+            "CONFIG_KVM_AMD=y",
+            "CONFIG_TRANSPARENT_HUGEPAGE=y",
+            "CONFIG_KSM=y",
+            "CONFIG_MIGRATION=y",
+            "CONFIG_COMPACTION=y",
+            "CONFIG_DEBUG_ATOMIC_SLEEP=y",
+            "CONFIG_PROVE_LOCKING=y",
+            "CONFIG_DEBUG_VM=y",
+            "CONFIG_MODULES=y",
+            "CONFIG_MODULE_UNLOAD=y",
+        ] {
+            assert!(BOOT_FRAGMENT.lines().any(|l| l == opt), "{opt}");
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! `kseries verify`: every commit of a range, in order, is checked out into
+//! one persistent source checkout, compile-checked (x86_64 and, with cross
+//! compilers, the other architectures it touches), built into one
+//! persistent boot build directory (so each step rebuilds only what it
+//! changed) and boot-tested with the auditor.  The first failing commit is
+//! named.
+//!
+//! The checkout is a private repository whose object store borrows the
+//! verified repository's (`objects/info/alternates`); each step is
+//! `git read-tree -u --reset <sha>`, which rewrites only the files that
+//! differ, so mtimes of unchanged files stay and make rebuilds little.
+//! Unlike a `git worktree` of the verified repository, this checkout (and
+//! the build directory with it) can be reused by any clone of the same
+//! history, which is what lets tests share one build.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::boot::{self, BootTest, QemuOptions};
+use super::compile::{Baseline, CompileReport, CompileRequest, FileResult, compile_check};
+use super::cross::{self, CrossFile};
+use super::{VerifyError, cache_home, kbuild};
+
+/// The options of `kseries verify` (one field per flag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyOptions {
+    /// The repository holding the commits (`--repo`, default `.`).
+    pub repo: PathBuf,
+    /// `A..B` (the commits of B not in A, oldest first) or one commit.
+    pub range: String,
+    /// Where the checkout, build directories and scratch files live
+    /// (`--work-dir`); default: [`default_work_dir`] of the repository.
+    pub work_dir: Option<PathBuf>,
+    /// `make -j` (`--jobs`, default 2).
+    pub jobs: u32,
+    /// Compile-check the touched x86_64 files (`--no-compile-check` turns off).
+    pub compile_check: bool,
+    /// Cross-compile touched files of other architectures (`--no-cross`).
+    pub cross: bool,
+    /// Build and boot the kernel with the auditor (`--no-boot`).
+    pub boot: bool,
+    /// QEMU settings (`--timeout SECS`, `--qemu PATH`, `--cpu MODEL`).
+    pub qemu: QemuOptions,
+    /// Per-step console and build logs (`--log-dir DIR`).
+    pub log_dir: Option<PathBuf>,
+    /// JUnit XML report (`--junit FILE`).
+    pub junit: Option<PathBuf>,
+    /// Go on after the first failing commit (`--keep-going`).
+    pub keep_going: bool,
+    /// Progress bars on stderr (off with `--quiet` or when not a tty).
+    pub progress: bool,
+}
+
+impl VerifyOptions {
+    pub fn new(repo: impl Into<PathBuf>, range: impl Into<String>) -> Self {
+        VerifyOptions {
+            repo: repo.into(),
+            range: range.into(),
+            work_dir: None,
+            jobs: 2,
+            compile_check: true,
+            cross: true,
+            boot: true,
+            qemu: QemuOptions::default(),
+            log_dir: None,
+            junit: None,
+            keep_going: false,
+            progress: false,
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/kseries/verify/<repo name>-<hash of its path>`.
+pub fn default_work_dir(repo: &Path) -> PathBuf {
+    let repo = fs::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+    let name = repo.file_name().and_then(|n| n.to_str()).unwrap_or("repo");
+    let hash = kbuild::fnv1a(repo.as_os_str().as_encoded_bytes());
+    cache_home()
+        .join("kseries")
+        .join("verify")
+        .join(format!("{name}-{hash:016x}"))
+}
+
+/// The state of one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Pass,
+    Fail,
+    /// Not run: an earlier commit failed.
+    Skipped,
+}
+
+/// One commit's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub index: usize,
+    pub sha: String,
+    pub subject: String,
+    pub touched: Vec<PathBuf>,
+    pub status: StepStatus,
+    /// Why it failed (the first failing phase), in a line.
+    pub failure: Option<String>,
+    pub compile: Option<CompileReport>,
+    pub cross: Vec<CrossFile>,
+    pub boot: Option<BootTest>,
+    pub checkout_ms: u64,
+    pub total_ms: u64,
+    /// Where this step's logs went.
+    pub log_dir: Option<PathBuf>,
+}
+
+impl StepReport {
+    /// Files that were not compiled on any architecture, with why.
+    pub fn not_compile_tested(&self) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.compile {
+            for f in &c.files {
+                if let FileResult::NotCompileTested { reason } = &f.result {
+                    out.push((f.file.clone(), reason.clone()));
+                }
+            }
+        }
+        for f in &self.cross {
+            if let FileResult::NotCompileTested { reason } = &f.result {
+                out.push((f.file.clone(), format!("{}: {reason}", f.arch)));
+            }
+        }
+        out
+    }
+}
+
+/// The first failing commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstFailure {
+    pub sha: String,
+    pub subject: String,
+    pub reason: String,
+}
+
+/// The result of `kseries verify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesReport {
+    pub repo: PathBuf,
+    pub range: String,
+    pub work_dir: PathBuf,
+    pub steps: Vec<StepReport>,
+    pub first_failure: Option<FirstFailure>,
+    pub total_ms: u64,
+}
+
+impl SeriesReport {
+    /// Every step ran and passed.  The CLI exits non-zero otherwise.
+    pub fn passed(&self) -> bool {
+        self.first_failure.is_none() && self.steps.iter().all(|s| s.status == StepStatus::Pass)
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, VerifyError> {
+    let command = format!("git -C {} {}", dir.display(), args.join(" "));
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|source| VerifyError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(VerifyError::Make {
+            command,
+            tail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The commits of `range`, oldest first: `A..B`, or a single commit.
+pub fn resolve_range(repo: &Path, range: &str) -> Result<Vec<String>, VerifyError> {
+    if range.contains("..") {
+        let out = git(repo, &["rev-list", "--reverse", "--topo-order", range])?;
+        Ok(out.lines().map(str::to_string).collect())
+    } else {
+        let spec = format!("{range}^{{commit}}");
+        Ok(vec![
+            git(repo, &["rev-parse", "--verify", &spec])?
+                .trim()
+                .to_string(),
+        ])
+    }
+}
+
+/// The files a commit changes (none for a root commit: it is the base).
+fn touched_files(repo: &Path, sha: &str) -> Result<Vec<PathBuf>, VerifyError> {
+    let parents = git(repo, &["rev-list", "--parents", "-n", "1", sha])?;
+    let Some(parent) = parents.split_whitespace().nth(1) else {
+        return Ok(Vec::new());
+    };
+    let out = git(repo, &["diff", "--name-only", "--no-renames", parent, sha])?;
+    Ok(out.lines().map(PathBuf::from).collect())
+}
+
+/// Makes `src` a checkout that borrows `repo`'s objects.
+fn prepare_checkout(src: &Path, repo: &Path) -> Result<(), VerifyError> {
+    if !src.join(".git").is_dir() {
+        fs::create_dir_all(src).map_err(|e| VerifyError::io(src, e))?;
+        git(src, &["init", "-q", "."])?;
+    }
+    let common = git(repo, &["rev-parse", "--git-common-dir"])?;
+    let common = PathBuf::from(common.trim());
+    let common = if common.is_absolute() {
+        common
+    } else {
+        repo.join(common)
+    };
+    let objects = fs::canonicalize(common.join("objects"))
+        .map_err(|e| VerifyError::io(&common.join("objects"), e))?;
+    let alternates = src.join(".git/objects/info/alternates");
+    if let Some(dir) = alternates.parent() {
+        fs::create_dir_all(dir).map_err(|e| VerifyError::io(dir, e))?;
+    }
+    fs::write(&alternates, format!("{}\n", objects.display()))
+        .map_err(|e| VerifyError::io(&alternates, e))
+}
+
+/// Checks `sha` out into `src`, rewriting only the files that differ.
+fn checkout(src: &Path, sha: &str) -> Result<(), VerifyError> {
+    let _ = git(src, &["update-index", "-q", "--refresh"]);
+    git(src, &["read-tree", "-u", "--reset", sha])?;
+    git(src, &["update-ref", "--no-deref", "HEAD", sha])?;
+    Ok(())
+}
+
+fn is_compiled_source(f: &Path) -> bool {
+    matches!(
+        f.extension().and_then(|e| e.to_str()),
+        Some("c") | Some("h") | Some("S")
+    )
+}
+
+/// Runs `kseries verify`.  Errors are for the run as a whole (no such
+/// repository, a build directory that is not ours, QEMU missing); a
+/// failing commit is in the report ([`SeriesReport::passed`]).
+pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> {
+    let start = Instant::now();
+    let repo = fs::canonicalize(&opts.repo).map_err(|e| VerifyError::io(&opts.repo, e))?;
+    let work = opts
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| default_work_dir(&repo));
+    let shas = resolve_range(&repo, &opts.range)?;
+    let build_dir = work.join("build");
+    let _lock = boot::lock_boot_dir(&build_dir)?;
+    let src = work.join("src");
+    prepare_checkout(&src, &repo)?;
+
+    let bar = if opts.progress {
+        let bar = ProgressBar::new(shas.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:25} {pos}/{len} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut steps = Vec::new();
+    let mut first_failure: Option<FirstFailure> = None;
+    let mut base_ready = false;
+    for (index, sha) in shas.iter().enumerate() {
+        let short = &sha[..sha.len().min(12)];
+        let subject = git(&repo, &["log", "-1", "--format=%s", sha])?
+            .trim()
+            .to_string();
+        if first_failure.is_some() && !opts.keep_going {
+            steps.push(StepReport {
+                index: index + 1,
+                sha: sha.clone(),
+                subject,
+                touched: Vec::new(),
+                status: StepStatus::Skipped,
+                failure: None,
+                compile: None,
+                cross: Vec::new(),
+                boot: None,
+                checkout_ms: 0,
+                total_ms: 0,
+                log_dir: None,
+            });
+            bar.inc(1);
+            continue;
+        }
+        let step_start = Instant::now();
+        bar.set_message(format!("{short} checkout  {subject}"));
+        checkout(&src, sha)?;
+        let checkout_ms = step_start.elapsed().as_millis() as u64;
+        let touched = touched_files(&repo, sha)?;
+        let mut failure: Option<String> = None;
+
+        // x86_64 compile check of the touched files.
+        let x86_files: Vec<PathBuf> = touched
+            .iter()
+            .filter(|f| is_compiled_source(f) && cross::arch_of(f).is_none())
+            .cloned()
+            .collect();
+        let mut compile = None;
+        if opts.compile_check && !x86_files.is_empty() {
+            bar.set_message(format!(
+                "{short} compile ({} files)  {subject}",
+                x86_files.len()
+            ));
+            let mut req = CompileRequest::new(&src, work.join("compile"), x86_files.clone());
+            req.jobs = opts.jobs;
+            let mut report = compile_check(&req)?;
+            if !report.no_failures() {
+                // Judge by errors new compared with the range's base
+                // (checked out once, when first needed).
+                if let Some(base_src) = ensure_base(&repo, &shas[0], &work, &mut base_ready)? {
+                    req.baseline = Some(Baseline {
+                        tree: base_src,
+                        build_dir: work.join("base-compile"),
+                    });
+                    report = compile_check(&req)?;
+                }
+            }
+            if !report.no_failures() {
+                let bad: Vec<String> = report
+                    .files
+                    .iter()
+                    .filter(|f| matches!(f.result, FileResult::Failed { .. }))
+                    .map(|f| f.file.display().to_string())
+                    .collect();
+                failure = Some(format!("x86_64 compile failed: {}", bad.join(", ")));
+            }
+            compile = Some(report);
+        }
+
+        // Other architectures.
+        let mut cross_results = Vec::new();
+        if opts.cross {
+            for arch in cross::CROSS_ARCHES {
+                let files: Vec<PathBuf> = touched
+                    .iter()
+                    .filter(|f| cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch))
+                    .cloned()
+                    .collect();
+                if files.is_empty() {
+                    continue;
+                }
+                bar.set_message(format!("{short} cross {}  {subject}", arch.src_arch));
+                let dir = work.join(format!("cross-{}", arch.src_arch));
+                let mut results = cross::cross_check(&src, &dir, arch, &files, opts.jobs)?;
+                if results
+                    .iter()
+                    .any(|r| matches!(r.result, FileResult::Failed { .. }))
+                    && let Some(base_src) = ensure_base(&repo, &shas[0], &work, &mut base_ready)?
+                {
+                    let base_dir = work.join(format!("base-cross-{}", arch.src_arch));
+                    cross::compare_with_base(
+                        &mut results,
+                        &src,
+                        &base_src,
+                        &base_dir,
+                        arch,
+                        opts.jobs,
+                    )?;
+                }
+                if failure.is_none()
+                    && let Some(bad) = results
+                        .iter()
+                        .find(|r| matches!(r.result, FileResult::Failed { .. }))
+                {
+                    failure = Some(format!(
+                        "{} compile failed: {}",
+                        bad.arch,
+                        bad.file.display()
+                    ));
+                }
+                cross_results.extend(results);
+            }
+        }
+
+        // Build, auditor, boot.
+        let mut boot_test = None;
+        if opts.boot && failure.is_none() {
+            bar.set_message(format!("{short} build+boot  {subject}"));
+            let t = boot::boot_test(
+                &src,
+                &build_dir,
+                &work.join("scratch"),
+                opts.jobs,
+                &opts.qemu,
+            )?;
+            failure = t.failure();
+            boot_test = Some(t);
+        }
+
+        let mut step = StepReport {
+            index: index + 1,
+            sha: sha.clone(),
+            subject: subject.clone(),
+            touched,
+            status: if failure.is_some() {
+                StepStatus::Fail
+            } else {
+                StepStatus::Pass
+            },
+            failure: failure.clone(),
+            compile,
+            cross: cross_results,
+            boot: boot_test,
+            checkout_ms,
+            total_ms: step_start.elapsed().as_millis() as u64,
+            log_dir: None,
+        };
+        if let Some(dir) = &opts.log_dir {
+            step.log_dir = Some(write_step_logs(dir, &step)?);
+        }
+        bar.println(format!(
+            "{} {short} {subject}{}",
+            if failure.is_some() { "FAIL" } else { "ok  " },
+            failure
+                .as_ref()
+                .map(|f| format!("\n     {f}"))
+                .unwrap_or_default()
+        ));
+        if let (Some(reason), None) = (&failure, &first_failure) {
+            first_failure = Some(FirstFailure {
+                sha: sha.clone(),
+                subject,
+                reason: reason.clone(),
+            });
+        }
+        steps.push(step);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let report = SeriesReport {
+        repo,
+        range: opts.range.clone(),
+        work_dir: work,
+        steps,
+        first_failure,
+        total_ms: start.elapsed().as_millis() as u64,
+    };
+    if let Some(path) = &opts.junit {
+        let xml = super::report::junit_xml(&report);
+        fs::write(path, xml).map_err(|e| VerifyError::io(path, e))?;
+    }
+    if let Some(dir) = &opts.log_dir {
+        let path = dir.join("report.json");
+        let json = serde_json::to_string_pretty(&report).expect("report serialises");
+        fs::write(&path, json).map_err(|e| VerifyError::io(&path, e))?;
+    }
+    Ok(report)
+}
+
+/// The range's base (the parent of its first commit) checked out into
+/// `work/base-src`, once per run; `None` for a root commit.
+fn ensure_base(
+    repo: &Path,
+    first: &str,
+    work: &Path,
+    ready: &mut bool,
+) -> Result<Option<PathBuf>, VerifyError> {
+    let Some(base) = parent_of(repo, first)? else {
+        return Ok(None);
+    };
+    let base_src = work.join("base-src");
+    if !*ready {
+        prepare_checkout(&base_src, repo)?;
+        checkout(&base_src, &base)?;
+        *ready = true;
+    }
+    Ok(Some(base_src))
+}
+
+fn parent_of(repo: &Path, sha: &str) -> Result<Option<String>, VerifyError> {
+    let parents = git(repo, &["rev-list", "--parents", "-n", "1", sha])?;
+    Ok(parents.split_whitespace().nth(1).map(str::to_string))
+}
+
+/// `<log dir>/<NN>-<short sha>/`: console.log, kernel-build.log,
+/// auditor-build.log, step.json.
+fn write_step_logs(dir: &Path, step: &StepReport) -> Result<PathBuf, VerifyError> {
+    let short = &step.sha[..step.sha.len().min(12)];
+    let d = dir.join(format!("{:02}-{short}", step.index));
+    fs::create_dir_all(&d).map_err(|e| VerifyError::io(&d, e))?;
+    let mut files: Vec<(&str, String)> = Vec::new();
+    if let Some(t) = &step.boot {
+        files.push(("kernel-build.log", t.kernel.log.clone()));
+        if let Some(a) = &t.auditor {
+            files.push(("auditor-build.log", a.log.clone()));
+        }
+        if let Some(b) = &t.boot {
+            files.push(("console.log", b.console.clone()));
+        }
+    }
+    files.push((
+        "step.json",
+        serde_json::to_string_pretty(step).expect("step serialises"),
+    ));
+    for (name, text) in files {
+        let p = d.join(name);
+        fs::write(&p, text).map_err(|e| VerifyError::io(&p, e))?;
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn steps_check_out_only_what_changed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        fs::create_dir_all(repo.join("mm")).unwrap();
+        g(&repo, &["init", "-q", "."]);
+        fs::write(repo.join("mm/rmap.c"), "one\n").unwrap();
+        fs::write(repo.join("mm/other.c"), "same\n").unwrap();
+        g(&repo, &["add", "-A"]);
+        g(&repo, &["commit", "-qm", "base"]);
+        let base = g(&repo, &["rev-parse", "HEAD"]);
+        fs::write(repo.join("mm/rmap.c"), "two\n").unwrap();
+        g(&repo, &["commit", "-qam", "mm/rmap: two"]);
+        fs::remove_file(repo.join("mm/other.c")).unwrap();
+        fs::write(repo.join("mm/new.c"), "new\n").unwrap();
+        g(&repo, &["add", "-A"]);
+        g(&repo, &["commit", "-qm", "mm: three"]);
+
+        let shas = resolve_range(&repo, &format!("{base}..HEAD")).unwrap();
+        assert_eq!(shas.len(), 2);
+        assert_eq!(resolve_range(&repo, "HEAD").unwrap().len(), 1);
+        assert!(
+            touched_files(&repo, &base).unwrap().is_empty(),
+            "a root commit is the base"
+        );
+        assert_eq!(
+            touched_files(&repo, &shas[1]).unwrap(),
+            [PathBuf::from("mm/new.c"), PathBuf::from("mm/other.c")]
+        );
+
+        let src = tmp.path().join("src");
+        prepare_checkout(&src, &repo).unwrap();
+        checkout(&src, &base).unwrap();
+        assert_eq!(fs::read_to_string(src.join("mm/rmap.c")).unwrap(), "one\n");
+        let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        fs::File::options()
+            .write(true)
+            .open(src.join("mm/other.c"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        checkout(&src, &shas[0]).unwrap();
+        assert_eq!(fs::read_to_string(src.join("mm/rmap.c")).unwrap(), "two\n");
+        let mtime = fs::metadata(src.join("mm/other.c"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(mtime, old, "an unchanged file is not rewritten");
+        checkout(&src, &shas[1]).unwrap();
+        assert!(!src.join("mm/other.c").exists());
+        assert!(src.join("mm/new.c").is_file());
+        assert_eq!(g(&src, &["rev-parse", "HEAD"]), shas[1]);
+    }
+}

@@ -1,0 +1,336 @@
+//! Boot + audit on the real 4.12 tree.  Both tests share one work
+//! directory (checkout + persistent boot build directory) under the test
+//! cache; `verify_series` locks it, so they take turns and the second one
+//! only rebuilds what its commit changed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kseries::verify::{
+    ProblemKind, StepStatus, VerifyOptions, render_table, steps::SeriesReport, verify_series,
+};
+
+fn work_dir() -> PathBuf {
+    common::cache_dir().join("verify-boot")
+}
+
+fn options(repo: &std::path::Path, range: &str, name: &str) -> VerifyOptions {
+    let mut opts = VerifyOptions::new(repo, range);
+    opts.work_dir = Some(work_dir());
+    opts.qemu.timeout = Duration::from_secs(150);
+    let logs = common::cache_dir().join("verify-boot-logs").join(name);
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).unwrap();
+    opts.junit = Some(logs.join("junit.xml"));
+    opts.log_dir = Some(logs);
+    opts
+}
+
+fn show(report: &SeriesReport) {
+    eprintln!("{}", render_table(report));
+    for s in &report.steps {
+        if let Some(t) = &s.boot {
+            eprintln!(
+                "step {}: config {:?} ms, build {} ms, auditor {:?}",
+                s.index,
+                t.kernel.config_ms,
+                t.kernel.build_ms,
+                t.auditor.as_ref().map(|a| a.build_ms)
+            );
+            if let Some(b) = &t.boot {
+                eprintln!(
+                    "step {}: boot {} ms, exit {:?}",
+                    s.index, b.boot_ms, b.exit_code
+                );
+                if !b.passed {
+                    eprintln!("---- console tail ----");
+                    let lines: Vec<&str> = b.console.lines().collect();
+                    for l in &lines[lines.len().saturating_sub(60)..] {
+                        eprintln!("{l}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_base_commit_boots_and_the_auditor_sees_clean_events() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let opts = options(&tree, "HEAD", "base");
+    let report = verify_series(&opts).expect("verify runs");
+    show(&report);
+    assert!(report.passed(), "{:?}", report.first_failure);
+    let step = &report.steps[0];
+    assert_eq!(step.status, StepStatus::Pass);
+    let test = step.boot.as_ref().expect("booted");
+    let boot = test.boot.as_ref().expect("boot report");
+    let audit = boot.verdict.audit.expect("verdict line");
+    eprintln!("base verdict: {audit}");
+    assert!(audit.events > 0, "{audit}");
+    assert!(
+        audit.page > 0,
+        "invalidate_page events exist at 4.12: {audit}"
+    );
+    assert!(audit.violations().is_empty(), "{audit}");
+    assert!(test.auditor.as_ref().unwrap().invalidate_page);
+    assert!(
+        boot.boot_ms < 60_000,
+        "boot + workload took {} ms",
+        boot.boot_ms
+    );
+    // The workload did what it is for: THPs were mapped (and split),
+    // pages migrated between the two fake NUMA nodes, KVM ran a guest.
+    let thp = regex::Regex::new(r"huge_memory: (\d+) of \d+ THP split").unwrap();
+    let split: u64 = thp
+        .captures(&boot.console)
+        .map(|c| c[1].parse().unwrap())
+        .unwrap_or(0);
+    assert!(split > 0, "no THP was split");
+    assert!(
+        boot.verdict
+            .workload
+            .iter()
+            .any(|l| l.starts_with("migrate: ") && !l.starts_with("migrate: 0 ")),
+        "{:?}",
+        boot.verdict.workload
+    );
+    assert!(
+        boot.verdict
+            .workload
+            .iter()
+            .any(|l| l.starts_with("kvm: guest ran twice")),
+        "{:?}",
+        boot.verdict.workload
+    );
+    let logs = step.log_dir.as_ref().expect("logs written");
+    let console = std::fs::read_to_string(logs.join("console.log")).unwrap();
+    assert!(console.contains("kseries-audit: events="));
+    let junit = std::fs::read_to_string(opts.junit.as_ref().unwrap()).unwrap();
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+}
+
+/// Makes a commit on `parent` that replaces `path` with `text`, with git
+/// plumbing (the clone has no working tree).
+fn commit_file(
+    repo: &Path,
+    scratch: &Path,
+    parent: &str,
+    path: &str,
+    text: &str,
+    msg: &str,
+) -> String {
+    let file = scratch.join("blob");
+    std::fs::write(&file, text).unwrap();
+    let blob = common::git(repo, &["hash-object", "-w", file.to_str().unwrap()]).unwrap();
+    common::git(repo, &["read-tree", parent]).unwrap();
+    let info = format!("100644,{},{path}", blob.trim());
+    common::git(repo, &["update-index", "--cacheinfo", &info]).unwrap();
+    let tree = common::git(repo, &["write-tree"]).unwrap();
+    let sha = common::git(repo, &["commit-tree", tree.trim(), "-p", parent, "-m", msg]).unwrap();
+    sha.trim().to_string()
+}
+
+/// A three-commit series on the base: a harmless comment (passes), then
+/// `try_to_unmap_one` bracketing a page *count* as a length (bad_range),
+/// then ending a bracket it never started (unpaired).  Verify must pass
+/// the first, turn red at the second and name the auditor's violation;
+/// with --keep-going the third fails too, as unpaired.
+#[test]
+fn broken_rmap_commits_turn_verify_red_at_the_first_bad_one() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    // A clone without a working tree (checking out 800 MB is the slow part
+    // of common::fresh_clone); commits are made with plumbing.
+    let keep = tempfile::Builder::new()
+        .prefix("kseries-boot-broken-")
+        .tempdir_in(common::cache_dir())
+        .unwrap();
+    let clone = keep.path().join("linux");
+    common::git(
+        keep.path(),
+        &[
+            "clone",
+            "-q",
+            "--shared",
+            "--no-checkout",
+            tree.to_str().unwrap(),
+            "linux",
+        ],
+    )
+    .unwrap();
+    let base = common::git(&clone, &["rev-parse", "HEAD"]).unwrap();
+    let base = base.trim().to_string();
+    let text = std::fs::read_to_string(tree.join("mm/rmap.c")).unwrap();
+    let needle = "\t\tput_page(page);\n\t\tmmu_notifier_invalidate_page(mm, address);\n";
+    assert_eq!(text.matches(needle).count(), 1, "try_to_unmap_one's tail");
+    let with = |extra: &str| text.replacen(needle, &format!("{needle}{extra}"), 1);
+
+    let harmless = commit_file(
+        &clone,
+        keep.path(),
+        &base,
+        "mm/rmap.c",
+        &with("\t\t/* kseries test: nothing changes here */\n"),
+        "mm/rmap: a comment",
+    );
+    let count = "address + (1UL << compound_order(page))";
+    let bad_len = commit_file(
+        &clone,
+        keep.path(),
+        &harmless,
+        "mm/rmap.c",
+        &with(&format!(
+            "\t\tmmu_notifier_invalidate_range_start(mm, address, {count});\n\
+             \t\tmmu_notifier_invalidate_range_end(mm, address, {count});\n"
+        )),
+        "mm/rmap: bracket a page count as a length",
+    );
+    let unpaired = commit_file(
+        &clone,
+        keep.path(),
+        &bad_len,
+        "mm/rmap.c",
+        &with("\t\tmmu_notifier_invalidate_range_end(mm, address, address + PAGE_SIZE);\n"),
+        "mm/rmap: unpaired invalidate_range_end",
+    );
+    common::git(&clone, &["update-ref", "refs/heads/broken", &unpaired]).unwrap();
+
+    let mut opts = options(&clone, &format!("{base}..broken"), "broken");
+    opts.keep_going = true;
+    let report = verify_series(&opts).expect("verify runs");
+    show(&report);
+    assert!(!report.passed());
+    let shas: Vec<&str> = report.steps.iter().map(|s| s.sha.as_str()).collect();
+    assert_eq!(
+        shas,
+        [harmless.as_str(), bad_len.as_str(), unpaired.as_str()]
+    );
+    assert_eq!(report.steps[0].status, StepStatus::Pass);
+    let first = report.first_failure.as_ref().expect("a failing commit");
+    assert_eq!(first.sha, bad_len);
+    assert!(first.reason.contains("bad_range"), "{}", first.reason);
+
+    let console_of = |i: usize| {
+        report.steps[i]
+            .boot
+            .as_ref()
+            .unwrap()
+            .boot
+            .as_ref()
+            .unwrap()
+    };
+    let b = console_of(1);
+    assert!(
+        b.verdict
+            .audit
+            .is_some_and(|a| a.bad_range > 0 && a.unpaired == 0)
+    );
+    assert!(
+        b.verdict
+            .audit_reports
+            .iter()
+            .any(|r| r.contains("bad range in invalidate_range_start")),
+        "{:?}",
+        b.verdict.audit_reports
+    );
+
+    let b = console_of(2);
+    assert_eq!(report.steps[2].status, StepStatus::Fail);
+    assert!(
+        b.verdict
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::AuditViolation && p.text.contains("unpaired")),
+        "{:?}",
+        b.verdict.problems
+    );
+    assert!(
+        b.verdict
+            .audit_reports
+            .iter()
+            .any(|r| r.contains("invalidate_range_end without a matching start")),
+        "{:?}",
+        b.verdict.audit_reports
+    );
+    assert!(
+        b.console.contains("try_to_unmap_one"),
+        "the auditor's stack trace names the culprit"
+    );
+    let junit = std::fs::read_to_string(opts.junit.as_ref().unwrap()).unwrap();
+    assert!(junit.contains("failures=\"2\""), "{junit}");
+}
+
+/// Other architectures' files of a commit are cross-compiled with Debian's
+/// cross compilers (or reported "not compile-tested", never passed).
+/// Ignored by default: four defconfigs and `make prepare`s cost minutes.
+#[test]
+#[ignore = "several minutes: cargo test --test boot -- --ignored"]
+fn other_architectures_files_are_cross_compiled() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let keep = tempfile::Builder::new()
+        .prefix("kseries-boot-cross-")
+        .tempdir_in(common::cache_dir())
+        .unwrap();
+    let clone = keep.path().join("linux");
+    common::git(
+        keep.path(),
+        &[
+            "clone",
+            "-q",
+            "--shared",
+            "--no-checkout",
+            tree.to_str().unwrap(),
+            "linux",
+        ],
+    )
+    .unwrap();
+    let base = common::git(&clone, &["rev-parse", "HEAD"]).unwrap();
+    let mut head = base.trim().to_string();
+    let files = [
+        "arch/arm/include/asm/kvm_host.h",
+        "arch/arm64/include/asm/kvm_host.h",
+        "arch/mips/include/asm/kvm_host.h",
+        "arch/powerpc/include/asm/kvm_host.h",
+        "arch/powerpc/platforms/powernv/npu-dma.c",
+    ];
+    for f in files {
+        let text = std::fs::read_to_string(tree.join(f)).unwrap();
+        head = commit_file(
+            &clone,
+            keep.path(),
+            &head,
+            f,
+            &format!("{text}/* kseries cross test */\n"),
+            &format!("touch {f}"),
+        );
+    }
+    common::git(&clone, &["update-ref", "refs/heads/cross", &head]).unwrap();
+    let mut opts = options(&clone, &format!("{}..cross", base.trim()), "cross");
+    opts.compile_check = false;
+    opts.boot = false;
+    opts.keep_going = true;
+    let report = verify_series(&opts).expect("verify runs");
+    show(&report);
+    for (step, f) in report.steps.iter().zip(files) {
+        assert_eq!(step.cross.len(), 1, "{f}");
+        let r = &step.cross[0];
+        eprintln!("{f}: {:?} in {} ms", r.result, r.duration_ms);
+        match &r.result {
+            // FailsAtBase: the same errors at the base (gcc 12 noise).
+            kseries::verify::FileResult::Ok | kseries::verify::FileResult::FailsAtBase { .. } => {}
+            kseries::verify::FileResult::NotCompileTested { reason } => {
+                assert!(reason.contains("no cross compiler"), "{f}: {reason}")
+            }
+            other => panic!("{f}: {other:?}"),
+        }
+    }
+    assert!(report.passed() || report.steps.iter().all(|s| s.status == StepStatus::Pass));
+}
