@@ -76,6 +76,9 @@ enum Command {
     /// one check run per commit.
     #[command(subcommand)]
     Bot(BotCommand),
+    /// Build and boot-test every commit of a series in QEMU with a notifier
+    /// auditor; compile the touched files of every architecture.
+    Verify(Box<VerifyArgs>),
     /// Lint notifier semantics: removed API (E1), unpaired brackets (E2),
     /// invalidate_range in place of a bracket (E3), page counts as lengths
     /// (E4), unaligned huge ranges (E5), sleeping atomic callbacks (W1).
@@ -127,6 +130,45 @@ enum BotCommand {
         #[arg(long, default_value = ".kseries-bot")]
         workdir: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The commits to verify, `A..B` (or one commit); default: the series
+    /// branch from its merge base with HEAD.
+    #[arg(long)]
+    range: Option<String>,
+    /// The series branch, when no --range is given.
+    #[arg(long, default_value = kseries::series::DEFAULT_BRANCH)]
+    branch: String,
+    /// The repository.
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Where the checkout and the persistent build directories live.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 2)]
+    jobs: u32,
+    #[arg(long)]
+    no_compile_check: bool,
+    #[arg(long)]
+    no_cross: bool,
+    #[arg(long)]
+    no_boot: bool,
+    /// Seconds before QEMU is stopped.
+    #[arg(long, default_value_t = 180)]
+    timeout: u64,
+    /// Each step's console and build logs go here.
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
+    /// A JUnit XML report.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Go on after the first failing commit.
+    #[arg(long)]
+    keep_going: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(clap::Args)]
@@ -467,6 +509,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bot(cmd) => run_bot(cmd),
+        Command::Verify(a) => run_verify(*a),
         Command::Check {
             path,
             format,
@@ -489,6 +532,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let range = match a.range {
+        Some(r) => r,
+        None => {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&a.repo)
+                .args(["merge-base", "HEAD"])
+                // A full ref name: a branch can never be taken for an option.
+                .arg(format!(
+                    "refs/heads/{}",
+                    a.branch.trim_start_matches("refs/heads/")
+                ))
+                .output()?;
+            anyhow::ensure!(
+                out.status.success(),
+                "cannot find where {} forks from HEAD: {} (give --range A..B)",
+                a.branch,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            format!(
+                "{}..{}",
+                String::from_utf8_lossy(&out.stdout).trim(),
+                a.branch
+            )
+        }
+    };
+    let mut opts = kseries::verify::VerifyOptions::new(&a.repo, range);
+    opts.work_dir = a.work_dir;
+    opts.jobs = a.jobs;
+    opts.compile_check = !a.no_compile_check;
+    opts.cross = !a.no_cross;
+    opts.boot = !a.no_boot;
+    opts.qemu.timeout = std::time::Duration::from_secs(a.timeout);
+    opts.log_dir = a.log_dir;
+    opts.junit = a.junit;
+    opts.keep_going = a.keep_going;
+    opts.progress = std::io::stderr().is_terminal();
+    let report = kseries::verify::verify_series(&opts)?;
+    match a.format {
+        Format::Table => print!("{}", kseries::verify::render_table(&report)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn run_bot(cmd: BotCommand) -> anyhow::Result<ExitCode> {

@@ -334,3 +334,63 @@ fn other_architectures_files_are_cross_compiled() {
     }
     assert!(report.passed() || report.steps.iter().all(|s| s.status == StepStatus::Pass));
 }
+
+/// The acceptance run: the series kseries generates for 4.12 passes verify
+/// at every step (x86_64 compile check and cross compiles of every
+/// architecture it touches), and its final commit, with the API gone,
+/// boots with the auditor seeing events and no violation.
+#[test]
+fn the_generated_series_verifies_and_its_final_commit_audits_clean() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let (_guard, clone) = common::fresh_clone(&tree);
+    common::git(&clone, &["config", "user.name", "kseries test"]).unwrap();
+    common::git(&clone, &["config", "user.email", "kseries@example.invalid"]).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kseries"))
+        .args(["series", "--format", "json"])
+        .arg(&clone)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let series: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (base, tip) = (
+        series["base"].as_str().unwrap(),
+        series["tip"].as_str().unwrap(),
+    );
+    let commits = series["patches"].as_array().unwrap().len();
+
+    let mut every = options(&clone, &format!("{base}..{tip}"), "series");
+    every.boot = false;
+    let report = verify_series(&every).expect("verify runs");
+    show(&report);
+    assert_eq!(report.steps.len(), commits);
+    assert!(report.passed(), "{:?}", report.first_failure);
+
+    let mut last = options(&clone, tip, "final");
+    last.compile_check = false;
+    last.cross = false;
+    let report = verify_series(&last).expect("verify runs");
+    show(&report);
+    assert!(report.passed(), "{:?}", report.first_failure);
+    let test = report.steps[0].boot.as_ref().expect("booted");
+    assert!(
+        !test.auditor.as_ref().unwrap().invalidate_page,
+        "the API is gone at the tip"
+    );
+    let audit = test
+        .boot
+        .as_ref()
+        .unwrap()
+        .verdict
+        .audit
+        .expect("verdict line");
+    eprintln!("final verdict: {audit}");
+    assert!(audit.events > 0, "{audit}");
+    assert_eq!(audit.page, 0, "{audit}");
+    assert!(audit.violations().is_empty(), "{audit}");
+}
