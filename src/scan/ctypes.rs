@@ -38,7 +38,18 @@ impl StructTable {
                 }
             }
             let mut cursor = n.walk();
-            stack.extend(n.named_children(&mut cursor));
+            stack.extend(
+                n.named_children(&mut cursor)
+                    .filter(|c| may_define_struct(c.kind())),
+            );
+        }
+    }
+
+    /// Adds the structs of another table (tables are built per file in
+    /// parallel, then merged).
+    pub fn merge(&mut self, other: StructTable) {
+        for (name, fields) in other.fields {
+            self.fields.entry(name).or_default().extend(fields);
         }
     }
 
@@ -46,6 +57,27 @@ impl StructTable {
     pub fn field_struct(&self, owner: &str, field: &str) -> Option<String> {
         self.fields.get(owner)?.get(field)?.clone()
     }
+}
+
+/// Struct definitions live at file scope, in preprocessor blocks, in
+/// declarations and typedefs, and nested in other structs; never inside
+/// function bodies, which are most of a file and are not walked.
+fn may_define_struct(kind: &str) -> bool {
+    matches!(
+        kind,
+        "translation_unit"
+            | "preproc_if"
+            | "preproc_ifdef"
+            | "preproc_else"
+            | "preproc_elif"
+            | "linkage_specification"
+            | "declaration"
+            | "type_definition"
+            | "struct_specifier"
+            | "union_specifier"
+            | "field_declaration_list"
+            | "field_declaration"
+    )
 }
 
 fn field_names(field: Node, src: &[u8]) -> Vec<String> {

@@ -59,12 +59,17 @@ pub fn scan(root: &Path, recipe: &Recipe) -> Result<ScanReport, ScanError> {
             }
         })
         .collect();
-    let mut structs = ctypes::StructTable::default();
-    for p in &parsed {
-        if let Some(t) = &p.tree {
-            structs.add_file(t.root_node(), &p.src);
-        }
-    }
+    let structs = parsed
+        .par_iter()
+        .filter_map(|p| {
+            let mut t = ctypes::StructTable::default();
+            t.add_file(p.tree.as_ref()?.root_node(), &p.src);
+            Some(t)
+        })
+        .reduce(ctypes::StructTable::default, |mut a, b| {
+            a.merge(b);
+            a
+        });
     let classifier = Classifier {
         recipe,
         structs: &structs,
