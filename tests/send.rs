@@ -1271,3 +1271,79 @@ fn suppress_cc_classes() {
     o.suppress_cc = vec![];
     assert!(!rcpts(&o, 1).contains(LIST));
 }
+
+mod common;
+
+/// The real thing: the series kseries cuts for Linux 4.12 goes through a
+/// real SMTP server, and `git am` of what arrived, in thread order, onto
+/// the base commit gives exactly the series branch's tree.
+#[test]
+fn the_4_12_series_survives_the_mail() {
+    let py = need_smtp!();
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let (_guard, clone) = common::fresh_clone(&tree);
+    git(&clone, &["config", "user.name", "Sender Person"]);
+    git(&clone, &["config", "user.email", "sender@example.org"]);
+    let series = clone.join("../series-out");
+    let out = Command::new(env!("CARGO_BIN_EXE_kseries"))
+        .arg("series")
+        .arg("--output-dir")
+        .arg(&series)
+        .arg(&clone)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let branch_tree = git(&clone, &["rev-parse", "kseries/invalidate-page^{tree}"]);
+    let patches = std::fs::read_dir(&series).unwrap().count();
+
+    let cap = clone.join("../cap");
+    let srv = Server::start(py, &cap, &[]);
+    let o = SendOptions {
+        series: series.clone(),
+        from: Some(SENDER.into()),
+        confirm: true,
+        smtp_server: Some("127.0.0.1".into()),
+        smtp_server_port: Some(srv.port),
+        smtp_encryption: Some(Encryption::None),
+        git_dir: Some(clone.clone()),
+        ..SendOptions::default()
+    };
+    let (r, log) = run(&o);
+    let rep = r.unwrap_or_else(|e| panic!("send failed: {e}\n{log}"));
+    assert_eq!(rep.sent.len(), patches);
+    let got = thread_order(captured(&srv.capture));
+    assert_eq!(got.len(), patches);
+
+    let root_id = got[0].header("message-id").unwrap();
+    for c in &got {
+        let mut hdr = c.header_addrs("to");
+        hdr.extend(c.header_addrs("cc"));
+        assert_eq!(
+            c.rcpts(),
+            hdr,
+            "envelope vs To/Cc of {:?}",
+            c.header("subject")
+        );
+        assert!(
+            c.rcpts().contains("linux-mm@kvack.org")
+                || c.rcpts().iter().any(|r| r.contains("vger"))
+        );
+    }
+    for c in &got[1..] {
+        assert_eq!(c.header("in-reply-to").as_deref(), Some(root_id.as_str()));
+    }
+
+    // The clone's HEAD is still the base: apply what arrived there.
+    for (i, c) in got[1..].iter().enumerate() {
+        let f = clone.join(format!("../recv-{i:02}.eml"));
+        std::fs::write(&f, &c.msg).unwrap();
+        git(&clone, &["am", "-q", f.to_str().unwrap()]);
+    }
+    assert_eq!(git(&clone, &["rev-parse", "HEAD^{tree}"]), branch_tree);
+}
