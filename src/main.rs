@@ -644,7 +644,7 @@ fn needs_review(report: &kseries::scan::ScanReport, plan: &kseries::rewrite::Pla
     });
     let from_plan = plan.needs_review.iter().map(|r| {
         if r.file.is_empty() {
-            format!("kseries: needs-review: {}", r.reason)
+            format!("kseries: needs-review: {r}")
         } else {
             format!("{}:{}: needs-review: {}", r.file, r.line, r.reason)
         }

@@ -27,6 +27,10 @@ async fn a_signed_push_becomes_a_pr_with_compile_checked_commits_on_linux_4_12()
     // A clone at a stable path, so the compile check's build directory
     // (configured per tree path) is reused between runs.
     let base = common::cache_dir().join("bot-e2e");
+    std::fs::create_dir_all(&base).unwrap();
+    // Two runs at once (two checkouts' CI, a developer's run) take turns.
+    let lock = std::fs::File::create(base.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
     let work = base.join("linux");
     if work.exists() {
         std::fs::remove_dir_all(&work).unwrap();

@@ -8,7 +8,7 @@
 //! cover letter are made here from the plan (summary, rationale, review
 //! notes); the boot check is reported as `skipped`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
@@ -55,23 +55,6 @@ impl GitSeriesRunner {
     }
 }
 
-/// The commit message of a plan unit.
-fn message(unit: &crate::rewrite::ChangeUnit) -> String {
-    let mut m = format!("{}: {}\n", unit.subsystem, unit.summary);
-    for p in &unit.rationale {
-        m.push('\n');
-        m.push_str(p);
-        m.push('\n');
-    }
-    if !unit.review_notes.is_empty() {
-        m.push_str("\nReview notes:\n");
-        for n in &unit.review_notes {
-            m.push_str(&format!("- {n}\n"));
-        }
-    }
-    m
-}
-
 impl SeriesRunner for GitSeriesRunner {
     fn build_series(&self, req: &SeriesRequest) -> anyhow::Result<Series> {
         let recipe = crate::recipe::by_id(&req.recipe)
@@ -87,73 +70,19 @@ impl SeriesRunner for GitSeriesRunner {
         let root = self.workdir.as_path();
         let report = crate::scan::scan(root, &recipe)?;
         let plan = crate::rewrite::plan(root, &report, &recipe)?;
-        let mut commits = Vec::new();
-        for unit in &plan.units {
-            let mut paths = Vec::new();
-            for fe in &unit.files {
-                let path = safe_relative(root, &fe.path)?;
-                let old = std::fs::read(&path).with_context(|| path.display().to_string())?;
-                let new = fe.apply(&old)?;
-                std::fs::write(&path, new).with_context(|| path.display().to_string())?;
-                paths.push(fe.path.as_str());
-            }
-            let mut add = vec!["add", "--"];
-            add.extend(&paths);
-            self.git(&add)?;
-            let msg = message(unit);
-            let out = std::process::Command::new("git")
-                .arg("-C")
-                .arg(root)
-                .args(["commit", "-q", "--no-verify", "-F", "-"])
-                .env("GIT_AUTHOR_NAME", "kseries bot")
-                .env("GIT_AUTHOR_EMAIL", "kseries-bot@users.noreply.github.com")
-                .env("GIT_COMMITTER_NAME", "kseries bot")
-                .env(
-                    "GIT_COMMITTER_EMAIL",
-                    "kseries-bot@users.noreply.github.com",
-                )
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .and_then(|mut child| {
-                    use std::io::Write;
-                    child
-                        .stdin
-                        .take()
-                        .expect("piped")
-                        .write_all(msg.as_bytes())?;
-                    child.wait_with_output()
-                })?;
-            if !out.status.success() {
-                bail!("git commit: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            let sha = self.git(&["rev-parse", "HEAD"])?.trim().to_string();
-            commits.push(Commit {
-                sha,
-                subject: msg.lines().next().unwrap_or("").to_string(),
-            });
-        }
-        let head = commits
-            .last()
-            .map(|c| c.sha.clone())
-            .unwrap_or_else(|| req.base_sha.clone());
-        let n = commits.len();
-        let title = format!(
-            "[kseries] {}: {n} patches on {}",
-            req.recipe, req.base_branch
-        );
-        let mut cover = format!(
-            "This series carries out the `{}` migration on `{}` ({}).\n\n",
-            req.recipe, req.base_branch, req.base_sha
-        );
-        for (i, c) in commits.iter().enumerate() {
-            cover.push_str(&format!("{}/{n} {}\n", i + 1, c.subject));
-        }
+        let (commits, head, title, mut cover) = if plan.units.is_empty() {
+            let title = format!(
+                "[kseries] {}: nothing to change on {}",
+                req.recipe, req.base_branch
+            );
+            (Vec::new(), req.base_sha.clone(), title, String::new())
+        } else {
+            self.cut_series(&plan, &req.base_sha)?
+        };
         if !plan.needs_review.is_empty() {
             cover.push_str("\nLeft for review (not changed):\n\n");
             for r in &plan.needs_review {
-                cover.push_str(&format!("- {}:{}: {}\n", r.file, r.line, r.reason));
+                cover.push_str(&format!("- {r}\n"));
             }
         }
         Ok(Series {
@@ -357,14 +286,58 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(200).collect()
 }
 
-/// `rel` joined to `root`, refusing absolute paths and `..`.
-fn safe_relative(root: &Path, rel: &str) -> anyhow::Result<PathBuf> {
-    let p = Path::new(rel);
-    if p.is_absolute()
-        || p.components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        bail!("plan path {rel:?} is not a plain relative path");
+impl GitSeriesRunner {
+    /// The series stage itself: commits with their messages, subjects in
+    /// each subsystem's convention, recipients and the cover letter, on a
+    /// scratch branch of the bot's clone.  Returns the commits, the tip,
+    /// the pull request title and the cover letter's text.
+    fn cut_series(
+        &self,
+        plan: &crate::rewrite::Plan,
+        base: &str,
+    ) -> anyhow::Result<(Vec<Commit>, String, String, String)> {
+        let root = self.workdir.as_path();
+        for (key, value) in [
+            ("user.name", "kseries bot"),
+            ("user.email", "kseries-bot@users.noreply.github.com"),
+        ] {
+            // The bot's own clone commits as the bot.
+            self.git(&["config", key, value])?;
+        }
+        let out = tempfile::tempdir()?;
+        let opts = crate::series::SeriesOptions {
+            branch: format!("kseries-bot/{}", &base[..base.len().min(12)]),
+            force: true,
+            output_dir: Some(out.path().to_path_buf()),
+            ..Default::default()
+        };
+        let report = crate::series::make_series(root, plan, &opts, &Default::default(), None)?;
+        let commits = report
+            .patches
+            .iter()
+            .map(|p| Commit {
+                sha: p.commit.clone(),
+                subject: p.subject.clone(),
+            })
+            .collect();
+        let title = report
+            .cover
+            .subject
+            .split_once("] ")
+            .map_or(report.cover.subject.as_str(), |(_, t)| t)
+            .to_string();
+        let cover = match &report.cover.file {
+            Some(f) => cover_body(&std::fs::read_to_string(f)?),
+            None => String::new(),
+        };
+        Ok((commits, report.tip, title, cover))
     }
-    Ok(root.join(p))
+}
+
+/// The text of a format-patch cover letter: after the mail headers, up to
+/// the signature.
+fn cover_body(mail: &str) -> String {
+    let body = mail.split_once("\n\n").map_or(mail, |(_, b)| b);
+    let body = body.rsplit_once("\n-- \n").map_or(body, |(b, _)| b);
+    format!("{}\n", body.trim_end())
 }

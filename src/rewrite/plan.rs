@@ -79,6 +79,18 @@ pub struct ReviewItem {
     pub reason: String,
 }
 
+/// `file:line: reason`, or the reason alone for a note about the whole
+/// plan (no file).
+impl std::fmt::Display for ReviewItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.file.is_empty() {
+            write!(f, "{}", self.reason)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(

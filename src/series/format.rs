@@ -380,11 +380,7 @@ fn cover_blurb(
             )
         });
     }
-    let needs_review: Vec<String> = plan
-        .needs_review
-        .iter()
-        .map(|r| format!("{}:{}: {}", r.file, r.line, r.reason))
-        .collect();
+    let needs_review: Vec<String> = plan.needs_review.iter().map(ToString::to_string).collect();
     Ok(templates().get_template("cover")?.render(context! {
         patches => list,
         review_notes => notes,
