@@ -138,6 +138,13 @@ struct VerifyArgs {
     /// branch from its merge base with HEAD.
     #[arg(long)]
     range: Option<String>,
+    /// One commit, as a matrix job of the GitHub workflow verifies it
+    /// (with --format job-json).
+    #[arg(long, conflicts_with = "range")]
+    commit: Option<String>,
+    /// With --format job-json: the architecture the job reports on.
+    #[arg(long, default_value = "x86_64")]
+    arch: String,
     /// The series branch, when no --range is given.
     #[arg(long, default_value = kseries::series::DEFAULT_BRANCH)]
     branch: String,
@@ -167,8 +174,16 @@ struct VerifyArgs {
     /// Go on after the first failing commit.
     #[arg(long)]
     keep_going: bool,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
+    format: VerifyFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VerifyFormat {
+    Table,
+    Json,
+    /// One build result for the bot's collector (no boot).
+    JobJson,
 }
 
 #[derive(clap::Args)]
@@ -536,7 +551,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
-    let range = match a.range {
+    let range = match a.range.or(a.commit) {
         Some(r) => r,
         None => {
             let out = std::process::Command::new("git")
@@ -567,7 +582,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     opts.jobs = a.jobs;
     opts.compile_check = !a.no_compile_check;
     opts.cross = !a.no_cross;
-    opts.boot = !a.no_boot;
+    opts.boot = !a.no_boot && a.format != VerifyFormat::JobJson;
     opts.qemu.timeout = std::time::Duration::from_secs(a.timeout);
     opts.log_dir = a.log_dir;
     opts.junit = a.junit;
@@ -575,8 +590,13 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     opts.progress = std::io::stderr().is_terminal();
     let report = kseries::verify::verify_series(&opts)?;
     match a.format {
-        Format::Table => print!("{}", kseries::verify::render_table(&report)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        VerifyFormat::Table => print!("{}", kseries::verify::render_table(&report)),
+        VerifyFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        VerifyFormat::JobJson => {
+            let step = report.steps.first().context("no commit was verified")?;
+            let job = kseries::bot::checks::job_result(step, &a.arch);
+            println!("{}", serde_json::to_string_pretty(&job)?);
+        }
     }
     Ok(if report.passed() {
         ExitCode::SUCCESS

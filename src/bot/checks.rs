@@ -236,6 +236,68 @@ pub struct JobFile {
     pub detail: String,
 }
 
+/// The build result of one verify step for one architecture, as a matrix
+/// job of the workflow writes it (`kseries verify --commit SHA --arch ARCH
+/// --format job-json`): x86_64 from the compile check, other
+/// architectures from the cross compiles.  A file that was not
+/// compile-tested is `neutral`, never a pass.
+pub fn job_result(step: &crate::verify::StepReport, arch: &str) -> JobResult {
+    use crate::verify::FileResult;
+    let mut results: Vec<(String, &FileResult)> = Vec::new();
+    if arch == "x86_64" {
+        if let Some(c) = &step.compile {
+            results.extend(
+                c.files
+                    .iter()
+                    .map(|f| (f.file.display().to_string(), &f.result)),
+            );
+        }
+    } else {
+        results.extend(
+            step.cross
+                .iter()
+                .filter(|c| c.arch == arch)
+                .map(|c| (c.file.display().to_string(), &c.result)),
+        );
+    }
+    let mut conclusion = if results.is_empty() {
+        Conclusion::Neutral
+    } else {
+        Conclusion::Success
+    };
+    let mut files = Vec::new();
+    let mut annotations = Vec::new();
+    for (path, result) in results {
+        let (status, detail, c) = match result {
+            FileResult::Ok => ("ok", String::new(), Conclusion::Success),
+            FileResult::FailsAtBase { errors } => {
+                ("fails at base", errors.clone(), Conclusion::Success)
+            }
+            FileResult::NotCompileTested { reason } => {
+                ("not compile-tested", reason.clone(), Conclusion::Neutral)
+            }
+            FileResult::Failed { errors } => {
+                annotations.extend(compiler_annotations(errors, "failure"));
+                ("failed", errors.clone(), Conclusion::Failure)
+            }
+        };
+        conclusion = conclusion.worst(c);
+        files.push(JobFile {
+            path,
+            status: status.into(),
+            detail,
+        });
+    }
+    JobResult {
+        sha: step.sha.clone(),
+        check: CheckKind::Build,
+        arch: arch.into(),
+        conclusion,
+        files,
+        annotations,
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
     #[error("{path}: {source}")]
@@ -422,6 +484,36 @@ mod tests {
         assert_eq!(a[0].path, "mm/rmap.c");
         assert_eq!(a[0].start_line, 123);
         assert_eq!(a[0].message, "error: implicit declaration of function 'x'");
+    }
+
+    #[test]
+    fn a_verify_step_becomes_one_job_result_per_architecture() {
+        let file = |path: &str, result: serde_json::Value| serde_json::json!({"file": path, "compiled_as": null, "object": null, "result": result, "duration_ms": 1});
+        let step: crate::verify::StepReport = serde_json::from_value(serde_json::json!({
+            "index": 1, "sha": "abc123", "subject": "mm: x", "touched": [], "status": "fail",
+            "failure": null, "boot": null, "checkout_ms": 0, "total_ms": 0, "log_dir": null,
+            "compile": {"tree": "/t", "build_dir": "/b", "arch": "x86_64", "config": null, "total_ms": 0, "files": [
+                file("mm/rmap.c", serde_json::json!({"status": "ok"})),
+                file("fs/dax.c", serde_json::json!({"status": "failed", "errors": "fs/dax.c:12:3: error: expected ';'"})),
+                file("arch/arm/x.c", serde_json::json!({"status": "not_compile_tested", "reason": "another architecture"})),
+            ]},
+            "cross": [{"arch": "arm", "file": "arch/arm/x.c", "result": {"status": "ok"}, "duration_ms": 1}],
+        }))
+        .unwrap();
+        let x86 = job_result(&step, "x86_64");
+        assert_eq!(x86.conclusion, Conclusion::Failure);
+        assert_eq!(x86.files.len(), 3);
+        assert_eq!(x86.files[2].status, "not compile-tested");
+        assert_eq!(x86.annotations.len(), 1);
+        assert_eq!(x86.annotations[0].path, "fs/dax.c");
+        let arm = job_result(&step, "arm");
+        assert_eq!(arm.conclusion, Conclusion::Success);
+        assert_eq!(arm.files.len(), 1);
+        assert_eq!(
+            job_result(&step, "mips").conclusion,
+            Conclusion::Neutral,
+            "nothing compiled is no pass"
+        );
     }
 
     #[test]
