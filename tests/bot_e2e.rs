@@ -121,9 +121,12 @@ async fn a_signed_push_becomes_a_pr_with_compile_checked_commits_on_linux_4_12()
     eprintln!("{}\n{cover}", pr["title"]);
     for (i, sha) in commits.iter().enumerate() {
         let subject = git(&work, &["log", "-1", "--format=%s", sha]);
+        // `git format-patch` numbering in the cover letter's list.
+        let n = commits.len();
+        let number = format!("{:0w$}/{n}: ", i + 1, w = n.to_string().len());
         assert!(
-            cover.contains(&format!("{}/{} {subject}", i + 1, commits.len())),
-            "cover letter lists {subject}"
+            cover.contains(&number),
+            "cover letter lists {subject}:\n{cover}"
         );
     }
     // One completed kseries/build check run per commit, with a table.

@@ -82,7 +82,9 @@ fn the_real_runner_commits_one_plan_unit_per_commit() {
         assert_eq!(git(&work, &["log", "-1", "--format=%s", &c.sha]), c.subject);
         assert!(c.subject.contains(": "), "{}", c.subject);
         assert!(
-            series.cover_letter.contains(&format!("{}/{n}: ", i + 1)),
+            series
+                .cover_letter
+                .contains(&format!("{:0w$}/{n}: ", i + 1, w = n.to_string().len())),
             "{}",
             series.cover_letter
         );
