@@ -306,7 +306,11 @@ fn unreadable_file_is_named() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("kseries");
+    // The unprivileged user may not reach the build directory (a CI
+    // checkout can sit in a private directory): run a copy from here.
+    let bin = dir.path().join("kseries");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("kseries"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let is_root = std::process::Command::new("id")
         .arg("-u")
         .output()
