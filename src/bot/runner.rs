@@ -128,24 +128,78 @@ impl SeriesRunner for GitSeriesRunner {
         check: CheckKind,
     ) -> anyhow::Result<CheckOutcome> {
         match check {
-            CheckKind::Boot => Ok(CheckOutcome {
-                conclusion: Conclusion::Skipped,
-                title: "boot: not available yet".into(),
-                summary: checks::summary_table(
-                    &["check", "result"],
-                    &[vec![
-                        "boot".into(),
-                        "skipped: no boot check in this build".into(),
-                    ]],
-                ),
-                annotations: vec![],
-            }),
+            CheckKind::Boot => self.boot_check(series, commit),
             CheckKind::Build => self.build_check(series, commit),
         }
     }
 }
 
 impl GitSeriesRunner {
+    /// Builds the commit's kernel, boots it in QEMU with the notifier
+    /// auditor and reads the console (`kseries verify` for one commit).
+    /// A repository that is not a kernel tree has nothing to boot.
+    fn boot_check(&self, series: &Series, commit: &Commit) -> anyhow::Result<CheckOutcome> {
+        if !is_hex_sha(&commit.sha) {
+            bail!("{:?} is not a commit id", commit.sha);
+        }
+        if !series.repo.join("Kbuild").is_file() {
+            return Ok(CheckOutcome {
+                conclusion: Conclusion::Skipped,
+                title: "boot: not a kernel tree".into(),
+                summary: checks::summary_table(
+                    &["check", "result"],
+                    &[vec![
+                        "boot".into(),
+                        "skipped: the repository has no Kbuild, nothing to boot".into(),
+                    ]],
+                ),
+                annotations: vec![],
+            });
+        }
+        let mut opts = crate::verify::VerifyOptions::new(&series.repo, commit.sha.clone());
+        opts.compile_check = false;
+        opts.cross = false;
+        opts.jobs = self.jobs;
+        let report = crate::verify::verify_series(&opts)?;
+        let step = report.steps.first().context("verify ran no step")?;
+        let boot = step.boot.as_ref().and_then(|b| b.boot.as_ref());
+        let verdict = boot
+            .and_then(|b| b.verdict.audit)
+            .map_or_else(|| "no auditor verdict".to_string(), |a| a.to_string());
+        let problems: Vec<String> = boot
+            .map(|b| {
+                b.verdict
+                    .problems
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let passed = report.passed();
+        let mut rows = vec![
+            vec![
+                "status".into(),
+                if passed {
+                    "passed".into()
+                } else {
+                    step.failure.clone().unwrap_or_default()
+                },
+            ],
+            vec!["auditor".into(), verdict.clone()],
+        ];
+        rows.extend(problems.into_iter().map(|p| vec!["console".into(), p]));
+        Ok(CheckOutcome {
+            conclusion: if passed {
+                Conclusion::Success
+            } else {
+                Conclusion::Failure
+            },
+            title: format!("boot: {verdict}"),
+            summary: checks::summary_table(&["check", "result"], &rows),
+            annotations: vec![],
+        })
+    }
+
     /// Compiles the files `commit` touches (x86_64 allmodconfig) and lints
     /// them with `kseries check` (E2-W1 on each file's text): compiler
     /// errors and lint findings become annotations on their lines.
