@@ -28,7 +28,7 @@ pub mod sarif;
 mod sleep;
 mod walk;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -128,8 +128,6 @@ impl CheckReport {
 pub enum CheckError {
     #[error(transparent)]
     Scan(#[from] ScanError),
-    #[error("{path}: cannot read: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
 }
 
 /// A parsed candidate file, shared by the rules.

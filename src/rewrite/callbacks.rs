@@ -17,7 +17,7 @@ use super::RewriteError;
 use super::effects::{self, Effect};
 use super::plan::{ChangeUnit, ReviewItem, Stage};
 use super::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
-use super::syntax::{contains, descendants};
+use super::syntax::{contains, descendants, param_names};
 use super::text::{indent_at, line_end, line_start};
 use super::workspace::{UnitDraft, Workspace};
 use crate::recipe::Recipe;
@@ -514,17 +514,6 @@ fn convert_uncovered(
             ))
         }
     }
-}
-
-fn param_names(def: Node, src: &[u8]) -> Vec<String> {
-    descendants(
-        def.child_by_field_name("declarator").unwrap_or(def),
-        &["parameter_declaration"],
-    )
-    .into_iter()
-    .filter_map(|p| p.child_by_field_name("declarator"))
-    .filter_map(|d| crate::scan::kernel_c::declarator_name_of(d).map(|n| text(n, src).into_owned()))
-    .collect()
 }
 
 fn fresh_name(def: Node, src: &[u8], base: &str) -> String {

@@ -19,7 +19,7 @@ use super::plan::{ChangeUnit, ReviewItem, Stage};
 use super::removal::{
     function_definitions, prototypes, remove, remove_initializer_pair, with_leading_comment,
 };
-use super::syntax::{descendants, statement_of, statements};
+use super::syntax::{descendants, param_decls, param_names, statement_of, statements};
 use super::text::{indent_at, line_end, line_start, signature};
 use super::workspace::{UnitDraft, Workspace};
 use crate::recipe::Recipe;
@@ -233,23 +233,6 @@ fn previous_statement_text(call: Node, src: &[u8]) -> Option<String> {
 
 fn normalized(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn param_names(def: Node, src: &[u8]) -> Vec<String> {
-    param_decls(def)
-        .into_iter()
-        .filter_map(|p| p.child_by_field_name("declarator"))
-        .filter_map(|d| {
-            crate::scan::kernel_c::declarator_name_of(d).map(|n| text(n, src).into_owned())
-        })
-        .collect()
-}
-
-fn param_decls(def: Node) -> Vec<Node> {
-    descendants(
-        def.child_by_field_name("declarator").unwrap_or(def),
-        &["parameter_declaration"],
-    )
 }
 
 /// The hook's parameters as written in one of its definitions or

@@ -126,3 +126,22 @@ pub fn identifiers(node: Node, src: &[u8]) -> std::collections::HashSet<String> 
         .map(|n| text(n, src).into_owned())
         .collect()
 }
+
+/// The parameter declarations of a function definition or declaration.
+pub fn param_decls(def: Node) -> Vec<Node> {
+    descendants(
+        def.child_by_field_name("declarator").unwrap_or(def),
+        &["parameter_declaration"],
+    )
+}
+
+/// The names of a function's parameters, in order.
+pub fn param_names(def: Node, src: &[u8]) -> Vec<String> {
+    param_decls(def)
+        .into_iter()
+        .filter_map(|p| p.child_by_field_name("declarator"))
+        .filter_map(|d| {
+            crate::scan::kernel_c::declarator_name_of(d).map(|n| text(n, src).into_owned())
+        })
+        .collect()
+}

@@ -209,11 +209,5 @@ fn find_parameter(declarator: Node, name: &str, src: &[u8]) -> Option<String> {
 
 /// The identifier a declarator declares.
 pub fn declared_identifier(d: Node, src: &[u8]) -> Option<String> {
-    let mut d = d;
-    loop {
-        match d.kind() {
-            "identifier" | "field_identifier" => return Some(text(d, src).into_owned()),
-            _ => d = d.child_by_field_name("declarator")?,
-        }
-    }
+    super::kernel_c::declarator_name_of(d).map(|n| text(n, src).into_owned())
 }
