@@ -402,10 +402,25 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kseries: error: {e:#}");
+            eprintln!("kseries: error: {}", error_report(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each once: many library errors already say
+/// their source in their own message (`{path}: {source}`), so a cause is
+/// added only when the text so far does not contain it.
+fn error_report(e: &anyhow::Error) -> String {
+    let mut report = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !report.contains(&cause) {
+            report.push_str(": ");
+            report.push_str(&cause);
+        }
+    }
+    report
 }
 
 fn recipe(id: &str) -> anyhow::Result<kseries::recipe::Recipe> {

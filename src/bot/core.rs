@@ -22,8 +22,10 @@ pub enum BotError {
     GitHub(#[from] GhError),
     #[error(transparent)]
     Git(#[from] git::GitError),
-    #[error("pipeline: {0:#}")]
-    Runner(anyhow::Error),
+    #[error("pipeline: {0}")]
+    Runner(#[from] super::RunnerError),
+    #[error("the {0} task panicked: {1}")]
+    Panicked(&'static str, String),
     #[error("kseries.toml in the repository: {0}")]
     Config(#[from] super::config::ConfigError),
 }
@@ -189,13 +191,12 @@ impl Bot {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(Arc<dyn SeriesRunner>) -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(Arc<dyn SeriesRunner>) -> Result<T, super::RunnerError> + Send + 'static,
     ) -> Result<T, BotError> {
         let runner = self.runner.clone();
-        tokio::task::spawn_blocking(move || f(runner))
+        Ok(tokio::task::spawn_blocking(move || f(runner))
             .await
-            .map_err(|e| BotError::Runner(anyhow::anyhow!("pipeline task panicked: {e}")))?
-            .map_err(BotError::Runner)
+            .map_err(|e| BotError::Panicked("pipeline", e.to_string()))??)
     }
 
     async fn on_push(
@@ -258,7 +259,7 @@ impl Bot {
         let (dir, head, branch) = (series.repo.clone(), series.head.clone(), branch.clone());
         tokio::task::spawn_blocking(move || git::push(&dir, &head, &url, &branch, token.as_ref()))
             .await
-            .map_err(|e| BotError::Runner(anyhow::anyhow!("push task panicked: {e}")))??;
+            .map_err(|e| BotError::Panicked("push", e.to_string()))??;
         Ok(())
     }
 

@@ -100,21 +100,89 @@ pub struct PullSeriesRequest {
     pub recipe: String,
 }
 
+/// Why the pipeline behind [`SeriesRunner`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("unknown recipe {0:?} (kseries.toml `recipe`)")]
+    UnknownRecipe(String),
+    #[error("{0:?} is not a commit id")]
+    NotACommit(String),
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error("scan: {0}")]
+    Scan(#[from] crate::scan::ScanError),
+    #[error("rewrite: {0}")]
+    Rewrite(#[from] crate::rewrite::RewriteError),
+    #[error("series: {0}")]
+    Series(#[from] crate::series::SeriesError),
+    #[error("verify: {0}")]
+    Verify(#[from] crate::verify::VerifyError),
+    #[error("verify ran no step for {0}")]
+    NoVerifyStep(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The pipeline, as the bot sees it.  Implementations are blocking; the
 /// bot calls them off the async runtime's worker threads.
 pub trait SeriesRunner: Send + Sync {
     /// Runs scan → rewrite → series on `req.base_sha` and returns the
     /// commits (none when there is nothing to migrate).
-    fn build_series(&self, req: &SeriesRequest) -> anyhow::Result<Series>;
+    fn build_series(&self, req: &SeriesRequest) -> Result<Series, RunnerError>;
     /// Makes an existing pull request's commits available for checking.
-    fn pull_series(&self, req: &PullSeriesRequest) -> anyhow::Result<Series>;
+    fn pull_series(&self, req: &PullSeriesRequest) -> Result<Series, RunnerError>;
     /// Runs one check on one commit of `series`.
     fn run_check(
         &self,
         series: &Series,
         commit: &Commit,
         check: CheckKind,
-    ) -> anyhow::Result<CheckOutcome>;
+    ) -> Result<CheckOutcome, RunnerError>;
+}
+
+/// Why an entry point ([`serve`], [`run_once`], [`collect_once`]) could not
+/// start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("{0} is not set{1}")]
+    MissingEnv(&'static str, &'static str),
+    #[error("{name}={value:?} is not a number")]
+    BadNumber { name: &'static str, value: String },
+    #[error(
+        "no credentials: set GITHUB_TOKEN, or KSERIES_APP_ID, \
+         KSERIES_APP_INSTALLATION_ID and KSERIES_APP_KEY_FILE"
+    )]
+    NoCredentials,
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the event is about {event}, GITHUB_REPOSITORY is {expected}")]
+    WrongRepository { event: RepoId, expected: RepoId },
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    GitHub(#[from] github::GhError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Event(#[from] webhook::EventError),
+    #[error(transparent)]
+    Collect(#[from] checks::CollectError),
+    #[error(transparent)]
+    Bot(#[from] BotError),
 }
 
 /// How the bot authenticates.
@@ -132,7 +200,7 @@ pub enum AuthOptions {
 }
 
 impl AuthOptions {
-    fn build(&self) -> anyhow::Result<Auth> {
+    fn build(&self) -> Result<Auth, EntryError> {
         Ok(match self {
             AuthOptions::Token(t) => Auth::Token(t.clone()),
             AuthOptions::App {
@@ -149,28 +217,34 @@ impl AuthOptions {
 
     /// From the environment: `GITHUB_TOKEN`, or `KSERIES_APP_ID` +
     /// `KSERIES_APP_INSTALLATION_ID` + `KSERIES_APP_KEY_FILE`.
-    pub fn from_env() -> anyhow::Result<AuthOptions> {
+    pub fn from_env() -> Result<AuthOptions, EntryError> {
         if let (Ok(app), Ok(inst), Ok(key)) = (
             std::env::var("KSERIES_APP_ID"),
             std::env::var("KSERIES_APP_INSTALLATION_ID"),
             std::env::var("KSERIES_APP_KEY_FILE"),
         ) {
-            let pem = std::fs::read_to_string(&key)
-                .map_err(|e| anyhow::anyhow!("KSERIES_APP_KEY_FILE {key}: {e}"))?;
+            let pem = std::fs::read_to_string(&key).map_err(|source| EntryError::Read {
+                path: key.into(),
+                source,
+            })?;
             return Ok(AuthOptions::App {
-                app_id: app.parse()?,
-                installation_id: inst.parse()?,
+                app_id: env_number("KSERIES_APP_ID", &app)?,
+                installation_id: env_number("KSERIES_APP_INSTALLATION_ID", &inst)?,
                 private_key: Secret::new(pem),
             });
         }
         match std::env::var("GITHUB_TOKEN") {
             Ok(t) if !t.is_empty() => Ok(AuthOptions::Token(Secret::new(t))),
-            _ => anyhow::bail!(
-                "no credentials: set GITHUB_TOKEN, or KSERIES_APP_ID, \
-                 KSERIES_APP_INSTALLATION_ID and KSERIES_APP_KEY_FILE"
-            ),
+            _ => Err(EntryError::NoCredentials),
         }
     }
+}
+
+fn env_number(name: &'static str, value: &str) -> Result<u64, EntryError> {
+    value.trim().parse().map_err(|_| EntryError::BadNumber {
+        name,
+        value: value.to_string(),
+    })
 }
 
 /// What every entry point needs to talk to GitHub and push.
@@ -221,7 +295,7 @@ impl BotOptions {
     }
 
     /// The bot these options describe.
-    pub fn bot(&self, runner: Arc<dyn SeriesRunner>) -> anyhow::Result<Bot> {
+    pub fn bot(&self, runner: Arc<dyn SeriesRunner>) -> Result<Bot, EntryError> {
         let gh = GitHub::new(
             &self.api_url,
             self.auth.build()?,
@@ -254,11 +328,11 @@ pub struct ServeOptions {
 
 impl ServeOptions {
     /// With the secret from `KSERIES_WEBHOOK_SECRET`.
-    pub fn from_env(listen: SocketAddr, bot: BotOptions) -> anyhow::Result<ServeOptions> {
+    pub fn from_env(listen: SocketAddr, bot: BotOptions) -> Result<ServeOptions, EntryError> {
         let secret = std::env::var("KSERIES_WEBHOOK_SECRET")
             .ok()
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| anyhow::anyhow!("KSERIES_WEBHOOK_SECRET is not set"))?;
+            .ok_or(EntryError::MissingEnv("KSERIES_WEBHOOK_SECRET", ""))?;
         Ok(ServeOptions {
             listen,
             secret: Secret::new(secret),
@@ -270,8 +344,14 @@ impl ServeOptions {
 }
 
 /// Runs the webhook receiver on `opts.listen` until the process ends.
-pub async fn serve(opts: ServeOptions, runner: Arc<dyn SeriesRunner>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+pub async fn serve(opts: ServeOptions, runner: Arc<dyn SeriesRunner>) -> Result<(), EntryError> {
+    let listen_error = |source| EntryError::Listen {
+        addr: opts.listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(listen_error)?;
     let handle = start(listener, opts, runner).await?;
     eprintln!("kseries bot: listening on {}", handle.addr);
     handle.wait().await;
@@ -293,13 +373,17 @@ pub struct RunOptions {
 impl RunOptions {
     /// From the Actions environment; `kseries.toml` from
     /// `GITHUB_WORKSPACE` (or the current directory).
-    pub fn from_env() -> anyhow::Result<RunOptions> {
-        let var = |k: &str| {
+    pub fn from_env() -> Result<RunOptions, EntryError> {
+        let var = |k: &'static str| {
             std::env::var(k)
                 .ok()
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| anyhow::anyhow!("{k} is not set (not inside GitHub Actions?)"))
+                .ok_or(EntryError::MissingEnv(k, " (not inside GitHub Actions?)"))
         };
+        // What Actions always sets first: without it, nothing else matters.
+        let event_name = var("GITHUB_EVENT_NAME")?;
+        let event_path = PathBuf::from(var("GITHUB_EVENT_PATH")?);
+        let repository = var("GITHUB_REPOSITORY")?;
         let workspace = std::env::var("GITHUB_WORKSPACE").unwrap_or_else(|_| ".".into());
         let config = Config::load(&Path::new(&workspace).join("kseries.toml"))?;
         let mut bot = BotOptions::new(AuthOptions::from_env()?, config);
@@ -310,28 +394,33 @@ impl RunOptions {
             bot.server_url = server;
         }
         Ok(RunOptions {
-            event_name: var("GITHUB_EVENT_NAME")?,
-            event_path: PathBuf::from(var("GITHUB_EVENT_PATH")?),
-            repository: var("GITHUB_REPOSITORY")?,
+            event_name,
+            event_path,
+            repository,
             bot,
         })
     }
 }
 
 /// Handles the one event of an Actions run.
-pub async fn run_once(opts: RunOptions, runner: Arc<dyn SeriesRunner>) -> anyhow::Result<Report> {
-    let body = std::fs::read(&opts.event_path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", opts.event_path.display()))?;
+pub async fn run_once(
+    opts: RunOptions,
+    runner: Arc<dyn SeriesRunner>,
+) -> Result<Report, EntryError> {
+    let body = std::fs::read(&opts.event_path).map_err(|source| EntryError::Read {
+        path: opts.event_path.clone(),
+        source,
+    })?;
     let expected = RepoId::parse(&opts.repository)?;
     let bot = opts.bot.bot(runner)?;
     match webhook::parse_event(&opts.event_name, &body)? {
         Parsed::Ignored(why) => Ok(Report::ignored(why)),
         Parsed::Event(ev) => {
             if ev.repo() != &expected {
-                anyhow::bail!(
-                    "the event is about {}, GITHUB_REPOSITORY is {expected}",
-                    ev.repo()
-                );
+                return Err(EntryError::WrongRepository {
+                    event: ev.repo().clone(),
+                    expected,
+                });
             }
             Ok(bot.handle(&ev).await?)
         }
@@ -351,7 +440,7 @@ pub struct CollectOptions {
 pub async fn collect_once(
     opts: CollectOptions,
     runner: Arc<dyn SeriesRunner>,
-) -> anyhow::Result<Report> {
+) -> Result<Report, EntryError> {
     let repo = RepoId::parse(&opts.repository)?;
     let results = checks::read_job_results(&opts.results_dir)?;
     let bot = opts.bot.bot(runner)?;

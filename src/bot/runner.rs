@@ -1,20 +1,16 @@
 //! The real [`SeriesRunner`]: the library's `scan` and `rewrite::plan` on a
-//! local clone of the fork, each plan unit committed with the git CLI (one
-//! commit per change unit, in plan order), and the build check by
-//! `verify::compile_check` on the files each commit touches, with
-//! `check::check_source` (the notifier-semantics linter) on the same files.
-//!
-//! Until the `series` stage lands on main, the commit messages and the
-//! cover letter are made here from the plan (summary, rationale, review
-//! notes); the boot check is reported as `skipped`.
+//! local clone of the fork, cut into commits by the `series` stage (one
+//! commit per change unit, messages and cover letter from the templates);
+//! the build check is `verify::compile_check` on the files each commit
+//! touches, with `check::check_source` (the notifier-semantics linter) on
+//! the same files; the boot check is `verify::verify_series` on the one
+//! commit (build, QEMU boot, the auditor's verdict).
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-
 use super::checks::{self, CheckKind, CheckOutcome, Conclusion};
 use super::git::{self, is_hex_sha};
-use super::{Commit, PullSeriesRequest, Series, SeriesRequest, SeriesRunner};
+use super::{Commit, PullSeriesRequest, RunnerError, Series, SeriesRequest, SeriesRunner};
 use crate::verify::{CompileRequest, FileResult};
 
 /// Runs the pipeline in `workdir`, a git clone of the fork that the bot
@@ -42,23 +38,20 @@ impl GitSeriesRunner {
         }
     }
 
-    fn git(&self, args: &[&str]) -> anyhow::Result<String> {
+    fn git(&self, args: &[&str]) -> Result<String, RunnerError> {
         Ok(git::git(&self.workdir, args)?)
     }
 
-    fn checkout(&self, sha: &str) -> anyhow::Result<()> {
-        if !is_hex_sha(sha) {
-            bail!("{sha:?} is not a commit id");
-        }
+    fn checkout(&self, sha: &str) -> Result<(), RunnerError> {
+        require_commit_id(sha)?;
         self.git(&["checkout", "-q", "-f", "--detach", sha])?;
         Ok(())
     }
 }
 
 impl SeriesRunner for GitSeriesRunner {
-    fn build_series(&self, req: &SeriesRequest) -> anyhow::Result<Series> {
-        let recipe = crate::recipe::by_id(&req.recipe)
-            .with_context(|| format!("unknown recipe {}", req.recipe))?;
+    fn build_series(&self, req: &SeriesRequest) -> Result<Series, RunnerError> {
+        let recipe = recipe(&req.recipe)?;
         // The pushed commit may be newer than the bot's clone.
         let have = self
             .git(&["cat-file", "-e", &format!("{}^{{commit}}", req.base_sha)])
@@ -95,10 +88,8 @@ impl SeriesRunner for GitSeriesRunner {
         })
     }
 
-    fn pull_series(&self, req: &PullSeriesRequest) -> anyhow::Result<Series> {
-        if !is_hex_sha(&req.head_sha) {
-            bail!("{:?} is not a commit id", req.head_sha);
-        }
+    fn pull_series(&self, req: &PullSeriesRequest) -> Result<Series, RunnerError> {
+        require_commit_id(&req.head_sha)?;
         let have = self
             .git(&["cat-file", "-e", &format!("{}^{{commit}}", req.head_sha)])
             .is_ok();
@@ -126,7 +117,7 @@ impl SeriesRunner for GitSeriesRunner {
         series: &Series,
         commit: &Commit,
         check: CheckKind,
-    ) -> anyhow::Result<CheckOutcome> {
+    ) -> Result<CheckOutcome, RunnerError> {
         match check {
             CheckKind::Boot => self.boot_check(series, commit),
             CheckKind::Build => self.build_check(series, commit),
@@ -138,10 +129,8 @@ impl GitSeriesRunner {
     /// Builds the commit's kernel, boots it in QEMU with the notifier
     /// auditor and reads the console (`kseries verify` for one commit).
     /// A repository that is not a kernel tree has nothing to boot.
-    fn boot_check(&self, series: &Series, commit: &Commit) -> anyhow::Result<CheckOutcome> {
-        if !is_hex_sha(&commit.sha) {
-            bail!("{:?} is not a commit id", commit.sha);
-        }
+    fn boot_check(&self, series: &Series, commit: &Commit) -> Result<CheckOutcome, RunnerError> {
+        require_commit_id(&commit.sha)?;
         if !series.repo.join("Kbuild").is_file() {
             return Ok(CheckOutcome {
                 conclusion: Conclusion::Skipped,
@@ -161,7 +150,10 @@ impl GitSeriesRunner {
         opts.cross = false;
         opts.jobs = self.jobs;
         let report = crate::verify::verify_series(&opts)?;
-        let step = report.steps.first().context("verify ran no step")?;
+        let step = report
+            .steps
+            .first()
+            .ok_or_else(|| RunnerError::NoVerifyStep(commit.sha.clone()))?;
         let boot = step.boot.as_ref().and_then(|b| b.boot.as_ref());
         let verdict = boot
             .and_then(|b| b.verdict.audit)
@@ -203,12 +195,9 @@ impl GitSeriesRunner {
     /// Compiles the files `commit` touches (x86_64 allmodconfig) and lints
     /// them with `kseries check` (E2-W1 on each file's text): compiler
     /// errors and lint findings become annotations on their lines.
-    fn build_check(&self, series: &Series, commit: &Commit) -> anyhow::Result<CheckOutcome> {
-        let recipe = crate::recipe::by_id(&series.recipe)
-            .with_context(|| format!("unknown recipe {}", series.recipe))?;
-        if !is_hex_sha(&commit.sha) {
-            bail!("{:?} is not a commit id", commit.sha);
-        }
+    fn build_check(&self, series: &Series, commit: &Commit) -> Result<CheckOutcome, RunnerError> {
+        let recipe = recipe(&series.recipe)?;
+        require_commit_id(&commit.sha)?;
         let touched = self.git(&[
             "diff-tree",
             "--no-commit-id",
@@ -336,6 +325,19 @@ impl GitSeriesRunner {
     }
 }
 
+fn recipe(id: &str) -> Result<crate::recipe::Recipe, RunnerError> {
+    crate::recipe::by_id(id).ok_or_else(|| RunnerError::UnknownRecipe(id.to_string()))
+}
+
+/// Commit ids come from payloads: only a full hex id reaches git.
+fn require_commit_id(sha: &str) -> Result<(), RunnerError> {
+    if is_hex_sha(sha) {
+        Ok(())
+    } else {
+        Err(RunnerError::NotACommit(sha.to_string()))
+    }
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(200).collect()
 }
@@ -349,7 +351,7 @@ impl GitSeriesRunner {
         &self,
         plan: &crate::rewrite::Plan,
         base: &str,
-    ) -> anyhow::Result<(Vec<Commit>, String, String, String)> {
+    ) -> Result<(Vec<Commit>, String, String, String), RunnerError> {
         let root = self.workdir.as_path();
         for (key, value) in [
             ("user.name", "kseries bot"),
@@ -358,7 +360,10 @@ impl GitSeriesRunner {
             // The bot's own clone commits as the bot.
             self.git(&["config", key, value])?;
         }
-        let out = tempfile::tempdir()?;
+        let out = tempfile::tempdir().map_err(|source| RunnerError::Io {
+            what: "a temporary directory for the series".into(),
+            source,
+        })?;
         let opts = crate::series::SeriesOptions {
             branch: format!("kseries-bot/{}", &base[..base.len().min(12)]),
             force: true,
@@ -381,7 +386,14 @@ impl GitSeriesRunner {
             .map_or(report.cover.subject.as_str(), |(_, t)| t)
             .to_string();
         let cover = match &report.cover.file {
-            Some(f) => cover_body(&std::fs::read_to_string(f)?),
+            Some(f) => {
+                cover_body(
+                    &std::fs::read_to_string(f).map_err(|source| RunnerError::Io {
+                        what: f.display().to_string(),
+                        source,
+                    })?,
+                )
+            }
             None => String::new(),
         };
         Ok((commits, report.tip, title, cover))

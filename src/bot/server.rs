@@ -15,7 +15,7 @@ use axum::routing::post;
 use tokio::sync::{mpsc, watch};
 
 use super::webhook::{self, Event, Parsed, ReplayCache};
-use super::{Bot, Secret, SeriesRunner, ServeOptions};
+use super::{Bot, EntryError, Secret, SeriesRunner, ServeOptions};
 
 struct AppState {
     secret: Secret,
@@ -56,7 +56,7 @@ pub async fn start(
     listener: tokio::net::TcpListener,
     opts: ServeOptions,
     runner: Arc<dyn SeriesRunner>,
-) -> anyhow::Result<ServerHandle> {
+) -> Result<ServerHandle, EntryError> {
     let bot = opts.bot.bot(runner)?;
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, Event)>();
     let (count_tx, count_rx) = watch::channel(0u64);
@@ -75,7 +75,10 @@ pub async fn start(
         .route("/", post(receive))
         .layer(DefaultBodyLimit::max(opts.body_limit))
         .with_state(state);
-    let addr = listener.local_addr()?;
+    let addr = listener.local_addr().map_err(|source| EntryError::Listen {
+        addr: opts.listen,
+        source,
+    })?;
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             eprintln!("kseries bot: server error: {e}");

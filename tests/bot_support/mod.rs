@@ -481,14 +481,14 @@ impl FakeRunner {
 }
 
 impl SeriesRunner for FakeRunner {
-    fn build_series(&self, req: &SeriesRequest) -> anyhow::Result<Series> {
+    fn build_series(&self, req: &SeriesRequest) -> Result<Series, kseries::bot::RunnerError> {
         self.calls
             .lock()
             .unwrap()
             .push(format!("build_series {} {}", req.base_branch, req.base_sha));
         Ok(self.series.clone())
     }
-    fn pull_series(&self, req: &PullSeriesRequest) -> anyhow::Result<Series> {
+    fn pull_series(&self, req: &PullSeriesRequest) -> Result<Series, kseries::bot::RunnerError> {
         self.calls.lock().unwrap().push(format!(
             "pull_series {} {}",
             req.number,
@@ -500,7 +500,12 @@ impl SeriesRunner for FakeRunner {
             ..self.series.clone()
         })
     }
-    fn run_check(&self, _s: &Series, c: &Commit, check: CheckKind) -> anyhow::Result<CheckOutcome> {
+    fn run_check(
+        &self,
+        _s: &Series,
+        c: &Commit,
+        check: CheckKind,
+    ) -> Result<CheckOutcome, kseries::bot::RunnerError> {
         self.calls
             .lock()
             .unwrap()
