@@ -122,6 +122,18 @@ enum BotCommand {
         #[arg(long, default_value = ".kseries-bot")]
         workdir: PathBuf,
     },
+    /// Print the Actions matrix of a series as one line of JSON: one job
+    /// per commit, check and architecture (the workflow's plan job).
+    Matrix {
+        /// The commits, `BASE..HEAD`.
+        #[arg(long)]
+        range: String,
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// The checks come from this kseries.toml (default: build and boot).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Collect the per-job results of the Actions matrix into check runs.
     Collect {
         /// The directory with the jobs' JSON results.
@@ -142,9 +154,13 @@ struct VerifyArgs {
     /// (with --format job-json).
     #[arg(long, conflicts_with = "range")]
     commit: Option<String>,
-    /// With --format job-json: the architecture the job reports on.
+    /// With --format job-json: the architecture the job reports on
+    /// (x86_64, or a cross architecture: arm, arm64, powerpc, mips).
     #[arg(long, default_value = "x86_64")]
     arch: String,
+    /// With --format job-json: the check the job runs (boot: x86_64 only).
+    #[arg(long, value_enum)]
+    check: Option<JobCheck>,
     /// The series branch, when no --range is given.
     #[arg(long, default_value = kseries::series::DEFAULT_BRANCH)]
     branch: String,
@@ -176,6 +192,23 @@ struct VerifyArgs {
     keep_going: bool,
     #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
     format: VerifyFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JobCheck {
+    /// Compile the touched files for --arch.
+    Build,
+    /// Build and boot the kernel with the auditor.
+    Boot,
+}
+
+impl JobCheck {
+    fn kind(self) -> kseries::bot::checks::CheckKind {
+        match self {
+            JobCheck::Build => kseries::bot::checks::CheckKind::Build,
+            JobCheck::Boot => kseries::bot::checks::CheckKind::Boot,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -597,7 +630,16 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     opts.jobs = a.jobs;
     opts.compile_check = !a.no_compile_check;
     opts.cross = !a.no_cross;
-    opts.boot = !a.no_boot && a.format != VerifyFormat::JobJson;
+    opts.boot = !a.no_boot;
+    let check = a.check.unwrap_or(JobCheck::Build);
+    if a.format == VerifyFormat::JobJson {
+        one_job(&mut opts, check, &a.arch)?;
+    } else {
+        anyhow::ensure!(
+            a.check.is_none(),
+            "--check goes with --format job-json (one matrix job)"
+        );
+    }
     opts.qemu.timeout = std::time::Duration::from_secs(a.timeout);
     opts.log_dir = a.log_dir;
     opts.junit = a.junit;
@@ -609,7 +651,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         VerifyFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         VerifyFormat::JobJson => {
             let step = report.steps.first().context("no commit was verified")?;
-            let job = kseries::bot::checks::job_result(step, &a.arch);
+            let job = kseries::bot::checks::job_result(step, check.kind(), &a.arch);
             println!("{}", serde_json::to_string_pretty(&job)?);
         }
     }
@@ -618,6 +660,44 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A matrix job runs one check for one architecture: only that part of
+/// `verify` (the workflow runs the others in their own jobs).
+fn one_job(
+    opts: &mut kseries::verify::VerifyOptions,
+    check: JobCheck,
+    arch: &str,
+) -> anyhow::Result<()> {
+    let cross = kseries::verify::cross::CROSS_ARCHES;
+    opts.cross = false;
+    opts.boot = false;
+    match check {
+        JobCheck::Boot => {
+            anyhow::ensure!(
+                arch == "x86_64",
+                "--check boot boots x86_64 only, not {arch}"
+            );
+            opts.compile_check = false;
+            opts.boot = true;
+        }
+        JobCheck::Build if arch == "x86_64" => {}
+        JobCheck::Build => {
+            anyhow::ensure!(
+                cross.iter().any(|c| c.src_arch == arch),
+                "unknown architecture {arch:?} (known: x86_64, {})",
+                cross
+                    .iter()
+                    .map(|c| c.src_arch)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            opts.compile_check = false;
+            opts.cross = true;
+            opts.cross_arches = Some(vec![arch.to_string()]);
+        }
+    }
+    Ok(())
 }
 
 fn run_bot(cmd: BotCommand) -> anyhow::Result<ExitCode> {
@@ -638,10 +718,8 @@ fn run_bot(cmd: BotCommand) -> anyhow::Result<ExitCode> {
                     AuthOptions::from_env()?,
                     kseries::bot::config::Config::load(path)?,
                 ),
-                None => BotOptions::new(
-                    AuthOptions::from_env()?,
-                    kseries::bot::config::Config::parse("")?,
-                ),
+                // Each event reads the repository's own kseries.toml.
+                None => BotOptions::new(AuthOptions::from_env()?, Default::default()),
             };
             bot.config_from_repository = config.is_none();
             let opts = ServeOptions::from_env(listen, bot)?;
@@ -654,13 +732,20 @@ fn run_bot(cmd: BotCommand) -> anyhow::Result<ExitCode> {
             ))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        BotCommand::Collect { results, workdir } => {
-            let run = RunOptions::from_env()?;
-            let opts = CollectOptions {
-                repository: run.repository,
-                results_dir: results,
-                bot: run.bot,
+        BotCommand::Matrix {
+            range,
+            repo,
+            config,
+        } => {
+            let checks = match &config {
+                Some(path) => kseries::bot::config::Config::load(path)?.checks,
+                None => kseries::bot::checks::CheckKind::ALL.to_vec(),
             };
+            let matrix = kseries::bot::matrix::plan(&repo, &range, &checks)?;
+            println!("{}", serde_json::to_string(&matrix)?);
+        }
+        BotCommand::Collect { results, workdir } => {
+            let opts = CollectOptions::from_env(results)?;
             let report = rt.block_on(kseries::bot::collect_once(opts, runner(workdir)))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }

@@ -236,12 +236,86 @@ pub struct JobFile {
     pub detail: String,
 }
 
-/// The build result of one verify step for one architecture, as a matrix
-/// job of the workflow writes it (`kseries verify --commit SHA --arch ARCH
-/// --format job-json`): x86_64 from the compile check, other
-/// architectures from the cross compiles.  A file that was not
-/// compile-tested is `neutral`, never a pass.
-pub fn job_result(step: &crate::verify::StepReport, arch: &str) -> JobResult {
+/// The boot check of one verify step: passed only when the kernel and the
+/// auditor built, the guest booted and the auditor's verdict is clean.
+/// A step that never booted (an earlier phase failed) is a failure.
+pub fn boot_outcome(step: &crate::verify::StepReport) -> CheckOutcome {
+    let (passed, verdict, rows) = boot_rows(step);
+    CheckOutcome {
+        conclusion: if passed {
+            Conclusion::Success
+        } else {
+            Conclusion::Failure
+        },
+        title: format!("boot: {verdict}"),
+        summary: summary_table(&["check", "result"], &rows),
+        annotations: vec![],
+    }
+}
+
+/// Whether the step's boot passed, the auditor's verdict, and the rows of
+/// its summary (`status`, `auditor`, one `console` row per problem).
+fn boot_rows(step: &crate::verify::StepReport) -> (bool, String, Vec<Vec<String>>) {
+    let booted = step.boot.as_ref().and_then(|b| b.boot.as_ref());
+    let verdict = booted
+        .and_then(|b| b.verdict.audit)
+        .map_or_else(|| "no auditor verdict".to_string(), |a| a.to_string());
+    let passed = step.boot.as_ref().is_some_and(|b| b.passed()) && step.failure.is_none();
+    let status = if passed {
+        "passed".to_string()
+    } else {
+        step.failure
+            .clone()
+            .unwrap_or_else(|| "not booted".to_string())
+    };
+    let mut rows = vec![
+        vec!["status".to_string(), status],
+        vec!["auditor".to_string(), verdict.clone()],
+    ];
+    rows.extend(booted.into_iter().flat_map(|b| {
+        b.verdict
+            .problems
+            .iter()
+            .map(|p| vec!["console".to_string(), format!("{p:?}")])
+    }));
+    (passed, verdict, rows)
+}
+
+/// The result of one verify step for one check and architecture, as a
+/// matrix job of the workflow writes it (`kseries verify --commit SHA
+/// --check CHECK --arch ARCH --format job-json`).  Build: x86_64 from the
+/// compile check, other architectures from the cross compiles; a file
+/// that was not compile-tested is `neutral`, never a pass.  Boot: one row
+/// per line of [`boot_outcome`].
+pub fn job_result(step: &crate::verify::StepReport, check: CheckKind, arch: &str) -> JobResult {
+    match check {
+        CheckKind::Build => build_job_result(step, arch),
+        CheckKind::Boot => {
+            let (passed, _, rows) = boot_rows(step);
+            JobResult {
+                sha: step.sha.clone(),
+                check,
+                arch: arch.into(),
+                conclusion: if passed {
+                    Conclusion::Success
+                } else {
+                    Conclusion::Failure
+                },
+                files: rows
+                    .into_iter()
+                    .map(|r| JobFile {
+                        path: r[0].clone(),
+                        status: r[1].clone(),
+                        detail: String::new(),
+                    })
+                    .collect(),
+                annotations: vec![],
+            }
+        }
+    }
+}
+
+fn build_job_result(step: &crate::verify::StepReport, arch: &str) -> JobResult {
     use crate::verify::FileResult;
     let mut results: Vec<(String, &FileResult)> = Vec::new();
     if arch == "x86_64" {
@@ -500,19 +574,53 @@ mod tests {
             "cross": [{"arch": "arm", "file": "arch/arm/x.c", "result": {"status": "ok"}, "duration_ms": 1}],
         }))
         .unwrap();
-        let x86 = job_result(&step, "x86_64");
+        let x86 = job_result(&step, CheckKind::Build, "x86_64");
         assert_eq!(x86.conclusion, Conclusion::Failure);
         assert_eq!(x86.files.len(), 3);
         assert_eq!(x86.files[2].status, "not compile-tested");
         assert_eq!(x86.annotations.len(), 1);
         assert_eq!(x86.annotations[0].path, "fs/dax.c");
-        let arm = job_result(&step, "arm");
+        let arm = job_result(&step, CheckKind::Build, "arm");
         assert_eq!(arm.conclusion, Conclusion::Success);
         assert_eq!(arm.files.len(), 1);
         assert_eq!(
-            job_result(&step, "mips").conclusion,
+            job_result(&step, CheckKind::Build, "mips").conclusion,
             Conclusion::Neutral,
             "nothing compiled is no pass"
+        );
+    }
+
+    #[test]
+    fn a_step_that_never_booted_fails_its_boot_job() {
+        let step = |failure: serde_json::Value| -> crate::verify::StepReport {
+            serde_json::from_value(serde_json::json!({
+                "index": 1, "sha": "abc123", "subject": "mm: x", "touched": [], "status": "fail",
+                "failure": failure, "boot": null, "compile": null, "cross": [],
+                "checkout_ms": 0, "total_ms": 0, "log_dir": null,
+            }))
+            .unwrap()
+        };
+        let r = job_result(&step(serde_json::Value::Null), CheckKind::Boot, "x86_64");
+        assert_eq!(
+            (r.check, r.conclusion),
+            (CheckKind::Boot, Conclusion::Failure)
+        );
+        assert_eq!(
+            (r.files[0].path.as_str(), r.files[0].status.as_str()),
+            ("status", "not booted")
+        );
+        assert_eq!(r.files[1].status, "no auditor verdict");
+        let r = job_result(
+            &step("x86_64 compile failed: mm/rmap.c".into()),
+            CheckKind::Boot,
+            "x86_64",
+        );
+        assert_eq!(r.conclusion, Conclusion::Failure);
+        assert_eq!(r.files[0].status, "x86_64 compile failed: mm/rmap.c");
+        let o = boot_outcome(&step(serde_json::Value::Null));
+        assert_eq!(
+            (o.conclusion, o.title.as_str()),
+            (Conclusion::Failure, "boot: no auditor verdict")
         );
     }
 

@@ -38,6 +38,8 @@ pub enum ConfigError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
+    /// None: the bot makes no series (it still checks pull requests).
+    #[serde(default)]
     branches: Vec<String>,
     #[serde(default = "default_recipe")]
     recipe: String,
@@ -55,6 +57,14 @@ fn default_checks() -> Vec<String> {
 }
 fn default_prefix() -> String {
     "kseries/".into()
+}
+
+impl Default for Config {
+    /// What an empty `kseries.toml` says: no branch makes a series; the
+    /// default recipe and checks.
+    fn default() -> Config {
+        Config::parse("").expect("the defaults are valid")
+    }
 }
 
 impl Config {
@@ -131,5 +141,14 @@ mod tests {
         assert!(Config::parse("branches = [\"m\"]\nchecks = [\"lint\"]").is_err());
         assert!(Config::parse("branches = [\"m\"]\nseries_prefix = \"..\"").is_err());
         assert!(Config::parse("branches = [\"m\"]\nbogus = 1").is_err());
+    }
+
+    #[test]
+    fn an_empty_file_watches_no_branch_with_every_check() {
+        let c = Config::default();
+        assert!(c.branches.is_empty());
+        assert!(!c.watches(&BranchName::new("master").unwrap()));
+        assert_eq!(c.checks, CheckKind::ALL);
+        assert_eq!(c, Config::parse("").unwrap());
     }
 }

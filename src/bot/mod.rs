@@ -20,6 +20,7 @@ pub mod config;
 mod core;
 pub mod git;
 pub mod github;
+pub mod matrix;
 pub mod runner;
 mod server;
 pub mod webhook;
@@ -374,32 +375,41 @@ impl RunOptions {
     /// From the Actions environment; `kseries.toml` from
     /// `GITHUB_WORKSPACE` (or the current directory).
     pub fn from_env() -> Result<RunOptions, EntryError> {
-        let var = |k: &'static str| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or(EntryError::MissingEnv(k, " (not inside GitHub Actions?)"))
-        };
         // What Actions always sets first: without it, nothing else matters.
-        let event_name = var("GITHUB_EVENT_NAME")?;
-        let event_path = PathBuf::from(var("GITHUB_EVENT_PATH")?);
-        let repository = var("GITHUB_REPOSITORY")?;
+        let event_name = actions_var("GITHUB_EVENT_NAME")?;
+        let event_path = PathBuf::from(actions_var("GITHUB_EVENT_PATH")?);
+        let repository = actions_var("GITHUB_REPOSITORY")?;
         let workspace = std::env::var("GITHUB_WORKSPACE").unwrap_or_else(|_| ".".into());
         let config = Config::load(&Path::new(&workspace).join("kseries.toml"))?;
-        let mut bot = BotOptions::new(AuthOptions::from_env()?, config);
-        if let Ok(api) = std::env::var("GITHUB_API_URL") {
-            bot.api_url = api;
-        }
-        if let Ok(server) = std::env::var("GITHUB_SERVER_URL") {
-            bot.server_url = server;
-        }
         Ok(RunOptions {
             event_name,
             event_path,
             repository,
-            bot,
+            bot: actions_bot_options(config)?,
         })
     }
+}
+
+fn actions_var(name: &'static str) -> Result<String, EntryError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(EntryError::MissingEnv(
+            name,
+            " (not inside GitHub Actions?)",
+        ))
+}
+
+/// The API and git server of the Actions run, and its credentials.
+fn actions_bot_options(config: Config) -> Result<BotOptions, EntryError> {
+    let mut bot = BotOptions::new(AuthOptions::from_env()?, config);
+    if let Ok(api) = std::env::var("GITHUB_API_URL") {
+        bot.api_url = api;
+    }
+    if let Ok(server) = std::env::var("GITHUB_SERVER_URL") {
+        bot.server_url = server;
+    }
+    Ok(bot)
 }
 
 /// Handles the one event of an Actions run.
@@ -434,6 +444,18 @@ pub struct CollectOptions {
     pub repository: String,
     pub results_dir: PathBuf,
     pub bot: BotOptions,
+}
+
+impl CollectOptions {
+    /// In the workflow's collect job, which has no checkout: the checks
+    /// come from the results, so no `kseries.toml` is needed.
+    pub fn from_env(results_dir: PathBuf) -> Result<CollectOptions, EntryError> {
+        Ok(CollectOptions {
+            repository: actions_var("GITHUB_REPOSITORY")?,
+            results_dir,
+            bot: actions_bot_options(Config::default())?,
+        })
+    }
 }
 
 /// Reads the job results and completes one check run per (commit, check).

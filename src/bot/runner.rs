@@ -154,42 +154,7 @@ impl GitSeriesRunner {
             .steps
             .first()
             .ok_or_else(|| RunnerError::NoVerifyStep(commit.sha.clone()))?;
-        let boot = step.boot.as_ref().and_then(|b| b.boot.as_ref());
-        let verdict = boot
-            .and_then(|b| b.verdict.audit)
-            .map_or_else(|| "no auditor verdict".to_string(), |a| a.to_string());
-        let problems: Vec<String> = boot
-            .map(|b| {
-                b.verdict
-                    .problems
-                    .iter()
-                    .map(|p| format!("{p:?}"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let passed = report.passed();
-        let mut rows = vec![
-            vec![
-                "status".into(),
-                if passed {
-                    "passed".into()
-                } else {
-                    step.failure.clone().unwrap_or_default()
-                },
-            ],
-            vec!["auditor".into(), verdict.clone()],
-        ];
-        rows.extend(problems.into_iter().map(|p| vec!["console".into(), p]));
-        Ok(CheckOutcome {
-            conclusion: if passed {
-                Conclusion::Success
-            } else {
-                Conclusion::Failure
-            },
-            title: format!("boot: {verdict}"),
-            summary: checks::summary_table(&["check", "result"], &rows),
-            annotations: vec![],
-        })
+        Ok(checks::boot_outcome(step))
     }
 
     /// Compiles the files `commit` touches (x86_64 allmodconfig) and lints

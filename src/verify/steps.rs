@@ -42,6 +42,10 @@ pub struct VerifyOptions {
     pub compile_check: bool,
     /// Cross-compile touched files of other architectures (`--no-cross`).
     pub cross: bool,
+    /// Only these cross architectures (their `arch/` directory names);
+    /// `None`: every one in [`cross::CROSS_ARCHES`].
+    #[serde(default)]
+    pub cross_arches: Option<Vec<String>>,
     /// Build and boot the kernel with the auditor (`--no-boot`).
     pub boot: bool,
     /// QEMU settings (`--timeout SECS`, `--qemu PATH`, `--cpu MODEL`).
@@ -65,6 +69,7 @@ impl VerifyOptions {
             jobs: 2,
             compile_check: true,
             cross: true,
+            cross_arches: None,
             boot: true,
             qemu: QemuOptions::default(),
             log_dir: None,
@@ -349,7 +354,12 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
         // Other architectures.
         let mut cross_results = Vec::new();
         if opts.cross {
-            for arch in cross::CROSS_ARCHES {
+            let wanted = |a: &cross::CrossArch| {
+                opts.cross_arches
+                    .as_ref()
+                    .is_none_or(|only| only.iter().any(|o| o == a.src_arch))
+            };
+            for arch in cross::CROSS_ARCHES.iter().filter(|a| wanted(a)) {
                 let files: Vec<PathBuf> = touched
                     .iter()
                     .filter(|f| cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch))
