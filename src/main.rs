@@ -121,6 +121,10 @@ enum BotCommand {
     Run {
         #[arg(long, default_value = ".kseries-bot")]
         workdir: PathBuf,
+        /// Push the series and open its pull request, and leave its checks
+        /// to the workflow's matrix (templates/github/kseries.yml).
+        #[arg(long)]
+        checks_in_workflow: bool,
     },
     /// Print the Actions matrix of a series as one line of JSON: one job
     /// per commit, check and architecture (the workflow's plan job).
@@ -725,11 +729,13 @@ fn run_bot(cmd: BotCommand) -> anyhow::Result<ExitCode> {
             let opts = ServeOptions::from_env(listen, bot)?;
             rt.block_on(kseries::bot::serve(opts, runner(workdir)))?;
         }
-        BotCommand::Run { workdir } => {
-            let report = rt.block_on(kseries::bot::run_once(
-                RunOptions::from_env()?,
-                runner(workdir),
-            ))?;
+        BotCommand::Run {
+            workdir,
+            checks_in_workflow,
+        } => {
+            let mut opts = RunOptions::from_env()?;
+            opts.bot.checks_in_workflow = checks_in_workflow;
+            let report = rt.block_on(kseries::bot::run_once(opts, runner(workdir)))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         BotCommand::Matrix {

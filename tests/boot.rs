@@ -393,4 +393,103 @@ fn the_generated_series_verifies_and_its_final_commit_audits_clean() {
     assert!(audit.events > 0, "{audit}");
     assert_eq!(audit.page, 0, "{audit}");
     assert!(audit.violations().is_empty(), "{audit}");
+
+    the_workflow_matrix_jobs_pass(&clone, base, tip, commits);
+}
+
+/// What the GitHub workflow does with the series: `bot matrix` plans one
+/// job per commit and check (cross builds only where `arch/<x>/` is
+/// touched), and a cross build job and the boot job, run as the verify
+/// jobs run them, give results the collector merges into passing checks.
+fn the_workflow_matrix_jobs_pass(clone: &Path, base: &str, tip: &str, commits: usize) {
+    use kseries::bot::checks::{CheckKind, Conclusion, JobResult, merge_job_results};
+    use kseries::bot::matrix::Matrix;
+    let kseries = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kseries"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kseries {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let repo = clone.to_str().unwrap();
+    let matrix: Matrix = serde_json::from_str(&kseries(&[
+        "bot",
+        "matrix",
+        "--repo",
+        repo,
+        "--range",
+        &format!("{base}..{tip}"),
+    ]))
+    .unwrap();
+    let of = |check: CheckKind, arch: &str| -> Vec<&str> {
+        matrix
+            .include
+            .iter()
+            .filter(|j| j.check == check && j.arch == arch)
+            .map(|j| j.sha.as_str())
+            .collect()
+    };
+    assert_eq!(of(CheckKind::Build, "x86_64").len(), commits);
+    assert_eq!(of(CheckKind::Boot, "x86_64").len(), commits);
+    let arm64 = of(CheckKind::Build, "arm64");
+    assert!(
+        !arm64.is_empty() && arm64.len() < commits,
+        "the arm64 builds are the commits that touch arch/arm64: {arm64:?}"
+    );
+    for sha in &arm64 {
+        let touched = common::git(
+            clone,
+            &["diff-tree", "--no-commit-id", "--name-only", "-r", sha],
+        )
+        .unwrap();
+        assert!(touched.contains("arch/arm64/"), "{sha}: {touched}");
+    }
+
+    let work = work_dir();
+    let job = |sha: &str, check: &str, arch: &str| -> JobResult {
+        let out = kseries(&[
+            "verify",
+            "--repo",
+            repo,
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--commit",
+            sha,
+            "--check",
+            check,
+            "--arch",
+            arch,
+            "--format",
+            "job-json",
+        ]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let cross = job(arm64[0], "build", "arm64");
+    assert_eq!(
+        (cross.check, cross.arch.as_str()),
+        (CheckKind::Build, "arm64")
+    );
+    assert_eq!(cross.conclusion, Conclusion::Success, "{cross:?}");
+    assert!(cross.files.iter().all(|f| f.status == "ok"), "{cross:?}");
+    assert!(!cross.files.is_empty());
+    let boot = job(tip, "boot", "x86_64");
+    assert_eq!(boot.conclusion, Conclusion::Success, "{boot:?}");
+    assert_eq!(boot.files[0].status, "passed", "{boot:?}");
+
+    let merged = merge_job_results(&[cross.clone(), boot]);
+    assert_eq!(merged.len(), 2);
+    assert!(
+        merged.values().all(|o| o.conclusion == Conclusion::Success),
+        "{merged:?}"
+    );
+    assert!(
+        merged[&(cross.sha.clone(), CheckKind::Build)]
+            .title
+            .contains("arm64")
+    );
 }

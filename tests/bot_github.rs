@@ -232,6 +232,38 @@ async fn a_repeated_push_updates_and_never_duplicates() {
 }
 
 #[tokio::test]
+async fn with_checks_in_the_workflow_a_push_makes_the_pr_and_no_check_run() {
+    let gh = FakeGitHub::start().await;
+    let r = repos(2);
+    let runner = FakeRunner::new(&r, 0);
+    let mut opts = options(&gh, TestClock::new(), Some(&r.bare));
+    opts.checks_in_workflow = true;
+    let bot = opts.bot(runner.clone()).unwrap();
+
+    let report = bot
+        .handle(&event("push", &push_payload("master", &r.base)))
+        .await
+        .unwrap();
+    assert!(report.pull_created && report.checks_left_to_workflow);
+    assert!(report.check_runs.is_empty());
+    assert_eq!(runner.calls(), [format!("build_series master {}", r.base)]);
+    assert_eq!(
+        gh.requests().await,
+        [
+            format!(
+                "GET {}?head={OWNER}:kseries/master&state=open&per_page=100",
+                repo_path("/pulls")
+            ),
+            format!("POST {}", repo_path("/pulls")),
+        ]
+    );
+    assert_eq!(
+        git(&r.bare, &["rev-parse", "refs/heads/kseries/master"]),
+        r.commits[1].sha
+    );
+}
+
+#[tokio::test]
 async fn an_open_pr_with_an_old_cover_letter_is_updated() {
     let gh = FakeGitHub::start().await;
     let r = repos(2);

@@ -52,6 +52,9 @@ pub struct Report {
     pub pull_updated: bool,
     pub pushed: Option<(String, String)>,
     pub check_runs: Vec<CheckRunReport>,
+    /// The series' checks are the Actions matrix's (see
+    /// [`Bot::with_checks_in_workflow`]).
+    pub checks_left_to_workflow: bool,
     pub comments_posted: usize,
 }
 
@@ -80,6 +83,7 @@ pub struct Bot {
     server_url: String,
     push_url: Option<String>,
     config_from_repository: bool,
+    checks_in_workflow: bool,
 }
 
 /// Where the bot reads `kseries.toml` in the repository.
@@ -109,7 +113,18 @@ impl Bot {
             server_url,
             push_url,
             config_from_repository: false,
+            checks_in_workflow: false,
         }
+    }
+
+    /// Leave the checks of a pushed series to the Actions matrix of
+    /// `templates/github/kseries.yml` (its collect job completes the check
+    /// runs): the bot pushes the series and opens its pull request only,
+    /// and ignores `pull_request` events, which the workflow plans itself.
+    /// A `/kseries retest` still runs the checks here.
+    pub fn with_checks_in_workflow(mut self, yes: bool) -> Bot {
+        self.checks_in_workflow = yes;
+        self
     }
 
     /// Read `kseries.toml` from the repository for each event (at the
@@ -238,7 +253,11 @@ impl Bot {
         report.pull_created = created;
         report.pull_updated = updated;
 
-        report.check_runs = self.run_checks(cfg, repo, Arc::new(series)).await?;
+        if self.checks_in_workflow {
+            report.checks_left_to_workflow = true;
+        } else {
+            report.check_runs = self.run_checks(cfg, repo, Arc::new(series)).await?;
+        }
         Ok(report)
     }
 
@@ -421,6 +440,13 @@ impl Bot {
             return Ok(Report::ignored(format!(
                 "pull request into {base}, which is not in kseries.toml"
             )));
+        }
+        if self.checks_in_workflow {
+            return Ok(Report {
+                pull: Some(number),
+                checks_left_to_workflow: true,
+                ..Report::ignored("the workflow's matrix checks pull requests")
+            });
         }
         let pr = self.gh.get_pull(repo, number).await?;
         if let Ok(head) = BranchName::new(&pr.head.branch)

@@ -267,6 +267,8 @@ pub struct BotOptions {
     pub config_from_repository: bool,
     pub retry: RetryPolicy,
     pub clock: Arc<dyn Clock>,
+    /// See [`Bot::with_checks_in_workflow`].
+    pub checks_in_workflow: bool,
 }
 
 impl std::fmt::Debug for BotOptions {
@@ -292,6 +294,7 @@ impl BotOptions {
             config_from_repository: false,
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
+            checks_in_workflow: false,
         }
     }
 
@@ -310,7 +313,8 @@ impl BotOptions {
             self.server_url.clone(),
             self.push_url.clone(),
         )
-        .with_config_from_repository(self.config_from_repository))
+        .with_config_from_repository(self.config_from_repository)
+        .with_checks_in_workflow(self.checks_in_workflow))
     }
 }
 
