@@ -821,6 +821,88 @@ async fn a_plain_403_is_an_error_without_retry() {
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    // To another host: that server sees nothing, so neither the request
+    // nor its Authorization header travels.
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PERM))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}{PERM}", elsewhere.uri()).as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(perm_ok())
+        .mount(&elsewhere)
+        .await;
+    let clock = TestClock::new();
+    let gh = client(&server, token(), clock.clone());
+    let err = gh.permission(&repo(), "alice").await.unwrap_err();
+    assert_eq!(err.status(), Some(reqwest::StatusCode::FOUND), "{err}");
+    assert!(!err.to_string().contains(TOKEN));
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert!(clock.sleeps().is_empty());
+
+    // On the same host, to another path: not followed either.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PERM))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/moved"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/moved"))
+        .respond_with(perm_ok())
+        .mount(&server)
+        .await;
+    let gh = client(&server, token(), TestClock::new());
+    let err = gh.permission(&repo(), "alice").await.unwrap_err();
+    assert_eq!(
+        err.status(),
+        Some(reqwest::StatusCode::TEMPORARY_REDIRECT),
+        "{err}"
+    );
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(
+        reqs.iter().map(|r| r.url.path()).collect::<Vec<_>>(),
+        [PERM]
+    );
+}
+
+#[tokio::test]
+async fn every_request_names_the_api_version_and_the_bot_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PERM))
+        .respond_with(perm_ok())
+        .mount(&server)
+        .await;
+    let gh = client(&server, token(), TestClock::new());
+    gh.permission(&repo(), "alice").await.unwrap();
+    let reqs = server.received_requests().await.unwrap();
+    let values = |name: &str| -> Vec<String> {
+        reqs[0]
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(values("x-github-api-version"), ["2022-11-28"]);
+    assert_eq!(values("accept"), ["application/vnd.github+json"]);
+    assert_eq!(values("authorization"), [format!("Bearer {TOKEN}")]);
+    // octocrab's default client appends its own `User-Agent: octocrab`
+    // after ours; ours comes first.
+    assert_eq!(
+        values("user-agent").first().map(String::as_str),
+        Some(concat!("kseries-bot/", env!("CARGO_PKG_VERSION")))
+    );
+}
+
 #[test]
 fn secrets_are_redacted_in_debug() {
     let s = Secret::new(TOKEN);

@@ -8,15 +8,22 @@
 //! the bot can push and open pull requests, but `POST .../check-runs` is
 //! refused (403).  Use an App installation, or the Actions `GITHUB_TOKEN`
 //! (itself an installation token) with `checks: write`.
+//!
+//! kseries signs the JWT itself (jsonwebtoken) and caches the installation
+//! token by the injectable [`Clock`] rather than using octocrab's App
+//! authentication, which caches by the wall clock; the exchange goes through
+//! the same octocrab client as every other request.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::Method;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::Url;
+use octocrab::Octocrab;
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use super::Secret;
-use super::github::Clock;
+use super::github::{self, Clock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -101,7 +108,7 @@ impl Auth {
     /// The bearer token for API calls.
     pub async fn token(
         &self,
-        http: &reqwest::Client,
+        crab: &Octocrab,
         api: &Url,
         clock: &dyn Clock,
     ) -> Result<Secret, AuthError> {
@@ -127,16 +134,9 @@ impl Auth {
                 app.installation_id
             ))
             .map_err(|e| exchange(e.to_string()))?;
-        let resp = http
-            .post(url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .bearer_auth(jwt.expose())
-            .send()
+        let (status, _, text) = github::send(crab, Method::POST, &url, &jwt, None)
             .await
             .map_err(|e| exchange(e.to_string()))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| exchange(e.to_string()))?;
         if !status.is_success() {
             return Err(exchange(format!(
                 "HTTP {status}: {}",

@@ -4,23 +4,63 @@
 //! or 429 with the documented message) under a bounded retry policy, and an
 //! injectable clock so tests never really wait.
 //!
-//! Plain reqwest (rustls) rather than octocrab: the bot needs to control
-//! the retry policy (octocrab's retry layer neither reads `Retry-After` nor
-//! `X-RateLimit-Reset`, and its sleeps cannot be injected), to refuse
-//! following a `Link` to another host with the token, and to send exactly
-//! the bodies the tests assert; with that, octocrab's typed models would
-//! only be in the way for ten endpoints.
+//! octocrab is the HTTP client.  It provides the transport (hyper's HTTP/1.1
+//! client over rustls with the ring provider and the bundled webpki root
+//! certificates, plain http too, which the tests use; connect, read and
+//! write timeouts through hyper-timeout, each read bounded, not the whole
+//! request), the base URI (kseries hands it a path and query, its
+//! `BaseUriLayer` puts the API host in front, so a request cannot go to
+//! another host), and the request plumbing (`build_request` serializes the
+//! JSON body and sets `Content-Type`, `execute` sends the request through
+//! its service stack and returns the response, body unread).  It is built
+//! without its `retry` and `follow-redirect` features and without
+//! authentication of its own; kseries uses neither its typed endpoints nor
+//! its error mapping, so every response (status, headers, body) comes back
+//! here.
+//!
+//! What kseries adds, and why:
+//! - The retry and rate-limit policy ([`RetryPolicy`], `wait_for`).
+//!   octocrab 0.54's `RetryConfig::HandleRateLimits` does read
+//!   `Retry-After` and `X-RateLimit-Reset`, but it measures the reset
+//!   against chrono's wall clock and waits with `tokio::time::sleep`, not
+//!   an injectable clock; it puts no ceiling on a wait, retries 5xx and
+//!   transport errors at once without backoff and whatever the method,
+//!   and tells a secondary-limit 403 from a permission 403 only by one
+//!   blanket flag.
+//!   Here every wait goes through the injectable [`Clock`] and is bounded
+//!   by `max_wait` and `max_retries`, 502/503/504 back off exponentially,
+//!   and a 403 is retried only with rate-limit headers or GitHub's
+//!   secondary-limit message.
+//! - Authentication: `Authorization: Bearer` is set on each request from
+//!   [`Auth`]: a token, or a GitHub App installation token that `auth.rs`
+//!   caches by the injectable clock.  octocrab's own App support (its `jwt`
+//!   feature) caches installation tokens by the wall clock, and would
+//!   bring in a second major version of jsonwebtoken.
+//! - Pagination: a `Link` `rel="next"` is followed only on the API host and
+//!   under its path; anything else fails the list with `ForeignLink`.
+//! - No redirects: a 3xx is an error like any other status, so the token
+//!   never follows a `Location`.
+//! - Headers: `Accept: application/vnd.github+json`,
+//!   `X-GitHub-Api-Version: 2022-11-28` (octocrab sends the same version;
+//!   it is set here so an octocrab upgrade cannot change it) and
+//!   `User-Agent: kseries-bot/<version>`.  octocrab's default client adds
+//!   its own `User-Agent: octocrab` line after ours on every request, and
+//!   has no setting to leave it out.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode, Url};
+use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use url::{Position, Url};
 
+use super::Secret;
 use super::auth::{Auth, AuthError};
 use super::webhook::RepoId;
 
@@ -89,8 +129,9 @@ pub enum GhError {
     Http {
         method: Method,
         path: String,
+        /// Boxed: octocrab's error carries a backtrace and is large.
         #[source]
-        source: reqwest::Error,
+        source: Box<octocrab::Error>,
     },
     #[error("{0}: unexpected response: {1}")]
     Decode(String, String),
@@ -168,7 +209,7 @@ pub struct PullCommit {
 
 /// A client for one GitHub API host.
 pub struct GitHub {
-    http: reqwest::Client,
+    crab: Octocrab,
     api: Url,
     auth: Auth,
     clock: Arc<dyn Clock>,
@@ -187,7 +228,16 @@ impl std::fmt::Debug for GitHub {
 /// `https://api.github.com`.
 pub const DEFAULT_API: &str = "https://api.github.com";
 
+/// The `User-Agent` of every request.
+const KSERIES_USER_AGENT: &str = concat!("kseries-bot/", env!("CARGO_PKG_VERSION"));
+
+/// The REST API version the bot is written against.
+const API_VERSION: &str = "2022-11-28";
+
 impl GitHub {
+    /// A client for `api` (`https://api.github.com`, or a GitHub Enterprise
+    /// Server's `https://host/api/v3`).  Call it inside the Tokio runtime
+    /// that will use it: octocrab spawns its request queue there.
     pub fn new(
         api: &str,
         auth: Auth,
@@ -196,18 +246,21 @@ impl GitHub {
     ) -> Result<GitHub, GhError> {
         let api = Url::parse(&format!("{}/", api.trim_end_matches('/')))
             .map_err(|_| GhError::Url(api.to_string()))?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("kseries-bot/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
+        let failed = |source| GhError::Http {
+            method: Method::GET,
+            path: String::new(),
+            source: Box::new(source),
+        };
+        let crab = Octocrab::builder()
+            .base_uri(api.as_str())
+            .map_err(failed)?
+            .set_connect_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .set_write_timeout(Some(Duration::from_secs(60)))
             .build()
-            .map_err(|e| GhError::Http {
-                method: Method::GET,
-                path: String::new(),
-                source: e,
-            })?;
+            .map_err(failed)?;
         Ok(GitHub {
-            http,
+            crab,
             api,
             auth,
             clock,
@@ -242,7 +295,7 @@ impl GitHub {
     async fn token(&self) -> Result<super::Secret, GhError> {
         Ok(self
             .auth
-            .token(&self.http, &self.api, self.clock.as_ref())
+            .token(&self.crab, &self.api, self.clock.as_ref())
             .await?)
     }
 
@@ -258,27 +311,13 @@ impl GitHub {
         let token = self.token().await?;
         let mut attempt = 0u32;
         loop {
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .header("Accept", "application/vnd.github+json")
-                .header("X-GitHub-Api-Version", "2022-11-28")
-                .bearer_auth(token.expose());
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let resp = req.send().await.map_err(|source| GhError::Http {
-                method: method.clone(),
-                path: path.clone(),
-                source,
-            })?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let text = resp.text().await.map_err(|source| GhError::Http {
-                method: method.clone(),
-                path: path.clone(),
-                source,
-            })?;
+            let (status, headers, text) = send(&self.crab, method.clone(), &url, &token, body)
+                .await
+                .map_err(|source| GhError::Http {
+                    method: method.clone(),
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?;
             if status.is_success() {
                 let v = if text.trim().is_empty() {
                     Value::Null
@@ -599,6 +638,42 @@ impl GitHub {
     }
 }
 
+/// One exchange through octocrab, as it is: no retry, no redirect, the
+/// response whatever its status.  `url` must be on the API host: only its
+/// path and query are sent, octocrab's base URI supplies the rest.
+pub(super) async fn send(
+    crab: &Octocrab,
+    method: Method,
+    url: &Url,
+    bearer: &Secret,
+    body: Option<&Value>,
+) -> Result<(StatusCode, HeaderMap, String), octocrab::Error> {
+    let target = &url[Position::BeforePath..Position::AfterQuery];
+    // Invalid values (a token with a newline) fail in `build_request`,
+    // with an error that does not repeat them.
+    let builder = http::Request::builder()
+        .method(method)
+        .uri(target)
+        .header(ACCEPT, "application/vnd.github+json")
+        .header(USER_AGENT, KSERIES_USER_AGENT)
+        .header(AUTHORIZATION, format!("Bearer {}", bearer.expose()));
+    let mut req = crab.build_request(builder, body)?;
+    let headers = req.headers_mut();
+    headers.insert(
+        "x-github-api-version",
+        HeaderValue::from_static(API_VERSION),
+    );
+    if let Some(v) = headers.get_mut(AUTHORIZATION) {
+        v.set_sensitive(true);
+    }
+    let resp = crab.execute(req).await?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    // Lossy: an error page in another encoding still yields its status.
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
+}
+
 fn decode<T: for<'de> Deserialize<'de>>(path: &str, v: Value) -> Result<T, GhError> {
     serde_json::from_value(v).map_err(|e| GhError::Decode(path.to_string(), e.to_string()))
 }
@@ -637,6 +712,24 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_token_that_is_no_header_value_fails_without_showing_it() {
+        let crab = Octocrab::builder()
+            .base_uri("http://127.0.0.1:9/")
+            .unwrap()
+            .build()
+            .unwrap();
+        let url = Url::parse("http://127.0.0.1:9/user").unwrap();
+        let token = Secret::new("ghp_secret\r\nX-Injected: 1");
+        let err = send(&crab, Method::GET, &url, &token, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, octocrab::Error::Http { .. }), "{err}");
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains("ghp_secret"), "{shown}");
+        }
+    }
 
     #[test]
     fn link_header_next() {
