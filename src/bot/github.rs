@@ -4,19 +4,20 @@
 //! or 429 with the documented message) under a bounded retry policy, and an
 //! injectable clock so tests never really wait.
 //!
-//! octocrab is the HTTP client.  It provides the transport (hyper's HTTP/1.1
-//! client over rustls with the ring provider and the bundled webpki root
-//! certificates, plain http too, which the tests use; connect, read and
-//! write timeouts through hyper-timeout, each read bounded, not the whole
-//! request), the base URI (kseries hands it a path and query, its
-//! `BaseUriLayer` puts the API host in front, so a request cannot go to
-//! another host), and the request plumbing (`build_request` serializes the
-//! JSON body and sets `Content-Type`, `execute` sends the request through
-//! its service stack and returns the response, body unread).  It is built
-//! without its `retry` and `follow-redirect` features and without
-//! authentication of its own; kseries uses neither its typed endpoints nor
-//! its error mapping, so every response (status, headers, body) comes back
-//! here.
+//! octocrab is the HTTP client: its request plumbing (`build_request`
+//! serializes the JSON body and sets `Content-Type`, `execute` sends the
+//! request through its service stack and returns the response, body
+//! unread) and its `BaseUriLayer` (kseries hands it a path and query and
+//! it puts the API host in front, so a request cannot go to another host),
+//! over a transport kseries assembles in [`octocrab_client`]: hyper's
+//! HTTP/1.1 client over rustls with the ring provider and the webpki roots
+//! (plain http too, which the tests use), connect, read and write timeouts
+//! through hyper-timeout (each read bounded, not the whole request).
+//! octocrab's default client is not used: it adds `User-Agent: octocrab`
+//! to every request (a second User-Agent line after kseries' own), and
+//! kseries wants none of its retry, redirect or authentication layers.
+//! kseries uses neither its typed endpoints nor its error mapping, so
+//! every response (status, headers, body) comes back here.
 //!
 //! What kseries adds, and why:
 //! - The retry and rate-limit policy ([`RetryPolicy`], `wait_for`).
@@ -43,9 +44,7 @@
 //! - Headers: `Accept: application/vnd.github+json`,
 //!   `X-GitHub-Api-Version: 2022-11-28` (octocrab sends the same version;
 //!   it is set here so an octocrab upgrade cannot change it) and
-//!   `User-Agent: kseries-bot/<version>`.  octocrab's default client adds
-//!   its own `User-Agent: octocrab` line after ours on every request, and
-//!   has no setting to leave it out.
+//!   `User-Agent: kseries-bot/<version>`, each once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -251,14 +250,7 @@ impl GitHub {
             path: String::new(),
             source: Box::new(source),
         };
-        let crab = Octocrab::builder()
-            .base_uri(api.as_str())
-            .map_err(failed)?
-            .set_connect_timeout(Some(Duration::from_secs(30)))
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .set_write_timeout(Some(Duration::from_secs(60)))
-            .build()
-            .map_err(failed)?;
+        let crab = octocrab_client(&api).map_err(failed)?;
         Ok(GitHub {
             crab,
             api,
@@ -638,6 +630,48 @@ impl GitHub {
     }
 }
 
+/// octocrab over kseries' own transport: hyper's HTTP/1.1 client over
+/// rustls (the ring provider, the webpki roots; plain http too, which the
+/// tests use), 30 s to connect and 60 s for each read or write; then
+/// octocrab's base URI and one `User-Agent: kseries-bot/<version>`.
+/// Nothing else: no retry, no redirect, no authentication of its own.
+fn octocrab_client(api: &Url) -> Result<Octocrab, octocrab::Error> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use octocrab::service::middleware::base_uri::BaseUriLayer;
+    use octocrab::service::middleware::extra_headers::ExtraHeadersLayer;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(provider)
+        .map_err(|e| octocrab::Error::Other {
+            source: Box::new(e),
+            backtrace: std::backtrace::Backtrace::capture(),
+        })?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let mut connector = hyper_timeout::TimeoutConnector::new(https);
+    connector.set_connect_timeout(Some(Duration::from_secs(30)));
+    connector.set_read_timeout(Some(Duration::from_secs(60)));
+    connector.set_write_timeout(Some(Duration::from_secs(60)));
+    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let base: http::Uri = api.as_str().parse().map_err(|e| octocrab::Error::Other {
+        source: Box::new(e),
+        backtrace: std::backtrace::Backtrace::capture(),
+    })?;
+    let user_agent = vec![(USER_AGENT, HeaderValue::from_static(KSERIES_USER_AGENT))];
+    let crab = octocrab::OctocrabBuilder::new_empty()
+        .with_service(client)
+        .with_layer(&BaseUriLayer::new(base))
+        .with_layer(&ExtraHeadersLayer::new(Arc::new(user_agent)))
+        .with_auth(octocrab::AuthState::None)
+        .build();
+    Ok(match crab {
+        Ok(crab) => crab,
+        Err(never) => match never {},
+    })
+}
+
 /// One exchange through octocrab, as it is: no retry, no redirect, the
 /// response whatever its status.  `url` must be on the API host: only its
 /// path and query are sent, octocrab's base URI supplies the rest.
@@ -655,7 +689,6 @@ pub(super) async fn send(
         .method(method)
         .uri(target)
         .header(ACCEPT, "application/vnd.github+json")
-        .header(USER_AGENT, KSERIES_USER_AGENT)
         .header(AUTHORIZATION, format!("Bearer {}", bearer.expose()));
     let mut req = crab.build_request(builder, body)?;
     let headers = req.headers_mut();
@@ -715,12 +748,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_that_is_no_header_value_fails_without_showing_it() {
-        let crab = Octocrab::builder()
-            .base_uri("http://127.0.0.1:9/")
-            .unwrap()
-            .build()
-            .unwrap();
         let url = Url::parse("http://127.0.0.1:9/user").unwrap();
+        let crab = octocrab_client(&url).unwrap();
         let token = Secret::new("ghp_secret\r\nX-Injected: 1");
         let err = send(&crab, Method::GET, &url, &token, None)
             .await
