@@ -113,7 +113,10 @@ fn bot_run_names_what_is_missing() {
         .env("KSERIES_APP_INSTALLATION_ID", "1")
         .env("KSERIES_APP_KEY_FILE", dir.path().join("key.pem"));
     let err = stderr(&mut c);
-    assert!(err.contains("key.pem: No such file"), "{err}");
+    assert!(
+        err.contains("KSERIES_APP_KEY_FILE /") && err.contains("key.pem: No such file"),
+        "{err}"
+    );
     std::fs::write(dir.path().join("key.pem"), "not a key").unwrap();
     c.env("KSERIES_APP_ID", "twelve");
     let err = stderr(&mut c);

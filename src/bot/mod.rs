@@ -158,8 +158,10 @@ pub enum EntryError {
          KSERIES_APP_INSTALLATION_ID and KSERIES_APP_KEY_FILE"
     )]
     NoCredentials,
-    #[error("{}: {source}", path.display())]
+    #[error("{what} {}: {source}", path.display())]
     Read {
+        /// The variable that named the file.
+        what: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -225,6 +227,7 @@ impl AuthOptions {
             std::env::var("KSERIES_APP_KEY_FILE"),
         ) {
             let pem = std::fs::read_to_string(&key).map_err(|source| EntryError::Read {
+                what: "KSERIES_APP_KEY_FILE",
                 path: key.into(),
                 source,
             })?;
@@ -422,6 +425,7 @@ pub async fn run_once(
     runner: Arc<dyn SeriesRunner>,
 ) -> Result<Report, EntryError> {
     let body = std::fs::read(&opts.event_path).map_err(|source| EntryError::Read {
+        what: "GITHUB_EVENT_PATH",
         path: opts.event_path.clone(),
         source,
     })?;
