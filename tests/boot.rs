@@ -145,25 +145,8 @@ fn broken_rmap_commits_turn_verify_red_at_the_first_bad_one() {
     let Some(tree) = common::kernel_tree() else {
         return;
     };
-    // A clone without a working tree (checking out 800 MB is the slow part
-    // of common::fresh_clone); commits are made with plumbing.
-    let keep = tempfile::Builder::new()
-        .prefix("kseries-boot-broken-")
-        .tempdir_in(common::cache_dir())
-        .unwrap();
-    let clone = keep.path().join("linux");
-    common::git(
-        keep.path(),
-        &[
-            "clone",
-            "-q",
-            "--shared",
-            "--no-checkout",
-            tree.to_str().unwrap(),
-            "linux",
-        ],
-    )
-    .unwrap();
+    // Commits are made with plumbing: no working tree needed.
+    let (keep, clone) = common::clone_without_checkout(&tree, "kseries-boot-broken-");
     let base = common::git(&clone, &["rev-parse", "HEAD"]).unwrap();
     let base = base.trim().to_string();
     let text = std::fs::read_to_string(tree.join("mm/rmap.c")).unwrap();
@@ -275,23 +258,7 @@ fn other_architectures_files_are_cross_compiled() {
     let Some(tree) = common::kernel_tree() else {
         return;
     };
-    let keep = tempfile::Builder::new()
-        .prefix("kseries-boot-cross-")
-        .tempdir_in(common::cache_dir())
-        .unwrap();
-    let clone = keep.path().join("linux");
-    common::git(
-        keep.path(),
-        &[
-            "clone",
-            "-q",
-            "--shared",
-            "--no-checkout",
-            tree.to_str().unwrap(),
-            "linux",
-        ],
-    )
-    .unwrap();
+    let (keep, clone) = common::clone_without_checkout(&tree, "kseries-boot-cross-");
     let base = common::git(&clone, &["rev-parse", "HEAD"]).unwrap();
     let mut head = base.trim().to_string();
     let files = [
@@ -347,17 +314,8 @@ fn the_generated_series_verifies_and_its_final_commit_audits_clean() {
     let (_guard, clone) = common::fresh_clone(&tree);
     common::git(&clone, &["config", "user.name", "kseries test"]).unwrap();
     common::git(&clone, &["config", "user.email", "kseries@example.invalid"]).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kseries"))
-        .args(["series", "--format", "json"])
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let series: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::kseries_ok(&["series", "--format", "json", clone.to_str().unwrap()]);
+    let series: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let (base, tip) = (
         series["base"].as_str().unwrap(),
         series["tip"].as_str().unwrap(),
@@ -404,18 +362,7 @@ fn the_generated_series_verifies_and_its_final_commit_audits_clean() {
 fn the_workflow_matrix_jobs_pass(clone: &Path, base: &str, tip: &str, commits: usize) {
     use kseries::bot::checks::{CheckKind, Conclusion, JobResult, merge_job_results};
     use kseries::bot::matrix::Matrix;
-    let kseries = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kseries"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kseries {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let kseries = |args: &[&str]| String::from_utf8(common::kseries_ok(args)).unwrap();
     let repo = clone.to_str().unwrap();
     let matrix: Matrix = serde_json::from_str(&kseries(&[
         "bot",

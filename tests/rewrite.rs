@@ -44,27 +44,14 @@ fn git_init(dir: &Path) {
 }
 
 fn plan_json(dir: &Path) -> Value {
-    let out = kseries()
-        .args(["rewrite", "--format", "json", "--allow-partial"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let dir = dir.to_str().unwrap();
+    let out = common::kseries_ok(&["rewrite", "--format", "json", "--allow-partial", dir]);
+    serde_json::from_slice(&out).unwrap()
 }
 
 fn scan_kinds(dir: &Path) -> Value {
-    let out = kseries()
-        .args(["scan", "--format", "json"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::kseries_ok(&["scan", "--format", "json", dir.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out).unwrap();
     v["summary"]["sites"].clone()
 }
 
@@ -116,16 +103,7 @@ fn corpus_plan_is_in_bisectable_stage_order() {
 #[test]
 fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
     let (_tmp, dir) = convertible_corpus();
-    let out = kseries()
-        .args(["rewrite", "--apply"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::kseries_ok(&["rewrite", "--apply", dir.to_str().unwrap()]);
 
     assert_migrated(&dir);
 
@@ -284,16 +262,7 @@ fn linux_4_12_rewrite_is_complete_clean_and_compiles() {
         "the 4.12 tree converts fully"
     );
 
-    let out = kseries()
-        .args(["rewrite", "--apply"])
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::kseries_ok(&["rewrite", "--apply", clone.to_str().unwrap()]);
     assert_migrated(&clone);
 
     // Only the files that hold a site (and the generic KVM header that

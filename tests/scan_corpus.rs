@@ -7,18 +7,8 @@ use serde_json::Value;
 use std::path::Path;
 
 fn scan_json(path: &Path) -> Value {
-    let out = Command::cargo_bin("kseries")
-        .unwrap()
-        .args(["scan", "--format", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("scan --format json prints JSON")
+    let out = common::kseries_ok(&["scan", "--format", "json", path.to_str().unwrap()]);
+    serde_json::from_slice(&out).expect("scan --format json prints JSON")
 }
 
 fn sites<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -234,14 +224,11 @@ fn corpus_inventory_is_complete_and_exact() {
 
 #[test]
 fn table_output_groups_by_subsystem_and_accounts() {
-    let out = Command::cargo_bin("kseries")
-        .unwrap()
-        .arg("scan")
-        .arg(common::corpus())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(common::kseries_ok(&[
+        "scan".as_ref(),
+        common::corpus().as_os_str(),
+    ]))
+    .unwrap();
     assert!(
         text.contains("\nmm\n") && text.contains("\ndrivers/widget\n"),
         "{text}"

@@ -3,23 +3,12 @@
 
 mod common;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 fn scan(tree: &std::path::Path) -> Value {
-    let out = Command::cargo_bin("kseries")
-        .unwrap()
-        .args(["scan", "--format", "json"])
-        .arg(tree)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = common::kseries_ok(&["scan", "--format", "json", tree.to_str().unwrap()]);
+    serde_json::from_slice(&out).unwrap()
 }
 
 fn of_kind<'a>(r: &'a Value, kind: &str) -> Vec<&'a Value> {

@@ -195,25 +195,16 @@ fn captured(dir: &Path) -> Vec<Captured> {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = git_cmd(dir).args(args).output().expect("run git");
+    let out = common::sender_git(dir)
+        .args(args)
+        .output()
+        .expect("run git");
     assert!(
         out.status.success(),
         "git {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_COMMITTER_NAME", "Sender Person")
-        .env("GIT_COMMITTER_EMAIL", "sender@example.org")
-        .env("GIT_COMMITTER_DATE", "1700000000 +0000")
-        .env("GIT_AUTHOR_DATE", "1700000000 +0000");
-    c
 }
 
 struct Fixture {
@@ -533,7 +524,7 @@ fn same_threading_and_recipients_as_git_send_email() {
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     files.sort();
-    let o = git_cmd(&fx.repo)
+    let o = common::sender_git(&fx.repo)
         .env("HOME", &fx.root)
         .args([
             "send-email",
@@ -946,7 +937,7 @@ fn mbox_and_directory_compose_the_same_messages() {
     let fx = fixture();
     let mbox = fx.root.join("series.mbox");
     let range = format!("{}..HEAD", fx.base);
-    let out = git_cmd(&fx.repo)
+    let out = common::sender_git(&fx.repo)
         .args([
             "format-patch",
             "--stdout",
@@ -1287,18 +1278,12 @@ fn the_4_12_series_survives_the_mail() {
     git(&clone, &["config", "user.name", "Sender Person"]);
     git(&clone, &["config", "user.email", "sender@example.org"]);
     let series = clone.join("../series-out");
-    let out = Command::new(env!("CARGO_BIN_EXE_kseries"))
-        .arg("series")
-        .arg("--output-dir")
-        .arg(&series)
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::kseries_ok(&[
+        "series".as_ref(),
+        "--output-dir".as_ref(),
+        series.as_os_str(),
+        clone.as_os_str(),
+    ]);
     let branch_tree = git(&clone, &["rev-parse", "kseries/invalidate-page^{tree}"]);
     let patches = std::fs::read_dir(&series).unwrap().count();
 

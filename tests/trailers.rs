@@ -1,24 +1,16 @@
 //! `kseries trailers` on a real git repository and a thread of replies.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kseries::trailers::{TrailersOptions, trailers};
 
-fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_COMMITTER_NAME", "Sender Person")
-        .env("GIT_COMMITTER_EMAIL", "sender@example.org")
-        .env("GIT_COMMITTER_DATE", "1700000000 +0000")
-        .env("GIT_AUTHOR_DATE", "1700000000 +0000");
-    c
-}
-
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = git_cmd(dir).args(args).output().expect("run git");
+    let out = common::sender_git(dir)
+        .args(args)
+        .output()
+        .expect("run git");
     assert!(
         out.status.success(),
         "git {args:?}: {}",

@@ -191,12 +191,56 @@ fn run(cmd: &mut Command) -> Result<String, String> {
 /// A private, writable clone of the kernel tree (sharing its objects) in a
 /// temporary directory that is removed when the guard drops.
 pub fn fresh_clone(tree: &Path) -> (tempfile::TempDir, PathBuf) {
+    shared_clone(tree, "kseries-kernel-", &[])
+}
+
+/// A clone of the kernel tree without a working tree (checking out 800 MB
+/// is the slow part of [`fresh_clone`]), for tests that commit with
+/// plumbing.
+pub fn clone_without_checkout(tree: &Path, prefix: &str) -> (tempfile::TempDir, PathBuf) {
+    shared_clone(tree, prefix, &["--no-checkout"])
+}
+
+fn shared_clone(tree: &Path, prefix: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::Builder::new()
-        .prefix("kseries-kernel-")
+        .prefix(prefix)
         .tempdir_in(cache_dir())
         .expect("tempdir in cache");
     let dst = tmp.path().join("linux");
     let (src, dst_s) = (tree.to_str().unwrap(), dst.to_str().unwrap());
-    git(tmp.path(), &["clone", "-q", "--shared", src, dst_s]).expect("git clone --shared");
+    let mut args = vec!["clone", "-q", "--shared"];
+    args.extend_from_slice(extra);
+    args.extend([src, dst_s]);
+    git(tmp.path(), &args).expect("git clone --shared");
     (tmp, dst)
+}
+
+/// git in `dir` as the send and trailers tests' submitter (Sender Person
+/// committing at a fixed date), no user or system config.
+pub fn sender_git(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_COMMITTER_NAME", "Sender Person")
+        .env("GIT_COMMITTER_EMAIL", "sender@example.org")
+        .env("GIT_COMMITTER_DATE", "1700000000 +0000")
+        .env("GIT_AUTHOR_DATE", "1700000000 +0000");
+    c
+}
+
+/// Runs the kseries binary; fails the test with its stderr unless it
+/// succeeds.  Returns what it printed on stdout.
+pub fn kseries_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_kseries"))
+        .args(args)
+        .output()
+        .expect("run kseries");
+    assert!(
+        out.status.success(),
+        "kseries {:?}: {}",
+        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
