@@ -402,7 +402,7 @@ fn call_args_text(call: Node, src: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::kernel_c::{calls_in, callee_name, enclosing_function, parse};
+    use crate::scan::kernel_c::{callee_name, calls_in, enclosing_function, parse};
 
     /// The memo gives every call the state a fresh analysis gives it,
     /// whatever order the calls are asked in.
