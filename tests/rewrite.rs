@@ -15,26 +15,13 @@ fn kseries() -> Command {
 fn convertible_corpus() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dst = tmp.path().join("corpus");
-    copy_dir(&common::corpus(), &dst);
+    common::copy_dir(&common::corpus(), &dst);
     std::fs::remove_file(dst.join("fs/blobfs/blob_compat.h")).unwrap();
     std::fs::remove_file(dst.join("fs/blobfs/broken.c")).unwrap();
     // The linter's fixtures of historical bugs are bugs on purpose.
     std::fs::remove_dir_all(dst.join("check/bugs")).unwrap();
     git_init(&dst);
     (tmp, dst)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), to).unwrap();
-        }
-    }
 }
 
 fn git_init(dir: &Path) {
@@ -191,7 +178,7 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
 fn uses_left_for_review_keep_the_later_stages_and_fail_without_allow_partial() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("corpus");
-    copy_dir(&common::corpus(), &dir);
+    common::copy_dir(&common::corpus(), &dir);
     let out = kseries().arg("rewrite").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -238,7 +225,7 @@ fn apply_refuses_a_dirty_tree_and_a_tree_without_git() {
 
     let tmp = tempfile::tempdir().unwrap();
     let plain = tmp.path().join("plain");
-    copy_dir(&common::corpus(), &plain);
+    common::copy_dir(&common::corpus(), &plain);
     let out = kseries()
         .args(["rewrite", "--apply", "--allow-partial"])
         .arg(&plain)
