@@ -84,7 +84,8 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
         // After the address only a (comment) may follow: a second
         // address would otherwise be dropped without a word.
         let after = rest[gt + 1..].trim();
-        if !after.is_empty() && !(after.starts_with('(') && after.ends_with(')')) {
+        let comment = after.starts_with('(') && after.ends_with(')');
+        if !(after.is_empty() || comment) {
             return Err(AddressError(format!(
                 "unexpected {after:?} after the address in {s:?}"
             )));
