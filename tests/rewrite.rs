@@ -462,19 +462,27 @@ fn apply_refuses_to_change_an_untracked_file() {
     common::git(&dir, &["rm", "-q", "--cached", "mm/shrink.c"]).unwrap();
     common::git(&dir, &["commit", "-q", "-m", "untrack"]).unwrap();
     let before = read(&dir, "mm/shrink.c");
-    let out = kseries()
-        .args(["rewrite", "--apply"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = apply_run(&dir);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("does not track") && err.contains("mm/shrink.c"),
         "{err}"
     );
     assert_eq!(read(&dir, "mm/shrink.c"), before);
     assert_eq!(status(&dir), "?? mm/shrink.c\n", "nothing else written");
+}
+
+/// `rewrite --apply DIR`: its exit code and stderr.
+fn apply_run(dir: &Path) -> (Option<i32>, String) {
+    let out = kseries()
+        .args(["rewrite", "--apply"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs `rewrite --apply` until it stops at `point`, then kills it with
@@ -525,13 +533,8 @@ fn a_killed_apply_leaves_visible_temporary_files_that_the_next_run_removes() {
         );
     }
 
-    let out = kseries()
-        .args(["rewrite", "--apply"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let (code, err) = apply_run(&dir);
+    assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         err.matches("left by an interrupted --apply").count(),
         leftovers.len(),
@@ -559,13 +562,8 @@ fn a_killed_apply_between_renames_is_refused_then_redone() {
         "{st}"
     );
 
-    let out = kseries()
-        .args(["rewrite", "--apply"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = apply_run(&dir);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("an earlier --apply was interrupted") && err.contains("git checkout -- ."),
         "{err}"

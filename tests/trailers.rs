@@ -255,6 +255,20 @@ fn maildir_and_explicit_base() {
     assert!(message(&fx, "series~2").contains("Acked-by: A B <ab@example.org>\nSigned-off-by:"));
 }
 
+/// Options for the fixture's branch with `mbox` as the replies.
+fn options_for(fx: &Fx, mbox: &str, series: Option<PathBuf>) -> TrailersOptions {
+    let replies = fx.root.join("replies.mbox");
+    std::fs::write(&replies, mbox).unwrap();
+    TrailersOptions {
+        repo: fx.repo.clone(),
+        branch: "series".into(),
+        base: None,
+        replies,
+        series,
+        dry_run: false,
+    }
+}
+
 /// `--series` pointing at a series directory that kseries never sent (no
 /// state file): the Message-Ids its patch files carry match the replies.
 #[test]
@@ -295,16 +309,7 @@ fn a_series_directory_that_was_never_sent_matches_by_its_message_ids() {
         "Re: [PATCH 2/3] drv: change 2",
         "Reviewed-by: Rev Two <rev2@example.org>\n",
     );
-    let replies = fx.root.join("replies.mbox");
-    std::fs::write(&replies, mbox).unwrap();
-    let opts = TrailersOptions {
-        repo: fx.repo.clone(),
-        branch: "series".into(),
-        base: None,
-        replies,
-        series: Some(dir.clone()),
-        dry_run: false,
-    };
+    let opts = options_for(&fx, &mbox, Some(dir.clone()));
     assert!(!dir.join(kseries::send::STATE_FILE).exists());
     let rep = trailers(&opts, &mut Vec::new()).unwrap();
     assert!(rep.unmatched.is_empty(), "{:?}", rep.unmatched);
@@ -328,16 +333,7 @@ fn a_trailer_with_two_addresses_is_malformed() {
         "Re: [PATCH 1/3] drv: change 1",
         "Reviewed-by: Two Mails <a@example.org> <c@example.org>\n",
     ));
-    let replies = fx.root.join("replies.mbox");
-    std::fs::write(&replies, mbox).unwrap();
-    let opts = TrailersOptions {
-        repo: fx.repo.clone(),
-        branch: "series".into(),
-        base: None,
-        replies,
-        series: None,
-        dry_run: false,
-    };
+    let opts = options_for(&fx, &mbox, None);
     let mut out = Vec::new();
     let rep = trailers(&opts, &mut out).unwrap();
     assert_eq!(rep.malformed.len(), 1, "{}", String::from_utf8_lossy(&out));

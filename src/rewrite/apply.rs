@@ -345,21 +345,6 @@ fn sync_dirs(root: &Path, paths: &[&String]) {
 mod tests {
     use super::*;
 
-    fn git_ok(dir: &Path, args: &[&str]) {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .args(args)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     /// A tree of three committed files, and an outcome that changes each.
     fn tree() -> (tempfile::TempDir, Outcome) {
         let tmp = tempfile::tempdir().unwrap();
@@ -372,21 +357,17 @@ mod tests {
                 (old, format!("long {name};\n").into_bytes()),
             );
         }
-        git_ok(tmp.path(), &["init", "-q"]);
-        git_ok(tmp.path(), &["add", "."]);
-        git_ok(
-            tmp.path(),
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-q",
-                "-m",
-                "base",
-            ],
-        );
+        // Committed with git2: the apply itself asks the git command.
+        let repo = git2::Repository::init(tmp.path()).unwrap();
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
         (tmp, outcome)
     }
 
