@@ -449,9 +449,9 @@ fn apply_checks_every_file_before_writing_any() {
     std::fs::write(dir.join(&last), read(&dir, &last) + "\n/* later */\n").unwrap();
     commit_all(&dir, "a later change");
     let err = kseries::rewrite::apply(&dir, &outcome).unwrap_err();
+    assert_eq!(status(&dir), "", "no file written, no file left: {err}");
     assert!(err.to_string().contains(&last), "{err}");
     assert!(err.to_string().contains("nothing was written"), "{err}");
-    assert_eq!(status(&dir), "", "no file written, no file left");
 }
 
 /// An untracked file the rewrite would change refuses the apply: its
