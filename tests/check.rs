@@ -166,7 +166,7 @@ fn text_output_is_compiler_style() {
     );
     assert!(
         r.stdout
-            .ends_with("17 error(s), 2 warning(s), 0 note(s) in 5 parsed of 5 files\n")
+            .ends_with("17 errors, 2 warnings, 0 notes in 5 parsed of 5 files\n")
     );
 }
 

@@ -18,8 +18,12 @@ pub fn render_text(report: &CheckReport) -> String {
     }
     let s = &report.summary;
     out.push_str(&format!(
-        "{} error(s), {} warning(s), {} note(s) in {} parsed of {} files\n",
-        s.errors, s.warnings, s.notes, s.files_parsed, s.files_walked
+        "{}, {}, {} in {} parsed of {}\n",
+        crate::words::count(s.errors, "error", "errors"),
+        crate::words::count(s.warnings, "warning", "warnings"),
+        crate::words::count(s.notes, "note", "notes"),
+        s.files_parsed,
+        crate::words::count(s.files_walked, "file", "files")
     ));
     out
 }
