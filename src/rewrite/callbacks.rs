@@ -300,7 +300,11 @@ fn cross_file(
 fn nothing_calls(recipe: &Recipe, entry: &Entry) -> String {
     format!(
         "Now that nothing calls {}(), {}.{} is never called.",
-        recipe.api_functions.first().copied().unwrap_or(recipe.ops_member),
+        recipe
+            .api_functions
+            .first()
+            .copied()
+            .unwrap_or(recipe.ops_member),
         entry.ops,
         recipe.ops_member
     )
@@ -315,7 +319,8 @@ fn covered_description(recipe: &Recipe, entry: &Entry, cov: &Coverage, cb_site: 
             owners.push(owner);
         }
     }
-    let kept = matches!(&cb_site.detail, Detail::Callback { other_users, .. } if !other_users.is_empty());
+    let kept =
+        matches!(&cb_site.detail, Detail::Callback { other_users, .. } if !other_users.is_empty());
     let what = if kept {
         format!(
             "remove the entry ({}() stays: other code calls it)",
