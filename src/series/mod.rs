@@ -278,7 +278,8 @@ pub enum SeriesError {
     #[error("unit {unit} ({subsystem}) changes nothing")]
     EmptyUnit { unit: usize, subsystem: String },
     #[error(
-        "patch {number} (commit {commit}, \"{subject}\") does not build; stopping, no branch was created:\n{}",
+        "patch {number}, commit {} (\"{subject}\"), does not build; stopping, no branch was created:\n{}",
+        &commit[..commit.len().min(12)],
         errors.join("\n")
     )]
     BuildFailed {
@@ -287,7 +288,7 @@ pub enum SeriesError {
         subject: String,
         errors: Vec<String>,
     },
-    #[error("build check of patch {number} (commit {commit}) could not run: {message}")]
+    #[error("build check of patch {number}, commit {}, could not run: {message}", &commit[..commit.len().min(12)])]
     BuildCheckBroken {
         number: usize,
         commit: String,
