@@ -257,7 +257,7 @@ fn to_cc_and_the_hooks_add_recipients() {
         },
     )
     .unwrap_err();
-    assert!(e.to_string().contains("--cc-cmd \"exit 3\" failed"), "{e}");
+    assert!(e.to_string().contains("--cc-cmd \"exit 3\" on "), "{e}");
 }
 
 /// With the kernel's script in the tree it decides, as in b4; `native`

@@ -666,17 +666,16 @@ pub fn send_answering(
                     &mut report,
                     out,
                 )?,
-                Err((stage, detail)) => {
-                    return Err(SendError::Rejected(Box::new(Rejection {
-                        number: m.index + 1,
+                Err(failed) => {
+                    let accepted = state.sent.len();
+                    return Err(rejected(
+                        m,
                         total,
-                        subject: m.subject.clone(),
-                        endpoint: program.to_string(),
-                        stage,
-                        detail,
-                        accepted: state.sent.len(),
+                        program.to_string(),
+                        failed,
+                        accepted,
                         state_path,
-                    })));
+                    ));
                 }
             }
         }
@@ -765,23 +764,43 @@ pub fn send_answering(
                     return Err(e);
                 }
             }
-            Err((stage, detail)) => {
+            Err(failed) => {
                 session.abort();
-                return Err(SendError::Rejected(Box::new(Rejection {
-                    number: m.index + 1,
+                let accepted = state.sent.len();
+                return Err(rejected(
+                    m,
                     total,
-                    subject: m.subject.clone(),
-                    endpoint: settings.endpoint(),
-                    stage,
-                    detail,
-                    accepted: state.sent.len(),
+                    settings.endpoint(),
+                    failed,
+                    accepted,
                     state_path,
-                })));
+                ));
             }
         }
     }
     session.quit();
     finish(mode, report, msgs, out)
+}
+
+/// Message `m` was not accepted at `stage` (what went wrong: `detail`).
+fn rejected(
+    m: &Outgoing,
+    total: usize,
+    endpoint: String,
+    (stage, detail): (String, String),
+    accepted: usize,
+    state_path: PathBuf,
+) -> SendError {
+    SendError::Rejected(Box::new(Rejection {
+        number: m.index + 1,
+        total,
+        subject: m.subject.clone(),
+        endpoint,
+        stage,
+        detail,
+        accepted,
+        state_path,
+    }))
 }
 
 fn finish(

@@ -139,21 +139,13 @@ impl Finder {
     }
 
     fn run_script(&self, file: &Path) -> Result<Recipients, SeriesError> {
-        let out = Command::new("perl")
-            .current_dir(&self.tree)
+        let mut cmd = Command::new("perl");
+        cmd.current_dir(&self.tree)
             .arg(SCRIPT)
             .args(SCRIPT_ARGS)
-            .arg(file)
-            .output()
-            .map_err(|e| SeriesError::Command(format!("running perl {SCRIPT}: {e}")))?;
-        if !out.status.success() {
-            return Err(SeriesError::Command(format!(
-                "{SCRIPT} {} failed: {}",
-                file.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(parse_script_output(&String::from_utf8_lossy(&out.stdout)))
+            .arg(file);
+        let out = stdout_of(&mut cmd, &format!("{SCRIPT} {}", file.display()))?;
+        Ok(parse_script_output(&out))
     }
 }
 
@@ -212,28 +204,35 @@ fn trailing_group(line: &str) -> Option<usize> {
 /// in the tree, and takes every non-empty line of its output as an
 /// address.
 fn run_hook(flag: &str, cmd: &str, tree: &Path, file: &Path) -> Result<Vec<String>, SeriesError> {
-    let out = Command::new("sh")
-        .current_dir(tree)
+    let mut sh = Command::new("sh");
+    sh.current_dir(tree)
         .arg("-c")
         .arg(format!("{cmd} \"$1\""))
         .arg("sh")
-        .arg(file)
-        .output()
-        .map_err(|e| SeriesError::Command(format!("{flag} {cmd:?}: {e}")))?;
-    if !out.status.success() {
-        return Err(SeriesError::Command(format!(
-            "{flag} {cmd:?} failed on {} ({}): {}",
-            file.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
+        .arg(file);
+    let out = stdout_of(&mut sh, &format!("{flag} {cmd:?} on {}", file.display()))?;
+    Ok(out
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect())
+}
+
+/// What `cmd` prints, or an error naming `what` with its exit status and
+/// what it said on stderr.
+fn stdout_of(cmd: &mut Command, what: &str) -> Result<String, SeriesError> {
+    let out = cmd
+        .output()
+        .map_err(|e| SeriesError::Command(format!("{what}: cannot run it: {e}")))?;
+    if !out.status.success() {
+        return Err(SeriesError::Command(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The email address of `Name <addr>` or of a bare address, lowercased.
