@@ -303,14 +303,6 @@ pub fn smtp_settings(
             problem: "no SMTP server is configured".into(),
             fix: "pass --smtp-server HOST or run `git config sendemail.smtpServer HOST`".into(),
         })?;
-    if server.starts_with('/') {
-        return Err(SendError::Config {
-            problem: format!(
-                "sendemail.smtpServer is a sendmail program ({server}); kseries only speaks SMTP"
-            ),
-            fix: "pass --smtp-server HOST".into(),
-        });
-    }
     let encryption = match (&opts.smtp_encryption, cfg.get("sendemail.smtpencryption")) {
         (Some(e), _) => *e,
         (None, Some(s)) => s.parse()?,

@@ -209,7 +209,7 @@ pub(crate) fn build(
             ));
         } else if fitted.shortened {
             warnings.push(format!(
-                "patch {number}: subject shortened to fit 75 columns (the full summary opens the message): {}",
+                "patch {number}: subject shortened to fit 75 columns: {}",
                 fitted.subject
             ));
         }
@@ -220,8 +220,6 @@ pub(crate) fn build(
         };
         let render = |trailers: &[String]| {
             env.get_template("commit")?.render(context! {
-                summary => unit.summary,
-                shortened => fitted.shortened,
                 description => description,
                 trailers => trailers,
             })
@@ -393,8 +391,6 @@ mod tests {
             .get_template("commit")
             .unwrap()
             .render(context! {
-                summary => "remove it",
-                shortened => false,
                 description => vec!["Why.", "What."],
                 trailers => vec!["Reviewed-by: A <a@b>", "Signed-off-by: B <b@c>"],
             })
