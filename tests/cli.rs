@@ -242,6 +242,26 @@ fn the_tree_argument_and_what_is_wrong_with_it() {
     git(&["config", "user.name", "A"]);
     git(&["config", "user.email", "a@b"]);
     git(&["commit", "-qm", "x"]);
+    // trailers takes the branch as --branch, like verify and series.
+    let mbox = empty.path().join("replies.mbox");
+    std::fs::write(&mbox, "").unwrap();
+    let out = kseries()
+        .args([
+            "trailers",
+            p,
+            "--dry-run",
+            "--base",
+            "HEAD",
+            "--branch",
+            "no-such-series",
+        ])
+        .arg("--replies")
+        .arg(&mbox)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-series"), "{err}");
     let plan = empty.path().join("plan.json");
     std::fs::write(
         &plan,
