@@ -18,8 +18,10 @@ fn convertible_corpus() -> (tempfile::TempDir, PathBuf) {
     copy_dir(&common::corpus(), &dst);
     std::fs::remove_file(dst.join("fs/blobfs/blob_compat.h")).unwrap();
     std::fs::remove_file(dst.join("fs/blobfs/broken.c")).unwrap();
-    // The linter's fixtures of historical bugs are bugs on purpose.
+    // The linter's fixtures of historical bugs are bugs on purpose, and
+    // its later-kernel tree has a bracket API of its own.
     std::fs::remove_dir_all(dst.join("check/bugs")).unwrap();
+    std::fs::remove_dir_all(dst.join("check/later")).unwrap();
     git_init(&dst);
     (tmp, dst)
 }

@@ -98,6 +98,20 @@ pub fn check_rules() -> CheckRules {
         ],
         range_start: "mmu_notifier_invalidate_range_start",
         range_end: "mmu_notifier_invalidate_range_end",
+        // Later kernels add `_only_end` (4.15), `_start_nonblock` (4.19)
+        // and a `struct mmu_notifier_range` argument (4.20): every one of
+        // them is a wrapper of these primitives in the tree's own header.
+        bracket_header: "include/linux/mmu_notifier.h",
+        start_primitives: &["__mmu_notifier_invalidate_range_start"],
+        end_primitives: &["__mmu_notifier_invalidate_range_end"],
+        young_calls: &[
+            "*_clear_flush_young_notify",
+            "mmu_notifier_clear_flush_young",
+        ],
+        vma_mm_field: "vm_mm",
+        clamp_calls: &["min", "max", "clamp"],
+        typed_clamp_calls: &["min_t", "max_t", "clamp_t"],
+        condition_wrappers: &["likely", "unlikely"],
         range_only: "mmu_notifier_invalidate_range",
         pte_changes: &[
             "set_pte_at",
