@@ -858,7 +858,7 @@ impl<'a> Cx<'_, 'a, '_> {
                     let when = if can_fail { When::Zero } else { When::Always };
                     let origin = format!("{name}({})", call_args(n, self.src()).join(", "));
                     let what = format!("`{origin}`");
-                    self.open(&mut state, n, key, when, Vec::new(), what, origin);
+                    self.open(&mut state, n, (key, when, Vec::new()), (what, origin));
                 }
                 Some(Role::End) => self.end(n, &name, &mut state),
                 None => {
@@ -888,15 +888,15 @@ impl<'a> Cx<'_, 'a, '_> {
         }
     }
 
+    /// Opens the bracket `key` at `call`: always, or when the call's
+    /// result says so, under `guard`; `what` is how messages name the
+    /// start, `origin` the start call itself.
     fn open(
         &mut self,
         state: &mut State,
         call: Node,
-        key: Key,
-        when: When,
-        mut guard: Vec<Lit>,
-        what: String,
-        origin: String,
+        (key, when, mut guard): (Key, When, Vec<Lit>),
+        (what, origin): (String, String),
     ) {
         if matches!(state.0.get(&key), Some(e) if e.status.is_open()) {
             return;
@@ -1057,7 +1057,12 @@ impl<'a> Cx<'_, 'a, '_> {
                 call_args(call, self.src()).join(", "),
                 h.start_text
             );
-            self.open(state, call, key, h.when, guard, what, h.start_text.clone());
+            self.open(
+                state,
+                call,
+                (key, h.when, guard),
+                (what, h.start_text.clone()),
+            );
         }
     }
 
@@ -1073,9 +1078,23 @@ impl<'a> Cx<'_, 'a, '_> {
             format!("{first}->{field}"),
             format!("({first})->{field}"),
         ];
-        let Some((_, e)) = state.0.iter().find(|(k, e)| {
-            e.status.is_open() && (k.len() < 3 || mms.iter().any(|m| Some(m) == k.first()))
-        }) else {
+        // The bracket's mm may be a local that holds the vma's
+        // (`struct mm_struct *mm = vma->vm_mm;`).
+        let func = crate::scan::kernel_c::enclosing_function(call);
+        let same_mm = |k: &Key| {
+            let Some(first) = k.first() else { return true };
+            mms.contains(first)
+                || func.is_some_and(|f| {
+                    values_of(f, first, self.src())
+                        .iter()
+                        .any(|v| mms.contains(v))
+                })
+        };
+        let Some((_, e)) = state
+            .0
+            .iter()
+            .find(|(k, e)| e.status.is_open() && (k.len() < 3 || same_mm(k)))
+        else {
             return;
         };
         let message = format!(
@@ -1506,6 +1525,28 @@ fn effects_in(node: Node) -> Vec<Node> {
             n.start_byte()
         }
     });
+    out
+}
+
+/// The values assigned to the variable `name` in `func` (initialiser or
+/// assignment), spaces removed.
+fn values_of(func: Node, name: &str, src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in descendants_of_kind(func, "init_declarator") {
+        if declarator_name(d).is_some_and(|n| text(n, src) == name)
+            && let Some(v) = d.child_by_field_name("value")
+        {
+            out.push(squash(&text(v, src)));
+        }
+    }
+    for a in descendants_of_kind(func, "assignment_expression") {
+        if a.child_by_field_name("left")
+            .is_some_and(|l| squash(&text(l, src)) == name)
+            && let Some(v) = a.child_by_field_name("right")
+        {
+            out.push(squash(&text(v, src)));
+        }
+    }
     out
 }
 

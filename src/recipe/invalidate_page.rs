@@ -19,6 +19,11 @@ pub fn recipe() -> Recipe {
             "invalidate_range_end",
             "invalidate_range",
         ],
+        before_member: "invalidate_range_start",
+        atomic_member: "invalidate_range",
+        sleepable_after_member: "invalidate_range_end",
+        range_form_suffix: "_range",
+        trace_prefix: "trace_",
         api_functions: &[
             "mmu_notifier_invalidate_page",
             "__mmu_notifier_invalidate_page",

@@ -6,6 +6,7 @@
 //! are only used to find sites in files no earlier unit touched.
 
 mod api;
+mod behaviour;
 mod callbacks;
 mod callers;
 mod effects;
@@ -58,6 +59,7 @@ pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, R
             review.len() + undecided,
         ));
     }
+    behaviour::name_changes(root, &mut units, recipe)?;
     Ok(Plan {
         recipe: recipe.id.to_string(),
         tree: root.display().to_string(),

@@ -24,3 +24,15 @@ out:
 					  address + PAGE_SIZE);
 	return ret;
 }
+
+/* The same through a local that holds the vma's mm. */
+void frob_try_unmap(struct vm_area_struct *vma, unsigned long address,
+		    pte_t *ptep)
+{
+	struct mm_struct *mm = vma->vm_mm;
+
+	mmu_notifier_invalidate_range_start(mm, address, address + PAGE_SIZE);
+	if (!ptep_clear_flush_young_notify(vma, address, ptep))
+		frob_clear(mm, address, ptep);
+	mmu_notifier_invalidate_range_end(mm, address, address + PAGE_SIZE);
+}
