@@ -174,9 +174,22 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
         bar.contains("if (start <= address && address < end)"),
         "{bar}"
     );
+    // KVM's hook runs from a new ->invalidate_range callback, after the
+    // change, inside the SRCU read lock the page callback held; not from
+    // range_start, before the change.
+    let kvm = read(&dir, "virt/kvm/kvm_main.c");
+    let cb = function(&kvm, "static void kvm_mmu_notifier_invalidate_range");
     assert!(
-        read(&dir, "virt/kvm/kvm_main.c")
-            .contains("kvm_arch_mmu_notifier_invalidate_range(kvm, start, end);")
+        cb.contains("\tidx = srcu_read_lock(&kvm->srcu);\n\tkvm_arch_mmu_notifier_invalidate_range(kvm, start, end);\n\tsrcu_read_unlock(&kvm->srcu, idx);"),
+        "{cb}"
+    );
+    assert!(
+        !function(&kvm, "kvm_mmu_notifier_invalidate_range_start").contains("kvm_arch_"),
+        "{kvm}"
+    );
+    assert!(
+        kvm.contains(".invalidate_range\t= kvm_mmu_notifier_invalidate_range,"),
+        "{kvm}"
     );
     assert!(
         read(&dir, "include/linux/kvm_host.h")
@@ -188,6 +201,134 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
         !diff.contains("cleancache") && !diff.contains("swapcache") && !diff.contains("blob"),
         "{diff}"
     );
+}
+
+/// A tree of our own shapes (tests/fixtures/migration) next to the
+/// corpus' notifier header.
+fn migration_tree() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("tree");
+    copy_dir(
+        &common::project_root().join("tests/fixtures/migration"),
+        &dst,
+    );
+    std::fs::create_dir_all(dst.join("include/linux")).unwrap();
+    std::fs::copy(
+        common::corpus().join("include/linux/mmu_notifier.h"),
+        dst.join("include/linux/mmu_notifier.h"),
+    )
+    .unwrap();
+    git_init(&dst);
+    (tmp, dst)
+}
+
+fn unit_of<'a>(plan: &'a Value, file: &str) -> &'a Value {
+    plan["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| {
+            u["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["path"] == file)
+        })
+        .unwrap_or_else(|| panic!("no unit touches {file}: {plan}"))
+}
+
+fn texts(u: &Value, field: &str) -> String {
+    u[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn callbacks_go_with_what_only_they_fed_or_are_converted_when_not_shown_covered() {
+    let (_tmp, dir) = migration_tree();
+    let plan = plan_json(&dir);
+    assert_eq!(plan["needs_review"], serde_json::json!([]), "{plan}");
+
+    // frob: its flush is the range callback's for the page; its counter
+    // goes with its declaration and printer, its debug message with it.
+    let frob = unit_of(&plan, "drivers/frob/frob_mn.c");
+    let files: Vec<&str> = frob["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "drivers/frob/frob.h",
+            "drivers/frob/frob_mn.c",
+            "drivers/frob/frob_proc.c"
+        ]
+    );
+    let why = texts(frob, "rationale");
+    assert!(
+        why.contains("`frob_flush(f, address, PAGE_SIZE)` is `frob_flush(f, start, end - start)` in frob_range_start()"),
+        "{why}"
+    );
+    assert!(
+        why.contains(
+            "`FROB_STAT(page_flushes)` fed `page_flushes`, which nothing else in the tree feeds"
+        ),
+        "{why}"
+    );
+    assert!(why.contains("pr_debug("), "{why}");
+    assert!(texts(frob, "review_notes").contains("drivers/frob/frob_proc.c:"));
+
+    // blip: a store no range callback makes; it sleeps, so its work moves
+    // to a new invalidate_range_end callback.
+    let blip = texts(unit_of(&plan, "drivers/blip/blip_mn.c"), "rationale");
+    assert!(blip.contains("`b->evictions++`"), "{blip}");
+    assert!(blip.contains("mutex_lock"), "{blip}");
+
+    // zork: the same helper with another flag is not the same flush.
+    let zork = texts(unit_of(&plan, "drivers/zork/zork_mn.c"), "rationale");
+    assert!(
+        zork.contains("zork_range() makes `zork_flush(z, start, (end - start) >> PAGE_SHIFT, 0)`, with other values"),
+        "{zork}"
+    );
+    assert!(
+        !zork.contains("is `zork_flush"),
+        "no pair of different flushes: {zork}"
+    );
+
+    // The walker's accessed-bit test ends up inside the bracket: named.
+    let age = unit_of(&plan, "mm/age.c");
+    assert!(
+        texts(age, "rationale")
+            .contains("age_unmap_one() now calls ptep_clear_flush_young_notify() inside"),
+        "{age}"
+    );
+    assert!(texts(age, "review_notes").contains("ptep_clear_flush_young_notify()"));
+
+    common::kseries_ok(&["rewrite", "--apply", dir.to_str().unwrap()]);
+    let h = read(&dir, "drivers/frob/frob.h");
+    assert!(!h.contains("page_flushes") && h.contains("range_flushes") && h.contains("faults"));
+    let p = read(&dir, "drivers/frob/frob_proc.c");
+    assert!(!p.contains("page_flushes") && p.contains("printstat(s, faults);"));
+    assert!(!read(&dir, "drivers/frob/frob_mn.c").contains("frob_page"));
+    let b = read(&dir, "drivers/blip/blip_mn.c");
+    assert!(
+        b.contains(".invalidate_range_end\t= blip_page_range_end,"),
+        "{b}"
+    );
+    assert!(function(&b, "static void blip_page_range_end").contains("blip_page(mn, mm, addr);"));
+    let z = read(&dir, "drivers/zork/zork_mn.c");
+    assert!(
+        function(&z, "static void zork_range").contains("zork_page(mn, mm, addr);"),
+        "{z}"
+    );
+    // The linter: only the named accessed-bit test, no error.
+    assert_check_clean(&dir, &plan);
 }
 
 #[test]

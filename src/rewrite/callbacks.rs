@@ -26,7 +26,7 @@ use super::effects::{self, Comparison, Effect, How, Match};
 use super::plan::{ChangeUnit, ReviewItem, Stage};
 use super::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
 use super::syntax::{contains, descendants, param_names};
-use super::text::{indent_at, line_end, line_start};
+use super::text::{line_end, line_start};
 use super::workspace::{UnitDraft, Workspace};
 use crate::recipe::Recipe;
 use crate::scan::kernel_c::{is_static, text};
@@ -919,12 +919,17 @@ fn convert_uncovered(
                     entry.callback
                 ),
             );
-            let indent = indent_at(src, pair.start_byte());
-            let (s, e) = (
-                line_start(src, pair.start_byte()),
-                line_end(src, pair.end_byte()),
-            );
-            draft.replace(file, s, e, format!("{indent}.{member} = {new_fn},\n"));
+            // The entry keeps its place and its spacing: member and
+            // function change.
+            let field = pair
+                .child_by_field_name("designator")
+                .and_then(|d| descendants(d, &["field_identifier"]).into_iter().next())
+                .ok_or("ops entry without a member name")?;
+            let value = pair
+                .child_by_field_name("value")
+                .ok_or("ops entry without a value")?;
+            draft.replace(file, field.start_byte(), field.end_byte(), member);
+            draft.replace(file, value.start_byte(), value.end_byte(), new_fn.clone());
             Ok(format!(
                 "The entry becomes `.{member} = {new_fn}`, a new callback that runs after the change \
                  and calls {}() for every page of the range.",
