@@ -282,7 +282,17 @@ fn callbacks_go_with_what_only_they_fed_or_are_converted_when_not_shown_covered(
         "{why}"
     );
     assert!(why.contains("pr_debug("), "{why}");
-    assert!(texts(frob, "review_notes").contains("drivers/frob/frob_proc.c:"));
+    let notes = texts(frob, "review_notes");
+    assert!(
+        notes.contains("drivers/frob/frob_proc.c: `printstat(s, page_flushes)`"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(
+            "`trace_frob_page(address)` was the only caller of the trace point frob_page"
+        ),
+        "{notes}"
+    );
 
     // blip: a store no range callback makes; it sleeps, so its work moves
     // to a new invalidate_range_end callback.

@@ -95,9 +95,23 @@ pub fn global_summaries(
 ) -> HashMap<String, Summary> {
     use rayon::prelude::*;
     let mut global: HashMap<String, Summary> = HashMap::new();
+    let starts: Vec<String> = api
+        .calls
+        .iter()
+        .filter(|(_, r)| matches!(r, Role::Start { .. }))
+        .map(|(n, _)| n.clone())
+        .collect();
     for _round in 0..4 {
+        // Only files that name a start or a function already summarised
+        // can hand a bracket over.
+        let names: Vec<memchr::memmem::Finder> = starts
+            .iter()
+            .chain(global.keys())
+            .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
+            .collect();
         let found: Vec<(String, Summary)> = sources
             .par_iter()
+            .filter(|file| names.iter().any(|f| f.find(&file.src).is_some()))
             .flat_map_iter(|file| {
                 let idx = FileIndex::new(file);
                 let p = Pairing::new(file, &idx, rules, api, &global);

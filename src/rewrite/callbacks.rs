@@ -127,7 +127,6 @@ struct Place {
     file: String,
     start: usize,
     end: usize,
-    line: usize,
     snippet: String,
 }
 
@@ -276,7 +275,6 @@ fn only_fed(
                 file: f.clone(),
                 start: n.start_byte(),
                 end: n.end_byte(),
-                line: n.start_position().row + 1,
                 snippet: text(n, &src)
                     .split_whitespace()
                     .collect::<Vec<_>>()
@@ -414,8 +412,9 @@ pub fn convert(
                             .join(", ")
                     ));
                     draft.review_notes.push(format!(
-                        "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page; \
-                         if they do, the per-page calls can go.",
+                        "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
+                         It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
+                         the per-page calls can go.",
                         entry.callback,
                         left.work
                             .iter()
@@ -437,8 +436,8 @@ pub fn convert(
         for (e, point, others) in &left.traces {
             if !others {
                 draft.review_notes.push(format!(
-                    "{file}:{}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
-                    e.line, e.snippet
+                    "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
+                    e.snippet
                 ));
             }
         }
@@ -509,9 +508,8 @@ fn remove_feeds(
         ));
         for p in &f.printers {
             draft.review_notes.push(format!(
-                "{}:{}: `{}` goes with the counter {} that only {}() fed: the output loses that line.",
+                "{}: `{}` goes with the counter {} that only {}() fed: the output loses that line.",
                 p.file,
-                p.line,
                 p.snippet.trim_end_matches(';'),
                 f.name,
                 entry.callback
@@ -682,11 +680,11 @@ pub fn describe_coverage(recipe: &Recipe, entry: &Entry, covered: &[Match], all:
         out.push_str(&pairs.join("; "));
     }
     if plain > 0 && !pairs.is_empty() {
-        out.push_str(&format!(
-            "; {plain} other call{} (locks, lookups) {} the same on both sides",
-            if plain > 1 { "s" } else { "" },
-            if plain > 1 { "are" } else { "is" }
-        ));
+        out.push_str(&if plain > 1 {
+            format!("; {plain} other calls (locks, lookups) are the same on both sides")
+        } else {
+            "; one other call (a lock or lookup) is the same on both sides".to_string()
+        });
     }
     out.push('.');
     out
