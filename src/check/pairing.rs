@@ -1589,72 +1589,83 @@ fn names_only(expr: &str, params: &[String], locals: &HashSet<String>) -> bool {
         .all(|(id, field)| field || params.contains(&id) || !locals.contains(&id))
 }
 
-/// The identifiers of an expression text, each with whether it is a
-/// member name (after `.` or `->`).
-fn identifiers(expr: &str) -> Vec<(String, bool)> {
+/// A piece of an expression text: an identifier (and whether it is a
+/// member name, after `.` or `->`), or any other text.
+enum Piece<'a> {
+    Ident(&'a str, bool),
+    Other(&'a str),
+}
+
+fn pieces(expr: &str) -> Vec<Piece<'_>> {
+    use crate::scan::kernel_c::{is_ident_byte, is_ident_start};
     let b = expr.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if crate::scan::kernel_c::is_ident_start(b[i]) {
-            let s = i;
-            while i < b.len() && crate::scan::kernel_c::is_ident_byte(b[i]) {
+        let s = i;
+        if is_ident_start(b[i]) || b[i].is_ascii_digit() {
+            while i < b.len() && is_ident_byte(b[i]) {
                 i += 1;
             }
-            let field = expr[..s].ends_with('.') || expr[..s].ends_with("->");
-            out.push((expr[s..i].to_string(), field));
-        } else if b[i].is_ascii_digit() {
-            while i < b.len() && crate::scan::kernel_c::is_ident_byte(b[i]) {
-                i += 1;
+            if is_ident_start(b[s]) {
+                let field = expr[..s].ends_with('.') || expr[..s].ends_with("->");
+                out.push(Piece::Ident(&expr[s..i], field));
+                continue;
             }
         } else {
-            i += 1;
+            i += expr[i..].chars().next().map_or(1, char::len_utf8);
         }
+        out.push(Piece::Other(&expr[s..i]));
     }
     out
+}
+
+/// The identifiers of an expression text, each with whether it is a
+/// member name.
+fn identifiers(expr: &str) -> Vec<(String, bool)> {
+    pieces(expr)
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Ident(id, field) => Some((id.to_string(), field)),
+            Piece::Other(_) => None,
+        })
+        .collect()
 }
 
 /// `expr` (in terms of `params`) with the call's `args` put in, `*&x`
 /// simplified to `x`; `None` when it would dereference a NULL argument.
 fn substitute(expr: &str, params: &[String], args: &[String]) -> Option<String> {
-    let b = expr.as_bytes();
+    let whole = pieces(expr).len() == 1;
     let mut out = String::new();
-    let mut i = 0;
-    while i < b.len() {
-        if crate::scan::kernel_c::is_ident_start(b[i]) {
-            let s = i;
-            while i < b.len() && crate::scan::kernel_c::is_ident_byte(b[i]) {
-                i += 1;
+    for p in pieces(expr) {
+        let (id, field) = match p {
+            Piece::Ident(id, field) => (id, field),
+            Piece::Other(t) => {
+                out.push_str(t);
+                continue;
             }
-            let id = &expr[s..i];
-            let field = expr[..s].ends_with('.') || expr[..s].ends_with("->");
-            match params.iter().position(|p| p == id).filter(|_| !field) {
-                Some(k) => {
-                    let a = &args[k];
-                    let deref = out.ends_with('*');
-                    if deref && (a == "NULL" || a == "0") {
-                        return None;
-                    }
-                    if deref && let Some(inner) = a.strip_prefix('&') {
-                        out.pop();
-                        out.push_str(inner);
-                    } else if a
-                        .bytes()
-                        .all(|c| crate::scan::kernel_c::is_ident_byte(c) || c == b'>' || c == b'.')
-                        || s == 0 && i == b.len()
-                    {
-                        out.push_str(a);
-                    } else {
-                        out.push('(');
-                        out.push_str(a);
-                        out.push(')');
-                    }
-                }
-                None => out.push_str(id),
-            }
+        };
+        let Some(k) = params.iter().position(|p| p == id).filter(|_| !field) else {
+            out.push_str(id);
+            continue;
+        };
+        let a = &args[k];
+        let deref = out.ends_with('*');
+        if deref && (a == "NULL" || a == "0") {
+            return None;
+        }
+        if deref && let Some(inner) = a.strip_prefix('&') {
+            out.pop();
+            out.push_str(inner);
+        } else if whole
+            || a.bytes()
+                .all(|c| crate::scan::kernel_c::is_ident_byte(c) || c == b'>' || c == b'.')
+        {
+            out.push_str(a);
         } else {
-            out.push(b[i] as char);
-            i += 1;
+            out.push('(');
+            out.push_str(a);
+            out.push(')');
         }
     }
     Some(out)

@@ -188,15 +188,8 @@ fn leftovers(
 
 /// Files of the tree that mention the identifier `name` as a word.
 fn files_mentioning(ws: &Workspace, name: &str) -> Vec<String> {
-    let finder = memchr::memmem::Finder::new(name.as_bytes());
     let walked = crate::scan::walk::walk_sources(ws.root(), |src| {
-        let hit = finder.find_iter(src).any(|i| {
-            let before = i.checked_sub(1).map(|b| src[b]);
-            let after = src.get(i + name.len()).copied();
-            !before.is_some_and(crate::scan::kernel_c::is_ident_byte)
-                && !after.is_some_and(crate::scan::kernel_c::is_ident_byte)
-        });
-        hit.then(Vec::new)
+        (!word_mentions(src, name).is_empty()).then(Vec::new)
     });
     match walked {
         Ok(w) => w.candidates.into_iter().map(|c| c.rel).collect(),
