@@ -263,16 +263,16 @@ impl<'a, 'f> Pairing<'a, 'f> {
             || self.global.contains_key(name)
     }
 
-    /// Summaries of the non-static functions of this file.
+    /// Summaries of the functions of this file other files can call.
     fn exported(&self) -> Vec<(String, Summary)> {
         let mut names: Vec<&String> = self
             .related
             .iter()
             .filter(|n| {
-                self.idx
-                    .functions
-                    .get(*n)
-                    .is_some_and(|f| !self.idx.is_static(*f, &self.file.src))
+                // A header's static inline functions are every includer's.
+                self.idx.functions.get(*n).is_some_and(|f| {
+                    !self.idx.is_static(*f, &self.file.src) || self.file.rel.ends_with(".h")
+                })
             })
             .collect();
         names.sort();
