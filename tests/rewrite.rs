@@ -341,6 +341,35 @@ fn callbacks_go_with_what_only_they_fed_or_are_converted_when_not_shown_covered(
     assert_check_clean(&dir, &plan);
 }
 
+/// KVM ops that already set `->invalidate_range`: the hook is not merged
+/// into that callback blindly; the KVM unit waits for a human, and so
+/// does the API.
+#[test]
+fn an_existing_atomic_callback_is_left_to_a_human() {
+    let (_tmp, dir) = convertible_corpus();
+    let kvm = read(&dir, "virt/kvm/kvm_main.c");
+    let kvm = kvm
+        .replace(
+            "static const struct mmu_notifier_ops kvm_mmu_notifier_ops = {\n",
+            "static void kvm_mmu_notifier_flush(struct mmu_notifier *mn,\n\t\t\t\t    struct mm_struct *mm,\n\t\t\t\t    unsigned long start, unsigned long end)\n{\n\tkvm_flush_remote_tlbs(mmu_notifier_to_kvm(mn));\n}\n\nstatic const struct mmu_notifier_ops kvm_mmu_notifier_ops = {\n\t.invalidate_range\t= kvm_mmu_notifier_flush,\n",
+        );
+    std::fs::write(dir.join("virt/kvm/kvm_main.c"), kvm).unwrap();
+    common::git(&dir, &["commit", "-qam", "kvm with invalidate_range"]).unwrap();
+    let plan = plan_json(&dir);
+    let review = plan["needs_review"].to_string();
+    assert!(
+        review.contains("already sets .invalidate_range = kvm_mmu_notifier_flush()"),
+        "{review}"
+    );
+    let stages: Vec<&str> = plan["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["callers", "callbacks", "callbacks"]);
+}
+
 #[test]
 fn uses_left_for_review_keep_the_later_stages_and_fail_without_allow_partial() {
     let tmp = tempfile::tempdir().unwrap();

@@ -23,9 +23,7 @@ use tree_sitter::{Node, Tree};
 use super::RewriteError;
 use super::callbacks::{Entry, coverage, entries, entry_pair, forwards_to_arch_hook};
 use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::removal::{
-    function_definitions, prototypes, remove, remove_initializer_pair, with_leading_comment,
-};
+use super::removal::{function_definitions, prototypes, remove, with_leading_comment};
 use super::syntax::{descendants, param_decls, param_names, statement_of, statements};
 use super::text::{indent_at, line_end, line_start, signature};
 use super::workspace::{UnitDraft, Workspace};
@@ -158,16 +156,19 @@ fn kvm_unit(
     // right after the change (and again from the range end).  A new one
     // when the ops has none.
     let atomic = recipe.atomic_member;
-    let callback = match entry.sets.get(atomic) {
-        Some(existing) => existing.clone(),
-        None => atomic_callback_name(recipe, range_start, &entry.callback)
-            .filter(|n| function_definitions(tree, src, n).is_empty())
-            .ok_or("no free name for the new callback")?,
-    };
+    if let Some(existing) = entry.sets.get(atomic) {
+        // Merging the hook and what it needs into a callback that already
+        // does other work is a human's call.
+        return Err(Refusal::Review(format!(
+            "the ops already sets .{atomic} = {existing}(): call {}() from it, after the change, by hand",
+            recipe.arch_hook_range
+        )));
+    }
+    let callback = atomic_callback_name(recipe, range_start, &entry.callback)
+        .filter(|n| function_definitions(tree, src, n).is_empty())
+        .ok_or("no free name for the new callback")?;
     let body = hook_body(page_def, hook_call, src, recipe.arch_hook_range, &args)?;
 
-    // The page callback becomes the hook's weak default, followed by the
-    // new callback; the entry becomes the new member.
     let hook_params = hook_params(ws, report, recipe, &hook)?;
     let params = range_params(
         &hook_params,
@@ -184,45 +185,37 @@ fn kvm_unit(
     let from = line_start(src, with_leading_comment(page_def, src));
     let to = line_end(src, page_def.end_byte() - 1);
     let pair = entry_pair(tree, src, entry).ok_or("ops entry not found")?;
-    match entry.sets.get(atomic) {
-        Some(existing) => {
-            let def = function_definitions(tree, src, existing)
-                .into_iter()
-                .next()
-                .ok_or("the ops' atomic callback is not defined here")?;
-            let close = line_start(src, def.end_byte() - 1);
-            draft.insert(file, close, format!("\n{}", body.statements));
-            draft.replace(file, from, to, weak);
-            remove_initializer_pair(&mut draft, file, src, pair);
-        }
-        None => {
-            let cb_params: Vec<String> = param_decls(page_def)
-                .into_iter()
-                .take(2)
-                .chain(param_decls(start_def).into_iter().skip(2))
-                .map(|p| normalized(&text(p, src)))
-                .collect();
-            let new_fn = format!(
-                "{}{{\n{}\n{}}}\n",
-                signature(&format!("static void {callback}"), &cb_params, ""),
-                body.declarations,
-                body.statements
-            );
-            draft.replace(file, from, to, format!("{weak}\n{new_fn}"));
-            let member = pair
-                .child_by_field_name("designator")
-                .ok_or("ops entry without a designator")?;
-            let value = pair
-                .child_by_field_name("value")
-                .ok_or("ops entry without a value")?;
-            let field = descendants(member, &["field_identifier"])
-                .into_iter()
-                .next()
-                .ok_or("ops entry without a member name")?;
-            draft.replace(file, field.start_byte(), field.end_byte(), atomic);
-            draft.replace(file, value.start_byte(), value.end_byte(), callback.clone());
-        }
-    }
+    // The page callback becomes the hook's weak default and the new
+    // callback; its entry becomes the new member.
+    let cb_params: Vec<String> = param_decls(page_def)
+        .into_iter()
+        .take(2)
+        .chain(param_decls(start_def).into_iter().skip(2))
+        .map(|p| normalized(&text(p, src)))
+        .collect();
+    let declarations = if body.declarations.is_empty() {
+        String::new()
+    } else {
+        format!("{}\n", body.declarations)
+    };
+    let new_fn = format!(
+        "{}{{\n{declarations}{}}}\n",
+        signature(&format!("static void {callback}"), &cb_params, ""),
+        body.statements
+    );
+    draft.replace(file, from, to, format!("{weak}\n{new_fn}"));
+    let member = pair
+        .child_by_field_name("designator")
+        .ok_or("ops entry without a designator")?;
+    let value = pair
+        .child_by_field_name("value")
+        .ok_or("ops entry without a value")?;
+    let field = descendants(member, &["field_identifier"])
+        .into_iter()
+        .next()
+        .ok_or("ops entry without a member name")?;
+    draft.replace(file, field.start_byte(), field.end_byte(), atomic);
+    draft.replace(file, value.start_byte(), value.end_byte(), callback.clone());
 
     let hooks = convert_hooks(ws, recipe, report, &mut draft, &hook, &params)?;
     add_prototype(ws, recipe, &mut draft, &params)?;
