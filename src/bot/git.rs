@@ -5,11 +5,11 @@
 //! command line.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 
 use super::Secret;
+use crate::git::Git;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -19,10 +19,8 @@ pub enum GitError {
     BadSha(String),
     #[error("invalid push URL {0:?}: {1}")]
     BadUrl(String, &'static str),
-    #[error("running git: {0}")]
-    Spawn(#[source] std::io::Error),
-    #[error("`git {args}` failed: {stderr}")]
-    Failed { args: String, stderr: String },
+    #[error("{0}")]
+    Run(#[from] crate::git::GitError),
 }
 
 /// A branch name that passed [`BranchName::new`]: safe to hand to git as
@@ -187,21 +185,20 @@ pub fn push_command(
     url: &PushUrl,
     branch: &BranchName,
     token: Option<&Secret>,
-) -> Result<Command, GitError> {
+) -> Result<Git, GitError> {
     if !is_hex_sha(sha) {
         return Err(GitError::BadSha(sha.to_string()));
     }
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(repo);
-    cmd.env("GIT_TERMINAL_PROMPT", "0");
-    cmd.env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS");
+    let mut git = Git::new(repo)
+        .env_remove("GIT_ASKPASS")
+        .env_remove("SSH_ASKPASS");
     if let (PushUrl::Https(u), Some(t)) = (url, token) {
-        cmd.envs(auth_env(u, t));
+        git = git.envs(auth_env(u, t));
     }
-    cmd.args(["push", "--force", "--porcelain", "--"])
+    Ok(git
+        .args(["push", "--force", "--porcelain", "--"])
         .arg(url.as_str())
-        .arg(format!("{sha}:{}", branch.full_ref()));
-    Ok(cmd)
+        .arg(format!("{sha}:{}", branch.full_ref())))
 }
 
 /// Pushes; the error carries git's stderr with the token (if any) masked.
@@ -212,37 +209,18 @@ pub fn push(
     branch: &BranchName,
     token: Option<&Secret>,
 ) -> Result<(), GitError> {
-    let mut cmd = push_command(repo, sha, url, branch, token)?;
-    let out = cmd.output().map_err(GitError::Spawn)?;
-    if !out.status.success() {
-        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        if let Some(t) = token {
-            stderr = stderr.replace(t.expose(), "***");
-        }
-        return Err(GitError::Failed {
-            args: format!("push -- {} {sha}:{}", url.as_str(), branch.full_ref()),
-            stderr,
-        });
-    }
+    push_command(repo, sha, url, branch, token)?
+        .run()
+        .map_err(|e| match token {
+            Some(t) => e.redact(t.expose()),
+            None => e,
+        })?;
     Ok(())
 }
 
 /// Runs `git -C repo <args>` (no shell) and returns stdout.
 pub fn git(repo: &Path, args: &[&str]) -> Result<String, GitError> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(GitError::Spawn)?;
-    if !out.status.success() {
-        return Err(GitError::Failed {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(Git::new(repo).args(args).text()?)
 }
 
 /// A path as a `file://` URL (for tests and local mirrors).

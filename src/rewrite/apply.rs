@@ -20,12 +20,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Outcome, RewriteError};
 use crate::crashpoint;
+use crate::git::Git;
 
 /// Suffix of the temporary files, beside the file each one replaces.
 pub const TEMP_SUFFIX: &str = ".kseries-new";
@@ -115,16 +115,10 @@ fn io_error(path: &Path, e: std::io::Error) -> RewriteError {
     }
 }
 
+/// `git -C root ARGS`, whatever its exit status (a tree that is not a
+/// git work tree is told apart by the callers).
 fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, RewriteError> {
-    Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .map_err(|e| RewriteError::Io {
-            path: root.to_path_buf(),
-            reason: format!("running git: {e}"),
-        })
+    Ok(Git::new(root).args(args).output()?)
 }
 
 fn git_dir(root: &Path) -> Result<PathBuf, RewriteError> {

@@ -38,6 +38,8 @@ pub enum RewriteError {
     Stale(String),
     #[error("{0}")]
     NotClean(String),
+    #[error("{0}")]
+    Git(#[from] crate::git::GitError),
 }
 
 /// Computes the whole migration for the scanned tree.

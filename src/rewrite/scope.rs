@@ -34,15 +34,9 @@ impl Scope {
             // The scan says what is wrong with it.
             return Ok(whole);
         }
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(path)
+        let out = crate::git::Git::new(path)
             .args(["rev-parse", "--show-toplevel"])
-            .output()
-            .map_err(|e| RewriteError::Io {
-                path: path.to_path_buf(),
-                reason: format!("running git: {e}"),
-            })?;
+            .output()?;
         if !out.status.success() {
             return Ok(whole);
         }

@@ -144,18 +144,14 @@ pub fn resolve_sender(
     if let Some(f) = from.or_else(|| cfg.get("sendemail.from")) {
         return address::parse_mailbox(f).map_err(|e| bad(f, e));
     }
-    let out = std::process::Command::new("git")
+    // Without git, or without an identity, the error below says what to set.
+    if let Ok(s) = crate::git::Git::new(dir)
         .args(["var", "GIT_AUTHOR_IDENT"])
-        .current_dir(dir)
-        .output();
-    if let Ok(out) = out
-        && out.status.success()
+        .text()
+        && let Some(gt) = s.find('>')
     {
-        let s = String::from_utf8_lossy(&out.stdout);
-        if let Some(gt) = s.find('>') {
-            let ident = &s[..=gt];
-            return address::parse_mailbox(ident).map_err(|e| bad(ident, e));
-        }
+        let ident = &s[..=gt];
+        return address::parse_mailbox(ident).map_err(|e| bad(ident, e));
     }
     Err(SendError::Config {
         problem: "no sender address".into(),

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::SendError;
+use crate::git::Git;
 
 /// The git configuration as `git config --list` sees it from one directory.
 #[derive(Debug, Clone, Default)]
@@ -19,16 +19,9 @@ impl GitConfig {
     /// global, and the repository's if `dir` is inside one).  Without git
     /// or outside any repository this is whatever git can still read.
     pub fn load(dir: &Path) -> Result<GitConfig, SendError> {
-        let out = Command::new("git")
-            .arg("config")
-            .arg("--list")
-            .arg("-z")
-            .current_dir(dir)
-            .output()
-            .map_err(|e| SendError::Io {
-                what: "cannot run git to read its configuration (is git installed?)".into(),
-                source: e,
-            })?;
+        let out = Git::new(dir)
+            .args(["config", "--list", "-z"])
+            .output()?;
         let mut cfg = GitConfig::default();
         if !out.status.success() {
             // No config at all is not an error; git exits 1 then.
@@ -172,25 +165,21 @@ fn credential(
     user: &str,
     password: Option<&Password>,
 ) -> Option<Vec<u8>> {
-    use std::io::{IsTerminal, Write};
+    use std::io::IsTerminal;
     let mut input = format!("protocol=smtp\nhost={server}:{port}\nusername={user}\n");
     if let Some(p) = password {
         input.push_str(&format!("password={}\n", p.expose()));
     }
     input.push('\n');
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
+    let mut git = Git::new(dir)
         .args(["credential", action])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit());
-    if !std::io::stdin().is_terminal() {
-        cmd.env("GIT_TERMINAL_PROMPT", "0");
+        .stdin(input)
+        .inherit_stderr();
+    if std::io::stdin().is_terminal() {
+        // A helper (or git itself) may ask the user.
+        git = git.interactive();
     }
-    let mut child = cmd.spawn().ok()?;
-    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
-    let out = child.wait_with_output().ok()?;
-    out.status.success().then_some(out.stdout)
+    git.run().ok()
 }
 
 /// How the SMTP connection is encrypted (`sendemail.smtpEncryption`).

@@ -100,6 +100,9 @@ pub enum SendError {
         #[source]
         source: std::io::Error,
     },
+    /// A git command (configuration, credentials) could not run.
+    #[error("{0}")]
+    Git(#[from] crate::git::GitError),
     /// The state file is unreadable.
     #[error("state file {}: {problem}; move it away only if you are sure which messages went out", path.display())]
     State {

@@ -5,9 +5,10 @@
 //! takes any [`BuildCheck`] and drives it over a private checkout.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
+
+use crate::git::{Git, GitError};
 
 /// One commit to compile: its files are checked out in `dir`.
 #[derive(Debug, Clone)]
@@ -107,19 +108,25 @@ pub struct Checkout {
 }
 
 impl Checkout {
-    pub fn new(repo: &Path, commit: &str) -> Result<Checkout, String> {
-        let common = git(repo, &["rev-parse", "--git-common-dir"])?;
+    pub fn new(repo: &Path, commit: &str) -> Result<Checkout, GitError> {
+        let common = Git::new(repo)
+            .args(["rev-parse", "--git-common-dir"])
+            .text()?;
         let dir = repo.join(common.trim()).join("kseries-series-checkout");
         if dir.exists() {
             // Left over by a run that was killed: start afresh.
-            let _ = git(repo, &["worktree", "remove", "--force", path_str(&dir)?]);
+            let _ = Git::new(repo)
+                .args(["worktree", "remove", "--force"])
+                .arg(&dir)
+                .run();
             let _ = std::fs::remove_dir_all(&dir);
-            let _ = git(repo, &["worktree", "prune"]);
+            let _ = Git::new(repo).args(["worktree", "prune"]).run();
         }
-        git(
-            repo,
-            &["worktree", "add", "-q", "--detach", path_str(&dir)?, commit],
-        )?;
+        Git::new(repo)
+            .args(["worktree", "add", "-q", "--detach"])
+            .arg(&dir)
+            .arg(commit)
+            .run()?;
         Ok(Checkout {
             repo: repo.to_path_buf(),
             dir,
@@ -130,38 +137,20 @@ impl Checkout {
         &self.dir
     }
 
-    pub fn switch(&self, commit: &str) -> Result<(), String> {
-        git(&self.dir, &["checkout", "-q", "--detach", commit]).map(drop)
+    pub fn switch(&self, commit: &str) -> Result<(), GitError> {
+        Git::new(&self.dir)
+            .args(["checkout", "-q", "--detach", commit])
+            .run()
+            .map(drop)
     }
 }
 
 impl Drop for Checkout {
     fn drop(&mut self) {
-        if let Ok(d) = path_str(&self.dir) {
-            let _ = git(&self.repo, &["worktree", "remove", "--force", d]);
-        }
-        let _ = git(&self.repo, &["worktree", "prune"]);
+        let _ = Git::new(&self.repo)
+            .args(["worktree", "remove", "--force"])
+            .arg(&self.dir)
+            .run();
+        let _ = Git::new(&self.repo).args(["worktree", "prune"]).run();
     }
-}
-
-fn path_str(p: &Path) -> Result<&str, String> {
-    p.to_str()
-        .ok_or_else(|| format!("{}: not UTF-8", p.display()))
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| format!("running git: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "git {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

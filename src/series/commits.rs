@@ -259,11 +259,11 @@ pub(crate) fn build(
             let co = match &checkout {
                 Some(c) => c,
                 None => checkout.insert(
-                    Checkout::new(tree, &base.id().to_string()).map_err(SeriesError::Command)?,
+                    Checkout::new(tree, &base.id().to_string())?,
                 ),
             };
             let sha = commit_id.to_string();
-            co.switch(&sha).map_err(SeriesError::Command)?;
+            co.switch(&sha)?;
             let outcome = checker
                 .check(&BuildRequest {
                     dir: co.dir(),

@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use git2::{Oid, Repository, Sort};
@@ -31,6 +30,7 @@ use super::{
     BuildOutcome, CoverReport, PatchReport, SeriesError, SeriesOptions, SeriesReport, Timings,
     Verification,
 };
+use crate::git::Git;
 use crate::rewrite::plan::Plan;
 
 pub(crate) fn write(
@@ -505,8 +505,7 @@ fn format_patch(
     prefix: &str,
     out: &Path,
 ) -> Result<Vec<PathBuf>, SeriesError> {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(tree).args([
+    let mut git = Git::new(tree).args([
         "format-patch",
         "--cover-letter",
         "--numbered",
@@ -516,28 +515,21 @@ fn format_patch(
         "--no-attach",
         "--suffix=.patch",
     ]);
-    cmd.arg(format!("--subject-prefix={prefix}"));
+    git = git.arg(format!("--subject-prefix={prefix}"));
     if version > 1 {
-        cmd.arg(format!("--reroll-count={version}"));
+        git = git.arg(format!("--reroll-count={version}"));
     }
-    cmd.arg(format!("--base={}", built.base));
+    git = git.arg(format!("--base={}", built.base));
     if let Some(prev) = &opts.previous_branch {
-        cmd.arg(format!("--range-diff={prev}"));
+        git = git.arg(format!("--range-diff={prev}"));
     }
-    cmd.arg("-o")
+    let stdout = git
+        .arg("-o")
         .arg(out)
-        .arg(format!("{}..{}", built.base, built.tip));
-    let o = cmd
-        .output()
-        .map_err(|e| SeriesError::Command(format!("running git format-patch: {e}")))?;
-    if !o.status.success() {
-        return Err(SeriesError::Command(format!(
-            "git format-patch failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )));
-    }
+        .arg(format!("{}..{}", built.base, built.tip))
+        .text()?;
     // It prints the file names in order, cover letter first.
-    Ok(String::from_utf8_lossy(&o.stdout)
+    Ok(stdout
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| {

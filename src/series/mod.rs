@@ -304,6 +304,8 @@ pub enum SeriesError {
     Git(#[from] git2::Error),
     #[error("{0}")]
     Command(String),
+    #[error("{0}")]
+    GitCommand(#[from] crate::git::GitError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

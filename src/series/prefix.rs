@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use crate::git::Git;
 
 /// The bundled table, compiled in so an installed binary needs no files.
 const TABLE: &str = include_str!("../../templates/prefixes.tsv");
@@ -80,19 +81,14 @@ pub fn most_common(subjects: &[String]) -> Option<String> {
 /// Recent subjects of commits touching `file`, most recent first.  A tree
 /// without git history (or without git) simply has none.
 fn recent_subjects(tree: &Path, file: &str) -> Vec<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(tree)
+    let out = Git::new(tree)
         .args(["log", "--no-merges", "--format=%s"])
         .arg(format!("-n{HISTORY}"))
         .args(["HEAD", "--", file])
-        .output();
+        .text();
     match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
+        Ok(o) => o.lines().map(str::to_string).collect(),
+        Err(_) => Vec::new(),
     }
 }
 

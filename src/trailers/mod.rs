@@ -24,6 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::git::Git;
 use crate::send::address;
 use crate::send::series::{Patch, parse_message, split_mbox};
 
@@ -43,6 +44,9 @@ pub enum TrailersError {
         /// What git said.
         stderr: String,
     },
+    /// A git command could not run or failed.
+    #[error("{0}")]
+    GitCommand(#[from] crate::git::GitError),
     /// A file could not be read.
     #[error("{what}: {source}")]
     Io {
@@ -134,38 +138,13 @@ pub struct TrailersReport {
     pub new_head: Option<String>,
 }
 
+/// `git -C repo ARGS` with `input` on its stdin; its stdout.
 fn git(repo: &Path, args: &[&str], input: Option<&[u8]>) -> Result<Vec<u8>, TrailersError> {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(repo)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    let io = |e| TrailersError::Io {
-        what: format!("cannot run git {}", args.join(" ")),
-        source: e,
-    };
-    let mut child = cmd.spawn().map_err(io)?;
+    let mut git = Git::new(repo).args(args);
     if let Some(data) = input {
-        let mut stdin = child.stdin.take().expect("piped");
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&data);
-        });
+        git = git.stdin(data);
     }
-    let out = child.wait_with_output().map_err(io)?;
-    if !out.status.success() {
-        return Err(TrailersError::Git {
-            args: args.join(" "),
-            dir: repo.to_path_buf(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(out.stdout)
+    Ok(git.run()?)
 }
 
 fn git_str(repo: &Path, args: &[&str]) -> Result<String, TrailersError> {

@@ -12,9 +12,9 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::VerifyError;
+use crate::git::Git;
 use crate::scan::kernel_c::{declarator_name, parse, text};
 
 /// A name a commit stops declaring.
@@ -105,17 +105,10 @@ fn first_field_identifier(decl: tree_sitter::Node) -> Option<tree_sitter::Node> 
     None
 }
 
+/// `git -C repo ARGS` in the C locale: whether it succeeded, and its
+/// stdout (`git grep` finding nothing and a missing blob are answers).
 fn git(repo: &Path, args: &[&str]) -> Result<(bool, Vec<u8>), VerifyError> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .map_err(|source| VerifyError::Spawn {
-            command: format!("git {}", args.join(" ")),
-            source,
-        })?;
+    let out = Git::new(repo).args(args).env("LC_ALL", "C").output()?;
     Ok((out.status.success(), out.stdout))
 }
 

@@ -77,6 +77,8 @@ pub enum VerifyError {
     },
     #[error("`{command}` failed; last lines of its output:\n{tail}")]
     Make { command: String, tail: String },
+    #[error("{0}")]
+    Git(#[from] crate::git::GitError),
     #[error("{0} is not a path relative to the source tree")]
     BadPath(PathBuf),
     #[error("the baseline tree needs its own build directory, not {0}")]

@@ -15,7 +15,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,6 +24,7 @@ use super::boot::{self, BootTest, QemuOptions};
 use super::compile::{Baseline, CompileReport, CompileRequest, FileResult, compile_check};
 use super::cross::{self, CrossFile};
 use super::{VerifyError, cache_home, kbuild};
+use crate::git::Git;
 
 /// The options of `kseries verify` (one field per flag).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,25 +170,9 @@ impl SeriesReport {
     }
 }
 
+/// `git -C dir ARGS` in the C locale; its stdout.
 fn git(dir: &Path, args: &[&str]) -> Result<String, VerifyError> {
-    let command = format!("git -C {} {}", dir.display(), args.join(" "));
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .map_err(|source| VerifyError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(VerifyError::Make {
-            command,
-            tail: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(Git::new(dir).args(args).env("LC_ALL", "C").text()?)
 }
 
 /// The commits of `range`, oldest first: `A..B`, or a single commit.
@@ -572,6 +556,7 @@ fn write_step_logs(dir: &Path, step: &StepReport) -> Result<PathBuf, VerifyError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     fn g(dir: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
