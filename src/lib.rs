@@ -11,6 +11,7 @@
 pub mod bot;
 pub mod check;
 pub mod crashpoint;
+pub mod date;
 pub mod git;
 pub mod recipe;
 pub mod rewrite;

@@ -289,29 +289,18 @@ fn decode_word(s: &str) -> Option<(String, usize)> {
     Some((text, used))
 }
 
+/// The "B" encoding's base64, as mail user agents write it: padding may
+/// be missing, and stray bits after the last byte are ignored.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    LENIENT.decode(s).ok()
 }
 
 #[cfg(test)]
@@ -351,5 +340,14 @@ mod tests {
             decode_rfc2047("=?UTF-8?B?SsO8cmdlbg==?= =?UTF-8?q?_Gro=C3=9F?= <a@b>"),
             "Jürgen Groß <a@b>"
         );
+    }
+
+    #[test]
+    fn b_words_with_or_without_padding() {
+        assert_eq!(decode_rfc2047("=?UTF-8?B?SsO8cmdlbg?="), "Jürgen");
+        assert_eq!(decode_rfc2047("=?utf-8?b?R3Jvw58=?="), "Groß");
+        assert_eq!(decode_rfc2047("=?ISO-8859-1?B?R3Lf?="), "Grß");
+        // Not base64: the word stays as it was written.
+        assert_eq!(decode_rfc2047("=?UTF-8?B?a#b?="), "=?UTF-8?B?a#b?=");
     }
 }
