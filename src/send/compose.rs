@@ -8,6 +8,7 @@ use super::SendError;
 use super::address::{self, Mailbox};
 use super::config::GitConfig;
 use super::series::{Patch, Series};
+use crate::date::rfc2822;
 
 /// Classes of automatically added recipients that `--suppress-cc` can drop;
 /// the same names as git send-email's.
@@ -240,38 +241,6 @@ fn series_tag(series: &Series) -> String {
     )
 }
 
-/// RFC 2822 date in UTC from seconds since the epoch.
-pub fn rfc2822(secs: i64) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    let wd = (days + 4).rem_euclid(7); // 1970-01-01 was a Thursday
-    const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
-        WD[wd as usize],
-        d,
-        MO[(mo - 1) as usize],
-        y,
-        h,
-        m,
-        s
-    )
-}
-
 fn fold_list(list: &[Mailbox]) -> String {
     list.iter()
         .map(Mailbox::header)
@@ -388,183 +357,237 @@ pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, Send
         fix: "pass --from or set git config sendemail.from / user.email".into(),
     })?;
     let sup = Suppress::new(&input.suppress);
-    let n = series.patches.len();
-    let version = series.patches.iter().map(Patch::version).max().unwrap_or(1);
-    let tag = series_tag(series);
-    let domain = match sender.domain() {
-        "" => "kseries.invalid",
-        d => d,
-    };
-
-    let mut recips = Vec::with_capacity(n);
+    let mut recips = Vec::with_capacity(series.patches.len());
     for p in &series.patches {
         recips.push(recipients_of(p, input, &sender, &sup)?);
     }
-    // The cover letter (or whichever message starts the thread when it is a
-    // cover letter) goes to everyone any patch goes to.
-    if n > 1 && series.patches[0].is_cover() {
-        let mut to = Vec::new();
-        let mut cc = Vec::new();
-        for r in &recips {
-            for m in &r.to {
-                push_unique(&mut to, m.clone());
-            }
-        }
-        for r in &recips {
-            for m in &r.cc {
-                if !to.iter().any(|t| t.key() == m.key()) {
-                    push_unique(&mut cc, m.clone());
-                }
-            }
-        }
-        recips[0] = Recipients { to, cc };
-    }
-
-    let ids: Vec<String> = series
-        .patches
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.header("Message-Id")
-                .map(|v| v.trim().to_string())
-                .filter(|v| v.starts_with('<') && v.ends_with('>'))
-                .unwrap_or_else(|| format!("<kseries-{tag}-v{version}-{i}@{domain}>"))
-        })
-        .collect();
-    let mut seen = HashSet::new();
-    for (i, id) in ids.iter().enumerate() {
-        if !seen.insert(id) {
-            return Err(SendError::BadPatch {
-                source_name: series.patches[i].source.clone(),
-                problem: format!("its Message-Id {id} is used by another message of the series"),
-                fix:
-                    "give every patch its own Message-Id, or remove them and let kseries make them"
-                        .into(),
-            });
-        }
-    }
-    let reply_to = input.in_reply_to.as_deref().map(angle_brackets);
-    let root_refs = reply_to.clone().or_else(|| {
-        series.patches[0]
-            .header("References")
-            .map(|s| s.trim().to_string())
-            .or_else(|| {
-                series.patches[0]
-                    .header("In-Reply-To")
-                    .map(|s| s.trim().to_string())
-            })
-    });
-
-    let mut out = Vec::with_capacity(n);
+    cover_to_everyone(series, &mut recips);
+    let thread = Thread::new(series, input, &sender)?;
+    let mut out = Vec::with_capacity(series.patches.len());
     for (i, p) in series.patches.iter().enumerate() {
-        let Recipients { to, cc } = &recips[i];
-        if to.is_empty() && cc.is_empty() {
-            return Err(SendError::BadPatch {
-                source_name: p.source.clone(),
-                problem: "it has no recipients".into(),
-                fix: "add --to/--cc (or format-patch --to/--cc), or set git config sendemail.to"
-                    .into(),
-            });
-        }
-        let raw_subject = p.subject().unwrap_or("").to_string();
-        let subject = if raw_subject.is_ascii() {
-            raw_subject
-        } else {
-            address::encode_rfc2047(&raw_subject)
-        };
-        let mut h = String::new();
-        h.push_str(&format!("From: {}\n", sender.header()));
-        if !to.is_empty() {
-            h.push_str(&format!("To: {}\n", fold_list(to)));
-        }
-        if !cc.is_empty() {
-            h.push_str(&format!("Cc: {}\n", fold_list(cc)));
-        }
-        h.push_str(&format!("Subject: {subject}\n"));
-        h.push_str(&format!("Date: {}\n", rfc2822(input.first_date + i as i64)));
-        h.push_str(&format!("Message-ID: {}\n", ids[i]));
-        h.push_str(&format!(
-            "X-Mailer: kseries {}\n",
-            env!("CARGO_PKG_VERSION")
-        ));
-        let (irt, refs) = if i == 0 {
-            (
-                reply_to.clone().or_else(|| {
-                    series.patches[0]
-                        .header("In-Reply-To")
-                        .map(|s| s.trim().to_string())
-                }),
-                root_refs.clone(),
-            )
-        } else {
-            let refs = match &root_refs {
-                Some(r) => format!("{r} {}", ids[0]),
-                None => ids[0].clone(),
-            };
-            (Some(ids[0].clone()), Some(refs))
-        };
-        if let Some(irt) = irt {
-            h.push_str(&format!("In-Reply-To: {irt}\n"));
-        }
-        if let Some(refs) = refs {
-            h.push_str(&format!("References: {refs}\n"));
-        }
-        let mut bytes = h.into_bytes();
-        for hd in &p.headers {
-            if !REPLACED.contains(&hd.name.to_ascii_lowercase().as_str()) {
-                bytes.extend_from_slice(&hd.raw);
-                bytes.push(b'\n');
-            }
-        }
-        // git send-email: when the author is not the sender, the author
-        // goes in a `From:` line at the top of the body (git am reads it).
-        let mut body = Vec::new();
-        if let Some(author) = author_of(p)
-            && author.display() != sender.display()
-        {
-            body.extend_from_slice(format!("From: {}\n\n", author.display()).as_bytes());
-        }
-        body.extend_from_slice(&p.body);
-        if !body.is_ascii() {
-            // Declare the 8-bit body like git send-email does
-            // (sendemail.assume8bitEncoding = UTF-8).
-            let has = |n: &str| p.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
-            if !has("Content-Type") {
-                if !has("MIME-Version") {
-                    bytes.extend_from_slice(b"MIME-Version: 1.0\n");
-                }
-                bytes.extend_from_slice(b"Content-Type: text/plain; charset=UTF-8\n");
-            }
-            if !has("Content-Transfer-Encoding") {
-                bytes.extend_from_slice(b"Content-Transfer-Encoding: 8bit\n");
-            }
-        }
-        bytes.push(b'\n');
-        bytes.extend_from_slice(&body);
-
-        let mut recipients: Vec<String> = Vec::new();
-        if input.reflect {
-            recipients.push(sender.addr.clone());
-        } else {
-            for m in to.iter().chain(cc.iter()) {
-                if !recipients.iter().any(|r| r.eq_ignore_ascii_case(&m.addr)) {
-                    recipients.push(m.addr.clone());
-                }
-            }
-        }
-        out.push(Outgoing {
-            index: i,
-            source: p.source.clone(),
-            subject,
-            message_id: ids[i].clone(),
-            envelope_from: sender.addr.clone(),
-            recipients,
-            to: to.clone(),
-            cc: cc.clone(),
-            bytes,
-        });
+        out.push(message(i, p, &recips[i], &sender, input, &thread)?);
     }
     Ok(out)
+}
+
+/// The cover letter (or whichever message starts the thread when it is a
+/// cover letter) goes to everyone any patch goes to.
+fn cover_to_everyone(series: &Series, recips: &mut [Recipients]) {
+    if recips.len() <= 1 || !series.patches[0].is_cover() {
+        return;
+    }
+    let mut to = Vec::new();
+    let mut cc = Vec::new();
+    for r in recips.iter() {
+        for m in &r.to {
+            push_unique(&mut to, m.clone());
+        }
+    }
+    for r in recips.iter() {
+        for m in &r.cc {
+            if !to.iter().any(|t| t.key() == m.key()) {
+                push_unique(&mut cc, m.clone());
+            }
+        }
+    }
+    recips[0] = Recipients { to, cc };
+}
+
+/// The thread: every message's Message-Id (the patch's own, else one
+/// derived from the series), and what the first message answers.
+struct Thread {
+    ids: Vec<String>,
+    /// `--in-reply-to`.
+    reply_to: Option<String>,
+    /// What the first message refers to: `--in-reply-to`, else its own
+    /// References or In-Reply-To.
+    root_refs: Option<String>,
+}
+
+impl Thread {
+    fn new(series: &Series, input: &ComposeInput, sender: &Mailbox) -> Result<Thread, SendError> {
+        let version = series.patches.iter().map(Patch::version).max().unwrap_or(1);
+        let tag = series_tag(series);
+        let domain = match sender.domain() {
+            "" => "kseries.invalid",
+            d => d,
+        };
+        let ids: Vec<String> = series
+            .patches
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                p.header("Message-Id")
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| v.starts_with('<') && v.ends_with('>'))
+                    .unwrap_or_else(|| format!("<kseries-{tag}-v{version}-{i}@{domain}>"))
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            if !seen.insert(id) {
+                return Err(SendError::BadPatch {
+                    source_name: series.patches[i].source.clone(),
+                    problem: format!(
+                        "its Message-Id {id} is used by another message of the series"
+                    ),
+                    fix: "give every patch its own Message-Id, or remove them and let kseries make them"
+                        .into(),
+                });
+            }
+        }
+        let first = &series.patches[0];
+        let reply_to = input.in_reply_to.as_deref().map(angle_brackets);
+        let root_refs = reply_to.clone().or_else(|| {
+            first
+                .header("References")
+                .map(|s| s.trim().to_string())
+                .or_else(|| first.header("In-Reply-To").map(|s| s.trim().to_string()))
+        });
+        Ok(Thread {
+            ids,
+            reply_to,
+            root_refs,
+        })
+    }
+
+    /// `In-Reply-To` and `References` of message `i`, patch `p`: git's
+    /// `--thread --no-chain-reply-to`, every message answers the first,
+    /// and the first what it answered (`--in-reply-to`, else its own).
+    fn links(&self, i: usize, p: &Patch) -> (Option<String>, Option<String>) {
+        if i == 0 {
+            let irt = self
+                .reply_to
+                .clone()
+                .or_else(|| p.header("In-Reply-To").map(|s| s.trim().to_string()));
+            return (irt, self.root_refs.clone());
+        }
+        let refs = match &self.root_refs {
+            Some(r) => format!("{r} {}", self.ids[0]),
+            None => self.ids[0].clone(),
+        };
+        (Some(self.ids[0].clone()), Some(refs))
+    }
+}
+
+/// Message `i` of the series, `p` with its recipients: the composed
+/// headers, the patch's own headers kseries does not replace, and the
+/// body.
+fn message(
+    i: usize,
+    p: &Patch,
+    Recipients { to, cc }: &Recipients,
+    sender: &Mailbox,
+    input: &ComposeInput,
+    thread: &Thread,
+) -> Result<Outgoing, SendError> {
+    if to.is_empty() && cc.is_empty() {
+        return Err(SendError::BadPatch {
+            source_name: p.source.clone(),
+            problem: "it has no recipients".into(),
+            fix: "add --to/--cc (or format-patch --to/--cc), or set git config sendemail.to".into(),
+        });
+    }
+    let raw_subject = p.subject().unwrap_or("").to_string();
+    let subject = if raw_subject.is_ascii() {
+        raw_subject
+    } else {
+        address::encode_rfc2047(&raw_subject)
+    };
+    let mut h = String::new();
+    h.push_str(&format!("From: {}\n", sender.header()));
+    if !to.is_empty() {
+        h.push_str(&format!("To: {}\n", fold_list(to)));
+    }
+    if !cc.is_empty() {
+        h.push_str(&format!("Cc: {}\n", fold_list(cc)));
+    }
+    h.push_str(&format!("Subject: {subject}\n"));
+    h.push_str(&format!("Date: {}\n", rfc2822(input.first_date + i as i64)));
+    h.push_str(&format!("Message-ID: {}\n", thread.ids[i]));
+    h.push_str(&format!(
+        "X-Mailer: kseries {}\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let (irt, refs) = thread.links(i, p);
+    if let Some(irt) = irt {
+        h.push_str(&format!("In-Reply-To: {irt}\n"));
+    }
+    if let Some(refs) = refs {
+        h.push_str(&format!("References: {refs}\n"));
+    }
+    let mut bytes = h.into_bytes();
+    for hd in &p.headers {
+        if !REPLACED.contains(&hd.name.to_ascii_lowercase().as_str()) {
+            bytes.extend_from_slice(&hd.raw);
+            bytes.push(b'\n');
+        }
+    }
+    let body = body_of(p, sender);
+    if !body.is_ascii() {
+        declare_8bit(p, &mut bytes);
+    }
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&body);
+    Ok(Outgoing {
+        index: i,
+        source: p.source.clone(),
+        subject,
+        message_id: thread.ids[i].clone(),
+        envelope_from: sender.addr.clone(),
+        recipients: envelope_recipients(input, sender, to, cc),
+        to: to.clone(),
+        cc: cc.clone(),
+        bytes,
+    })
+}
+
+/// The body: git send-email puts a `From:` line for an author who is not
+/// the sender at its top (git am reads it).
+fn body_of(p: &Patch, sender: &Mailbox) -> Vec<u8> {
+    let mut body = Vec::new();
+    if let Some(author) = author_of(p)
+        && author.display() != sender.display()
+    {
+        body.extend_from_slice(format!("From: {}\n\n", author.display()).as_bytes());
+    }
+    body.extend_from_slice(&p.body);
+    body
+}
+
+/// Declares an 8-bit body like git send-email does
+/// (sendemail.assume8bitEncoding = UTF-8), unless the patch does.
+fn declare_8bit(p: &Patch, headers: &mut Vec<u8>) {
+    let has = |n: &str| p.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
+    if !has("Content-Type") {
+        if !has("MIME-Version") {
+            headers.extend_from_slice(b"MIME-Version: 1.0\n");
+        }
+        headers.extend_from_slice(b"Content-Type: text/plain; charset=UTF-8\n");
+    }
+    if !has("Content-Transfer-Encoding") {
+        headers.extend_from_slice(b"Content-Transfer-Encoding: 8bit\n");
+    }
+}
+
+/// Who the envelope names: To and Cc once each (the sender only with
+/// `--reflect`).
+fn envelope_recipients(
+    input: &ComposeInput,
+    sender: &Mailbox,
+    to: &[Mailbox],
+    cc: &[Mailbox],
+) -> Vec<String> {
+    if input.reflect {
+        return vec![sender.addr.clone()];
+    }
+    let mut recipients: Vec<String> = Vec::new();
+    for m in to.iter().chain(cc.iter()) {
+        if !recipients.iter().any(|r| r.eq_ignore_ascii_case(&m.addr)) {
+            recipients.push(m.addr.clone());
+        }
+    }
+    recipients
 }
 
 #[cfg(test)]

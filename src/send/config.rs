@@ -19,9 +19,7 @@ impl GitConfig {
     /// global, and the repository's if `dir` is inside one).  Without git
     /// or outside any repository this is whatever git can still read.
     pub fn load(dir: &Path) -> Result<GitConfig, SendError> {
-        let out = Git::new(dir)
-            .args(["config", "--list", "-z"])
-            .output()?;
+        let out = Git::new(dir).args(["config", "--list", "-z"]).output()?;
         let mut cfg = GitConfig::default();
         if !out.status.success() {
             // No config at all is not an error; git exits 1 then.

@@ -499,56 +499,353 @@ fn ask(m: &Outgoing, total: usize, out: &mut dyn Write, input: &mut dyn BufRead)
     }
 }
 
-/// The server accepted `m`: record it (when really sending) and say so.
-#[allow(clippy::too_many_arguments)]
-fn accepted(
-    mode: Mode,
-    state: &mut SentState,
-    state_path: &Path,
-    m: &Outgoing,
-    server: String,
-    answer: &str,
-    report: &mut SendReport,
-    out: &mut dyn Write,
-) -> Result<(), SendError> {
-    if mode == Mode::Send {
-        let recorded = state.record(
-            state_path,
-            SentRecord {
-                message_id: m.message_id.clone(),
-                subject: m.subject.clone(),
-                source: m.source.clone(),
-                recipients: m.recipients.clone(),
-                server,
-                accepted_at: now_secs() as u64,
+/// `--confirm`: which messages to ask about, until the user answers
+/// "all".
+struct Confirm<'i> {
+    mode: ConfirmMode,
+    asking: bool,
+    input: &'i mut dyn BufRead,
+}
+
+impl<'i> Confirm<'i> {
+    /// `--confirm`, else `sendemail.confirm`, else never.
+    fn new(
+        opts: &SendOptions,
+        cfg: &GitConfig,
+        input: &'i mut dyn BufRead,
+    ) -> Result<Confirm<'i>, SendError> {
+        let mode = match opts.confirm {
+            Some(c) => c,
+            None => match cfg.get("sendemail.confirm") {
+                Some(v) => v.parse()?,
+                None => ConfirmMode::Never,
             },
-        );
-        if let Err(e) = recorded {
-            return Err(SendError::Config {
-                problem: format!(
-                    "{} ({}) WAS SENT, but recording it failed: {e}",
-                    m.message_id, m.subject
-                ),
-                fix: format!(
-                    "add it to {} by hand (or fix the file system) before running again, or it will be sent twice",
-                    state_path.display()
-                ),
-            });
-        }
+        };
+        Ok(Confirm {
+            mode,
+            asking: mode != ConfirmMode::Never,
+            input,
+        })
     }
-    report.sent.push(m.message_id.clone());
-    writeln!(
-        out,
-        "Sent {} {} to {} ({})",
-        m.message_id,
-        m.subject,
-        m.recipients.join(", "),
-        answer.trim()
-    )
-    .map_err(|e| SendError::Io {
+
+    /// The next message of `pending` that `--confirm` lets through;
+    /// `None` when the user quits or nothing is left.
+    fn next<'m>(
+        &mut self,
+        pending: &mut impl Iterator<Item = &'m Outgoing>,
+        total: usize,
+        out: &mut dyn Write,
+    ) -> Option<&'m Outgoing> {
+        for m in pending.by_ref() {
+            if !(self.asking && self.mode.asks(m)) {
+                return Some(m);
+            }
+            match ask(m, total, out, self.input) {
+                Answer::Yes => return Some(m),
+                Answer::No => continue,
+                Answer::Quit => return None,
+                Answer::All => {
+                    self.asking = false;
+                    return Some(m);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// One run of `send`: what it records, and where.
+struct Run {
+    mode: Mode,
+    state: SentState,
+    state_path: PathBuf,
+    /// Messages in the series.
+    total: usize,
+    report: SendReport,
+}
+
+fn output_error(e: std::io::Error) -> SendError {
+    SendError::Io {
         what: "cannot write output".into(),
         source: e,
-    })
+    }
+}
+
+impl Run {
+    /// The state of earlier runs (none for `--reflect`, which records
+    /// nothing).
+    fn start(mode: Mode, state_path: PathBuf, total: usize) -> Result<Run, SendError> {
+        let state = if mode == Mode::Reflect {
+            SentState::default()
+        } else {
+            SentState::load(&state_path)?
+        };
+        Ok(Run {
+            mode,
+            state,
+            report: SendReport {
+                state_path: state_path.clone(),
+                ..SendReport::default()
+            },
+            state_path,
+            total,
+        })
+    }
+
+    /// The messages not sent before, in order; those sent before are
+    /// skipped, and said so.
+    fn pending<'m>(
+        &mut self,
+        msgs: &'m [Outgoing],
+        out: &mut dyn Write,
+    ) -> Result<Vec<&'m Outgoing>, SendError> {
+        let (sent, pending): (Vec<&Outgoing>, Vec<&Outgoing>) = msgs
+            .iter()
+            .partition(|m| self.state.contains(&m.message_id));
+        self.report.skipped = sent.iter().map(|m| m.message_id.clone()).collect();
+        for id in &self.report.skipped {
+            writeln!(
+                out,
+                "Skipping {id}: already sent (recorded in {})",
+                self.state_path.display()
+            )
+            .map_err(output_error)?;
+        }
+        Ok(pending)
+    }
+
+    /// A dry run prints what would go out.
+    fn dry_run(&self, pending: &[&Outgoing], out: &mut dyn Write) -> Result<(), SendError> {
+        writeln!(
+            out,
+            "Dry run: {} of {} would be sent; nothing is sent without --no-dry-run (or --reflect).",
+            pending.len(),
+            crate::words::count(self.total, "message", "messages")
+        )
+        .map_err(output_error)?;
+        for m in pending {
+            print_message(out, m, self.total).map_err(output_error)?;
+        }
+        Ok(())
+    }
+
+    fn nothing_to_do(&self, out: &mut dyn Write) -> Result<(), SendError> {
+        writeln!(
+            out,
+            "{} already sent; nothing to do.",
+            match self.total {
+                1 => "The message was".to_string(),
+                n => format!("All {n} messages were"),
+            }
+        )
+        .map_err(output_error)
+    }
+
+    /// Each message on the stdin of a sendmail-compatible program.
+    fn through_program<'m>(
+        &mut self,
+        program: &Sendmail,
+        cfg: &GitConfig,
+        pending: &mut impl Iterator<Item = &'m Outgoing>,
+        confirm: &mut Confirm<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), SendError> {
+        let envelope = cfg.get("sendemail.envelopesender").map(str::to_string);
+        while let Some(m) = confirm.next(pending, self.total, out) {
+            let envelope = envelope.as_deref().map(|e| match e {
+                "auto" => m.envelope_from.as_str(),
+                e => e,
+            });
+            match program.send(m, envelope) {
+                Ok(answer) => self.accepted(m, program.to_string(), &answer, out)?,
+                Err(failed) => return Err(self.rejected(m, program.to_string(), failed)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Each message over SMTP, logging in again after every `--batch-size`
+    /// messages.
+    fn over_smtp<'m>(
+        &mut self,
+        opts: &SendOptions,
+        cfg: &GitConfig,
+        pending: &mut impl Iterator<Item = &'m Outgoing>,
+        confirm: &mut Confirm<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), SendError> {
+        let settings = config::smtp_settings(opts, cfg)?;
+        let batch = match opts.batch_size {
+            Some(n) => Some(n),
+            None => config_number(cfg, "sendemail.smtpbatchsize", "--batch-size")?,
+        }
+        .filter(|&n| n > 0);
+        let delay = match opts.relogin_delay {
+            Some(n) => Some(n),
+            None => config_number(cfg, "sendemail.smtprelogindelay", "--relogin-delay")?,
+        }
+        .unwrap_or(0);
+        let mut session = first_login(opts, &settings, out)?;
+        let mut in_batch = 0usize;
+        while let Some(m) = confirm.next(pending, self.total, out) {
+            if batch.is_some_and(|b| in_batch >= b) {
+                session = self.relogin(session, m, in_batch, delay, opts, &settings, out)?;
+                in_batch = 0;
+            }
+            match session.send(m, out, opts.verbose) {
+                Ok(answer) => {
+                    in_batch += 1;
+                    if let Err(e) = self.accepted(m, settings.endpoint(), &answer, out) {
+                        session.quit();
+                        return Err(e);
+                    }
+                }
+                Err(failed) => {
+                    session.abort();
+                    return Err(self.rejected(m, settings.endpoint(), failed));
+                }
+            }
+        }
+        session.quit();
+        Ok(())
+    }
+
+    /// A batch of `in_batch` messages is done: log out, wait `delay`
+    /// seconds and log in again before `next` goes out.
+    #[allow(clippy::too_many_arguments)]
+    fn relogin(
+        &self,
+        session: smtp::Session,
+        next: &Outgoing,
+        in_batch: usize,
+        delay: u64,
+        opts: &SendOptions,
+        settings: &SmtpSettings,
+        out: &mut dyn Write,
+    ) -> Result<smtp::Session, SendError> {
+        session.quit();
+        if delay > 0 {
+            if opts.verbose {
+                writeln!(
+                    out,
+                    "Batch of {in_batch} sent; waiting {delay}s before logging in again"
+                )
+                .map_err(output_error)?;
+            }
+            std::thread::sleep(Duration::from_secs(delay));
+        }
+        smtp::Session::open(settings, out, opts.verbose).map_err(|e| {
+            // Earlier messages did go out: say so, not "nothing was sent".
+            let detail = e.to_string();
+            let detail = detail
+                .strip_suffix("; nothing was sent")
+                .unwrap_or(&detail)
+                .to_string();
+            SendError::Rejected(Box::new(Rejection {
+                number: next.index + 1,
+                total: self.total,
+                subject: next.subject.clone(),
+                endpoint: settings.endpoint(),
+                stage: "logging in again after a batch (--batch-size)".into(),
+                detail,
+                accepted: self.state.sent.len(),
+                state_path: self.state_path.clone(),
+            }))
+        })
+    }
+
+    /// The server accepted `m`: record it (when really sending) and say so.
+    fn accepted(
+        &mut self,
+        m: &Outgoing,
+        server: String,
+        answer: &str,
+        out: &mut dyn Write,
+    ) -> Result<(), SendError> {
+        if self.mode == Mode::Send {
+            let recorded = self.state.record(
+                &self.state_path,
+                SentRecord {
+                    message_id: m.message_id.clone(),
+                    subject: m.subject.clone(),
+                    source: m.source.clone(),
+                    recipients: m.recipients.clone(),
+                    server,
+                    accepted_at: now_secs() as u64,
+                },
+            );
+            if let Err(e) = recorded {
+                return Err(SendError::Config {
+                    problem: format!(
+                        "{} ({}) WAS SENT, but recording it failed: {e}",
+                        m.message_id, m.subject
+                    ),
+                    fix: format!(
+                        "add it to {} by hand (or fix the file system) before running again, or it will be sent twice",
+                        self.state_path.display()
+                    ),
+                });
+            }
+        }
+        self.report.sent.push(m.message_id.clone());
+        writeln!(
+            out,
+            "Sent {} {} to {} ({})",
+            m.message_id,
+            m.subject,
+            m.recipients.join(", "),
+            answer.trim()
+        )
+        .map_err(output_error)
+    }
+
+    /// Message `m` was not accepted by `endpoint`.
+    fn rejected(&self, m: &Outgoing, endpoint: String, failed: (String, String)) -> SendError {
+        rejected(
+            m,
+            self.total,
+            endpoint,
+            failed,
+            self.state.sent.len(),
+            self.state_path.clone(),
+        )
+    }
+}
+
+/// Connects and logs in before the first message: a bad server, CA or
+/// password fails here with nothing sent.  `git credential` learns
+/// whether the password it gave worked.
+fn first_login(
+    opts: &SendOptions,
+    settings: &SmtpSettings,
+    out: &mut dyn Write,
+) -> Result<smtp::Session, SendError> {
+    let git_dir = opts.git_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    match smtp::Session::open(settings, out, opts.verbose) {
+        Ok(s) => {
+            config::credential_verdict(&git_dir, settings, true);
+            Ok(s)
+        }
+        Err(e) => {
+            if matches!(e, SendError::Auth { .. }) {
+                config::credential_verdict(&git_dir, settings, false);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A patch's Bcc: is never used; say so.
+fn ignore_bcc(series: &Series, out: &mut dyn Write) -> Result<(), SendError> {
+    for p in series.patches.iter().filter(|p| p.header("Bcc").is_some()) {
+        writeln!(
+            out,
+            "Ignoring the Bcc: header of {}: recipients come from To:, Cc:, the trailers and --to/--cc only",
+            p.source
+        )
+        .map_err(output_error)?;
+    }
+    Ok(())
 }
 
 /// [`send`], with the answers to `--confirm` read from `input`.
@@ -559,250 +856,34 @@ pub fn send_answering(
 ) -> Result<SendReport, SendError> {
     let mode = opts.mode()?;
     let (series, msgs, cfg) = compose(opts)?;
-    let state_path = series.state_path();
-    let total = msgs.len();
     let _lock = if mode == Mode::Send {
-        Some(state::SeriesLock::acquire(&state_path)?)
+        Some(state::SeriesLock::acquire(&series.state_path())?)
     } else {
         None
     };
-    let mut state = if mode == Mode::Reflect {
-        SentState::default()
-    } else {
-        SentState::load(&state_path)?
-    };
-    let mut report = SendReport {
-        state_path: state_path.clone(),
-        ..SendReport::default()
-    };
-    let io = |e| SendError::Io {
-        what: "cannot write output".into(),
-        source: e,
-    };
-
-    for p in series.patches.iter().filter(|p| p.header("Bcc").is_some()) {
-        writeln!(
-            out,
-            "Ignoring the Bcc: header of {}: recipients come from To:, Cc:, the trailers and --to/--cc only",
-            p.source
-        )
-        .map_err(io)?;
-    }
-
-    let pending: Vec<&Outgoing> = msgs
-        .iter()
-        .filter(|m| {
-            if state.contains(&m.message_id) {
-                report.skipped.push(m.message_id.clone());
-                false
-            } else {
-                true
-            }
-        })
-        .collect();
-    for id in &report.skipped {
-        writeln!(
-            out,
-            "Skipping {id}: already sent (recorded in {})",
-            state_path.display()
-        )
-        .map_err(io)?;
-    }
-
+    let mut run = Run::start(mode, series.state_path(), msgs.len())?;
+    ignore_bcc(&series, out)?;
+    let pending = run.pending(&msgs, out)?;
     if mode == Mode::DryRun {
-        writeln!(
-            out,
-            "Dry run: {} of {} would be sent; nothing is sent without --no-dry-run (or --reflect).",
-            pending.len(),
-            crate::words::count(total, "message", "messages")
-        )
-        .map_err(io)?;
-        for m in &pending {
-            print_message(out, m, total).map_err(io)?;
-        }
-        report.messages = msgs;
-        return Ok(report);
+        run.dry_run(&pending, out)?;
+        run.report.messages = msgs;
+        return Ok(run.report);
     }
-
     if !opts.force {
         check_templates(&series, &pending)?;
     }
-
     if pending.is_empty() {
-        writeln!(
-            out,
-            "{} already sent; nothing to do.",
-            match total {
-                1 => "The message was".to_string(),
-                n => format!("All {n} messages were"),
-            }
-        )
-        .map_err(io)?;
-        report.messages = msgs;
-        return Ok(report);
+        run.nothing_to_do(out)?;
+        run.report.messages = msgs;
+        return Ok(run.report);
     }
-
-    let confirm = match opts.confirm {
-        Some(c) => c,
-        None => match cfg.get("sendemail.confirm") {
-            Some(v) => v.parse()?,
-            None => ConfirmMode::Never,
-        },
-    };
-    let mut asking = confirm != ConfirmMode::Never;
+    let mut confirm = Confirm::new(opts, &cfg, input)?;
     let mut pending = pending.into_iter();
-    // Ask about the next message that `--confirm` lets through; `None`
-    // when the user quits or nothing is left.
-    let mut next = |out: &mut dyn Write| -> Option<&Outgoing> {
-        for m in pending.by_ref() {
-            if !(asking && confirm.asks(m)) {
-                return Some(m);
-            }
-            match ask(m, total, out, input) {
-                Answer::Yes => return Some(m),
-                Answer::No => continue,
-                Answer::Quit => return None,
-                Answer::All => {
-                    asking = false;
-                    return Some(m);
-                }
-            }
-        }
-        None
-    };
-
-    if let Some(program) = config::sendmail(opts, &cfg) {
-        let envelope = cfg.get("sendemail.envelopesender").map(str::to_string);
-        while let Some(m) = next(out) {
-            let envelope = envelope.as_deref().map(|e| match e {
-                "auto" => m.envelope_from.as_str(),
-                e => e,
-            });
-            match program.send(m, envelope) {
-                Ok(answer) => accepted(
-                    mode,
-                    &mut state,
-                    &state_path,
-                    m,
-                    program.to_string(),
-                    &answer,
-                    &mut report,
-                    out,
-                )?,
-                Err(failed) => {
-                    let accepted = state.sent.len();
-                    return Err(rejected(
-                        m,
-                        total,
-                        program.to_string(),
-                        failed,
-                        accepted,
-                        state_path,
-                    ));
-                }
-            }
-        }
-        return finish(mode, report, msgs, out);
+    match config::sendmail(opts, &cfg) {
+        Some(program) => run.through_program(&program, &cfg, &mut pending, &mut confirm, out)?,
+        None => run.over_smtp(opts, &cfg, &mut pending, &mut confirm, out)?,
     }
-
-    let settings = config::smtp_settings(opts, &cfg)?;
-    let batch = match opts.batch_size {
-        Some(n) => Some(n),
-        None => config_number(&cfg, "sendemail.smtpbatchsize", "--batch-size")?,
-    }
-    .filter(|&n| n > 0);
-    let delay = match opts.relogin_delay {
-        Some(n) => Some(n),
-        None => config_number(&cfg, "sendemail.smtprelogindelay", "--relogin-delay")?,
-    }
-    .unwrap_or(0);
-
-    // Connect and log in before the first message: a bad server, CA or
-    // password fails here with nothing sent.
-    let git_dir = opts.git_dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let mut session = match smtp::Session::open(&settings, out, opts.verbose) {
-        Ok(s) => {
-            config::credential_verdict(&git_dir, &settings, true);
-            s
-        }
-        Err(e) => {
-            if matches!(e, SendError::Auth { .. }) {
-                config::credential_verdict(&git_dir, &settings, false);
-            }
-            return Err(e);
-        }
-    };
-    let mut in_batch = 0usize;
-    while let Some(m) = next(out) {
-        if batch.is_some_and(|b| in_batch >= b) {
-            session.quit();
-            if delay > 0 {
-                if opts.verbose {
-                    writeln!(
-                        out,
-                        "Batch of {in_batch} sent; waiting {delay}s before logging in again"
-                    )
-                    .map_err(io)?;
-                }
-                std::thread::sleep(Duration::from_secs(delay));
-            }
-            session = match smtp::Session::open(&settings, out, opts.verbose) {
-                Ok(s) => s,
-                Err(e) => {
-                    // Earlier messages did go out: say so, not "nothing was sent".
-                    let detail = e.to_string();
-                    let detail = detail
-                        .strip_suffix("; nothing was sent")
-                        .unwrap_or(&detail)
-                        .to_string();
-                    return Err(SendError::Rejected(Box::new(Rejection {
-                        number: m.index + 1,
-                        total,
-                        subject: m.subject.clone(),
-                        endpoint: settings.endpoint(),
-                        stage: "logging in again after a batch (--batch-size)".into(),
-                        detail,
-                        accepted: state.sent.len(),
-                        state_path,
-                    })));
-                }
-            };
-            in_batch = 0;
-        }
-        match session.send(m, out, opts.verbose) {
-            Ok(answer) => {
-                in_batch += 1;
-                let done = accepted(
-                    mode,
-                    &mut state,
-                    &state_path,
-                    m,
-                    settings.endpoint(),
-                    &answer,
-                    &mut report,
-                    out,
-                );
-                if let Err(e) = done {
-                    session.quit();
-                    return Err(e);
-                }
-            }
-            Err(failed) => {
-                session.abort();
-                let accepted = state.sent.len();
-                return Err(rejected(
-                    m,
-                    total,
-                    settings.endpoint(),
-                    failed,
-                    accepted,
-                    state_path,
-                ));
-            }
-        }
-    }
-    session.quit();
-    finish(mode, report, msgs, out)
+    finish(mode, run.report, msgs, out)
 }
 
 /// Message `m` was not accepted at `stage` (what went wrong: `detail`).

@@ -112,6 +112,8 @@ fn diff_text(repo: &Repository, old: &git2::Tree, new: &git2::Tree) -> Result<St
     Ok(out)
 }
 
+/// Makes one commit per plan unit on top of HEAD (no branch yet: see
+/// [`create_branch`]), compiling each with `checker` when given.
 pub(crate) fn build(
     tree: &Path,
     plan: &Plan,
@@ -119,48 +121,154 @@ pub(crate) fn build(
     checker: Option<&dyn BuildCheck>,
 ) -> Result<Built, SeriesError> {
     let started = Instant::now();
-    let repo = Repository::open(tree).map_err(|_| SeriesError::NotARepo {
-        tree: tree.to_path_buf(),
-    })?;
-    let recipe = crate::recipe::by_id(&plan.recipe)
-        .ok_or_else(|| SeriesError::UnknownRecipe(plan.recipe.clone()))?;
-    let (name, email) = identity(&repo, tree)?;
-    check_branch(&repo, opts)?;
-    // Refused before any commit is made: a failed run leaves nothing.
-    super::format::check_output_dir(opts)?;
-    if let Some(prev) = &opts.previous_branch
-        && repo.revparse_single(prev).is_err()
-    {
-        return Err(SeriesError::NoPreviousBranch(prev.clone()));
-    }
-    let t = Instant::now();
-    let finder = Finder::new(
-        tree,
-        opts.maintainers,
-        opts.to_cmd.clone(),
-        opts.cc_cmd.clone(),
-    )?;
-    let mut maintainers_ms = t.elapsed().as_millis();
-    let mut prefixer = Prefixer::new(tree);
-    let mut prefixes_ms = 0;
-    let env = templates();
-    let time = opts.date.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    });
-    let sig = Signature::new(&name, &email, &Time::new(time, 0))?;
-
-    let base = repo.head()?.peel_to_commit()?;
-    let mut parent = base.clone();
+    let mut builder = Builder::open(tree, plan, opts, checker)?;
+    let base = builder.repo.head()?.peel_to_commit()?.id();
+    let mut parent = base;
     let mut commits = Vec::new();
-    let mut warnings = Vec::new();
-    let mut checkout: Option<Checkout> = None;
-    let mut build_check_ms = 0;
-
     for (i, unit) in plan.units.iter().enumerate() {
-        let number = i + 1;
-        let old_tree = parent.tree()?;
+        let commit = builder.commit_unit(i + 1, unit, parent, base)?;
+        parent = Oid::from_str(&commit.sha)?;
+        commits.push(commit);
+    }
+    Ok(builder.finish(base, parent, commits, started))
+}
+
+/// What every commit of one run shares, and the time spent so far.
+struct Builder<'a> {
+    tree: &'a Path,
+    opts: &'a SeriesOptions,
+    checker: Option<&'a dyn BuildCheck>,
+    repo: Repository,
+    recipe: Recipe,
+    name: String,
+    email: String,
+    /// Seconds since the epoch: every commit's author and committer date.
+    time: i64,
+    /// Author and committer of every commit.
+    sig: Signature<'static>,
+    finder: Finder,
+    prefixer: Prefixer,
+    env: Environment<'static>,
+    /// The private checkout the build check compiles in, made on first use.
+    checkout: Option<Checkout>,
+    warnings: Vec<String>,
+    maintainers_ms: u128,
+    prefixes_ms: u128,
+    build_check_ms: u128,
+}
+
+impl<'a> Builder<'a> {
+    /// Everything that can be refused is refused here, before any commit
+    /// is made: a failed run leaves nothing.
+    fn open(
+        tree: &'a Path,
+        plan: &Plan,
+        opts: &'a SeriesOptions,
+        checker: Option<&'a dyn BuildCheck>,
+    ) -> Result<Builder<'a>, SeriesError> {
+        let repo = Repository::open(tree).map_err(|_| SeriesError::NotARepo {
+            tree: tree.to_path_buf(),
+        })?;
+        let recipe = crate::recipe::by_id(&plan.recipe)
+            .ok_or_else(|| SeriesError::UnknownRecipe(plan.recipe.clone()))?;
+        let (name, email) = identity(&repo, tree)?;
+        check_branch(&repo, opts)?;
+        super::format::check_output_dir(opts)?;
+        if let Some(prev) = &opts.previous_branch
+            && repo.revparse_single(prev).is_err()
+        {
+            return Err(SeriesError::NoPreviousBranch(prev.clone()));
+        }
+        let t = Instant::now();
+        let finder = Finder::new(
+            tree,
+            opts.maintainers,
+            opts.to_cmd.clone(),
+            opts.cc_cmd.clone(),
+        )?;
+        let maintainers_ms = t.elapsed().as_millis();
+        let time = opts.date.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+        let sig = Signature::new(&name, &email, &Time::new(time, 0))?;
+        Ok(Builder {
+            tree,
+            opts,
+            checker,
+            repo,
+            recipe,
+            name,
+            email,
+            time,
+            sig,
+            finder,
+            prefixer: Prefixer::new(tree),
+            env: templates(),
+            checkout: None,
+            warnings: Vec::new(),
+            maintainers_ms,
+            prefixes_ms: 0,
+            build_check_ms: 0,
+        })
+    }
+
+    /// The commit of unit `number` on top of `parent`: its tree, subject,
+    /// message and trailers, then the build check.
+    fn commit_unit(
+        &mut self,
+        number: usize,
+        unit: &ChangeUnit,
+        parent: Oid,
+        base: Oid,
+    ) -> Result<BuiltCommit, SeriesError> {
+        let (new_tree, files, diff) = self.unit_tree(number, unit, parent)?;
+        let (subject, prefix_source) = self.subject(number, unit, &files);
+        let description = if unit.description.is_empty() {
+            vec![fallback_description(&self.recipe, unit)]
+        } else {
+            unit.description.clone()
+        };
+        let trailer_recipients = self.trailer_recipients(&subject, &description, &diff)?;
+        let trailers = trailers(
+            trailer_recipients.as_ref(),
+            self.opts,
+            &self.name,
+            &self.email,
+        );
+        let body = self.render(&description, &trailers)?;
+        let commit_id = make_commit(
+            &self.repo,
+            &self.sig,
+            &subject,
+            &body,
+            &self.repo.find_tree(new_tree)?,
+            &self.repo.find_commit(parent)?,
+        )?;
+        let sha = commit_id.to_string();
+        let (build, build_note) = self.check_build(number, &sha, base, &subject, &files)?;
+        Ok(BuiltCommit {
+            sha,
+            subject,
+            prefix_source,
+            files,
+            trailer_recipients,
+            build,
+            build_note,
+        })
+    }
+
+    /// The tree after unit `number`'s edits on `parent`'s, the files it
+    /// touches (each once, in the plan's order) and the diff.
+    fn unit_tree(
+        &self,
+        number: usize,
+        unit: &ChangeUnit,
+        parent: Oid,
+    ) -> Result<(Oid, Vec<String>, String), SeriesError> {
+        let repo = &self.repo;
+        let old_tree = repo.find_commit(parent)?.tree()?;
         let mut update = TreeUpdateBuilder::new();
         let mut files = Vec::new();
         for fe in &unit.files {
@@ -190,143 +298,149 @@ pub(crate) fn build(
                 files.push(fe.path.clone());
             }
         }
-        let new_tree = repo.find_tree(update.create_updated(&repo, &old_tree)?)?;
+        let new_tree = repo.find_tree(update.create_updated(repo, &old_tree)?)?;
         if new_tree.id() == old_tree.id() {
             return Err(SeriesError::EmptyUnit {
                 unit: number,
                 subsystem: unit.subsystem.clone(),
             });
         }
-        let diff = diff_text(&repo, &old_tree, &new_tree)?;
+        let diff = diff_text(repo, &old_tree, &new_tree)?;
+        Ok((new_tree.id(), files, diff))
+    }
 
+    /// The subject in the touched files' convention, fitted to 75
+    /// columns (a warning when it had to be shortened), and where its
+    /// prefix came from.
+    fn subject(
+        &mut self,
+        number: usize,
+        unit: &ChangeUnit,
+        files: &[String],
+    ) -> (String, PrefixSource) {
         let file_refs: Vec<&str> = files.iter().map(String::as_str).collect();
         let t = Instant::now();
-        let (prefix, prefix_source) = prefixer.for_files(&file_refs, &unit.subsystem);
-        prefixes_ms += t.elapsed().as_millis();
+        let (prefix, prefix_source) = self.prefixer.for_files(&file_refs, &unit.subsystem);
+        self.prefixes_ms += t.elapsed().as_millis();
         let fitted = text::fit_subject(&prefix, &unit.summary, text::WIDTH);
         if fitted.cut_mid_word {
-            warnings.push(format!(
+            self.warnings.push(format!(
                 "patch {number}: the summary has no word boundary that fits 75 columns; cut inside a word: {}",
                 fitted.subject
             ));
         } else if fitted.shortened {
-            warnings.push(format!(
+            self.warnings.push(format!(
                 "patch {number}: subject shortened to fit 75 columns: {}",
                 fitted.subject
             ));
         }
-        let description = if unit.description.is_empty() {
-            vec![fallback_description(&recipe, unit)]
-        } else {
-            unit.description.clone()
-        };
-        let render = |trailers: &[String]| {
-            env.get_template("commit")?.render(context! {
-                description => description,
-                trailers => trailers,
-            })
-        };
-        let trailer_recipients = if opts.cc_trailers {
-            // Recipients come from the patch as get_maintainer.pl would
-            // read it: K: keywords may match the message as well as the
-            // diff.
-            let t = Instant::now();
-            let draft = format!(
-                "Subject: {}\n\n{}\n---\n{diff}",
-                fitted.subject,
-                render(&[])?
-            );
-            let r = finder.maintainers_of_text(&draft)?;
-            maintainers_ms += t.elapsed().as_millis();
-            Some(r)
-        } else {
-            None
-        };
-        let trailers = trailers(trailer_recipients.as_ref(), opts, &name, &email);
-
-        let commit_id = make_commit(
-            &repo,
-            &sig,
-            &fitted.subject,
-            &render(&trailers)?,
-            &new_tree,
-            &parent,
-        )?;
-        let mut build = None;
-        let mut build_note = None;
-        if let Some(checker) = checker {
-            let t = Instant::now();
-            let co = match &checkout {
-                Some(c) => c,
-                None => checkout.insert(
-                    Checkout::new(tree, &base.id().to_string())?,
-                ),
-            };
-            let sha = commit_id.to_string();
-            co.switch(&sha)?;
-            let outcome = checker
-                .check(&BuildRequest {
-                    dir: co.dir(),
-                    number,
-                    commit: &sha,
-                    subject: &fitted.subject,
-                    files: &files,
-                })
-                .map_err(|message| SeriesError::BuildCheckBroken {
-                    number,
-                    commit: sha.clone(),
-                    message,
-                })?;
-            build_check_ms += t.elapsed().as_millis();
-            match &outcome {
-                BuildOutcome::Failed { errors } => {
-                    return Err(SeriesError::BuildFailed {
-                        number,
-                        commit: sha,
-                        subject: fitted.subject.clone(),
-                        errors: errors.clone(),
-                    });
-                }
-                BuildOutcome::Built { not_tested } => {
-                    // Tool output: it goes below the patch's `---`, not
-                    // into the commit.
-                    build_note = Some(build_sentence(&checker.name(), not_tested));
-                }
-            }
-            build = Some(outcome);
-        }
-        commits.push(BuiltCommit {
-            sha: commit_id.to_string(),
-            subject: fitted.subject.clone(),
-            prefix_source,
-            files,
-            trailer_recipients,
-            build,
-            build_note,
-        });
-        parent = repo.find_commit(commit_id)?;
+        (fitted.subject, prefix_source)
     }
-    drop(checkout);
 
-    // The branch appears only once the patches are written too
-    // (`create_branch`, called by the format step).
-    let (base_id, tip) = (base.id().to_string(), parent.id().to_string());
-    drop((parent, base));
-    Ok(Built {
-        base: base_id,
-        tip,
-        repo,
-        email,
-        time,
-        commits,
-        recipe,
-        finder,
-        warnings,
-        commits_ms: started.elapsed().as_millis() - build_check_ms,
-        maintainers_ms,
-        prefixes_ms,
-        build_check_ms,
-    })
+    /// The commit message body: the description and the trailers.
+    fn render(&self, description: &[String], trailers: &[String]) -> Result<String, SeriesError> {
+        Ok(self.env.get_template("commit")?.render(context! {
+            description => description,
+            trailers => trailers,
+        })?)
+    }
+
+    /// With `--cc-trailers`, the recipients of the patch as
+    /// get_maintainer.pl would read it: K: keywords may match the message
+    /// as well as the diff.
+    fn trailer_recipients(
+        &mut self,
+        subject: &str,
+        description: &[String],
+        diff: &str,
+    ) -> Result<Option<Recipients>, SeriesError> {
+        if !self.opts.cc_trailers {
+            return Ok(None);
+        }
+        let t = Instant::now();
+        let draft = format!(
+            "Subject: {subject}\n\n{}\n---\n{diff}",
+            self.render(description, &[])?
+        );
+        let r = self.finder.maintainers_of_text(&draft)?;
+        self.maintainers_ms += t.elapsed().as_millis();
+        Ok(Some(r))
+    }
+
+    /// Compiles commit `sha` with the checker, if there is one, in the
+    /// private checkout (made from `base` on first use): its outcome and
+    /// the sentence for the notes.  A commit that does not build stops
+    /// the run.
+    fn check_build(
+        &mut self,
+        number: usize,
+        sha: &str,
+        base: Oid,
+        subject: &str,
+        files: &[String],
+    ) -> Result<(Option<BuildOutcome>, Option<String>), SeriesError> {
+        let Some(checker) = self.checker else {
+            return Ok((None, None));
+        };
+        let t = Instant::now();
+        let co = match &self.checkout {
+            Some(c) => c,
+            None => self
+                .checkout
+                .insert(Checkout::new(self.tree, &base.to_string())?),
+        };
+        co.switch(sha)?;
+        let outcome = checker
+            .check(&BuildRequest {
+                dir: co.dir(),
+                number,
+                commit: sha,
+                subject,
+                files,
+            })
+            .map_err(|message| SeriesError::BuildCheckBroken {
+                number,
+                commit: sha.to_string(),
+                message,
+            })?;
+        self.build_check_ms += t.elapsed().as_millis();
+        let note = match &outcome {
+            BuildOutcome::Failed { errors } => {
+                return Err(SeriesError::BuildFailed {
+                    number,
+                    commit: sha.to_string(),
+                    subject: subject.to_string(),
+                    errors: errors.clone(),
+                });
+            }
+            // Tool output: it goes below the patch's `---`, not into the
+            // commit.
+            BuildOutcome::Built { not_tested } => build_sentence(&checker.name(), not_tested),
+        };
+        Ok((Some(outcome), Some(note)))
+    }
+
+    /// The commits, for the format step.  The branch appears only once the
+    /// patches are written too (`create_branch`, called by that step).
+    fn finish(self, base: Oid, tip: Oid, commits: Vec<BuiltCommit>, started: Instant) -> Built {
+        // The private checkout goes before the run is timed.
+        drop(self.checkout);
+        Built {
+            base: base.to_string(),
+            tip: tip.to_string(),
+            repo: self.repo,
+            email: self.email,
+            time: self.time,
+            commits,
+            recipe: self.recipe,
+            finder: self.finder,
+            warnings: self.warnings,
+            commits_ms: started.elapsed().as_millis() - self.build_check_ms,
+            maintainers_ms: self.maintainers_ms,
+            prefixes_ms: self.prefixes_ms,
+            build_check_ms: self.build_check_ms,
+        }
+    }
 }
 
 /// What creating the branch replaced, to put it back if a later step

@@ -30,6 +30,7 @@ use super::{
     BuildOutcome, CoverReport, PatchReport, SeriesError, SeriesOptions, SeriesReport, Timings,
     Verification,
 };
+use crate::date::ymd;
 use crate::git::Git;
 use crate::rewrite::plan::Plan;
 
@@ -537,21 +538,6 @@ fn format_patch(
             if p.is_absolute() { p } else { tree.join(p) }
         })
         .collect())
-}
-
-/// `YYYYMMDD` (UTC) of a time in seconds since the epoch.
-fn ymd(secs: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
 }
 
 /// b4's `<date>-<slug>-<12 hex>`: given, else the previous version's, else
