@@ -75,6 +75,16 @@ fn can_write(permission: &str) -> bool {
     matches!(permission, "admin" | "maintain" | "write")
 }
 
+/// The series' pull request after [`Bot::upsert_pull`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PullUpsert {
+    number: u64,
+    /// It was opened now.
+    created: bool,
+    /// Its title or body was brought up to date.
+    updated: bool,
+}
+
 /// The bot: one GitHub client, one configuration, one pipeline.
 pub struct Bot {
     gh: GitHub,
@@ -246,12 +256,12 @@ impl Bot {
         self.push(repo, &series, &series_branch).await?;
         report.pushed = Some((series_branch.to_string(), series.head.clone()));
 
-        let (number, created, updated) = self
+        let pull = self
             .upsert_pull(repo, &series, &series_branch, branch)
             .await?;
-        report.pull = Some(number);
-        report.pull_created = created;
-        report.pull_updated = updated;
+        report.pull = Some(pull.number);
+        report.pull_created = pull.created;
+        report.pull_updated = pull.updated;
 
         if self.checks_in_workflow {
             report.checks_left_to_workflow = true;
@@ -289,7 +299,7 @@ impl Bot {
         series: &Series,
         head: &BranchName,
         base: &BranchName,
-    ) -> Result<(u64, bool, bool), BotError> {
+    ) -> Result<PullUpsert, BotError> {
         let open = self.gh.open_pulls_for_head(repo, head.as_str()).await?;
         if let Some(pr) = open.iter().find(|p| p.head.branch == head.as_str()) {
             let same =
@@ -299,7 +309,11 @@ impl Bot {
                     .update_pull(repo, pr.number, &series.title, &series.cover_letter)
                     .await?;
             }
-            return Ok((pr.number, false, !same));
+            return Ok(PullUpsert {
+                number: pr.number,
+                created: false,
+                updated: !same,
+            });
         }
         let pr = self
             .gh
@@ -311,7 +325,11 @@ impl Bot {
                 &series.cover_letter,
             )
             .await?;
-        Ok((pr.number, true, false))
+        Ok(PullUpsert {
+            number: pr.number,
+            created: true,
+            updated: false,
+        })
     }
 
     /// The check run of `check` on `sha`: the existing one (set back to

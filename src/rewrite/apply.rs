@@ -111,7 +111,7 @@ pub(crate) fn apply_with(
 fn io_error(path: &Path, e: std::io::Error) -> RewriteError {
     RewriteError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source: e,
     }
 }
 
@@ -267,29 +267,25 @@ fn rename_all(
     for (n, (path, temp)) in outcome.keys().zip(temps).enumerate() {
         at(Step::Rename(n));
         let target = root.join(path);
-        if let Err(e) = std::fs::rename(root.join(temp), &target) {
-            let failed = io_error(&target, e);
+        if let Err(source) = std::fs::rename(root.join(temp), &target) {
             let not_restored: Vec<&str> = outcome
                 .iter()
                 .take(n)
                 .filter(|(p, (old, _))| write_back(&root.join(p), old).is_err())
                 .map(|(p, _)| p.as_str())
                 .collect();
-            return Err(if not_restored.is_empty() {
-                RewriteError::Io {
-                    path: target,
-                    reason: format!(
-                        "{failed}; the {n} file(s) written before it were put back: nothing changed"
-                    ),
-                }
+            let aftermath = if not_restored.is_empty() {
+                format!("the {n} file(s) written before it were put back: nothing changed")
             } else {
-                RewriteError::Io {
-                    path: target,
-                    reason: format!(
-                        "{failed}; these files could not be put back and hold the rewrite: {} (`git checkout -- FILE` restores them)",
-                        not_restored.join(", ")
-                    ),
-                }
+                format!(
+                    "these files could not be put back and hold the rewrite: {} (`git checkout -- FILE` restores them)",
+                    not_restored.join(", ")
+                )
+            };
+            return Err(RewriteError::ApplyFailed {
+                path: target,
+                source,
+                aftermath,
             });
         }
     }

@@ -30,9 +30,9 @@ pub fn name_changes(
                 Some(b) => b.clone(),
                 None => {
                     let full = root.join(&fe.path);
-                    std::fs::read(&full).map_err(|e| RewriteError::Io {
+                    std::fs::read(&full).map_err(|source| RewriteError::Io {
                         path: full.clone(),
-                        reason: e.to_string(),
+                        source,
                     })?
                 }
             };

@@ -21,13 +21,13 @@ use std::collections::BTreeMap;
 
 use tree_sitter::{Node, Tree};
 
-use super::RewriteError;
 use super::effects::{self, Comparison, Effect, How, Match};
 use super::plan::{ChangeUnit, ReviewItem, Stage};
 use super::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
 use super::syntax::{contains, descendants, param_names};
 use super::text::{line_end, line_start};
 use super::workspace::{UnitDraft, Workspace};
+use super::{Refusal, RewriteError};
 use crate::recipe::Recipe;
 use crate::scan::kernel_c::{is_static, text};
 use crate::scan::{Detail, ScanReport, Site};
@@ -334,13 +334,9 @@ pub fn convert(
         };
         let (src, tree) = ws.parsed(file)?;
         if cb_site.file != file {
-            match cross_file(ws, recipe, &entry, cb_site, (&tree, &src))? {
+            match cross_file(ws, recipe, &entry, cb_site, (&tree, &src)) {
                 Ok(draft) => units.push(ws.commit(draft)?),
-                Err(reason) => review.push(ReviewItem {
-                    file: file.into(),
-                    line: entry.site.line,
-                    reason,
-                }),
+                Err(refusal) => refusal.review_or_stop(review, file, entry.site.line)?,
             }
             continue;
         }
@@ -437,12 +433,8 @@ pub fn convert(
                             .join(", ")
                     ));
                 }
-                Err(reason) => {
-                    review.push(ReviewItem {
-                        file: file.into(),
-                        line: entry.site.line,
-                        reason,
-                    });
+                Err(refusal) => {
+                    refusal.review_or_stop(review, file, entry.site.line)?;
                     continue;
                 }
             }
@@ -542,13 +534,13 @@ fn cross_file(
     entry: &Entry,
     cb_site: &Site,
     ops: (&Tree, &[u8]),
-) -> Result<Result<UnitDraft, String>, RewriteError> {
+) -> Result<UnitDraft, Refusal> {
     let file = entry.site.file.as_str();
     let (cb_src, cb_tree) = ws.parsed(&cb_site.file)?;
     let cov = coverage(recipe, (&cb_tree, &cb_src), ops, entry);
     let left = leftovers(ws, recipe, &cb_site.file, entry, &cov)?;
     if forwards_to_arch_hook(recipe, &cov) || !left.work.is_empty() {
-        return Ok(Err(format!(
+        return Err(Refusal::Review(format!(
             "the callback {}() is defined in {}, away from its ops, and does work no range callback is shown to do: {}",
             entry.callback,
             cb_site.file,
@@ -573,7 +565,7 @@ fn cross_file(
         ..
     } = &cb_site.detail
     else {
-        return Ok(Err("not a callback site".into()));
+        return Err("not a callback site".into());
     };
     let fate = if other_users.is_empty() {
         for def in function_definitions(&cb_tree, &cb_src, &entry.callback) {
@@ -614,7 +606,7 @@ fn cross_file(
         cb_site.file,
         describe_coverage(recipe, entry, &cov.covered, true),
     ));
-    Ok(Ok(draft))
+    Ok(draft)
 }
 
 /// "Now that nothing calls mmu_notifier_invalidate_page(),
@@ -924,7 +916,7 @@ fn convert_uncovered(
     src: &[u8],
     tree: &Tree,
     entry: &Entry,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     let page_def = function_definitions(tree, src, &entry.callback)
         .into_iter()
         .next()
@@ -932,10 +924,10 @@ fn convert_uncovered(
     let pair = entry_pair(tree, src, entry).ok_or("ops entry not found")?;
     let page_params = param_names(page_def, src);
     let [_, _, _] = page_params.as_slice() else {
-        return Err(format!(
+        return Err(Refusal::Review(format!(
             "{}() does not take (mn, mm, address)",
             entry.callback
-        ));
+        )));
     };
     let page_size = recipe.check.base_page_size;
     match entry.sets.get(member) {
@@ -946,7 +938,7 @@ fn convert_uncovered(
                 .ok_or("range callback not found")?;
             let rp = param_names(range_def, src);
             let [rmn, rmm, start, end] = rp.as_slice() else {
-                return Err(format!("{range_fn}() does not take (mn, mm, start, end)"));
+                return Err(format!("{range_fn}() does not take (mn, mm, start, end)").into());
             };
             let body = range_def
                 .child_by_field_name("body")

@@ -20,13 +20,13 @@
 
 use tree_sitter::{Node, Tree};
 
-use super::RewriteError;
 use super::callbacks::{Entry, coverage, entries, entry_pair, forwards_to_arch_hook};
 use super::plan::{ChangeUnit, ReviewItem, Stage};
 use super::removal::{function_definitions, prototypes, remove, with_leading_comment};
 use super::syntax::{descendants, param_decls, param_names, statement_of, statements};
 use super::text::{indent_at, line_end, line_start, signature};
 use super::workspace::{UnitDraft, Workspace};
+use super::{Refusal, RewriteError};
 use crate::recipe::Recipe;
 use crate::scan::kernel_c::{call_args, callee_name, declarator_name, text};
 use crate::scan::{Detail, HookRole, ScanReport};
@@ -70,38 +70,10 @@ pub fn convert(
         }
         match kvm_unit(ws, recipe, report, &entry, &src, &tree) {
             Ok(draft) => units.push(ws.commit(draft)?),
-            Err(Refusal::Review(reason)) => review.push(ReviewItem {
-                file: file.clone(),
-                line: entry.site.line,
-                reason,
-            }),
-            Err(Refusal::Io(e)) => return Err(e),
+            Err(refusal) => refusal.review_or_stop(review, &file, entry.site.line)?,
         }
     }
     Ok(units)
-}
-
-enum Refusal {
-    Review(String),
-    Io(RewriteError),
-}
-
-impl From<String> for Refusal {
-    fn from(s: String) -> Refusal {
-        Refusal::Review(s)
-    }
-}
-
-impl From<&str> for Refusal {
-    fn from(s: &str) -> Refusal {
-        Refusal::Review(s.to_string())
-    }
-}
-
-impl From<RewriteError> for Refusal {
-    fn from(e: RewriteError) -> Refusal {
-        Refusal::Io(e)
-    }
 }
 
 fn kvm_unit(

@@ -30,8 +30,21 @@ use crate::scan::ScanReport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RewriteError {
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--apply` failed at a rename: what became of the files renamed
+    /// before it.
+    #[error("{path}: {source}; {aftermath}")]
+    ApplyFailed {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+        aftermath: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
     #[error("{0}")]
@@ -40,6 +53,53 @@ pub enum RewriteError {
     NotClean(String),
     #[error("{0}")]
     Git(#[from] crate::git::GitError),
+}
+
+/// Why a stage leaves one shape to a human (the reason goes to the plan's
+/// review list), or the error that stops the whole rewrite.
+pub(crate) enum Refusal {
+    Review(String),
+    Io(RewriteError),
+}
+
+impl Refusal {
+    /// A reason becomes a review item at `file:line`; an error stops.
+    pub(crate) fn review_or_stop(
+        self,
+        review: &mut Vec<plan::ReviewItem>,
+        file: &str,
+        line: usize,
+    ) -> Result<(), RewriteError> {
+        match self {
+            Refusal::Review(reason) => {
+                review.push(plan::ReviewItem {
+                    file: file.to_string(),
+                    line,
+                    reason,
+                });
+                Ok(())
+            }
+            Refusal::Io(e) => Err(e),
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(s: String) -> Refusal {
+        Refusal::Review(s)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(s: &str) -> Refusal {
+        Refusal::Review(s.to_string())
+    }
+}
+
+impl From<RewriteError> for Refusal {
+    fn from(e: RewriteError) -> Refusal {
+        Refusal::Io(e)
+    }
 }
 
 /// Computes the whole migration for the scanned tree.
@@ -102,9 +162,9 @@ pub fn outcome(root: &Path, plan: &Plan) -> Result<Outcome, RewriteError> {
         for fe in &unit.files {
             if !out.contains_key(&fe.path) {
                 let full = root.join(&fe.path);
-                let bytes = std::fs::read(&full).map_err(|e| RewriteError::Io {
+                let bytes = std::fs::read(&full).map_err(|source| RewriteError::Io {
                     path: full.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?;
                 out.insert(fe.path.clone(), (bytes.clone(), bytes));
             }

@@ -42,9 +42,9 @@ impl Scope {
         }
         let top = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'));
         let canonical = |p: &Path| {
-            p.canonicalize().map_err(|e| RewriteError::Io {
+            p.canonicalize().map_err(|source| RewriteError::Io {
                 path: p.to_path_buf(),
-                reason: e.to_string(),
+                source,
             })
         };
         let (top_c, path_c) = (canonical(&top)?, canonical(path)?);

@@ -33,9 +33,9 @@ impl Workspace {
     pub fn content(&mut self, path: &str) -> Result<&[u8], RewriteError> {
         if !self.files.contains_key(path) {
             let full = self.root.join(path);
-            let bytes = std::fs::read(&full).map_err(|e| RewriteError::Io {
+            let bytes = std::fs::read(&full).map_err(|source| RewriteError::Io {
                 path: full.clone(),
-                reason: e.to_string(),
+                source,
             })?;
             self.files.insert(path.to_string(), bytes);
         }
