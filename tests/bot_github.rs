@@ -34,6 +34,34 @@ fn repo() -> RepoId {
     RepoId::parse(&format!("{OWNER}/{REPO}")).unwrap()
 }
 
+/// A request as the mock records it: `METHOD /repos/OWNER/REPO<path>`.
+fn req(method: &str, path: &str) -> String {
+    format!("{method} {}", repo_path(path))
+}
+
+/// The first page (of 100) of a listing.
+fn list(path: &str) -> String {
+    format!("GET {}?per_page=100", repo_path(path))
+}
+
+/// The search for the series branch's open pull request.
+fn open_pulls() -> String {
+    format!(
+        "GET {}?head={OWNER}:kseries/master&state=open&per_page=100",
+        repo_path("/pulls")
+    )
+}
+
+/// The check runs of commit `sha`.
+fn check_runs_of(sha: &str) -> String {
+    list(&format!("/commits/{sha}/check-runs"))
+}
+
+/// An update of check run `id`.
+fn patch_run(id: u64) -> String {
+    req("PATCH", &format!("/check-runs/{id}"))
+}
+
 #[tokio::test]
 async fn a_push_pushes_the_series_opens_a_pr_and_completes_one_check_run_per_commit_and_check() {
     let gh = FakeGitHub::start().await;
@@ -70,29 +98,20 @@ async fn a_push_pushes_the_series_opens_a_pr_and_completes_one_check_run_per_com
     assert_eq!(
         gh.requests().await,
         [
-            format!(
-                "GET {}?head={OWNER}:kseries/master&state=open&per_page=100",
-                repo_path("/pulls")
-            ),
-            format!("POST {}", repo_path("/pulls")),
-            format!(
-                "GET {}?per_page=100",
-                repo_path(&format!("/commits/{c1}/check-runs"))
-            ),
-            format!("POST {}", repo_path("/check-runs")),
-            format!("POST {}", repo_path("/check-runs")),
-            format!(
-                "GET {}?per_page=100",
-                repo_path(&format!("/commits/{c2}/check-runs"))
-            ),
-            format!("POST {}", repo_path("/check-runs")),
-            format!("POST {}", repo_path("/check-runs")),
-            format!("PATCH {}", repo_path("/check-runs/1002")),
-            format!("PATCH {}", repo_path("/check-runs/1003")),
-            format!("PATCH {}", repo_path("/check-runs/1004")),
-            format!("PATCH {}", repo_path("/check-runs/1004")),
-            format!("PATCH {}", repo_path("/check-runs/1004")),
-            format!("PATCH {}", repo_path("/check-runs/1005")),
+            open_pulls(),
+            req("POST", "/pulls"),
+            check_runs_of(&c1),
+            req("POST", "/check-runs"),
+            req("POST", "/check-runs"),
+            check_runs_of(&c2),
+            req("POST", "/check-runs"),
+            req("POST", "/check-runs"),
+            patch_run(1002),
+            patch_run(1003),
+            patch_run(1004),
+            patch_run(1004),
+            patch_run(1004),
+            patch_run(1005),
         ]
     );
     assert_eq!(
@@ -195,27 +214,18 @@ async fn a_repeated_push_updates_and_never_duplicates() {
     assert_eq!(
         reqs,
         [
-            format!(
-                "GET {}?head={OWNER}:kseries/master&state=open&per_page=100",
-                repo_path("/pulls")
-            ),
-            format!(
-                "GET {}?per_page=100",
-                repo_path(&format!("/commits/{c1}/check-runs"))
-            ),
-            format!("PATCH {}", repo_path("/check-runs/1002")),
-            format!("PATCH {}", repo_path("/check-runs/1003")),
-            format!(
-                "GET {}?per_page=100",
-                repo_path(&format!("/commits/{c2}/check-runs"))
-            ),
-            format!("PATCH {}", repo_path("/check-runs/1004")),
-            format!("PATCH {}", repo_path("/check-runs/1005")),
-            format!("PATCH {}", repo_path("/check-runs/1002")),
-            format!("PATCH {}", repo_path("/check-runs/1003")),
-            format!("PATCH {}", repo_path("/check-runs/1004")),
-            format!("PATCH {}", repo_path("/check-runs/1004")),
-            format!("PATCH {}", repo_path("/check-runs/1005")),
+            open_pulls(),
+            check_runs_of(&c1),
+            patch_run(1002),
+            patch_run(1003),
+            check_runs_of(&c2),
+            patch_run(1004),
+            patch_run(1005),
+            patch_run(1002),
+            patch_run(1003),
+            patch_run(1004),
+            patch_run(1004),
+            patch_run(1005),
         ]
     );
     // The first PATCH of each run sets it back in progress.
@@ -247,16 +257,7 @@ async fn with_checks_in_the_workflow_a_push_makes_the_pr_and_no_check_run() {
     assert!(report.pull_created && report.checks_left_to_workflow);
     assert!(report.check_runs.is_empty());
     assert_eq!(runner.calls(), [format!("build_series master {}", r.base)]);
-    assert_eq!(
-        gh.requests().await,
-        [
-            format!(
-                "GET {}?head={OWNER}:kseries/master&state=open&per_page=100",
-                repo_path("/pulls")
-            ),
-            format!("POST {}", repo_path("/pulls")),
-        ]
-    );
+    assert_eq!(gh.requests().await, [open_pulls(), req("POST", "/pulls"),]);
     assert_eq!(
         git(&r.bare, &["rev-parse", "refs/heads/kseries/master"]),
         r.commits[1].sha
@@ -342,9 +343,9 @@ async fn retest_by_a_writer_reruns_the_checks_of_the_pr_commits() {
     assert_eq!(
         reqs[..3],
         [
-            format!("GET {}", repo_path("/collaborators/alice/permission")),
-            format!("GET {}", repo_path("/pulls/7")),
-            format!("GET {}?per_page=100", repo_path("/pulls/7/commits")),
+            req("GET", "/collaborators/alice/permission"),
+            req("GET", "/pulls/7"),
+            list("/pulls/7/commits"),
         ]
     );
     assert_eq!(runner.calls()[0], "pull_series 7 2");
@@ -376,9 +377,9 @@ async fn retest_by_anyone_else_gets_one_reply_and_no_checks() {
     assert_eq!(
         gh.requests().await,
         [
-            format!("GET {}", repo_path("/collaborators/mallory/permission")),
-            format!("GET {}?per_page=100", repo_path("/issues/7/comments")),
-            format!("POST {}", repo_path("/issues/7/comments")),
+            req("GET", "/collaborators/mallory/permission"),
+            list("/issues/7/comments"),
+            req("POST", "/issues/7/comments"),
         ]
     );
     assert_eq!(
@@ -394,8 +395,8 @@ async fn retest_by_anyone_else_gets_one_reply_and_no_checks() {
     assert_eq!(
         gh.requests().await,
         [
-            format!("GET {}", repo_path("/collaborators/mallory/permission")),
-            format!("GET {}?per_page=100", repo_path("/issues/7/comments")),
+            req("GET", "/collaborators/mallory/permission"),
+            list("/issues/7/comments"),
         ]
     );
     // A user GitHub does not know (404) is refused too.
@@ -467,10 +468,7 @@ async fn a_pull_request_takes_its_commits_as_the_series() {
         .await
         .unwrap();
     assert!(other.ignored.is_some());
-    assert_eq!(
-        gh.requests().await,
-        [format!("GET {}", repo_path("/pulls/4"))]
-    );
+    assert_eq!(gh.requests().await, [req("GET", "/pulls/4")]);
 }
 
 #[tokio::test]

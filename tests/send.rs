@@ -60,6 +60,19 @@ macro_rules! need_smtp {
     };
 }
 
+/// The fixture series and an SMTP server started with the given
+/// arguments, capturing into `fx.root/cap`: `(fx, cap, server)`.  Skips
+/// the test when python3-aiosmtpd is missing.
+macro_rules! smtp_fixture {
+    ($($arg:expr),* $(,)?) => {{
+        let py = need_smtp!();
+        let fx = fixture();
+        let cap = fx.root.join("cap");
+        let srv = Server::start(py, &cap, &[$($arg),*]);
+        (fx, cap, srv)
+    }};
+}
+
 struct Server {
     child: Child,
     port: u16,
@@ -326,10 +339,7 @@ fn thread_order(mut v: Vec<Captured>) -> Vec<Captured> {
 
 #[test]
 fn confirm_send_then_git_am_reproduces_the_tree() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &[]);
+    let (fx, _cap, srv) = smtp_fixture!();
     let (r, out) = run(&opts(&fx, srv.port));
     let rep = r.unwrap_or_else(|e| panic!("send failed: {e}\n{out}"));
     assert_eq!(rep.sent.len(), 4, "{out}");
@@ -419,10 +429,7 @@ fn confirm_send_then_git_am_reproduces_the_tree() {
 
 #[test]
 fn envelope_recipients_equal_to_and_cc() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &[]);
+    let (fx, cap, srv) = smtp_fixture!();
     let mut o = opts(&fx, srv.port);
     o.cc = vec!["Extra Reviewer <extra@example.net>".into()];
     o.batch_size = Some(2);
@@ -842,10 +849,7 @@ fn base64(b: &[u8]) -> String {
 
 #[test]
 fn bad_input_is_refused_with_nothing_sent() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &["--auth", "kuser:right-password"]);
+    let (fx, cap, srv) = smtp_fixture!("--auth", "kuser:right-password");
 
     // An empty directory.
     let empty = fx.root.join("empty");
@@ -980,10 +984,7 @@ fn mbox_and_directory_compose_the_same_messages() {
 
 #[test]
 fn eight_bit_body_without_8bitmime_goes_out_unchanged() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &["--no-8bitmime"]);
+    let (fx, cap, srv) = smtp_fixture!("--no-8bitmime");
     let (r, out) = run(&opts(&fx, srv.port));
     r.unwrap_or_else(|e| panic!("{e}\n{out}"));
     assert!(out.contains("does not offer 8BITMIME"), "{out}");
@@ -1007,10 +1008,7 @@ fn eight_bit_body_without_8bitmime_goes_out_unchanged() {
 
 #[test]
 fn git_config_supplies_server_recipients_and_login() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &["--auth", "cfguser:cfg-secret-9"]);
+    let (fx, cap, srv) = smtp_fixture!("--auth", "cfguser:cfg-secret-9");
     let port = srv.port.to_string();
     for (k, v) in [
         ("sendemail.smtpServer", "127.0.0.1"),
@@ -1051,10 +1049,7 @@ fn git_config_supplies_server_recipients_and_login() {
 
 #[test]
 fn reflect_sends_only_to_the_sender_and_records_nothing() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &[]);
+    let (fx, cap, srv) = smtp_fixture!();
     let mut o = opts(&fx, srv.port);
     o.send = false;
     o.reflect = true;
@@ -1092,10 +1087,7 @@ fn reflect_sends_only_to_the_sender_and_records_nothing() {
 
 #[test]
 fn bcc_header_lock_file_and_header_injection() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &[]);
+    let (fx, cap, srv) = smtp_fixture!();
 
     // A line break in an address would smuggle in a header: refused.
     let mut o = opts(&fx, srv.port);
@@ -1206,10 +1198,7 @@ fn a_killed_send_leaves_no_lock_behind() {
 /// text: refused before connecting; `--smtp-encryption none` accepts it.
 #[test]
 fn a_plain_text_login_needs_an_explicit_choice() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &["--auth", "kuser:the-password"]);
+    let (fx, cap, srv) = smtp_fixture!("--auth", "kuser:the-password");
     let mut o = opts(&fx, srv.port);
     o.smtp_encryption = None;
     o.smtp_user = Some("kuser".into());
@@ -1260,10 +1249,7 @@ fn env_password_child() {
 
 #[test]
 fn password_from_environment() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &["--auth", "envuser:env-Secret-77"]);
+    let (fx, cap, srv) = smtp_fixture!("--auth", "envuser:env-Secret-77");
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "env_password_child", "--ignored", "--nocapture"])
         .env(send::PASSWORD_ENV, "env-Secret-77")
@@ -1528,10 +1514,7 @@ fn a_sendmail_program_gets_the_exact_bytes() {
 /// git send-email's identities: sendemail.<id>.* before sendemail.*.
 #[test]
 fn an_identity_picks_its_own_settings() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &[]);
+    let (fx, cap, srv) = smtp_fixture!();
     let port = srv.port.to_string();
     for (k, v) in [
         // The general settings would fail: nothing listens on port 9.
@@ -1690,10 +1673,7 @@ fn in_reply_to_threads_the_series_under_an_earlier_message() {
 /// ask before sending.
 #[test]
 fn confirm_asks_before_sending_as_git_does() {
-    let py = need_smtp!();
-    let fx = fixture();
-    let cap = fx.root.join("cap");
-    let srv = Server::start(py, &cap, &[]);
+    let (fx, cap, srv) = smtp_fixture!();
     let mut o = opts(&fx, srv.port);
     o.confirm = Some(send::ConfirmMode::Always);
     // No to the cover letter, yes to patch 1, then quit.

@@ -115,6 +115,17 @@ pub fn tree_has_invalidate_page(tree: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// What a failed build says: the compiler's error lines, else the last
+/// lines of its output.
+fn build_errors(output: &str) -> String {
+    let errs = super::diagnostics::error_lines(output);
+    if errs.is_empty() {
+        kbuild::last_lines(output, 30)
+    } else {
+        errs.join("\n")
+    }
+}
+
 /// Configures (only when needed) and builds the boot kernel of `tree` in
 /// `build_dir` (`bzImage` and `modules`).  The caller holds the lock of
 /// `build_dir` (see [`lock_boot_dir`]).
@@ -132,12 +143,7 @@ pub fn build_kernel(tree: &Path, build_dir: &Path, jobs: u32) -> Result<KernelBu
     let errors = if out.success {
         String::new()
     } else {
-        let errs = super::diagnostics::error_lines(&out.output);
-        if errs.is_empty() {
-            kbuild::last_lines(&out.output, 30)
-        } else {
-            errs.join("\n")
-        }
+        build_errors(&out.output)
     };
     Ok(KernelBuild {
         build_dir: build_dir.to_path_buf(),
@@ -290,12 +296,7 @@ pub fn build_auditor(
     let errors = if success {
         String::new()
     } else {
-        let errs = super::diagnostics::error_lines(&out.output);
-        if errs.is_empty() {
-            kbuild::last_lines(&out.output, 30)
-        } else {
-            errs.join("\n")
-        }
+        build_errors(&out.output)
     };
     Ok(AuditorBuild {
         success,
