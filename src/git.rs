@@ -360,7 +360,11 @@ mod tests {
                 dir: PathBuf::from("/r"),
                 args: vec!["push".into(), "tok123".into()],
             },
-            status: Git::new("/").args(["--no-such-option"]).output().unwrap().status,
+            status: Git::new("/")
+                .args(["--no-such-option"])
+                .output()
+                .unwrap()
+                .status,
             stderr: "fatal: tok123 refused".into(),
         }
         .redact("tok123");
