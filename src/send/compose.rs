@@ -595,12 +595,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates() {
-        assert_eq!(rfc2822(0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc2822(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 +0000");
-    }
-
-    #[test]
     fn body_trailers() {
         let b = b"Hi\n\nSigned-off-by: A <a@x.org>\nCc: stable@vger.kernel.org # 5.4+\nAcked-by: B <b@y.org>\nLink: https://x\n";
         let v = body_addresses(b);

@@ -42,11 +42,6 @@ pub(crate) fn write(
     built: Built,
 ) -> Result<SeriesReport, SeriesError> {
     let started = Instant::now();
-    let version = opts.reroll_count.max(1);
-    let mut warnings = built.warnings.clone();
-
-    let change_id = change_id(&built, opts)?;
-
     // Everything is made in a staging directory and in memory first; the
     // branch, its config entries and the files appear together at the end
     // (`install`), or not at all.
@@ -57,145 +52,13 @@ pub(crate) fn write(
             path: std::env::temp_dir(),
             source,
         })?;
-    let prefix = subject_prefix(opts);
-    let files = format_patch(tree, &built, opts, version, &prefix, staging.path())?;
-    if files.len() != built.commits.len() + 1 {
-        return Err(SeriesError::Command(format!(
-            "git format-patch wrote {} files for {} commits and a cover letter",
-            files.len(),
-            built.commits.len()
-        )));
-    }
-
-    let out_dir = match &opts.output_dir {
-        // git ran in the tree: report absolute paths.
-        Some(d) => Some(std::path::absolute(d).map_err(|source| SeriesError::Io {
-            path: d.clone(),
-            source,
-        })?),
-        None => None,
-    };
-    let name_of = |p: &Path| p.file_name().map(|n| n.to_owned()).unwrap_or_default();
-    let final_path = |p: &Path| out_dir.as_ref().map(|d| d.join(name_of(p)));
-
-    let domain = built
-        .email
-        .rsplit_once('@')
-        .map_or("kseries", |(_, d)| d)
-        .to_string();
-    let msgid = |n: usize| message_id(&change_id, version, n, &domain);
-    let cover_id = msgid(0);
-
-    // The evidence for review goes below each patch's `---`.  The bytes
-    // stay as git wrote them (a Latin-1 line stays Latin-1); the staged
-    // files follow each step, for get_maintainer.pl and checkpatch.pl.
-    let env = templates();
-    let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
-    for ((c, u), path) in built.commits.iter().zip(&plan.units).zip(&files[1..]) {
-        let notes = env.get_template("notes")?.render(context! {
-            rationale => u.rationale,
-            review_notes => u.review_notes,
-            build => c.build_note,
-        })?;
-        let text = below_the_line(&read(path)?, &notes);
-        write_file(path, &text)?;
-        texts.push(text);
-    }
-
-    // Who gets what: the maintainers of each final patch (the script runs
-    // in parallel, it takes most of a second per patch), the hooks, and
-    // --to/--cc.
-    let t = Instant::now();
-    let found: Vec<Result<(Recipients, Recipients), SeriesError>> = files[1..]
-        .par_iter()
-        .zip(&texts[1..])
-        .map(|(path, text)| {
-            Ok((
-                built
-                    .finder
-                    .maintainers(path, &String::from_utf8_lossy(text))?,
-                built.finder.hooks(path)?,
-            ))
-        })
-        .collect();
-    let maintainers_ms = t.elapsed().as_millis();
-    let extra = Recipients {
-        to: opts.to.clone(),
-        cc: opts.cc.clone(),
-    };
-
-    let mut patches = Vec::new();
-    for (i, (c, found)) in built.commits.iter().zip(found).enumerate() {
-        let number = i + 1;
-        let path = &files[number];
-        let (auto, hooks) = found?;
-        if let Some(trailer) = &c.trailer_recipients
-            && trailer.to != auto.to
-        {
-            warnings.push(format!(
-                "patch {number}: recipients of the final patch differ from those computed for its Cc: trailers"
-            ));
-        }
-        let r = recipients::merge(&[&extra, &auto, &hooks]);
-        let id = msgid(number);
-        let text = add_headers(&texts[number], &r, &id, Some(&cover_id));
-        write_file(path, &text)?;
-        texts[number] = text;
-        patches.push(PatchReport {
-            number,
-            commit: c.sha.clone(),
-            subject: c.subject.clone(),
-            prefix_source: c.prefix_source.clone(),
-            files: c.files.clone(),
-            lists_only: r.to.is_empty() && !r.cc.is_empty(),
-            to: r.to,
-            cc: r.cc,
-            message_id: id,
-            file: final_path(path),
-            build: c.build.clone(),
-            checkpatch: None,
-        });
-    }
-
-    // The cover letter gets everybody.
-    let mut lists = Vec::new();
-    for p in &patches {
-        lists.push(Recipients {
-            to: p.to.clone(),
-            cc: p.cc.clone(),
-        });
-    }
-    let all = recipients::merge(&lists.iter().collect::<Vec<_>>());
-    let generated = cover_blurb(plan, &built, &patches, verification)?;
-    let cover = cover::choose(&built.repo, opts, (built.recipe.messages.title, &generated))?;
-    let changes = changes_since(&built, opts)?;
-    let needs_review: Vec<String> = plan.needs_review.iter().map(ToString::to_string).collect();
-    let extra_text = env.get_template("cover-extra")?.render(context! {
-        version => version,
-        changes => changes,
-        needs_review => needs_review,
-    })?;
-    let blurb = if extra_text.trim().is_empty() {
-        cover.body.clone()
-    } else {
-        format!("{}\n\n{}", cover.body.trim_end(), extra_text.trim_end())
-    };
-    let cover_path = &files[0];
-    let cover_mail = fill_cover(&read(cover_path)?, &cover.title, &blurb, &change_id);
-    let cover_mail = add_headers(&cover_mail, &all, &cover_id, None);
-    write_file(cover_path, &cover_mail)?;
-    let cover_subject = format!(
-        "[{prefix}{} {:0w$}/{}] {}",
-        version_tag(version),
-        0,
-        patches.len(),
-        cover.title,
-        w = patches.len().to_string().len()
-    );
-    texts[0] = cover_mail;
-
+    let mut staged = Staged::format(tree, &built, opts, staging.path())?;
+    let mut warnings = built.warnings.clone();
+    staged.notes_below_the_line(plan)?;
+    let (mut patches, maintainers_ms) = staged.address_patches(&mut warnings)?;
+    let (cover_report, cover) = staged.cover_letter(plan, verification, &patches)?;
     if opts.checkpatch {
-        let results: Vec<Result<Checkpatch, SeriesError>> = files[1..]
+        let results: Vec<Result<Checkpatch, SeriesError>> = staged.files[1..]
             .par_iter()
             .map(|f| checkpatch::run(tree, f))
             .collect();
@@ -203,34 +66,14 @@ pub(crate) fn write(
             p.checkpatch = Some(r?);
         }
     }
-
-    let named: Vec<(std::ffi::OsString, &[u8])> = files
-        .iter()
-        .zip(&texts)
-        .map(|(f, t)| (name_of(f), t.as_slice()))
-        .collect();
-    let mut config = vec![(
-        // Recorded so that version N+1 (`--previous-branch`) keeps the id,
-        // as b4 does: the change-id names the series across versions.
-        format!("branch.{}.kseries-change-id", opts.branch),
-        Some(change_id.clone()),
-    )];
-    config.extend(cover::config_entries(&opts.branch, &cover));
-    install(&built, opts, version, &config, &named, &texts.concat())?;
+    staged.install(&cover)?;
     Ok(SeriesReport {
         branch: opts.branch.clone(),
         base: built.base.clone(),
         tip: built.tip.clone(),
-        version,
-        change_id,
-        cover: CoverReport {
-            subject: cover_subject,
-            to: all.to,
-            cc: all.cc,
-            message_id: cover_id,
-            file: final_path(cover_path),
-            source: cover.source,
-        },
+        version: staged.version,
+        change_id: staged.change_id,
+        cover: cover_report,
         patches,
         output_dir: opts.output_dir.clone(),
         mbox: opts.mbox.clone(),
@@ -244,6 +87,252 @@ pub(crate) fn write(
             format_ms: started.elapsed().as_millis(),
         },
     })
+}
+
+/// The series as `git format-patch` staged it, and what is added to it
+/// before it is installed: `texts[0]` is the cover letter, `texts[n]`
+/// patch n, each also in `files[n]`.
+struct Staged<'a> {
+    built: &'a Built,
+    opts: &'a SeriesOptions,
+    version: u32,
+    change_id: String,
+    /// `PATCH`, `RFC PATCH` or the given prefix.
+    prefix: String,
+    /// The Message-IDs' domain: the sender's.
+    domain: String,
+    /// `--output-dir`, absolute (git ran in the tree).
+    out_dir: Option<PathBuf>,
+    files: Vec<PathBuf>,
+    texts: Vec<Vec<u8>>,
+}
+
+impl<'a> Staged<'a> {
+    /// Runs `git format-patch` into `staging`.
+    fn format(
+        tree: &Path,
+        built: &'a Built,
+        opts: &'a SeriesOptions,
+        staging: &Path,
+    ) -> Result<Staged<'a>, SeriesError> {
+        let version = opts.reroll_count.max(1);
+        let change_id = change_id(built, opts)?;
+        let prefix = subject_prefix(opts);
+        let files = format_patch(tree, built, opts, version, &prefix, staging)?;
+        if files.len() != built.commits.len() + 1 {
+            return Err(SeriesError::Command(format!(
+                "git format-patch wrote {} files for {} commits and a cover letter",
+                files.len(),
+                built.commits.len()
+            )));
+        }
+        let out_dir = match &opts.output_dir {
+            Some(d) => Some(std::path::absolute(d).map_err(|source| SeriesError::Io {
+                path: d.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let domain = built
+            .email
+            .rsplit_once('@')
+            .map_or("kseries", |(_, d)| d)
+            .to_string();
+        Ok(Staged {
+            built,
+            opts,
+            version,
+            change_id,
+            prefix,
+            domain,
+            out_dir,
+            texts: vec![Vec::new(); files.len()],
+            files,
+        })
+    }
+
+    /// The Message-ID of message `n` (0: the cover letter).
+    fn message_id(&self, n: usize) -> String {
+        message_id(&self.change_id, self.version, n, &self.domain)
+    }
+
+    /// Where file `p` ends up, when the patches are written to a directory.
+    fn final_path(&self, p: &Path) -> Option<PathBuf> {
+        self.out_dir.as_ref().map(|d| d.join(name_of(p)))
+    }
+
+    /// The evidence for review goes below each patch's `---`.  The bytes
+    /// stay as git wrote them (a Latin-1 line stays Latin-1); the staged
+    /// files follow each step, for get_maintainer.pl and checkpatch.pl.
+    fn notes_below_the_line(&mut self, plan: &Plan) -> Result<(), SeriesError> {
+        let env = templates();
+        let units = self.built.commits.iter().zip(&plan.units);
+        for (n, (c, u)) in units.enumerate().map(|(i, cu)| (i + 1, cu)) {
+            let notes = env.get_template("notes")?.render(context! {
+                rationale => u.rationale,
+                review_notes => u.review_notes,
+                build => c.build_note,
+            })?;
+            let text = below_the_line(&read(&self.files[n])?, &notes);
+            write_file(&self.files[n], &text)?;
+            self.texts[n] = text;
+        }
+        Ok(())
+    }
+
+    /// Who gets what: the maintainers of each final patch (the script runs
+    /// in parallel, it takes most of a second per patch), the hooks, and
+    /// --to/--cc, written into each patch's headers.  The patches' reports
+    /// and the time the maintainers took.
+    fn address_patches(
+        &mut self,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Vec<PatchReport>, u128), SeriesError> {
+        let built = self.built;
+        let finder = &built.finder;
+        let t = Instant::now();
+        let found: Vec<Result<(Recipients, Recipients), SeriesError>> = self.files[1..]
+            .par_iter()
+            .zip(&self.texts[1..])
+            .map(|(path, text)| {
+                Ok((
+                    finder.maintainers(path, &String::from_utf8_lossy(text))?,
+                    finder.hooks(path)?,
+                ))
+            })
+            .collect();
+        let maintainers_ms = t.elapsed().as_millis();
+        let extra = Recipients {
+            to: self.opts.to.clone(),
+            cc: self.opts.cc.clone(),
+        };
+        let cover_id = self.message_id(0);
+        let mut patches = Vec::new();
+        for (i, (c, found)) in built.commits.iter().zip(found).enumerate() {
+            let number = i + 1;
+            let (auto, hooks) = found?;
+            if let Some(trailer) = &c.trailer_recipients
+                && trailer.to != auto.to
+            {
+                warnings.push(format!(
+                    "patch {number}: recipients of the final patch differ from those computed for its Cc: trailers"
+                ));
+            }
+            let r = recipients::merge(&[&extra, &auto, &hooks]);
+            let id = self.message_id(number);
+            let text = add_headers(&self.texts[number], &r, &id, Some(&cover_id));
+            write_file(&self.files[number], &text)?;
+            self.texts[number] = text;
+            patches.push(PatchReport {
+                number,
+                commit: c.sha.clone(),
+                subject: c.subject.clone(),
+                prefix_source: c.prefix_source.clone(),
+                files: c.files.clone(),
+                lists_only: r.to.is_empty() && !r.cc.is_empty(),
+                to: r.to,
+                cc: r.cc,
+                message_id: id,
+                file: self.final_path(&self.files[number]),
+                build: c.build.clone(),
+                checkpatch: None,
+            });
+        }
+        Ok((patches, maintainers_ms))
+    }
+
+    /// The cover letter, to everybody any patch goes to: the user's text
+    /// or kseries' own, "Changes since" and what waits for review, then
+    /// git's shortlog and diffstat.  Its report, and the text chosen (kept
+    /// with the branch).
+    fn cover_letter(
+        &mut self,
+        plan: &Plan,
+        verification: &Verification,
+        patches: &[PatchReport],
+    ) -> Result<(CoverReport, cover::CoverText), SeriesError> {
+        let built = self.built;
+        let lists: Vec<Recipients> = patches
+            .iter()
+            .map(|p| Recipients {
+                to: p.to.clone(),
+                cc: p.cc.clone(),
+            })
+            .collect();
+        let all = recipients::merge(&lists.iter().collect::<Vec<_>>());
+        let generated = cover_blurb(plan, built, patches, verification)?;
+        let cover = cover::choose(
+            &built.repo,
+            self.opts,
+            (built.recipe.messages.title, &generated),
+        )?;
+        let changes = changes_since(built, self.opts)?;
+        let needs_review: Vec<String> = plan.needs_review.iter().map(ToString::to_string).collect();
+        let extra_text = templates().get_template("cover-extra")?.render(context! {
+            version => self.version,
+            changes => changes,
+            needs_review => needs_review,
+        })?;
+        let blurb = if extra_text.trim().is_empty() {
+            cover.body.clone()
+        } else {
+            format!("{}\n\n{}", cover.body.trim_end(), extra_text.trim_end())
+        };
+        let cover_id = self.message_id(0);
+        let cover_path = &self.files[0];
+        let cover_mail = fill_cover(&read(cover_path)?, &cover.title, &blurb, &self.change_id);
+        let cover_mail = add_headers(&cover_mail, &all, &cover_id, None);
+        write_file(cover_path, &cover_mail)?;
+        self.texts[0] = cover_mail;
+        let report = CoverReport {
+            subject: format!(
+                "[{}{} {:0w$}/{}] {}",
+                self.prefix,
+                version_tag(self.version),
+                0,
+                patches.len(),
+                cover.title,
+                w = patches.len().to_string().len()
+            ),
+            to: all.to,
+            cc: all.cc,
+            message_id: cover_id,
+            file: self.final_path(cover_path),
+            source: cover.source,
+        };
+        Ok((report, cover))
+    }
+
+    /// The branch, its config entries (the change-id, the cover letter),
+    /// the files and the mbox, together.
+    fn install(&self, cover: &cover::CoverText) -> Result<(), SeriesError> {
+        let named: Vec<(std::ffi::OsString, &[u8])> = self
+            .files
+            .iter()
+            .zip(&self.texts)
+            .map(|(f, t)| (name_of(f), t.as_slice()))
+            .collect();
+        let mut config = vec![(
+            // Recorded so that version N+1 (`--previous-branch`) keeps the id,
+            // as b4 does: the change-id names the series across versions.
+            format!("branch.{}.kseries-change-id", self.opts.branch),
+            Some(self.change_id.clone()),
+        )];
+        config.extend(cover::config_entries(&self.opts.branch, cover));
+        install(
+            self.built,
+            self.opts,
+            self.version,
+            &config,
+            &named,
+            &self.texts.concat(),
+        )
+    }
+}
+
+/// The file name of `p`.
+fn name_of(p: &Path) -> std::ffi::OsString {
+    p.file_name().map(|n| n.to_owned()).unwrap_or_default()
 }
 
 /// `PATCH`, `RFC PATCH`, or the user's `--subject-prefix`.
@@ -736,9 +825,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_ids() {
-        assert_eq!(ymd(0), "19700101");
-        assert_eq!(ymd(1_498_996_800), "20170702");
+    fn message_ids() {
         assert_eq!(
             message_id(
                 "20170702-kseries-invalidate-page-0123456789ab",
