@@ -26,7 +26,7 @@ pub struct ParsedFile {
     pub src: Vec<u8>,
     pub hits: Vec<usize>,
     /// `None` when the file was too large to parse.
-    pub tree: Option<tree_sitter::Tree>,
+    pub tree: Option<super::kernel_c::Parsed>,
 }
 
 /// A site in the making: its anchor identifies the construct, so that
