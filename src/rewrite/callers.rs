@@ -20,10 +20,11 @@ use super::text::{
     block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
 };
 use super::workspace::{UnitDraft, Workspace};
-use crate::recipe::Recipe;
+use crate::recipe::{Extent, Recipe};
 use crate::scan::kernel_c::{
     call_args, callee_name, calls_in, enclosing_function, function_name, text,
 };
+use crate::scan::locks::Locks;
 use crate::scan::{Detail, ScanReport, Site, ptl};
 
 /// Converts every call site, one unit per subsystem.
@@ -41,6 +42,7 @@ pub fn convert(
     {
         by_subsystem.entry(&s.subsystem).or_default().push(s);
     }
+    let locks = Locks::new(recipe, &report.lock_helpers);
     let mut units = Vec::new();
     for (subsystem, sites) in by_subsystem {
         let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
@@ -65,6 +67,7 @@ pub fn convert(
                 seen_functions.push(site.function.clone());
                 let cx = CallCx {
                     recipe,
+                    locks: &locks,
                     file,
                     src: &src,
                 };
@@ -92,6 +95,7 @@ pub fn convert(
 
 struct CallCx<'a> {
     recipe: &'a Recipe,
+    locks: &'a Locks<'a>,
     file: &'a str,
     src: &'a [u8],
 }
@@ -110,8 +114,11 @@ enum LockSite<'t> {
     Lookup {
         stmt: Node<'t>,
         call: Node<'t>,
-        may_be_pmd: bool,
+        /// What the entry it locks may map.
+        extent: Extent,
         address_arg: usize,
+        /// The page it looks for, if it takes one.
+        page_arg: Option<usize>,
     },
 }
 
@@ -160,7 +167,7 @@ impl<'a> CallCx<'a> {
         let exits = self.insert_ends(&mut edits, func, &region, mm, &names)?;
         notes.push(exits);
 
-        let (held, evidence) = ptl::lock_at(call, func, self.src, self.recipe);
+        let (held, evidence) = ptl::lock_at(call, func, self.src, self.locks);
         match held {
             Some(true) => {
                 notes.push(self.replace_under_lock(&mut edits, call, &region, &lock, mm, &names)?)
@@ -230,18 +237,19 @@ impl<'a> CallCx<'a> {
             .filter(|c| c.start_byte() < call.start_byte())
             .filter_map(|c| {
                 let name = callee_name(c, self.src)?;
-                let op = self
-                    .recipe
-                    .lock_acquire(&name, &call_args(c, self.src).join(", "))?;
-                Some((c, op.lookup?))
+                let t = self
+                    .locks
+                    .taker(&name, &call_args(c, self.src).join(", "))?;
+                Some((c, t.address_arg?, t))
             })
             .next();
         match lookup {
-            Some((c, l)) => Ok(LockSite::Lookup {
+            Some((c, address_arg, t)) => Ok(LockSite::Lookup {
                 stmt: statement_of(c),
                 call: c,
-                may_be_pmd: l.may_be_pmd,
-                address_arg: l.address_arg,
+                extent: t.extent,
+                address_arg,
+                page_arg: t.page_arg,
             }),
             None => Err(
                 "no page-table walk or lookup that takes the lock was found before the call".into(),
@@ -292,8 +300,9 @@ impl<'a> CallCx<'a> {
             LockSite::Lookup {
                 stmt,
                 call,
-                may_be_pmd,
+                extent,
                 address_arg,
+                page_arg,
             } => {
                 if stmt.kind() == "declaration" {
                     return Err(format!(
@@ -309,22 +318,71 @@ impl<'a> CallCx<'a> {
                     .into_iter()
                     .filter(|s| s.start_byte() >= stmt.start_byte())
                     .collect();
-                let Names { start, end, .. } = names;
-                let lines = if *may_be_pmd {
-                    let vma = self.vma_of(&args[0], *stmt)?;
-                    vec![
-                        format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
-                        format!("{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"),
-                    ]
-                } else {
-                    vec![
-                        format!("{start} = {addr};"),
-                        format!("{end} = {addr} + PAGE_SIZE;"),
-                    ]
+                let Names {
+                    start, end, span, ..
+                } = names;
+                let name = callee_name(*call, self.src).unwrap_or_default();
+                let (lines, worst_case) = match extent {
+                    Extent::Pte => (
+                        vec![
+                            format!("{start} = {addr};"),
+                            format!("{end} = {addr} + PAGE_SIZE;"),
+                        ],
+                        false,
+                    ),
+                    Extent::Pmd | Extent::PteOrPmd => {
+                        let vma = self.vma_of(&args[0], *stmt)?;
+                        (
+                            vec![
+                                format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
+                                format!(
+                                    "{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"
+                                ),
+                            ],
+                            true,
+                        )
+                    }
+                    Extent::Unknown => {
+                        // What the lock guards is not known from the call:
+                        // the worst case is the whole compound page the
+                        // lookup looks for, aligned to its size.
+                        let page = page_arg.and_then(|i| args.get(i)).ok_or_else(|| {
+                            format!(
+                                "{name}() takes the lock on an entry of unknown size and no page to bound it: \
+                                 the bracket's range cannot be chosen"
+                            )
+                        })?;
+                        let mm = self.lookup_mm(*call, &args)?;
+                        let vma = self.vma_of(&mm, *stmt)?;
+                        (
+                            vec![
+                                format!("{span} = PAGE_SIZE << compound_order({page});"),
+                                format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
+                                format!(
+                                    "{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"
+                                ),
+                            ],
+                            true,
+                        )
+                    }
                 };
-                Ok((block, region, lines, *may_be_pmd))
+                Ok((block, region, lines, worst_case))
             }
         }
+    }
+
+    /// The mm a lookup looks in: its mm argument as the tree's definition
+    /// says, else its first.
+    fn lookup_mm(&self, call: Node, args: &[String]) -> Result<String, String> {
+        let name = callee_name(call, self.src).unwrap_or_default();
+        let i = self
+            .locks
+            .taker(&name, &args.join(", "))
+            .and_then(|t| t.mm_arg)
+            .unwrap_or(0);
+        args.get(i)
+            .cloned()
+            .ok_or_else(|| format!("{name}() has no mm argument"))
     }
 
     /// The vma whose `vm_mm` an mm expression is: `vma->vm_mm` directly,
@@ -409,7 +467,7 @@ impl<'a> CallCx<'a> {
     }
 
     fn check_sleepable(&self, at: Node, func: Node, what: &str) -> Result<(), String> {
-        match ptl::lock_at(at, func, self.src, self.recipe) {
+        match ptl::lock_at(at, func, self.src, self.locks) {
             (Some(false), _) => Ok(()),
             (_, ev) => Err(format!(
                 "{what} would go at line {} where the page-table lock may be held ({ev})",

@@ -13,8 +13,8 @@ use tree_sitter::Node;
 
 use super::ctypes::{StructTable, declared_struct, expression_struct, initializer_struct};
 use super::kernel_c::{
-    declarator_name, enclosing_function, function_name, has_error, has_storage, identifier_around,
-    inside_error, is_ident_byte, text,
+    declarator_name, enclosing_function, failure, function_name, has_error, has_storage,
+    identifier_around, inside_error, is_ident_byte, text,
 };
 use super::model::{ApiRole, Detail, HookRole, Loc};
 use super::ptl;
@@ -85,6 +85,7 @@ impl FileFacts {
 pub struct Classifier<'a> {
     pub recipe: &'a Recipe,
     pub structs: &'a StructTable,
+    pub locks: &'a super::locks::Locks<'a>,
 }
 
 /// What one occurrence turned out to be.
@@ -127,9 +128,8 @@ impl Classifier<'_> {
         for &off in &file.hits {
             let end = off + self.recipe.needle.len();
             let node = tree
-                .root_node()
-                .descendant_for_byte_range(off, end)
-                .unwrap_or(tree.root_node());
+                .node_for_byte_range(off, end)
+                .unwrap_or(tree.root_at(off));
             let meaning = self.meaning(node, off, end, &file.src);
             self.record(&mut facts, file, off, meaning);
         }
@@ -140,7 +140,7 @@ impl Classifier<'_> {
         let src = &file.src;
         match meaning {
             Meaning::Site { anchor, at, detail } => {
-                let detail = self.refuse_on_parse_error(anchor, detail);
+                let detail = self.refuse_on_parse_error(anchor, detail, src);
                 facts.add(draft(file, anchor, at, detail));
             }
             Meaning::Entry {
@@ -162,10 +162,10 @@ impl Classifier<'_> {
                 name,
                 context,
             } => {
-                let node = file.tree.as_ref().and_then(|t| {
-                    t.root_node()
-                        .descendant_for_byte_range(node_start, node_start)
-                });
+                let node = file
+                    .tree
+                    .as_ref()
+                    .and_then(|t| t.node_for_byte_range(node_start, node_start));
                 facts.idents.push(PendingIdent {
                     name,
                     offset: node_start,
@@ -196,7 +196,7 @@ impl Classifier<'_> {
         let function = file
             .tree
             .as_ref()
-            .and_then(|t| t.root_node().descendant_for_byte_range(off, off))
+            .and_then(|t| t.node_for_byte_range(off, off))
             .and_then(enclosing_function)
             .and_then(|f| function_name(f, &file.src));
         Draft {
@@ -215,7 +215,7 @@ impl Classifier<'_> {
 
     /// A site of the API inside a definition that did not parse cleanly
     /// cannot be edited safely: it is reported for review instead.
-    fn refuse_on_parse_error(&self, anchor: Node, detail: Detail) -> Detail {
+    fn refuse_on_parse_error(&self, anchor: Node, detail: Detail, src: &[u8]) -> Detail {
         if matches!(
             detail,
             Detail::Unrelated { .. } | Detail::NeedsReview { .. }
@@ -224,12 +224,13 @@ impl Classifier<'_> {
         }
         let scope = enclosing_function(anchor).unwrap_or(anchor);
         if has_error(scope) {
+            let what = function_name(scope, src)
+                .map_or_else(|| "its definition".to_string(), |f| format!("{f}()"));
             return Detail::NeedsReview {
                 reason: format!(
-                    "would be {} but lines {}-{} do not parse cleanly",
+                    "would be {} but {what} does not parse: {}",
                     detail.kind(),
-                    scope.start_position().row + 1,
-                    scope.end_position().row + 1
+                    failure::describe(scope, src)
                 ),
             };
         }
@@ -251,7 +252,7 @@ impl Classifier<'_> {
             _ => {}
         }
         if inside_error(node) {
-            return self.error_meaning(node, is, name);
+            return self.error_meaning(node, is, name, src);
         }
         if node.kind() == "preproc_arg" || in_macro_definition(node) {
             return self.macro_meaning(src, is, ie, name);
@@ -271,14 +272,22 @@ impl Classifier<'_> {
         self.recipe.is_api_function(name) || self.recipe.is_arch_hook(name)
     }
 
-    fn error_meaning<'t>(&self, node: Node<'t>, ident_start: usize, name: String) -> Meaning<'t> {
+    fn error_meaning<'t>(
+        &self,
+        node: Node<'t>,
+        ident_start: usize,
+        name: String,
+        src: &[u8],
+    ) -> Meaning<'t> {
         if self.is_api_name(&name) || name == self.recipe.ops_member {
+            // Containment keeps an ERROR inside one top-level definition:
+            // name the construct in it.
             let e = error_ancestor(node).unwrap_or(node);
+            let scope = definition_level(e);
             return Meaning::Lexical {
                 reason: format!(
-                    "`{name}` sits in code that does not parse (lines {}-{})",
-                    e.start_position().row + 1,
-                    e.end_position().row + 1
+                    "`{name}` sits in code that does not parse: {}",
+                    failure::describe(scope, src)
                 ),
                 needs_review: true,
             };
@@ -393,7 +402,7 @@ impl Classifier<'_> {
         if let Some(call) = called_by(id) {
             let func = enclosing_function(call);
             let (under_ptl, ptl_evidence) = match func {
-                Some(f) => ptl::lock_at(call, f, src, self.recipe),
+                Some(f) => ptl::lock_at(call, f, src, self.locks),
                 None => (None, "not inside a function".into()),
             };
             let detail = Detail::Call {
@@ -802,6 +811,27 @@ fn in_macro_definition(node: Node) -> bool {
         n = p.parent();
     }
     false
+}
+
+/// The top-level definition (or file-level ERROR) a node sits in: the
+/// outermost ancestor whose parent is the translation unit or a
+/// preprocessor conditional around definitions.
+fn definition_level(node: Node) -> Node {
+    let conditional = |k: &str| {
+        matches!(
+            k,
+            "translation_unit" | "preproc_if" | "preproc_ifdef" | "preproc_else" | "preproc_elif"
+        )
+    };
+    let mut found = node;
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if conditional(p.kind()) && !conditional(n.kind()) {
+            found = n;
+        }
+        n = p;
+    }
+    found
 }
 
 fn error_ancestor(node: Node) -> Option<Node> {

@@ -42,6 +42,11 @@ pub fn identifier_around(src: &[u8], start: usize, end: usize) -> (usize, usize)
     (s, ident_end(src, end))
 }
 
+/// `likely(x)`, `unlikely(x)`: branch hints that mean `x`.
+pub fn is_branch_hint(name: &str) -> bool {
+    matches!(name, "likely" | "unlikely")
+}
+
 /// Source text of a node (lossy for non-UTF-8 bytes).
 pub fn text<'a>(node: Node, src: &'a [u8]) -> std::borrow::Cow<'a, str> {
     String::from_utf8_lossy(&src[node.start_byte()..node.end_byte()])
