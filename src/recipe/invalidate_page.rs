@@ -81,6 +81,11 @@ pub fn recipe() -> Recipe {
             "the worst case, the whole compound page aligned to its size,",
             "within the vma.",
         ],
+        lookup_worst_case_comment: &[
+            "The lookup may lock any entry that maps the page: bracket the",
+            "worst case, the whole compound page aligned to its size, within",
+            "the vma.",
+        ],
         pmd_worst_case_comment: &[
             "The entry found may be a pte or a pmd: bracket the worst",
             "case, the whole PMD-aligned range, within the vma.",

@@ -55,6 +55,9 @@ pub struct Recipe {
     pub walk_worst_case_comment: &'static [&'static str],
     /// Comment for a worst-case bracket around a pte-or-pmd lookup.
     pub pmd_worst_case_comment: &'static [&'static str],
+    /// Comment for a worst-case bracket around a lookup of a page whose
+    /// entry may be of any size.
+    pub lookup_worst_case_comment: &'static [&'static str],
     /// What `kseries check` needs to know (bracket calls, sleeping calls,
     /// page counts, huge sizes).
     pub check: CheckRules,

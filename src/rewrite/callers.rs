@@ -22,7 +22,7 @@ use super::text::{
 use super::workspace::{UnitDraft, Workspace};
 use crate::recipe::{Extent, Recipe};
 use crate::scan::kernel_c::{
-    call_args, callee_name, calls_in, enclosing_function, function_name, text,
+    Parsed, call_args, callee_name, calls_in, enclosing_function, function_name, text,
 };
 use crate::scan::locks::Locks;
 use crate::scan::{Detail, ScanReport, Site, ptl};
@@ -122,6 +122,18 @@ enum LockSite<'t> {
     },
 }
 
+/// Where the bracket goes and what it covers.
+struct Bracket<'t> {
+    /// The block that holds the region (the new locals are declared there).
+    block: Node<'t>,
+    /// The statements between the start and the end.
+    region: Vec<Node<'t>>,
+    /// The lines that compute the range.
+    lines: Vec<String>,
+    /// The comment that says why the range is a worst case.
+    comment: Option<&'static [&'static str]>,
+}
+
 /// A page-table change before the call.
 struct Change<'t> {
     pmd: bool,
@@ -140,7 +152,7 @@ struct Names {
 }
 
 impl<'a> CallCx<'a> {
-    fn convert_site(&self, tree: &tree_sitter::Tree, site: &Site) -> Result<Conversion, String> {
+    fn convert_site(&self, tree: &Parsed, site: &Site) -> Result<Conversion, String> {
         let call = self.find_call(tree, site)?;
         let func = enclosing_function(call).ok_or("the call is not inside a function")?;
         let fname = function_name(func, self.src).unwrap_or_default();
@@ -156,13 +168,18 @@ impl<'a> CallCx<'a> {
         let mut edits = Vec::new();
         let mut notes = Vec::new();
 
-        let (bracket_block, region, range_lines, worst_case) = self.bracket(&lock, &names)?;
+        let Bracket {
+            block: bracket_block,
+            region,
+            lines: range_lines,
+            comment,
+        } = self.bracket(&lock, func, &names)?;
         self.check_sleepable(region[0], func, "the range start")?;
-        self.insert_start(&mut edits, region[0], mm, &range_lines, worst_case, &names);
+        self.insert_start(&mut edits, region[0], mm, &range_lines, comment, &names);
         self.declare(
             &mut edits,
             bracket_block,
-            &names.bracket_decl(worst_case && matches!(lock, LockSite::Walk { .. })),
+            &names.bracket_decl(range_lines.len() == 3),
         );
         let exits = self.insert_ends(&mut edits, func, &region, mm, &names)?;
         notes.push(exits);
@@ -191,14 +208,11 @@ impl<'a> CallCx<'a> {
         Ok(Conversion { edits, rationale })
     }
 
-    fn find_call<'t>(&self, tree: &'t tree_sitter::Tree, site: &Site) -> Result<Node<'t>, String> {
-        let point = tree_sitter::Point {
-            row: site.line - 1,
-            column: site.column - 1,
-        };
+    fn find_call<'t>(&self, tree: &'t Parsed, site: &Site) -> Result<Node<'t>, String> {
+        let at = offset_of(self.src, site.line, site.column)
+            .ok_or("the file changed since the scan: the call's line is gone")?;
         let node = tree
-            .root_node()
-            .descendant_for_point_range(point, point)
+            .node_for_byte_range(at, at)
             .ok_or("call not found at its scanned position")?;
         let mut n = Some(node);
         while let Some(c) = n {
@@ -258,12 +272,12 @@ impl<'a> CallCx<'a> {
     }
 
     /// The block and statements the bracket spans, and the range lines.
-    #[allow(clippy::type_complexity)]
     fn bracket<'t>(
         &self,
         lock: &LockSite<'t>,
+        func: Node<'t>,
         names: &Names,
-    ) -> Result<(Node<'t>, Vec<Node<'t>>, Vec<String>, bool), String> {
+    ) -> Result<Bracket<'t>, String> {
         match lock {
             LockSite::Walk { lp, walk } => {
                 let block = block_of(*lp).ok_or("the walk loop is not in a block")?;
@@ -295,7 +309,12 @@ impl<'a> CallCx<'a> {
                     format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
                     format!("{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"),
                 ];
-                Ok((block, vec![*lp], lines, true))
+                Ok(Bracket {
+                    block,
+                    region: vec![*lp],
+                    lines,
+                    comment: Some(self.recipe.walk_worst_case_comment),
+                })
             }
             LockSite::Lookup {
                 stmt,
@@ -314,21 +333,18 @@ impl<'a> CallCx<'a> {
                 let block = block_of(*stmt).ok_or("the lookup is not in a block")?;
                 let args = call_args(*call, self.src);
                 let addr = args.get(*address_arg).ok_or("lookup without an address")?;
-                let region: Vec<Node> = statements(block)
-                    .into_iter()
-                    .filter(|s| s.start_byte() >= stmt.start_byte())
-                    .collect();
+                let region = self.lookup_region(block, *stmt, func);
                 let Names {
                     start, end, span, ..
                 } = names;
                 let name = callee_name(*call, self.src).unwrap_or_default();
-                let (lines, worst_case) = match extent {
+                let (lines, comment) = match extent {
                     Extent::Pte => (
                         vec![
                             format!("{start} = {addr};"),
                             format!("{end} = {addr} + PAGE_SIZE;"),
                         ],
-                        false,
+                        None,
                     ),
                     Extent::Pmd | Extent::PteOrPmd => {
                         let vma = self.vma_of(&args[0], *stmt)?;
@@ -339,7 +355,7 @@ impl<'a> CallCx<'a> {
                                     "{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"
                                 ),
                             ],
-                            true,
+                            Some(self.recipe.pmd_worst_case_comment),
                         )
                     }
                     Extent::Unknown => {
@@ -362,12 +378,41 @@ impl<'a> CallCx<'a> {
                                     "{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"
                                 ),
                             ],
-                            true,
+                            Some(self.recipe.lookup_worst_case_comment),
                         )
                     }
                 };
-                Ok((block, region, lines, worst_case))
+                Ok(Bracket {
+                    block,
+                    region,
+                    lines,
+                    comment,
+                })
             }
+        }
+    }
+
+    /// The statements from a lookup to the end of its block, or up to a
+    /// label that code before the lookup jumps to (`goto out` before the
+    /// lookup: what follows `out:` runs without the bracket too).
+    fn lookup_region<'t>(&self, block: Node<'t>, stmt: Node<'t>, func: Node<'t>) -> Vec<Node<'t>> {
+        let after: Vec<Node> = statements(block)
+            .into_iter()
+            .filter(|s| s.start_byte() >= stmt.start_byte())
+            .collect();
+        let jumps_from_before: Vec<String> = descendants(func, &["goto_statement"])
+            .into_iter()
+            .filter(|g| g.end_byte() <= stmt.start_byte())
+            .filter_map(|g| goto_label(g, self.src))
+            .collect();
+        let cut = after.iter().position(|s| {
+            s.kind() == "labeled_statement"
+                && s.child_by_field_name("label")
+                    .is_some_and(|l| jumps_from_before.contains(&text(l, self.src).into_owned()))
+        });
+        match cut {
+            Some(0) | None => after,
+            Some(i) => after[..i].to_vec(),
         }
     }
 
@@ -482,7 +527,7 @@ impl<'a> CallCx<'a> {
         anchor: Node,
         mm: &str,
         lines: &[String],
-        worst_case: bool,
+        comment: Option<&[&str]>,
         names: &Names,
     ) {
         let at = line_start(self.src, anchor.start_byte());
@@ -494,12 +539,7 @@ impl<'a> CallCx<'a> {
         if !prev_blank_or_open {
             text.push('\n');
         }
-        if worst_case {
-            let comment: &[&str] = if lines.len() == 3 {
-                self.recipe.walk_worst_case_comment
-            } else {
-                self.recipe.pmd_worst_case_comment
-            };
+        if let Some(comment) = comment {
             text.push_str(&block_comment(&indent, comment));
         }
         for l in lines {
@@ -564,16 +604,33 @@ impl<'a> CallCx<'a> {
             self.insert_before_jump(edits, jump, &end_args)?;
         }
         let last = *region.last().expect("a region has a statement");
-        if !is_jump(last) {
+        // `out: return x;` ends the region with a jump as much as `return
+        // x;` does.
+        let mut last_inner = last;
+        while last_inner.kind() == "labeled_statement" {
+            match last_inner.named_child(
+                u32::try_from(last_inner.named_child_count().saturating_sub(1)).unwrap_or(0),
+            ) {
+                Some(inner) => last_inner = inner,
+                None => break,
+            }
+        }
+        if !is_jump(last_inner) {
             let indent = indent_at(self.src, region[0].start_byte());
             let stmt = call_statement(&indent, self.recipe.range_end, &end_args);
-            if region.len() == 1 {
+            let block = block_of(last).ok_or("region without a block")?;
+            let ends_block = statements(block).last().is_some_and(|l| l.id() == last.id());
+            if region.len() == 1 || !ends_block {
                 let at = line_end(self.src, last.end_byte() - 1);
                 edits.push((at, at, format!("\n{stmt}")));
-                places.push(format!(
-                    "after the walk (line {})",
-                    last.end_position().row + 1
-                ));
+                places.push(if region.len() == 1 {
+                    format!("after the walk (line {})", last.end_position().row + 1)
+                } else {
+                    format!(
+                        "after line {}, before what the code before the lookup jumps to",
+                        last.end_position().row + 1
+                    )
+                });
             } else {
                 let block = block_of(last).ok_or("region without a block")?;
                 let close = block.end_byte() - 1;
@@ -808,6 +865,12 @@ impl<'a> CallCx<'a> {
     ) -> Result<String, String> {
         let changes = self.changes_before(region, call)?;
         let groups = group_changes(&changes);
+        let straight = groups
+            .iter()
+            .all(|(_, cs)| cs.iter().all(|c| c.block.id() == cs[0].block.id()));
+        if !straight {
+            return self.move_before_unlock(edits, call, &groups, mm);
+        }
         let mut inline = true;
         let mut texts = Vec::new();
         for ((pmd, addr), changes) in &groups {
@@ -866,11 +929,176 @@ impl<'a> CallCx<'a> {
         };
         let (s, e) = removal_range(self.src, target.start_byte(), target.end_byte());
         edits.push((s, e, String::new()));
+        self.unbrace_single_statement(edits, target);
         Ok(format!(
             "The old call ran after the unlock; {}() now runs under the page-table lock right after each change ({}).{note}",
             self.recipe.range_call,
             describe_groups(&groups)
         ))
+    }
+
+    /// The changes happen on several paths before one unlock, and the old
+    /// call (with the test that guarded it) runs right after that unlock:
+    /// the range call, under the same test, goes right before it.
+    fn move_before_unlock(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        call: Node,
+        groups: &[((bool, String), Vec<&Change>)],
+        mm: &str,
+    ) -> Result<String, String> {
+        let [((pmd, addr), _)] = groups else {
+            return Err(format!(
+                "page-table changes of different sizes ({}) on different paths before the unlock: \
+                 no one exact range under the lock covers them",
+                describe_groups(groups)
+            ));
+        };
+        let stmt = statement_of(call);
+        let parent = stmt.parent().ok_or("call without parent")?;
+        let guard_if = (parent.kind() == "if_statement"
+            && parent.child_by_field_name("alternative").is_none())
+        .then_some(parent);
+        let target = guard_if.unwrap_or(stmt);
+        if target.parent().map(|p| p.kind()) != Some("compound_statement") {
+            return Err(format!(
+                "the call at line {} is not a statement of its block: the range call cannot be moved before the unlock",
+                call.start_position().row + 1
+            ));
+        }
+        let unlock = self.unlock_before(target).ok_or_else(|| {
+            format!(
+                "the changes happen on several paths and the call at line {} does not follow the unlock \
+                 directly: where the range call belongs under the lock cannot be proven",
+                call.start_position().row + 1
+            )
+        })?;
+        let condition = guard_if.and_then(|g| g.child_by_field_name("condition"));
+        if let Some(c) = condition {
+            self.check_movable_condition(c, unlock)?;
+        }
+        let indent = indent_at(self.src, unlock.start_byte());
+        let (s, e) = exact_range(*pmd, addr);
+        let moved = match condition {
+            Some(c) => format!(
+                "{indent}if {}\n{}",
+                text(c, self.src),
+                call_statement(&format!("{indent}\t"), self.recipe.range_call, &[mm.into(), s, e])
+            ),
+            None => call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]),
+        };
+        let at = line_start(self.src, unlock.start_byte());
+        edits.push((at, at, moved));
+        let (rs, re) = removal_range(self.src, target.start_byte(), target.end_byte());
+        edits.push((rs, re, String::new()));
+        Ok(format!(
+            "The old call ran after the unlock (line {}) on every path that changed the page table ({}); \
+             {}() now runs right before that unlock, under the page-table lock, {}with the exact range of the entry.",
+            unlock.start_position().row + 1,
+            describe_groups(groups),
+            self.recipe.range_call,
+            if condition.is_some() {
+                "under the same test, "
+            } else {
+                ""
+            }
+        ))
+    }
+
+    /// The statement right before `stmt` in its block, if it drops the
+    /// page-table lock (looking through a label).
+    fn unlock_before<'t>(&self, stmt: Node<'t>) -> Option<Node<'t>> {
+        let mut prev = stmt.prev_named_sibling()?;
+        while prev.kind() == "comment" {
+            prev = prev.prev_named_sibling()?;
+        }
+        let inner = if prev.kind() == "labeled_statement" {
+            prev.named_child(u32::try_from(prev.named_child_count().checked_sub(1)?).ok()?)?
+        } else {
+            prev
+        };
+        let releases = inner.kind() == "expression_statement"
+            && calls_in(inner).into_iter().any(|c| {
+                callee_name(c, self.src).is_some_and(|n| {
+                    self.locks
+                        .releases(&n, &call_args(c, self.src).join(", "))
+                })
+            });
+        releases.then_some(inner)
+    }
+
+    /// A test may run before the unlock instead of after it only if it
+    /// has no effect and reads nothing the unlock is given.
+    fn check_movable_condition(&self, cond: Node, unlock: Node) -> Result<(), String> {
+        let line = cond.start_position().row + 1;
+        let effects = descendants(
+            cond,
+            &[
+                "call_expression",
+                "assignment_expression",
+                "update_expression",
+            ],
+        );
+        if let Some(e) = effects.first() {
+            return Err(format!(
+                "the test of the call at line {line} has an effect (`{}`): it cannot move before the unlock",
+                text(*e, self.src)
+            ));
+        }
+        let given = identifiers(unlock, self.src);
+        if let Some(id) = descendants(cond, &["identifier"])
+            .into_iter()
+            .map(|i| text(i, self.src).into_owned())
+            .find(|i| given.contains(i))
+        {
+            return Err(format!(
+                "the test of the call at line {line} reads `{id}`, which the unlock is given: it cannot move before the unlock"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `if (x) { removed; kept; }` keeps one statement: its braces go, as
+    /// kernel style wants.
+    fn unbrace_single_statement(&self, edits: &mut Vec<(usize, usize, String)>, removed: Node) {
+        let Some(block) = removed
+            .parent()
+            .filter(|b| b.kind() == "compound_statement")
+        else {
+            return;
+        };
+        let Some(owner) = block.parent().filter(|o| {
+            o.kind() == "if_statement"
+                && o.child_by_field_name("alternative").is_none()
+                && o.child_by_field_name("consequence")
+                    .is_some_and(|c| c.id() == block.id())
+        }) else {
+            return;
+        };
+        let mut cursor = block.walk();
+        let rest: Vec<Node> = block
+            .named_children(&mut cursor)
+            .filter(|c| c.id() != removed.id())
+            .collect();
+        let [kept] = rest.as_slice() else { return };
+        let one_line = kept.start_position().row == kept.end_position().row;
+        if kept.kind() == "comment" || kept.kind() == "declaration" || !one_line {
+            return;
+        }
+        let open = block.start_byte();
+        let close = block.end_byte() - 1;
+        let opens_line = self.src[..open].ends_with(b" ");
+        let close_alone = self.src[line_start(self.src, close)..close]
+            .iter()
+            .all(|b| *b == b'\t' || *b == b' ')
+            && line_end(self.src, close) == close + 2;
+        if !opens_line || !close_alone || owner.start_position().row != block.start_position().row
+        {
+            return;
+        }
+        edits.push((open - 1, open + 1, String::new()));
+        let (s, e) = (line_start(self.src, close), line_end(self.src, close));
+        edits.push((s, e, String::new()));
     }
 
     /// Removes a local flag whose only reads guarded the removed call.
@@ -1021,4 +1249,15 @@ fn guard_flag(if_stmt: Node, src: &[u8]) -> Option<String> {
     let cond = if_stmt.child_by_field_name("condition")?;
     let inner = cond.named_child(0)?;
     (inner.kind() == "identifier").then(|| text(inner, src).into_owned())
+}
+
+/// The byte offset of a 1-based line and column.
+fn offset_of(src: &[u8], line: usize, column: usize) -> Option<usize> {
+    let start = if line <= 1 {
+        0
+    } else {
+        memchr::memchr_iter(b'\n', src).nth(line - 2)? + 1
+    };
+    let at = start + column.saturating_sub(1);
+    (at <= src.len()).then_some(at)
 }
