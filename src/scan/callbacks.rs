@@ -139,7 +139,7 @@ pub(super) fn identifier_nodes<T>(
 
 /// Reads every file that mentions one of `names` but was not parsed yet,
 /// and parses it, so that definitions and uses elsewhere are seen.
-fn load_files_mentioning(
+pub(super) fn load_files_mentioning(
     root: &Path,
     all_files: &[PathBuf],
     names: &[String],

@@ -62,12 +62,20 @@ pub struct PendingIdent {
     pub context: &'static str,
 }
 
+/// A macro whose body uses the API, waiting for its uses to be found.
+#[derive(Debug, Clone)]
+pub struct PendingMacro {
+    pub draft_index: usize,
+    pub name: String,
+}
+
 /// What the first pass learnt about one file.
 #[derive(Default)]
 pub struct FileFacts {
     pub drafts: Vec<Draft>,
     pub entries: Vec<PendingEntry>,
     pub idents: Vec<PendingIdent>,
+    pub macros: Vec<PendingMacro>,
 }
 
 impl FileFacts {
@@ -109,6 +117,8 @@ enum Meaning<'t> {
         reason: String,
         needs_review: bool,
     },
+    /// The API used in the body of a macro: its uses are the real sites.
+    Macro { reason: String, name: String },
 }
 
 impl Classifier<'_> {
@@ -181,6 +191,12 @@ impl Classifier<'_> {
                 needs_review,
             } => {
                 facts.add(self.lexical_draft(file, off, reason, needs_review));
+            }
+            Meaning::Macro { reason, name } => {
+                let draft_index = facts.add(self.lexical_draft(file, off, reason, true));
+                if !facts.macros.iter().any(|m| m.draft_index == draft_index) {
+                    facts.macros.push(PendingMacro { draft_index, name });
+                }
             }
         }
     }
@@ -255,7 +271,7 @@ impl Classifier<'_> {
             return self.error_meaning(node, is, name, src);
         }
         if node.kind() == "preproc_arg" || in_macro_definition(node) {
-            return self.macro_meaning(src, is, ie, name);
+            return self.macro_meaning(node, src, is, ie, name);
         }
         match node.kind() {
             "identifier" | "field_identifier" | "type_identifier" | "statement_identifier" => {
@@ -299,13 +315,33 @@ impl Classifier<'_> {
         }
     }
 
-    fn macro_meaning<'t>(&self, src: &[u8], is: usize, ie: usize, name: String) -> Meaning<'t> {
+    fn macro_meaning<'t>(
+        &self,
+        node: Node<'t>,
+        src: &[u8],
+        is: usize,
+        ie: usize,
+        name: String,
+    ) -> Meaning<'t> {
         let pasted = src[..is].trim_ascii_end().ends_with(b"##")
             || src[ie..].trim_ascii_start().starts_with(b"##");
         let member_access = {
             let before = src[..is].trim_ascii_end();
             before.ends_with(b".") || before.ends_with(b"->")
         };
+        let definition = macro_definition(node);
+        if self.is_api_name(&name) && !pasted
+            && let Some(def) = definition
+            && let Some(macro_name) = def.child_by_field_name("name")
+        {
+            let macro_name = text(macro_name, src).into_owned();
+            return Meaning::Macro {
+                reason: format!(
+                    "`{name}` inside the macro `{macro_name}`: what it expands to is not known here"
+                ),
+                name: macro_name,
+            };
+        }
         if self.is_api_name(&name) || (name == self.recipe.ops_member && member_access) || pasted {
             return Meaning::Lexical {
                 reason: format!(
@@ -797,6 +833,18 @@ fn exported_by<'t>(id: Node<'t>, src: &[u8]) -> Option<Node<'t>> {
         .filter(|c| c.kind() == "call_expression")?;
     let f = call.child_by_field_name("function")?;
     text(f, src).starts_with("EXPORT_SYMBOL").then_some(call)
+}
+
+/// The `#define` a node sits in.
+fn macro_definition(node: Node) -> Option<Node> {
+    let mut n = Some(node);
+    while let Some(p) = n {
+        if matches!(p.kind(), "preproc_def" | "preproc_function_def") {
+            return Some(p);
+        }
+        n = p.parent();
+    }
+    None
 }
 
 fn in_macro_definition(node: Node) -> bool {

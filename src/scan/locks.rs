@@ -309,7 +309,7 @@ pub fn learn(
             continue;
         }
         helpers.push(LockHelper {
-            why: format!("{name}() is annotated {annotation} ({file}:{line})"),
+            why: format!("is annotated {annotation} ({file}:{line})"),
             name,
             file,
             line,
@@ -692,7 +692,6 @@ fn summarise(def: Node, file: &ParsedFile, locks: &Locks, recipe: &Recipe) -> Op
     let page_arg = page.get().or_else(|| by_type(learning.page_type, false));
     let loc = loc_of_offset(file, def.start_byte());
     let why = explain(
-        &name,
         verdict,
         out_param.as_deref(),
         gives_lock,
@@ -801,7 +800,6 @@ fn held_when(exits: &[ptl::Exit], src: &[u8]) -> Option<Held> {
 
 #[allow(clippy::too_many_arguments)]
 fn explain(
-    name: &str,
     held: Held,
     out_param: Option<&str>,
     gives_lock: bool,
@@ -841,7 +839,7 @@ fn explain(
     } else {
         format!("the lock is taken by {by}")
     };
-    format!("{name}() {when} {what}: {how} ({at})")
+    format!("{when} {what}: {how} ({at})")
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod classify;
 mod ctypes;
 pub mod kernel_c;
 pub mod locks;
+mod macros;
 pub mod model;
 pub mod ptl;
 pub mod render;
@@ -86,6 +87,7 @@ pub fn scan(root: &Path, recipe: &Recipe) -> Result<ScanReport, ScanError> {
         .map(|p| classifier.first_pass(p))
         .collect();
     callbacks::resolve(root, &files, &mut parsed, &mut facts)?;
+    macros::resolve(root, &files, &mut parsed, &mut facts, &locks)?;
     let sites = into_sites(facts.into_iter().flat_map(|f| f.drafts));
     let summary = summarise(&sites, files.len(), candidate_files, occurrences, skipped);
     Ok(ScanReport {

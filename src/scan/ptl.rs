@@ -248,7 +248,7 @@ impl Cx<'_> {
         let line = call.start_position().row + 1;
         let why = taker
             .why
-            .map(|w| format!(" ({w})"))
+            .map(|w| format!(", which {w}"))
             .unwrap_or_default();
         let mut takers = Takers::new();
         takers.insert((taker.name.to_string(), call_args(call, self.src)));

@@ -46,6 +46,11 @@ pub enum Construct {
     DeclarationMacro(String),
     /// `do { ... } while_each_thread(g, t);`: a loop closed by a macro.
     LoopMacro(String),
+    /// `BEGIN_X(a) {` ... `END_X;`: a block opened by one macro's braces
+    /// and closed by another macro.
+    BlockMacro(String),
+    /// More `{` than `}` or the reverse, for no reason seen.
+    UnbalancedBraces,
     /// `##` or `#x` outside a macro definition.
     TokenPasting,
     /// Anything else: what tree-sitter choked on.
@@ -67,6 +72,8 @@ impl Construct {
             Construct::StatementMacro(_) => "statement-like macro without a semicolon",
             Construct::DeclarationMacro(_) => "macro where C expects a type or declarator",
             Construct::LoopMacro(_) => "do-block closed by a loop macro",
+            Construct::BlockMacro(_) => "block opened or closed by a macro",
+            Construct::UnbalancedBraces => "unbalanced braces",
             Construct::TokenPasting => "token pasting outside a macro definition",
             Construct::Unclassified(_) => "other syntax tree-sitter-c cannot parse",
         }
@@ -91,6 +98,10 @@ impl std::fmt::Display for Failure {
             Construct::DeclarationMacro(m) => write!(
                 f,
                 "macro `{m}` where C expects a type or declarator at line {line}"
+            ),
+            Construct::BlockMacro(m) => write!(
+                f,
+                "a block opened after the macro `{m}(...)` and closed by another macro at line {line}"
             ),
             Construct::LoopMacro(m) => {
                 write!(f, "do-block closed by the loop macro `{m}()` at line {line}")
@@ -129,18 +140,25 @@ pub fn describe(scope: Node, src: &[u8]) -> Failure {
     if let Some(f) = lex.directive_inside() {
         return f;
     }
-    if let Some((name, at)) = src[start..end]
-        .split(|&b| b == b'\n')
-        .scan(start, |pos, l| {
-            let at = *pos;
-            *pos += l.len() + 1;
-            Some((l, at))
-        })
-        .find_map(|(l, at)| loop_macro(l).map(|m| (m, at)))
+    if let Some((name, at)) = lines(src, start, end).find_map(|(l, at)| loop_macro(l).map(|m| (m, at)))
     {
         return Failure {
             construct: Construct::LoopMacro(name),
             line: line_of(src, at),
+        };
+    }
+    if lex.final_braces != 0 {
+        return Failure {
+            construct: lines(src, start, end)
+                .find_map(|(l, at)| block_macro(l).map(|m| (Construct::BlockMacro(m), at)))
+                .map_or(
+                    (Construct::UnbalancedBraces, damage.start_byte()),
+                    |(c, at)| (c, at),
+                )
+                .0,
+            line: lines(src, start, end)
+                .find_map(|(l, at)| block_macro(l).map(|_| at))
+                .map_or(line_of(src, damage.start_byte()), |at| line_of(src, at)),
         };
     }
     if let Some((name, at)) = statement_argument(src, start, end) {
@@ -209,6 +227,32 @@ fn holds_statement(args: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// The lines of `[start, end)` with their offsets.
+fn lines(src: &[u8], start: usize, end: usize) -> impl Iterator<Item = (&[u8], usize)> {
+    src[start..end]
+        .split(|&b| b == b'\n')
+        .scan(start, |pos, l| {
+            let at = *pos;
+            *pos += l.len() + 1;
+            Some((l, at))
+        })
+}
+
+/// `NAME(args) {` on a line of its own inside a body: a macro whose
+/// expansion ends with what the brace continues.
+fn block_macro(line: &[u8]) -> Option<String> {
+    let t = line.trim_ascii();
+    if !t.ends_with(b"{") || line.first().is_some_and(|c| !c.is_ascii_whitespace()) {
+        return None;
+    }
+    let e = ident_end(t, 0);
+    let name = &t[..e];
+    let rest = t[e..].trim_ascii_start();
+    let keyword = [&b"if"[..], b"for", b"while", b"switch", b"do", b"else"].contains(&name);
+    (e > 0 && !keyword && rest.starts_with(b"(") && rest[..rest.len() - 1].trim_ascii_end().ends_with(b")"))
+        .then(|| String::from_utf8_lossy(name).into_owned())
 }
 
 /// The construct around the first damaged node.
