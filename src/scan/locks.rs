@@ -255,12 +255,15 @@ pub fn learn(
     recipe: &Recipe,
     wanted: Wanted,
 ) -> Result<Vec<LockHelper>, ScanError> {
-    let mut extra: Vec<ParsedFile> = Vec::new();
     let mut defs: BTreeMap<String, Vec<Def>> = BTreeMap::new();
     let mut searched: BTreeSet<String> = BTreeSet::new();
-    // Calls of no lock-handing shape count only if the tree annotates
-    // them: find those first (files with the annotation are few).
-    let annotated_names = annotated_in_tree(root, all_files, parsed, recipe, &wanted.others)?;
+    // One read of the tree: the files that may define the calls of a
+    // lock-handing shape, and which other calls the tree annotates with
+    // the acquires annotation (only those count).
+    let shaped: Vec<String> = wanted.shaped.iter().cloned().collect();
+    let (mut extra, annotated_names) =
+        read_tree(root, all_files, &known(parsed, &[]), recipe, &shaped, &wanted.others)?;
+    let mut in_tree: BTreeSet<String> = wanted.shaped.clone();
     let mut frontier = wanted.shaped;
     frontier.extend(annotated_names.keys().cloned());
     for _ in 0..MAX_DEPTH {
@@ -274,18 +277,23 @@ pub fn learn(
         }
         searched.extend(names.iter().cloned());
         let mut found = find_definitions(parsed, &extra, &names, recipe);
+        // What the files read so far do not define, and the tree was not
+        // searched for yet (a wrapper's inner function elsewhere).
         let missing: Vec<String> = names
             .iter()
-            .filter(|n| !found.contains_key(*n))
+            .filter(|n| !found.contains_key(*n) && !in_tree.contains(*n))
             .cloned()
             .collect();
         if !missing.is_empty() {
-            let known: BTreeSet<&str> = parsed
-                .iter()
-                .chain(&extra)
-                .map(|p| p.rel.as_str())
-                .collect();
-            let loaded = read_defining(root, all_files, &missing, &known, recipe)?;
+            in_tree.extend(missing.iter().cloned());
+            let (loaded, _) = read_tree(
+                root,
+                all_files,
+                &known(parsed, &extra),
+                recipe,
+                &missing,
+                &BTreeSet::new(),
+            )?;
             extra.extend(loaded);
             found = find_definitions(parsed, &extra, &names, recipe);
         }
@@ -322,55 +330,6 @@ pub fn learn(
     }
     helpers.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(helpers)
-}
-
-/// Which of `names` the tree annotates with the acquires annotation on a
-/// page-table lock, and where.
-fn annotated_in_tree(
-    root: &Path,
-    all_files: &[PathBuf],
-    parsed: &[ParsedFile],
-    recipe: &Recipe,
-    names: &BTreeSet<String>,
-) -> Result<BTreeMap<String, (String, usize, String)>, ScanError> {
-    let acquires = recipe.lock_learning.acquires;
-    let marker = recipe
-        .lock_acquire
-        .iter()
-        .find_map(|op| op.arg_contains)
-        .unwrap_or("ptl");
-    let finder = memchr::memmem::Finder::new(acquires.as_bytes());
-    let found: Result<Vec<Vec<(String, (String, usize, String))>>, ScanError> = all_files
-        .par_iter()
-        .map(|path| {
-            let rel = super::walk::relative(root, path);
-            let src = match parsed.iter().find(|p| p.rel == rel) {
-                Some(p) => p.src.clone(),
-                None => std::fs::read(path).map_err(|e| ScanError::Unreadable {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?,
-            };
-            let mut out = Vec::new();
-            if finder.find(&src).is_none() {
-                return Ok(out);
-            }
-            for at in finder.find_iter(&src) {
-                let close = src[at..].iter().position(|&b| b == b')').map(|p| at + p + 1);
-                let Some(close) = close else { continue };
-                let annotation = String::from_utf8_lossy(&src[at..close]).into_owned();
-                if !annotation.contains(marker) {
-                    continue;
-                }
-                if let Some(name) = annotated_name(&src, at).filter(|n| names.contains(n)) {
-                    let line = memchr::memchr_iter(b'\n', &src[..at]).count() + 1;
-                    out.push((name, (rel.clone(), line, annotation)));
-                }
-            }
-            Ok(out)
-        })
-        .collect();
-    Ok(found?.into_iter().flatten().collect())
 }
 
 fn pool<'p>(parsed: &'p [ParsedFile], extra: &'p [ParsedFile], i: usize) -> &'p ParsedFile {
@@ -426,45 +385,97 @@ fn find_definitions(
     out
 }
 
-/// Reads and parses the files not parsed yet that mention one of `names`
-/// and the lock type or the acquires annotation.
-fn read_defining(
+/// Where an annotation was seen: file, line, the annotation.
+type Annotated = BTreeMap<String, (String, usize, String)>;
+
+/// The files already read, by relative path.
+type Known<'p> = std::collections::HashMap<&'p str, &'p [u8]>;
+
+fn known<'p>(parsed: &'p [ParsedFile], extra: &'p [ParsedFile]) -> Known<'p> {
+    parsed
+        .iter()
+        .chain(extra)
+        .map(|p| (p.rel.as_str(), p.src.as_slice()))
+        .collect()
+}
+
+/// Reads the tree once: parses the files not parsed yet that mention one
+/// of `define` and the lock type or the acquires annotation, and finds
+/// which of `annotated_of` are annotated with the acquires annotation on
+/// a ptl.
+fn read_tree(
     root: &Path,
     all_files: &[PathBuf],
-    names: &[String],
-    known: &BTreeSet<&str>,
+    known: &Known,
     recipe: &Recipe,
-) -> Result<Vec<ParsedFile>, ScanError> {
+    define: &[String],
+    annotated_of: &BTreeSet<String>,
+) -> Result<(Vec<ParsedFile>, Annotated), ScanError> {
     let learning = &recipe.lock_learning;
     let lock_type = memchr::memmem::Finder::new(learning.lock_type.as_bytes());
     let acquires = memchr::memmem::Finder::new(learning.acquires.as_bytes());
-    let names = aho_corasick::AhoCorasick::new(names).map_err(|e| ScanError::Walk(e.to_string()))?;
-    let found: Result<Vec<Option<ParsedFile>>, ScanError> = all_files
+    let names = (!define.is_empty())
+        .then(|| aho_corasick::AhoCorasick::new(define))
+        .transpose()
+        .map_err(|e| ScanError::Walk(e.to_string()))?;
+    let marker = recipe
+        .lock_acquire
+        .iter()
+        .find_map(|op| op.arg_contains)
+        .unwrap_or("ptl");
+    type One = (Option<ParsedFile>, Vec<(String, (String, usize, String))>);
+    let found: Result<Vec<One>, ScanError> = all_files
         .par_iter()
         .map(|path| {
             let rel = super::walk::relative(root, path);
-            if known.contains(rel.as_str()) {
-                return Ok(None);
+            let src = match known.get(rel.as_str()) {
+                Some(src) => std::borrow::Cow::Borrowed(*src),
+                None => std::borrow::Cow::Owned(std::fs::read(path).map_err(|e| {
+                    ScanError::Unreadable {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    }
+                })?),
+            };
+            let has_acquires = acquires.find(&src).is_some();
+            let mut annotated = Vec::new();
+            if has_acquires && !annotated_of.is_empty() {
+                for at in acquires.find_iter(&src) {
+                    let Some(close) = src[at..].iter().position(|&b| b == b')') else {
+                        continue;
+                    };
+                    let annotation = String::from_utf8_lossy(&src[at..at + close + 1]).into_owned();
+                    if let Some(name) = annotated_name(&src, at)
+                        .filter(|n| annotation.contains(marker) && annotated_of.contains(n))
+                    {
+                        let line = memchr::memchr_iter(b'\n', &src[..at]).count() + 1;
+                        annotated.push((name, (rel.clone(), line, annotation)));
+                    }
+                }
             }
-            let src = std::fs::read(path).map_err(|e| ScanError::Unreadable {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let relevant = (lock_type.find(&src).is_some() || acquires.find(&src).is_some())
-                && names.is_match(&src);
-            if !relevant || src.len() > super::walk::MAX_PARSE_BYTES {
-                return Ok(None);
-            }
-            let tree = Some(kernel_c::parse(&src));
-            Ok(Some(ParsedFile {
-                rel,
-                src,
-                hits: Vec::new(),
-                tree,
-            }))
+            let defines = !known.contains_key(rel.as_str())
+                && src.len() <= super::walk::MAX_PARSE_BYTES
+                && (has_acquires || lock_type.find(&src).is_some())
+                && names.as_ref().is_some_and(|n| n.is_match(src.as_ref()));
+            let file = defines.then(|| {
+                let src = src.into_owned();
+                ParsedFile {
+                    rel,
+                    tree: Some(kernel_c::parse(&src)),
+                    src,
+                    hits: Vec::new(),
+                }
+            });
+            Ok((file, annotated))
         })
         .collect();
-    Ok(found?.into_iter().flatten().collect())
+    let mut files = Vec::new();
+    let mut annotated = Annotated::new();
+    for (f, a) in found? {
+        files.extend(f);
+        annotated.extend(a);
+    }
+    Ok((files, annotated))
 }
 
 /// Calls in a definition that may hand it the lock: those given a lock
