@@ -12,8 +12,10 @@
 //! - identifiers where a declaration has no room for them (`STATIC int
 //!   f(`, `long v ATTRIBUTE_UNUSED,`) are annotations and are blanked,
 //!   when they look like one (`__x` or upper case);
-//! - an iterator macro used as a loop header (`list_for_each_entry(p, h,
-//!   m) {`, also without braces) becomes `while`, which it is;
+//! - an iterator macro whose body is a keyword statement without braces
+//!   (`list_for_each_entry(p, h, m)` / `if (...)`) becomes `while`, which
+//!   it is (with a block or a call as its body, tree-sitter reads a call
+//!   and a statement, which every stage already understands);
 //! - GNU case ranges (`case 1 ... 3:`);
 //! - `offsetof(struct s, a[i].b)`: tree-sitter reads `offsetof` only with
 //!   a plain member, so any other is read as a call;
@@ -538,9 +540,10 @@ fn extra_identifiers(src: &[u8], toks: &[Tok], run: &[usize], function: bool) ->
     rest
 }
 
-/// `list_for_each_entry(p, head, member) {` is a loop: its name becomes
-/// `while` (the arguments read as a comma expression).  Iterator macros
-/// are named `*for_each*` / `*foreach*` in the kernel.
+/// `list_for_each_entry(p, head, member)` followed by `if (...)` (or
+/// another keyword statement) is a loop: its name becomes `while` (the
+/// arguments read as a comma expression).  Iterator macros are named `*for_each*` / `*foreach*` in
+/// the kernel.
 fn iterator_macros(out: &mut [u8], toks: &[Tok]) {
     let c = code(toks);
     let mut depth = 0i32;
@@ -571,9 +574,19 @@ fn iterator_macros(out: &mut [u8], toks: &[Tok]) {
         let Some(close) = matching(out, toks, &c, k + 1) else {
             continue;
         };
-        let followed_by_statement = c
-            .get(close + 1)
-            .is_some_and(|&n| !toks[n].kind.eq(&Kind::Punct) || text(out, &toks[n]) == b"{");
+        // With a block (`list_for_each_entry(...) {`) or a call as the
+        // body, tree-sitter reads a call and a statement (missing a `;`),
+        // which every stage already understands; a keyword statement as
+        // the body (`if`, `return`...) is an error to repair.
+        let followed_by_statement = c.get(close + 1).is_some_and(|&n| {
+            is_word(
+                out,
+                &toks[n],
+                &[
+                    "if", "for", "while", "do", "switch", "return", "break", "continue", "goto",
+                ],
+            )
+        });
         if at_statement_start && followed_by_statement {
             super::prep::blank(out, t.start, t.end);
             out[t.start..t.start + 5].copy_from_slice(b"while");
