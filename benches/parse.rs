@@ -147,11 +147,18 @@ fn plain_file(src: &[u8]) -> Counts {
 /// kseries' parse: every tree of the file.
 fn kseries_file(root: &Path, path: &Path) -> Counts {
     let src = std::fs::read(path).expect("read");
-    let rel = path.strip_prefix(root).unwrap_or(path).display().to_string();
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string();
     let pre = kernel_c::preprocess(&src);
     assert!(
         pre.len() == src.len()
-            && src.iter().zip(&pre).all(|(a, b)| (*a == b'\n') == (*b == b'\n')),
+            && src
+                .iter()
+                .zip(&pre)
+                .all(|(a, b)| (*a == b'\n') == (*b == b'\n')),
         "{rel}: preprocessing must keep every offset and newline"
     );
     let parsed = kernel_c::parse(&src);

@@ -19,9 +19,11 @@ use std::path::Path;
 use kseries::scan::kernel_c;
 use serde_json::Value;
 
-const ASM: &str = "\tasm volatile(\"1: nop\\n\"\n\t\t     _ASM_EXTABLE(1b, 2b)\n\t\t     : : \"i\" (0));\n";
+const ASM: &str =
+    "\tasm volatile(\"1: nop\\n\"\n\t\t     _ASM_EXTABLE(1b, 2b)\n\t\t     : : \"i\" (0));\n";
 const SPLIT_BRACES: &str = "#ifdef CONFIG_KSERIES_PROBE\n\tif (kseries_probe_a()) {\n#else\n\tif (kseries_probe_b()) {\n#endif\n\t\tkseries_probe();\n\t}\n";
-const BLOCK_MACRO: &str = "\tKSERIES_PROBE_BEGIN(probe) {\n\t\tkseries_probe();\n\tKSERIES_PROBE_END;\n";
+const BLOCK_MACRO: &str =
+    "\tKSERIES_PROBE_BEGIN(probe) {\n\t\tkseries_probe();\n\tKSERIES_PROBE_END;\n";
 
 /// What went into one file: at which line and byte, how much.
 #[derive(Debug, Clone, Default)]
@@ -85,7 +87,10 @@ fn unparseable_code_elsewhere_changes_no_site_and_no_edit() {
         if !damaged {
             let _ = std::fs::write(std::env::temp_dir().join("contain_kernel_probe.c"), &new);
         }
-        assert!(damaged, "{file}: the inserted constructs must not parse ({ins:?})");
+        assert!(
+            damaged,
+            "{file}: the inserted constructs must not parse ({ins:?})"
+        );
         std::fs::write(&path, &new).unwrap();
         inserted.insert(file, ins);
         probed += 1;
@@ -102,7 +107,10 @@ fn unparseable_code_elsewhere_changes_no_site_and_no_edit() {
     let got = after["sites"].as_array().unwrap();
     assert_eq!(got.len(), expected.len(), "the number of sites changed");
     for (e, g) in expected.iter().zip(got) {
-        assert_eq!(g, e, "a site changed with unparseable code elsewhere in its file");
+        assert_eq!(
+            g, e,
+            "a site changed with unparseable code elsewhere in its file"
+        );
     }
     assert_eq!(after["summary"]["accounted"], true);
 
@@ -236,7 +244,8 @@ fn insert_constructs(src: &[u8], site_lines: &BTreeSet<usize>) -> (Vec<u8>, Inse
     for ((line, body), text) in by_function.iter().rev() {
         let at = memchr::memchr(b'\n', &src[*body..]).map_or(src.len(), |p| body + p + 1);
         out.splice(at..at, text.bytes());
-        ins.at.push((*line, text.matches('\n').count(), at, text.len()));
+        ins.at
+            .push((*line, text.matches('\n').count(), at, text.len()));
     }
     (out, ins)
 }

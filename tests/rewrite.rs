@@ -161,13 +161,28 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
     let legacy = read(&dir, "mm/legacy_rmap.c");
     for (f, ends) in [("legacy_wrprotect_one", 1), ("legacy_unmap_one", 2)] {
         let body = function(&legacy, f);
-        assert_eq!(body.matches("mmu_notifier_invalidate_range_start(").count(), 1, "{body}");
-        assert_eq!(body.matches("mmu_notifier_invalidate_range_end(").count(), ends, "{body}");
-        assert_eq!(body.matches("mmu_notifier_invalidate_range(").count(), 1, "{body}");
+        assert_eq!(
+            body.matches("mmu_notifier_invalidate_range_start(").count(),
+            1,
+            "{body}"
+        );
+        assert_eq!(
+            body.matches("mmu_notifier_invalidate_range_end(").count(),
+            ends,
+            "{body}"
+        );
+        assert_eq!(
+            body.matches("mmu_notifier_invalidate_range(").count(),
+            1,
+            "{body}"
+        );
         assert!(!body.contains("invalidate_page"), "{body}");
         // The lookup's entry may be a huge one: the bracket covers the
         // whole compound page, and starts right before the lookup.
-        assert!(body.contains("span = PAGE_SIZE << compound_order(page);"), "{body}");
+        assert!(
+            body.contains("span = PAGE_SIZE << compound_order(page);"),
+            "{body}"
+        );
         let after_start = body
             .split("mmu_notifier_invalidate_range_start(mm, start, end);\n")
             .nth(1)
@@ -182,8 +197,14 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
         clean.contains("set_pte_at(mm, address, pte, entry);\n\t\tmmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE);"),
         "the range call goes under the lock right after the change: {clean}"
     );
-    assert!(clean.contains("\tif (changed)\n\t\t(*count)++;\n"), "a one-statement block loses its braces: {clean}");
-    assert!(clean.contains("out:\n\tmmu_notifier_invalidate_range_end(mm, start, end);\n\treturn 0;"), "{clean}");
+    assert!(
+        clean.contains("\tif (changed)\n\t\t(*count)++;\n"),
+        "a one-statement block loses its braces: {clean}"
+    );
+    assert!(
+        clean.contains("out:\n\tmmu_notifier_invalidate_range_end(mm, start, end);\n\treturn 0;"),
+        "{clean}"
+    );
     let unmap = function(&legacy, "legacy_unmap_one");
     assert!(
         unmap.contains(
@@ -192,12 +213,18 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
         "changes on several paths: the range call moves before the unlock, under the same test: {unmap}"
     );
     let start = unmap.find("mmu_notifier_invalidate_range_start(").unwrap();
-    assert!(unmap[..start].contains("goto out;"), "the early exit before the lookup stays outside the bracket");
+    assert!(
+        unmap[..start].contains("goto out;"),
+        "the early exit before the lookup stays outside the bracket"
+    );
     assert!(
         unmap.contains("if (!pte) {\n\t\tmmu_notifier_invalidate_range_end(mm, start, end);\n\t\tgoto out;\n\t}"),
         "{unmap}"
     );
-    assert!(unmap.contains("mmu_notifier_invalidate_range_end(mm, start, end);\nout:\n"), "{unmap}");
+    assert!(
+        unmap.contains("mmu_notifier_invalidate_range_end(mm, start, end);\nout:\n"),
+        "{unmap}"
+    );
 
     // The callback whose work is not covered is converted, not dropped.
     let gizmo = read(&dir, "drivers/gizmo/gizmo_svm.c");

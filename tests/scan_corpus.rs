@@ -248,7 +248,10 @@ fn lock_helpers_are_learned_from_the_tree_not_listed() {
     let follow = helper("follow_pte");
     assert_eq!(follow["held"], "on-zero");
     assert_eq!(follow["extent"], "pte");
-    assert_eq!((&follow["mm_arg"], &follow["address_arg"]), (&Value::from(0), &Value::from(1)));
+    assert_eq!(
+        (&follow["mm_arg"], &follow["address_arg"]),
+        (&Value::from(0), &Value::from(1))
+    );
     assert_eq!(follow["file"], "include/linux/mm.h");
     assert!(
         follow["why"]
@@ -265,11 +268,18 @@ fn lock_helpers_are_learned_from_the_tree_not_listed() {
     assert_eq!(legacy["held"], "on-non-zero");
     assert_eq!(legacy["extent"], "unknown");
     assert_eq!(
-        [&legacy["page_arg"], &legacy["mm_arg"], &legacy["address_arg"]],
+        [
+            &legacy["page_arg"],
+            &legacy["mm_arg"],
+            &legacy["address_arg"]
+        ],
         [&Value::from(0), &Value::from(1), &Value::from(2)]
     );
     let inner = helper("__page_lock_pte");
-    assert!(inner["why"].as_str().unwrap().contains("spin_lock()"), "{inner}");
+    assert!(
+        inner["why"].as_str().unwrap().contains("spin_lock()"),
+        "{inner}"
+    );
     // A call under a learned helper says which and why.
     let via_macro = sites(&report, "needs-review")
         .into_iter()
@@ -279,7 +289,9 @@ fn lock_helpers_are_learned_from_the_tree_not_listed() {
         .unwrap()
         .to_string();
     assert!(
-        via_macro.contains("held there (taken by follow_pte() at line 18, which returns 0 with *ptlp locked"),
+        via_macro.contains(
+            "held there (taken by follow_pte() at line 18, which returns 0 with *ptlp locked"
+        ),
         "{via_macro}"
     );
 }
@@ -297,11 +309,17 @@ fn a_macro_that_hides_the_api_is_reported_with_every_use() {
     let def = at("fs/blobfs/blob_compat.h:6");
     assert_eq!(def["occurrences"], 1);
     assert!(
-        def["reason"].as_str().unwrap().contains("used at 2 place(s)"),
+        def["reason"]
+            .as_str()
+            .unwrap()
+            .contains("used at 2 place(s)"),
         "{def}"
     );
     let direct = at("fs/blobfs/blob_flush.c:21");
-    assert_eq!(direct["occurrences"], 0, "the needle is in the macro, not here");
+    assert_eq!(
+        direct["occurrences"], 0,
+        "the needle is in the macro, not here"
+    );
     assert_eq!(direct["function"], "blob_flush_one");
     assert!(
         direct["reason"]
@@ -337,7 +355,12 @@ fn a_macro_that_hides_the_api_is_reported_with_every_use() {
 fn unparseable_code_stays_in_its_own_definition() {
     use kseries::scan::kernel_c;
     let cases = [
-        ("arch/bar/kvm/bar.c", "bar_read_msr", None, "kvm_arch_mmu_notifier_invalidate_page"),
+        (
+            "arch/bar/kvm/bar.c",
+            "bar_read_msr",
+            None,
+            "kvm_arch_mmu_notifier_invalidate_page",
+        ),
         (
             "mm/shrink.c",
             "shrink_budget",
@@ -347,7 +370,9 @@ fn unparseable_code_stays_in_its_own_definition() {
         (
             "virt/kvm/kvm_main.c",
             "kvm_kick_all",
-            Some("a block opened after the macro `KVM_VCPUS_BEGIN(...)` and closed by another macro at line 19"),
+            Some(
+                "a block opened after the macro `KVM_VCPUS_BEGIN(...)` and closed by another macro at line 19",
+            ),
             "kvm_arch_mmu_notifier_invalidate_page(kvm, address)",
         ),
     ];
@@ -359,9 +384,7 @@ fn unparseable_code_stays_in_its_own_definition() {
         assert!(bad_at < site_at, "{file}: the construct comes first");
 
         let mut plain = tree_sitter::Parser::new();
-        plain
-            .set_language(&tree_sitter_c::LANGUAGE.into())
-            .unwrap();
+        plain.set_language(&tree_sitter_c::LANGUAGE.into()).unwrap();
         let plain = plain.parse(&src, None).unwrap();
         // Plain tree-sitter loses a site inside an ERROR, or inside a
         // function (or a function it was nested into) that is damaged.
@@ -375,20 +398,32 @@ fn unparseable_code_stays_in_its_own_definition() {
             }
             kernel_c::inside_error(n) || any_damaged
         };
-        assert!(damaged(bad_at), "{file}: plain tree-sitter cannot parse {bad}");
+        assert!(
+            damaged(bad_at),
+            "{file}: plain tree-sitter cannot parse {bad}"
+        );
         if construct.is_some() {
-            assert!(damaged(site_at), "{file}: the fixture must defeat plain tree-sitter");
+            assert!(
+                damaged(site_at),
+                "{file}: the fixture must defeat plain tree-sitter"
+            );
         }
 
         let parsed = kernel_c::parse(&src);
         let node = parsed.node_for_byte_range(site_at, site_at).unwrap();
         assert!(!kernel_c::inside_error(node), "{file}: site swallowed");
         let func = kernel_c::enclosing_function(node).unwrap();
-        assert!(!kernel_c::has_error(func), "{file}: site's function damaged");
+        assert!(
+            !kernel_c::has_error(func),
+            "{file}: site's function damaged"
+        );
         let bad_node = parsed.node_for_byte_range(bad_at, bad_at).unwrap();
         let scope = kernel_c::enclosing_function(bad_node).unwrap_or(parsed.root_at(bad_at));
         match construct {
-            None => assert!(!kernel_c::has_error(scope), "{file}: {bad} parses once blanked"),
+            None => assert!(
+                !kernel_c::has_error(scope),
+                "{file}: {bad} parses once blanked"
+            ),
             Some(c) => {
                 let why = kernel_c::failure::describe(scope, &src).to_string();
                 assert!(why.contains(c), "{file}: {why}");

@@ -619,7 +619,9 @@ impl<'a> CallCx<'a> {
             let indent = indent_at(self.src, region[0].start_byte());
             let stmt = call_statement(&indent, self.recipe.range_end, &end_args);
             let block = block_of(last).ok_or("region without a block")?;
-            let ends_block = statements(block).last().is_some_and(|l| l.id() == last.id());
+            let ends_block = statements(block)
+                .last()
+                .is_some_and(|l| l.id() == last.id());
             if region.len() == 1 || !ends_block {
                 let at = line_end(self.src, last.end_byte() - 1);
                 edits.push((at, at, format!("\n{stmt}")));
@@ -983,7 +985,11 @@ impl<'a> CallCx<'a> {
             Some(c) => format!(
                 "{indent}if {}\n{}",
                 text(c, self.src),
-                call_statement(&format!("{indent}\t"), self.recipe.range_call, &[mm.into(), s, e])
+                call_statement(
+                    &format!("{indent}\t"),
+                    self.recipe.range_call,
+                    &[mm.into(), s, e]
+                )
             ),
             None => call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]),
         };
@@ -1019,10 +1025,8 @@ impl<'a> CallCx<'a> {
         };
         let releases = inner.kind() == "expression_statement"
             && calls_in(inner).into_iter().any(|c| {
-                callee_name(c, self.src).is_some_and(|n| {
-                    self.locks
-                        .releases(&n, &call_args(c, self.src).join(", "))
-                })
+                callee_name(c, self.src)
+                    .is_some_and(|n| self.locks.releases(&n, &call_args(c, self.src).join(", ")))
             });
         releases.then_some(inner)
     }
@@ -1092,8 +1096,7 @@ impl<'a> CallCx<'a> {
             .iter()
             .all(|b| *b == b'\t' || *b == b' ')
             && line_end(self.src, close) == close + 2;
-        if !opens_line || !close_alone || owner.start_position().row != block.start_position().row
-        {
+        if !opens_line || !close_alone || owner.start_position().row != block.start_position().row {
             return;
         }
         edits.push((open - 1, open + 1, String::new()));

@@ -118,7 +118,10 @@ enum Meaning<'t> {
         needs_review: bool,
     },
     /// The API used in the body of a macro: its uses are the real sites.
-    Macro { reason: String, name: String },
+    Macro {
+        reason: String,
+        name: String,
+    },
 }
 
 impl Classifier<'_> {
@@ -330,7 +333,8 @@ impl Classifier<'_> {
             before.ends_with(b".") || before.ends_with(b"->")
         };
         let definition = macro_definition(node);
-        if self.is_api_name(&name) && !pasted
+        if self.is_api_name(&name)
+            && !pasted
             && let Some(def) = definition
             && let Some(macro_name) = def.child_by_field_name("name")
         {

@@ -261,8 +261,14 @@ pub fn learn(
     // lock-handing shape, and which other calls the tree annotates with
     // the acquires annotation (only those count).
     let shaped: Vec<String> = wanted.shaped.iter().cloned().collect();
-    let (mut extra, annotated_names) =
-        read_tree(root, all_files, &known(parsed, &[]), recipe, &shaped, &wanted.others)?;
+    let (mut extra, annotated_names) = read_tree(
+        root,
+        all_files,
+        &known(parsed, &[]),
+        recipe,
+        &shaped,
+        &wanted.others,
+    )?;
     let mut in_tree: BTreeSet<String> = wanted.shaped.clone();
     let mut frontier = wanted.shaped;
     frontier.extend(annotated_names.keys().cloned());
@@ -504,8 +510,9 @@ fn inner_candidates(def: Node, src: &[u8], recipe: &Recipe) -> BTreeSet<String> 
             .parent()
             .is_some_and(|p| p.kind() == "return_statement");
         let in_cond_lock = ancestor_call(call, src, recipe.lock_learning.cond_lock);
-        let stores_lock = kernel_c::parent_through_parens_casts(call)
-            .is_some_and(|(p, _)| p.kind() == "assignment_expression" || p.kind() == "init_declarator");
+        let stores_lock = kernel_c::parent_through_parens_casts(call).is_some_and(|(p, _)| {
+            p.kind() == "assignment_expression" || p.kind() == "init_declarator"
+        });
         if gets_lock || returned || in_cond_lock || (stores_lock && !lock_params.is_empty()) {
             out.insert(name);
         }
@@ -778,7 +785,9 @@ fn held_when(exits: &[ptl::Exit], src: &[u8]) -> Option<Held> {
         });
         match &e.state {
             ExitState::Unknown => return None,
-            ExitState::HeldIfResult { when_zero: true, .. } => c.cond_zero += 1,
+            ExitState::HeldIfResult {
+                when_zero: true, ..
+            } => c.cond_zero += 1,
             ExitState::HeldIfResult { .. } => c.cond_other += 1,
             ExitState::Held(_) if e.value.is_none() => c.held_void += 1,
             ExitState::Held(_) if zero => c.held_zero += 1,
@@ -843,10 +852,7 @@ fn explain(
     let how = if let Some(a) = annotation.filter(|_| names.is_empty()) {
         format!("annotated {a}")
     } else if wrapper {
-        format!(
-            "a {}() wrapper of {by}",
-            recipe.lock_learning.cond_lock
-        )
+        format!("a {}() wrapper of {by}", recipe.lock_learning.cond_lock)
     } else {
         format!("the lock is taken by {by}")
     };
@@ -933,7 +939,9 @@ static inline pte_t *find_pte(struct page *page, struct mm_struct *mm,
         );
         assert_eq!(wrapper.extent, Extent::Unknown);
         assert!(
-            wrapper.why.contains("__cond_lock() wrapper of __find_pte()"),
+            wrapper
+                .why
+                .contains("__cond_lock() wrapper of __find_pte()"),
             "{}",
             wrapper.why
         );
@@ -1009,6 +1017,9 @@ static inline spinlock_t *lock_if_huge(pmd_t *pmd, struct vm_area_struct *vma)
 ";
         let h = learn_in(src, &["table_lock_if_huge", "lock_if_huge"]);
         assert_eq!(h.len(), 2, "{h:#?}");
-        assert!(h.iter().all(|h| h.held == Held::OnNonZero && h.extent == Extent::Pmd));
+        assert!(
+            h.iter()
+                .all(|h| h.held == Held::OnNonZero && h.extent == Extent::Pmd)
+        );
     }
 }

@@ -90,11 +90,7 @@ pub fn resolve(
 
 fn api_name(detail: &Detail) -> String {
     match detail {
-        Detail::NeedsReview { reason } => reason
-            .split('`')
-            .nth(1)
-            .unwrap_or_default()
-            .to_string(),
+        Detail::NeedsReview { reason } => reason.split('`').nth(1).unwrap_or_default().to_string(),
         _ => String::new(),
     }
 }
@@ -154,7 +150,9 @@ fn uses_of(parsed: &[ParsedFile], w: &Wanted, locks: &Locks) -> Vec<Use> {
                             (Some(false), e) => {
                                 format!("the page-table lock is not held there ({e})")
                             }
-                            (None, e) => format!("whether the page-table lock is held there is not known ({e})"),
+                            (None, e) => format!(
+                                "whether the page-table lock is held there is not known ({e})"
+                            ),
                         },
                         None => "outside a function".to_string(),
                     };
@@ -219,16 +217,21 @@ fn mentions(file: &ParsedFile, name: &str) -> Vec<(usize, Mention)> {
             called_by(id).map(|c| (c.start_byte(), c.end_byte())),
         ))
     }) {
-        out.push((off, call.map_or(Mention::Other, |(s, e)| Mention::Call(s, e))));
+        out.push((
+            off,
+            call.map_or(Mention::Other, |(s, e)| Mention::Call(s, e)),
+        ));
     }
     // Macro bodies are opaque text to the parser: search them by bytes.
-    for def in tree.descendants_of_kind("preproc_function_def")
+    for def in tree
+        .descendants_of_kind("preproc_function_def")
         .into_iter()
         .chain(tree.descendants_of_kind("preproc_def"))
     {
-        let (Some(body), Some(def_name)) =
-            (def.child_by_field_name("value"), def.child_by_field_name("name"))
-        else {
+        let (Some(body), Some(def_name)) = (
+            def.child_by_field_name("value"),
+            def.child_by_field_name("name"),
+        ) else {
             continue;
         };
         let text = &file.src[body.start_byte()..body.end_byte()];
@@ -261,6 +264,7 @@ fn enclosing_call(n: Node, start: usize, end: usize) -> Option<Node> {
 fn defined_as_macro(id: Node) -> bool {
     id.parent().is_some_and(|p| {
         matches!(p.kind(), "preproc_def" | "preproc_function_def")
-            && p.child_by_field_name("name").is_some_and(|n| n.id() == id.id())
+            && p.child_by_field_name("name")
+                .is_some_and(|n| n.id() == id.id())
     })
 }

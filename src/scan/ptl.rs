@@ -241,7 +241,8 @@ impl Cx<'_> {
 
     fn taker(&self, call: Node) -> Option<Taker<'_>> {
         let name = callee_name(call, self.src)?;
-        self.locks.taker(&name, &call_args(call, self.src).join(", "))
+        self.locks
+            .taker(&name, &call_args(call, self.src).join(", "))
     }
 
     fn held_by(&self, call: Node, taker: &Taker) -> (String, Takers) {
@@ -252,7 +253,10 @@ impl Cx<'_> {
             .unwrap_or_default();
         let mut takers = Takers::new();
         takers.insert((taker.name.to_string(), call_args(call, self.src)));
-        (format!("taken by {}() at line {line}{why}", taker.name), takers)
+        (
+            format!("taken by {}() at line {line}{why}", taker.name),
+            takers,
+        )
     }
 
     /// States entering the then and else branches of an `if`.

@@ -442,14 +442,21 @@ mod tests {
         let text = |r: &Range<usize>| String::from_utf8_lossy(&src[r.clone()]).into_owned();
         // `#ifdef A` pairs with the `#endif` of the last chunk: left out.
         assert!(text(&chunks[0].ranges[0]).starts_with("int f(void)"));
-        assert!(chunks[0].ranges.iter().any(|r| text(r).contains("#ifdef B")));
+        assert!(
+            chunks[0]
+                .ranges
+                .iter()
+                .any(|r| text(r).contains("#ifdef B"))
+        );
         assert_eq!(chunks[2].ranges, Vec::<Range<usize>>::new());
     }
 }
 
 #[cfg(test)]
 mod containment {
-    use super::super::{enclosing_function, failure, function_name, has_error, inside_error, parse};
+    use super::super::{
+        enclosing_function, failure, function_name, has_error, inside_error, parse,
+    };
 
     /// `f` calls `target()`; the file has `bad` before it.
     fn site_in_g(bad: &str) -> String {
@@ -482,7 +489,10 @@ mod containment {
         let bad = "\tasm volatile(\"1: rdmsr\\n\"\n\t\t     \"2:\\n\"\n\t\t     _ASM_EXTABLE(1b, 2b)\n\t\t     : \"=a\"(a) : \"c\"(a));";
         let src = site_in_g(bad);
         let parsed = parse(src.as_bytes());
-        assert!(!has_error(parsed.root_node()), "asm blanked, nothing left to fail");
+        assert!(
+            !has_error(parsed.root_node()),
+            "asm blanked, nothing left to fail"
+        );
         check_contained(bad, "asm");
     }
 

@@ -284,9 +284,7 @@ fn string_macro_at(out: &mut [u8], toks: &mut [Tok], c: &[usize], k: usize, befo
         };
         last = close;
     }
-    let next_str = c
-        .get(last + 1)
-        .is_some_and(|&n| toks[n].kind == Kind::Str);
+    let next_str = c.get(last + 1).is_some_and(|&n| toks[n].kind == Kind::Str);
     let prev_str = k > 0 && toks[c[k - 1]].kind == Kind::Str;
     let (start, end) = (t.start, toks[c[last]].end);
     let adjacent = if before_string { next_str } else { prev_str };
@@ -368,9 +366,8 @@ fn type_arguments(out: &mut [u8], toks: &mut [Tok]) {
                     _ => {}
                 }
             }
-            let ends_arg = depth == 0
-                && t.kind == Kind::Punct
-                && (text(out, &t) == b"," || j == close);
+            let ends_arg =
+                depth == 0 && t.kind == Kind::Punct && (text(out, &t) == b"," || j == close);
             if !ends_arg {
                 continue;
             }
@@ -428,7 +425,10 @@ fn declaration_annotations(out: &mut [u8], toks: &mut [Tok]) {
     for k in 0..c.len() {
         let t = toks[c[k]];
         let terminator = t.kind == Kind::Punct
-            && matches!(text(out, &t), b"(" | b";" | b"," | b"=" | b"[" | b")" | b":");
+            && matches!(
+                text(out, &t),
+                b"(" | b";" | b"," | b"=" | b"[" | b")" | b":"
+            );
         if !terminator || k == 0 {
             continue;
         }
@@ -500,7 +500,8 @@ fn extra_identifiers(src: &[u8], toks: &[Tok], run: &[usize], function: bool) ->
             // Nothing but an annotation stands right before a type
             // keyword (`noinline_for_stack void f(`).
             let next = run.get(n + 1).map(|&j| &toks[j]);
-            if next.is_some_and(|x| is_word(src, x, TYPE_KEYWORDS) || is_word(src, x, TAG_KEYWORDS)) {
+            if next.is_some_and(|x| is_word(src, x, TYPE_KEYWORDS) || is_word(src, x, TAG_KEYWORDS))
+            {
                 before_type.push(i);
             } else {
                 idents.push(i);
@@ -530,7 +531,11 @@ fn extra_identifiers(src: &[u8], toks: &[Tok], run: &[usize], function: bool) ->
         return Vec::new(); // two plain identifiers too many: not ours to guess
     }
     // All annotation-looking: the last ones are the type (and name).
-    let mut rest: Vec<usize> = idents.iter().copied().filter(|i| !keep.contains(i)).collect();
+    let mut rest: Vec<usize> = idents
+        .iter()
+        .copied()
+        .filter(|i| !keep.contains(i))
+        .collect();
     while keep.len() < needed {
         match rest.pop() {
             Some(i) => keep.push(i),
@@ -671,10 +676,12 @@ fn is_if_zero(src: &[u8], t: &Tok) -> bool {
 fn whole_statements(src: &[u8], toks: &[Tok], open: usize, close: usize) -> bool {
     let is_code = |t: &Tok| !matches!(t.kind, Kind::Directive | Kind::Gone);
     let before = toks[..open].iter().rev().find(|t| is_code(t));
-    let starts_clean = before.is_none_or(|t| {
-        t.kind == Kind::Punct && matches!(text(src, t), b";" | b"{" | b"}" | b":")
-    });
-    let inner: Vec<&Tok> = toks[open + 1..close].iter().filter(|t| is_code(t)).collect();
+    let starts_clean = before
+        .is_none_or(|t| t.kind == Kind::Punct && matches!(text(src, t), b";" | b"{" | b"}" | b":"));
+    let inner: Vec<&Tok> = toks[open + 1..close]
+        .iter()
+        .filter(|t| is_code(t))
+        .collect();
     let Some(last) = inner.last() else {
         return starts_clean;
     };
@@ -702,7 +709,9 @@ fn whole_statements(src: &[u8], toks: &[Tok], open: usize, close: usize) -> bool
 /// reads as a directive line (which it is as good as).
 fn top_level_macros(out: &mut [u8], toks: &[Tok]) {
     let mut depth = 0i32;
-    let all: Vec<usize> = (0..toks.len()).filter(|&i| toks[i].kind != Kind::Gone).collect();
+    let all: Vec<usize> = (0..toks.len())
+        .filter(|&i| toks[i].kind != Kind::Gone)
+        .collect();
     let c = code(toks);
     for k in 0..c.len() {
         let t = toks[c[k]];
@@ -768,9 +777,7 @@ fn offsetof_members(out: &mut [u8], toks: &[Tok]) {
         let Some(close) = matching(out, toks, &c, k + 1) else {
             continue;
         };
-        let comma = (k + 2..close).find(|&j| {
-            is_punct(out, &toks[c[j]], b',')
-        });
+        let comma = (k + 2..close).find(|&j| is_punct(out, &toks[c[j]], b','));
         if comma.is_some_and(|j| close - j != 2) {
             out[toks[c[k]].start] = b'_';
         }

@@ -104,7 +104,10 @@ impl std::fmt::Display for Failure {
                 "a block opened after the macro `{m}(...)` and closed by another macro at line {line}"
             ),
             Construct::LoopMacro(m) => {
-                write!(f, "do-block closed by the loop macro `{m}()` at line {line}")
+                write!(
+                    f,
+                    "do-block closed by the loop macro `{m}()` at line {line}"
+                )
             }
             Construct::Unclassified(snippet) => write!(
                 f,
@@ -140,7 +143,8 @@ pub fn describe(scope: Node, src: &[u8]) -> Failure {
     if let Some(f) = lex.directive_inside() {
         return f;
     }
-    if let Some((name, at)) = lines(src, start, end).find_map(|(l, at)| loop_macro(l).map(|m| (m, at)))
+    if let Some((name, at)) =
+        lines(src, start, end).find_map(|(l, at)| loop_macro(l).map(|m| (m, at)))
     {
         return Failure {
             construct: Construct::LoopMacro(name),
@@ -174,7 +178,15 @@ pub fn describe(scope: Node, src: &[u8]) -> Failure {
 }
 
 const STATEMENT_WORDS: &[&[u8]] = &[
-    b"return", b"break", b"continue", b"goto", b"if", b"for", b"while", b"do", b"switch",
+    b"return",
+    b"break",
+    b"continue",
+    b"goto",
+    b"if",
+    b"for",
+    b"while",
+    b"do",
+    b"switch",
 ];
 
 /// The first macro call in `[start, end)` with a statement among its
@@ -251,8 +263,11 @@ fn block_macro(line: &[u8]) -> Option<String> {
     let name = &t[..e];
     let rest = t[e..].trim_ascii_start();
     let keyword = [&b"if"[..], b"for", b"while", b"switch", b"do", b"else"].contains(&name);
-    (e > 0 && !keyword && rest.starts_with(b"(") && rest[..rest.len() - 1].trim_ascii_end().ends_with(b")"))
-        .then(|| String::from_utf8_lossy(name).into_owned())
+    (e > 0
+        && !keyword
+        && rest.starts_with(b"(")
+        && rest[..rest.len() - 1].trim_ascii_end().ends_with(b")"))
+    .then(|| String::from_utf8_lossy(name).into_owned())
 }
 
 /// The construct around the first damaged node.
@@ -364,8 +379,21 @@ fn words(line: &[u8]) -> Vec<(usize, &[u8])> {
 }
 
 const TYPE_WORDS: &[&[u8]] = &[
-    b"unsigned", b"signed", b"int", b"long", b"short", b"char", b"struct", b"union", b"enum",
-    b"const", b"void", b"bool", b"float", b"double", b"_Bool",
+    b"unsigned",
+    b"signed",
+    b"int",
+    b"long",
+    b"short",
+    b"char",
+    b"struct",
+    b"union",
+    b"enum",
+    b"const",
+    b"void",
+    b"bool",
+    b"float",
+    b"double",
+    b"_Bool",
 ];
 
 /// `NAME(type, ...)` or `NAME(x, type)`: a type word right after `(` or
@@ -406,7 +434,10 @@ fn type_argument(line: &[u8]) -> Option<String> {
 
 /// `} while_each_thread(g, t);`: a block closed by a macro call.
 fn loop_macro(line: &[u8]) -> Option<String> {
-    let t = line.trim_ascii_start().strip_prefix(b"}")?.trim_ascii_start();
+    let t = line
+        .trim_ascii_start()
+        .strip_prefix(b"}")?
+        .trim_ascii_start();
     let e = ident_end(t, 0);
     (e > 0 && t[e..].trim_ascii_start().starts_with(b"(") && !matches!(&t[..e], b"while" | b"else"))
         .then(|| String::from_utf8_lossy(&t[..e]).into_owned())
@@ -427,14 +458,26 @@ fn statement_macro(src: &[u8], at: usize) -> Option<String> {
     } else {
         0
     };
-    for l in [line_around(src, at), &src[prev_start..line_start.saturating_sub(1)]] {
+    for l in [
+        line_around(src, at),
+        &src[prev_start..line_start.saturating_sub(1)],
+    ] {
         let t = l.trim_ascii();
         let e = ident_end(t, 0);
         if e == 0 || !t[e..].trim_ascii_start().starts_with(b"(") || !t.ends_with(b")") {
             continue;
         }
         let name = &t[..e];
-        if [&b"if"[..], b"while", b"for", b"switch", b"return", b"sizeof"].contains(&name) {
+        if [
+            &b"if"[..],
+            b"while",
+            b"for",
+            b"switch",
+            b"return",
+            b"sizeof",
+        ]
+        .contains(&name)
+        {
             continue;
         }
         return Some(String::from_utf8_lossy(name).into_owned());
@@ -523,8 +566,10 @@ impl Lexed {
                 }
                 c if is_ident_start(c) && (i == 0 || !is_ident_byte(src[i - 1])) => {
                     let e = ident_end(src, i);
-                    if matches!(&src[i..e], b"asm" | b"__asm__" | b"__asm" | b"asm_volatile_goto")
-                    {
+                    if matches!(
+                        &src[i..e],
+                        b"asm" | b"__asm__" | b"__asm" | b"asm_volatile_goto"
+                    ) {
                         asm.push(i);
                     }
                     last_word = src[i..e].to_vec();
@@ -626,8 +671,10 @@ impl Lexed {
     /// A conditional directive inside parentheses or an initializer.
     fn directive_inside(&self) -> Option<Failure> {
         let d = self.directives.iter().find(|d| {
-            matches!(d.word.as_slice(), b"if" | b"ifdef" | b"ifndef" | b"else" | b"elif")
-                && (d.parens > 0 || d.initializer)
+            matches!(
+                d.word.as_slice(),
+                b"if" | b"ifdef" | b"ifndef" | b"else" | b"elif"
+            ) && (d.parens > 0 || d.initializer)
         })?;
         Some(Failure {
             construct: if d.parens > 0 {

@@ -169,7 +169,10 @@ fn names_a_register(src: &[u8], start: usize) -> bool {
     let word = &before[word_start..];
     !word.is_empty()
         && is_ident_start(word[0])
-        && !matches!(word, b"else" | b"do" | b"return" | b"volatile" | b"__volatile__")
+        && !matches!(
+            word,
+            b"else" | b"do" | b"return" | b"volatile" | b"__volatile__"
+        )
 }
 
 /// The end of the parenthesised operands after an asm keyword and its
@@ -320,7 +323,10 @@ mod tests {
         assert_eq!(out.len(), src.len());
         let s = String::from_utf8(out).unwrap();
         assert_eq!(s.matches('\n').count(), 6, "newlines kept: {s}");
-        assert!(s.contains("asm volatile(\"\"") && !s.contains("_ASM_EXTABLE"), "{s}");
+        assert!(
+            s.contains("asm volatile(\"\"") && !s.contains("_ASM_EXTABLE"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -339,6 +345,9 @@ mod tests {
         let src = b"int myasm(int x) { return x; } void g(void) { __asm__ __volatile__(\"nop\" ::: \"memory\"); }";
         let s = String::from_utf8(preprocess(src)).unwrap();
         assert!(s.starts_with("int myasm(int x)"), "{s}");
-        assert!(s.contains("__asm__ __volatile__(\"\"") && !s.contains("memory"), "{s}");
+        assert!(
+            s.contains("__asm__ __volatile__(\"\"") && !s.contains("memory"),
+            "{s}"
+        );
     }
 }
