@@ -116,21 +116,7 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
         ("shrink_list", 2),
     ] {
         let body = function(&shrink, f);
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range_start(").count(),
-            1,
-            "{body}"
-        );
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range_end(").count(),
-            ends,
-            "{body}"
-        );
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range(").count(),
-            1,
-            "{body}"
-        );
+        assert_bracketed(body, ends);
         assert!(
             !body.contains("1UL << compound_order"),
             "page count used as a length: {body}"
@@ -161,21 +147,7 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
     let legacy = read(&dir, "mm/legacy_rmap.c");
     for (f, ends) in [("legacy_wrprotect_one", 1), ("legacy_unmap_one", 2)] {
         let body = function(&legacy, f);
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range_start(").count(),
-            1,
-            "{body}"
-        );
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range_end(").count(),
-            ends,
-            "{body}"
-        );
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range(").count(),
-            1,
-            "{body}"
-        );
+        assert_bracketed(body, ends);
         assert!(!body.contains("invalidate_page"), "{body}");
         // The lookup's entry may be a huge one: the bracket covers the
         // whole compound page, and starts right before the lookup.
@@ -424,6 +396,17 @@ fn scan_json_full(dir: &Path) -> Value {
 }
 
 /// No site of the old API is left, and the linter is content.
+/// One start, `ends` ends (one per path out), and one atomic call.
+fn assert_bracketed(body: &str, ends: usize) {
+    for (call, n) in [
+        ("mmu_notifier_invalidate_range_start(", 1),
+        ("mmu_notifier_invalidate_range_end(", ends),
+        ("mmu_notifier_invalidate_range(", 1),
+    ] {
+        assert_eq!(body.matches(call).count(), n, "{call}: {body}");
+    }
+}
+
 fn assert_migrated(dir: &Path) {
     let kinds = scan_kinds(dir);
     for k in [

@@ -20,7 +20,7 @@ use std::ops::Range;
 
 use tree_sitter::{Node, Parser, Point, Tree};
 
-use super::prep::{skip_block_comment, skip_quoted};
+use super::prep::{directive_end, skip_blanks, skip_block_comment, skip_quoted};
 
 /// How many times the main tree is parsed again after setting regions
 /// apart; each round isolates what still spreads.
@@ -299,7 +299,7 @@ pub fn definitions(src: &[u8]) -> Vec<Chunk> {
         if line_start {
             let first = skip_blanks(src, i);
             if src.get(first) == Some(&b'#') {
-                let end = directive_end(src, first);
+                let end = (directive_end(src, first) + 1).min(src.len());
                 if let Some(d) = Directive::read(src, i, end) {
                     directives.push(d);
                 }
@@ -332,30 +332,6 @@ pub fn definitions(src: &[u8]) -> Vec<Chunk> {
         chunks.push(chunk(start, src.len(), &directives));
     }
     chunks
-}
-
-fn skip_blanks(src: &[u8], mut i: usize) -> usize {
-    while i < src.len() && (src[i] == b' ' || src[i] == b'\t') {
-        i += 1;
-    }
-    i
-}
-
-/// The end of a directive line, past its continuation lines and newline.
-fn directive_end(src: &[u8], mut i: usize) -> usize {
-    loop {
-        let Some(p) = memchr::memchr(b'\n', &src[i..]) else {
-            return src.len();
-        };
-        let nl = i + p;
-        let continued = src[..nl].trim_ascii_end().ends_with(b"\\")
-            || src[..nl].ends_with(b"\\\r")
-            || (nl > 0 && src[nl - 1] == b'\\');
-        i = nl + 1;
-        if !continued {
-            return i;
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,10 @@
 //! - identifiers where a declaration has no room for them (`STATIC int
 //!   f(`, `long v ATTRIBUTE_UNUSED,`) are annotations and are blanked,
 //!   when they look like one (`__x` or upper case);
-//! - an iterator macro whose body is a keyword statement without braces
-//!   (`list_for_each_entry(p, h, m)` / `if (...)`) becomes `while`, which
-//!   it is (with a block or a call as its body, tree-sitter reads a call
-//!   and a statement, which every stage already understands);
+//! - an iterator macro whose body is a statement other than a block or a
+//!   call (`list_for_each_entry(p, h, m)` / `if (...)`) becomes `while`,
+//!   which it is (with a block or a call as its body, tree-sitter reads a
+//!   call and a statement, which every stage already understands);
 //! - GNU case ranges (`case 1 ... 3:`);
 //! - `offsetof(struct s, a[i].b)`: tree-sitter reads `offsetof` only with
 //!   a plain member, so any other is read as a call;
@@ -26,7 +26,9 @@
 //!   its directive lines: the code reads as configured in, which is how
 //!   the lock analysis reads every `#ifdef` anyway.
 
-use super::prep::{ident_end, is_ident_byte, is_ident_start, skip_block_comment, skip_quoted};
+use super::prep::{
+    directive_end, ident_end, is_ident_byte, is_ident_start, skip_block_comment, skip_quoted,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -202,21 +204,6 @@ fn tokenize(src: &[u8]) -> Vec<Tok> {
         });
     }
     toks
-}
-
-/// The end of a directive (past its continuation lines), at its newline.
-fn directive_end(src: &[u8], mut i: usize) -> usize {
-    loop {
-        let Some(p) = memchr::memchr(b'\n', &src[i..]) else {
-            return src.len();
-        };
-        let nl = i + p;
-        if src[..nl].trim_ascii_end().ends_with(b"\\") {
-            i = nl + 1;
-            continue;
-        }
-        return nl;
-    }
 }
 
 fn text<'a>(src: &'a [u8], t: &Tok) -> &'a [u8] {
@@ -545,23 +532,13 @@ fn extra_identifiers(src: &[u8], toks: &[Tok], run: &[usize], function: bool) ->
     rest
 }
 
-/// `list_for_each_entry(p, head, member)` followed by `if (...)` (or
-/// another keyword statement) is a loop: its name becomes `while` (the
-/// arguments read as a comma expression).  Iterator macros are named `*for_each*` / `*foreach*` in
+/// `list_for_each_entry(p, head, member)` followed by `if (...)`, `x =
+/// y;` or another statement that is not a block or a call is a loop: its
+/// name becomes `while` (the arguments read as a comma expression).  Iterator macros are named `*for_each*` / `*foreach*` in
 /// the kernel.
 fn iterator_macros(out: &mut [u8], toks: &[Tok]) {
     let c = code(toks);
-    let mut depth = 0i32;
-    for k in 0..c.len() {
-        let t = toks[c[k]];
-        if t.kind == Kind::Punct {
-            match text(out, &t) {
-                b"{" => depth += 1,
-                b"}" => depth -= 1,
-                _ => {}
-            }
-            continue;
-        }
+    for (k, t, depth) in words_with_depth(out, toks, &c) {
         let word = text(out, &t);
         let iterator = memchr::memmem::find(word, b"for_each").is_some()
             || memchr::memmem::find(word, b"foreach").is_some();
@@ -581,22 +558,40 @@ fn iterator_macros(out: &mut [u8], toks: &[Tok]) {
         };
         // With a block (`list_for_each_entry(...) {`) or a call as the
         // body, tree-sitter reads a call and a statement (missing a `;`),
-        // which every stage already understands; a keyword statement as
-        // the body (`if`, `return`...) is an error to repair.
-        let followed_by_statement = c.get(close + 1).is_some_and(|&n| {
-            is_word(
-                out,
-                &toks[n],
-                &[
-                    "if", "for", "while", "do", "switch", "return", "break", "continue", "goto",
-                ],
-            )
-        });
+        // which every stage already understands; any other body (`if`,
+        // `x = y;`, `*p = 0;`) is an error to repair.
+        let next = |j: usize| c.get(close + j).map(|&n| toks[n]);
+        let followed_by_statement = match next(1) {
+            None => false,
+            Some(n) if n.kind == Kind::Punct => !matches!(text(out, &n), b"{" | b";" | b")"),
+            Some(n) if is_plain_ident(out, &n) => !next(2).is_some_and(|m| is_punct(out, &m, b'(')),
+            Some(n) => n.kind == Kind::Ident && !is_word(out, &n, &["else"]),
+        };
         if at_statement_start && followed_by_statement {
             super::prep::blank(out, t.start, t.end);
             out[t.start..t.start + 5].copy_from_slice(b"while");
         }
     }
+}
+
+/// The code tokens of `c` that are not punctuation, with their index in
+/// `c` and the brace depth they are at.
+fn words_with_depth(src: &[u8], toks: &[Tok], c: &[usize]) -> Vec<(usize, Tok, i32)> {
+    let mut depth = 0i32;
+    let mut out = Vec::new();
+    for (k, &i) in c.iter().enumerate() {
+        let t = toks[i];
+        if t.kind != Kind::Punct {
+            out.push((k, t, depth));
+            continue;
+        }
+        match text(src, &t) {
+            b"{" => depth += 1,
+            b"}" => depth -= 1,
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `case 1 ... 3:` becomes `case 1 |   3:`.
@@ -708,21 +703,11 @@ fn whole_statements(src: &[u8], toks: &[Tok], open: usize, close: usize) -> bool
 /// before the next declaration: its first byte becomes `#`, so that it
 /// reads as a directive line (which it is as good as).
 fn top_level_macros(out: &mut [u8], toks: &[Tok]) {
-    let mut depth = 0i32;
     let all: Vec<usize> = (0..toks.len())
         .filter(|&i| toks[i].kind != Kind::Gone)
         .collect();
     let c = code(toks);
-    for k in 0..c.len() {
-        let t = toks[c[k]];
-        if t.kind == Kind::Punct {
-            match text(out, &t) {
-                b"{" => depth += 1,
-                b"}" => depth -= 1,
-                _ => {}
-            }
-            continue;
-        }
+    for (k, t, depth) in words_with_depth(out, toks, &c) {
         // `#` and a letter: what tree-sitter reads as a directive name.
         let directive_like = out[t.start].is_ascii_alphabetic();
         if depth != 0

@@ -7,7 +7,10 @@
 
 use tree_sitter::Node;
 
-use super::prep::{ident_end, is_ident_byte, is_ident_start, skip_block_comment, skip_quoted};
+use super::prep::{
+    directive_end, ident_end, is_ident_byte, is_ident_start, skip_blanks, skip_block_comment,
+    skip_quoted,
+};
 
 /// Why a definition does not parse, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,42 +299,7 @@ fn construct_at(src: &[u8], damage: Node, lex: &Lexed) -> Construct {
 /// parenthesis depth 0 right after a `)`, with no `=` before it.
 pub fn looks_like_function(root: Node, src: &[u8]) -> bool {
     let (start, end) = (root.start_byte(), root.end_byte().min(src.len()));
-    let mut i = start;
-    let mut depth = 0i32;
-    let mut last = 0u8;
-    while i < end {
-        let c = src[i];
-        match c {
-            b'/' if src.get(i + 1) == Some(&b'*') => {
-                i = skip_block_comment(src, i);
-                continue;
-            }
-            b'/' if src.get(i + 1) == Some(&b'/') || (c == b'#' && at_line_start(src, i)) => {
-                i = memchr::memchr(b'\n', &src[i..]).map_or(end, |p| i + p);
-                continue;
-            }
-            b'#' if at_line_start(src, i) => {
-                i = memchr::memchr(b'\n', &src[i..]).map_or(end, |p| i + p);
-                continue;
-            }
-            b'"' | b'\'' => {
-                i = skip_quoted(src, i);
-                last = b'"';
-                continue;
-            }
-            b'(' => depth += 1,
-            b')' => depth -= 1,
-            b'=' if depth == 0 => return false,
-            b';' if depth == 0 => last = b';',
-            b'{' if depth == 0 => return last == b')',
-            _ => {}
-        }
-        if !c.is_ascii_whitespace() {
-            last = c;
-        }
-        i += 1;
-    }
-    false
+    Lexed::new(src, start, end).opens_like_function
 }
 
 fn at_line_start(src: &[u8], i: usize) -> bool {
@@ -512,6 +480,9 @@ struct Lexed {
     /// Braces and parentheses never closed, and closings never opened,
     /// by the end of the definition (taking every #if arm as written).
     final_braces: i32,
+    /// Whether the first `{` at file level follows a `)` with no `=`
+    /// before it: a function body.
+    opens_like_function: bool,
 }
 
 struct LexDirective {
@@ -533,12 +504,14 @@ impl Lexed {
         let mut init_stack: Vec<bool> = Vec::new();
         let mut last = 0u8;
         let mut last_word: Vec<u8> = Vec::new();
+        let mut first_open: Option<bool> = None;
+        let mut assigns = false;
         let mut i = start;
         while i < end {
             let c = src[i];
             if c == b'#' && at_line_start(src, i) {
-                let ws = super::prep::ident_end(src, skip_ws(src, i + 1));
-                let word = src[skip_ws(src, i + 1)..ws].to_vec();
+                let word_start = skip_blanks(src, i + 1);
+                let word = src[word_start..ident_end(src, word_start)].to_vec();
                 directives.push(LexDirective {
                     word,
                     line: line_of(src, i),
@@ -547,7 +520,7 @@ impl Lexed {
                     parens,
                     initializer: init_stack.last().copied().unwrap_or(false),
                 });
-                i = directive_line_end(src, i);
+                i = directive_end(src, i);
                 continue;
             }
             match c {
@@ -577,7 +550,11 @@ impl Lexed {
                     last = b'a';
                     continue;
                 }
+                b'=' if braces == 0 && parens == 0 => assigns = true,
                 b'{' => {
+                    if braces == 0 && parens == 0 && first_open.is_none() {
+                        first_open = Some(last == b')' && !assigns);
+                    }
                     let nested = init_stack.last().copied().unwrap_or(false)
                         && matches!(last, b',' | b'{' | b'=');
                     init_stack.push(last == b'=' || nested);
@@ -601,6 +578,7 @@ impl Lexed {
             directives,
             asm,
             final_braces: braces,
+            opens_like_function: first_open == Some(true),
         }
     }
 
@@ -688,27 +666,5 @@ impl Lexed {
 
     fn asm_near(&self, at: usize) -> bool {
         self.asm.iter().any(|&a| a <= at && at - a < 400)
-    }
-}
-
-fn skip_ws(src: &[u8], mut i: usize) -> usize {
-    while i < src.len() && (src[i] == b' ' || src[i] == b'\t') {
-        i += 1;
-    }
-    i
-}
-
-/// The end of a directive line (past continuation lines), at its newline.
-fn directive_line_end(src: &[u8], mut i: usize) -> usize {
-    loop {
-        let Some(p) = memchr::memchr(b'\n', &src[i..]) else {
-            return src.len();
-        };
-        let nl = i + p;
-        if nl > 0 && src[..nl].trim_ascii_end().ends_with(b"\\") {
-            i = nl + 1;
-            continue;
-        }
-        return nl;
     }
 }

@@ -287,6 +287,30 @@ pub fn skip_quoted(src: &[u8], i: usize) -> usize {
     src.len()
 }
 
+/// Past the spaces and tabs at `i`.
+pub fn skip_blanks(src: &[u8], mut i: usize) -> usize {
+    while i < src.len() && (src[i] == b' ' || src[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the directive line that starts at or after `i`, past its
+/// continuation lines: the offset of its final newline (or of the end).
+pub fn directive_end(src: &[u8], mut i: usize) -> usize {
+    loop {
+        let Some(p) = memchr::memchr(b'\n', &src[i..]) else {
+            return src.len();
+        };
+        let nl = i + p;
+        if src[..nl].trim_ascii_end().ends_with(b"\\") {
+            i = nl + 1;
+            continue;
+        }
+        return nl;
+    }
+}
+
 pub fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
