@@ -424,11 +424,6 @@ fn read_tree(
         .then(|| aho_corasick::AhoCorasick::new(define))
         .transpose()
         .map_err(|e| ScanError::Walk(e.to_string()))?;
-    let marker = recipe
-        .lock_acquire
-        .iter()
-        .find_map(|op| op.arg_contains)
-        .unwrap_or("ptl");
     type One = (Option<ParsedFile>, Vec<(String, (String, usize, String))>);
     let found: Result<Vec<One>, ScanError> = all_files
         .par_iter()
@@ -452,7 +447,7 @@ fn read_tree(
                     };
                     let annotation = String::from_utf8_lossy(&src[at..at + close + 1]).into_owned();
                     if let Some(name) = annotated_name(&src, at)
-                        .filter(|n| annotation.contains(marker) && annotated_of.contains(n))
+                        .filter(|n| names_the_lock(recipe, &annotation) && annotated_of.contains(n))
                     {
                         let line = memchr::memchr_iter(b'\n', &src[..at]).count() + 1;
                         annotated.push((name, (rel.clone(), line, annotation)));
@@ -642,12 +637,17 @@ fn acquires_annotation(def: Node, src: &[u8], recipe: &Recipe) -> Option<String>
     let rest = &head[at..];
     let close = memchr::memchr(b')', rest)?;
     let annotation = String::from_utf8_lossy(&rest[..=close]).into_owned();
-    let marker = recipe
+    names_the_lock(recipe, &annotation).then_some(annotation)
+}
+
+/// Whether an annotation's text names the page-table lock, as the
+/// recipe's bare lock primitive recognises it (`spin_lock` of a ptl).
+fn names_the_lock(recipe: &Recipe, annotation: &str) -> bool {
+    recipe
         .lock_acquire
         .iter()
-        .find_map(|op| op.arg_contains)
-        .unwrap_or("ptl");
-    annotation.contains(marker).then_some(annotation)
+        .filter_map(|op| op.arg_contains)
+        .any(|marker| annotation.contains(marker))
 }
 
 /// What one definition teaches, if it returns with the lock held.
@@ -992,6 +992,17 @@ int peek(struct mm_struct *mm, unsigned long address, spinlock_t **ptlp)
 }
 ";
         assert!(learn_in(src, &["peek"]).is_empty());
+    }
+
+    #[test]
+    fn an_acquires_annotation_names_its_function_when_it_names_a_ptl() {
+        let recipe = invalidate_page::recipe();
+        let src = b"extern void lock_entry(struct mm_struct *mm,\n\t\tpmd_t *pmd) __acquires(ptl);\nvoid other(void) __acquires(&inode->lock);\n";
+        let ats: Vec<usize> = memchr::memmem::find_iter(src, b"__acquires").collect();
+        assert_eq!(annotated_name(src, ats[0]).as_deref(), Some("lock_entry"));
+        assert_eq!(annotated_name(src, ats[1]).as_deref(), Some("other"));
+        assert!(names_the_lock(&recipe, "__acquires(ptl)"));
+        assert!(!names_the_lock(&recipe, "__acquires(&inode->lock)"));
     }
 
     #[test]
