@@ -10,6 +10,7 @@
 
 pub mod bot;
 pub mod check;
+pub mod crashpoint;
 pub mod recipe;
 pub mod rewrite;
 pub mod scan;

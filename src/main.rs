@@ -491,22 +491,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             recipe: id,
         } => {
             let recipe = recipe(&id)?;
-            let report = kseries::scan::scan(&path, &recipe)?;
-            let plan = kseries::rewrite::plan(&path, &report, &recipe)?;
-            let outcome = kseries::rewrite::outcome(&path, &plan)?;
+            // A subdirectory is planned as part of its whole work tree.
+            let scope = kseries::rewrite::Scope::of(&path)?;
+            let top = &scope.top;
+            let report = kseries::scan::scan(top, &recipe)?;
+            let plan = kseries::rewrite::plan(top, &report, &recipe)?;
+            let (plan, left_out) = scope.restrict(plan);
+            if let Some(within) = &scope.within {
+                eprintln!(
+                    "kseries: {within} is part of the work tree {}: planned the whole tree, kept the {} change unit(s) inside {within}",
+                    top.display(),
+                    plan.units.len()
+                );
+            }
+            for r in &left_out {
+                eprintln!("kseries: note: {r}");
+            }
+            let outcome = kseries::rewrite::outcome(top, &plan)?;
             match format {
-                PlanFormat::Diff => print!("{}", kseries::rewrite::unified_diff(&outcome)),
+                PlanFormat::Diff => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&kseries::rewrite::unified_diff(&outcome))?;
+                }
                 PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
             }
             if apply {
-                kseries::rewrite::apply(&path, &outcome)?;
+                let applied = kseries::rewrite::apply(top, &outcome)?;
+                for f in &applied.removed_leftovers {
+                    eprintln!("kseries: removed {f}, left by an interrupted --apply");
+                }
                 eprintln!(
                     "kseries: wrote {} file(s) in {}",
                     outcome.len(),
-                    path.display()
+                    top.display()
                 );
             }
-            let review = needs_review(&report, &plan);
+            let mut review = needs_review(&report, &plan);
+            // Items outside PATH are its work tree's, not this run's.
+            review.retain(|r| r.starts_with("kseries: ") || scope.contains(r));
             for r in &review {
                 eprintln!("{r}");
             }

@@ -66,6 +66,7 @@ async fn a_signed_push_becomes_a_pr_with_compile_checked_commits_on_linux_4_12()
         secret: secret.clone(),
         body_limit: 1024 * 1024,
         replay_capacity: 100,
+        limits: Default::default(),
         bot,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -923,6 +923,7 @@ impl FakeGitHubless {
             secret: Secret::new("webhook-secret-value"),
             body_limit: 1024,
             replay_capacity: 10,
+            limits: Default::default(),
             bot,
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bot_support::*;
 use kseries::bot::webhook::signature_header;
-use kseries::bot::{Secret, ServeOptions, ServerHandle, start};
+use kseries::bot::{Secret, ServeOptions, ServerHandle, ServerLimits, start};
 use reqwest::StatusCode;
 
 const SECRET: &str = "webhook-secret-for-tests";
@@ -21,6 +21,10 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with(ServerLimits::default()).await
+}
+
+async fn harness_with(limits: ServerLimits) -> Harness {
     let gh = FakeGitHub::start().await;
     let repos = repos(2);
     let runner = FakeRunner::new(&repos, 0);
@@ -29,6 +33,7 @@ async fn harness() -> Harness {
         secret: Secret::new(SECRET),
         body_limit: 1024 * 1024,
         replay_capacity: 100,
+        limits,
         bot: options(&gh, TestClock::new(), Some(&repos.bare)),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -203,4 +208,135 @@ async fn unknown_events_pings_and_headerless_deliveries() {
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(h.handled(), 0);
     assert!(h.gh.requests().await.is_empty());
+}
+
+/// A delivery refused for its body (not JSON) does not use up its id:
+/// GitHub's redelivery with the same id is handled.
+#[tokio::test]
+async fn a_refused_delivery_does_not_use_up_its_id() {
+    let mut h = harness().await;
+    let (status, _) = h.signed("push", "retry-1", b"{not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = push_payload("master", &h.repos.base).to_string();
+    let body = body.as_bytes();
+    let (status, text) = h.signed("push", "retry-1", body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    h.handle.wait_handled(1).await;
+    // Accepted once: now the id is used.
+    let (status, text) = h.signed("push", "retry-1", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("duplicate"), "{text}");
+}
+
+/// Reads from `s` until the server closes it, for at most `bound`;
+/// returns what arrived and how long it took.
+async fn until_closed(
+    s: &mut tokio::net::TcpStream,
+    bound: std::time::Duration,
+) -> (Vec<u8>, std::time::Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(bound, read)
+        .await
+        .unwrap_or_else(|_| panic!("still open after {bound:?}"));
+    (got, started.elapsed())
+}
+
+/// Slow and idle clients on 127.0.0.1 are cut off by the timeouts, more
+/// connections than the limit are closed at once, and the server keeps
+/// serving GitHub all along.
+#[tokio::test]
+async fn slow_idle_and_surplus_connections_are_closed() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let limits = ServerLimits {
+        header_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
+        max_connections: 8,
+    };
+    let h = harness_with(limits).await;
+    let addr = h.handle.addr;
+    let bound = Duration::from_secs(5);
+
+    // Idle: connects and says nothing.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let (_, took) = until_closed(&mut idle, bound).await;
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+
+    // Idle after a first request on a kept-alive connection.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, took) = until_closed(&mut kept, bound).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+
+    // A head that trickles in, a byte every 100 ms, never complete.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let trickle = async {
+        for _ in 0..100 {
+            if slow.write_all(b"X").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let started = std::time::Instant::now();
+    tokio::time::timeout(bound, trickle).await.expect("cut off");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A complete head, then a body that stalls.
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: s-1\r\nContent-Length: 100\r\n\r\n{\"ref\"",
+        )
+        .await
+        .unwrap();
+    let (answer, _) = until_closed(&mut stalled, bound).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // Twenty slow clients at once: all gone within the timeout.
+    let mut many = Vec::new();
+    for _ in 0..20 {
+        many.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    for s in &mut many {
+        until_closed(s, bound).await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // The limit: eight held connections, and the ninth is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut ninth = TcpStream::connect(addr).await.unwrap();
+    let (_, took) = until_closed(&mut ninth, bound).await;
+    assert!(took < Duration::from_millis(300), "{took:?}");
+    drop(held);
+
+    // And GitHub is served all along.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, text) = h.signed("ping", "after-1", b"{\"zen\": \"ok\"}").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
 }

@@ -184,7 +184,7 @@ fn sarif_has_the_shape_code_scanning_reads() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(rules, ["E1", "E2", "E3", "E4", "E5", "W1"]);
+    assert_eq!(rules, ["E1", "E2", "E3", "E4", "E5", "W1", "N1"]);
     let results = run0["results"].as_array().unwrap();
     assert_eq!(results.len(), 19);
     let e3 = results.iter().find(|r| r["ruleId"] == "E3").unwrap();
@@ -237,13 +237,100 @@ fn e1_reports_the_corpus_uses_of_the_old_api() {
         .collect();
     // The corpus README lists them: 3 calls in mm/shrink.c, 3 ops entries
     // (widget, gizmo, kvm), the arch hooks of foo and bar and KVM's call,
-    // and the API itself (notes).
+    // the two uses scan cannot decide (the macro in blob_compat.h, the
+    // call in broken.c, which does not parse), and the API itself (notes).
     let errors = e1.iter().filter(|f| f.ends_with("error")).count();
     let notes = e1.iter().filter(|f| f.ends_with("note")).count();
-    assert_eq!(errors, 3 + 3 + 4, "{e1:#?}");
+    assert_eq!(errors, 3 + 3 + 4 + 2, "{e1:#?}");
+    assert!(e1.contains(&"fs/blobfs/blob_compat.h:6 E1 error".to_string()));
+    assert!(e1.contains(&"fs/blobfs/broken.c:8 E1 error".to_string()));
     assert_eq!(notes, 5, "{e1:#?}");
     assert!(e1.contains(&"mm/shrink.c:36 E1 error".to_string()));
     assert!(e1.contains(&"drivers/widget/widget_mn.c:17 E1 error".to_string()));
+}
+
+/// A tree of one file, written by the test.
+fn tree_with(name: &str, content: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), content).unwrap();
+    dir
+}
+
+/// A call of the removed API hidden in a macro: scan says needs-review,
+/// and check fails on it (it is a use of the API all the same) and counts
+/// it, while an occurrence that may be another API's is a note.
+#[test]
+fn a_use_scan_cannot_decide_is_a_finding() {
+    let dir = tree_with(
+        "hidden.h",
+        b"#define flush_one(mm, a)\tmmu_notifier_invalidate_page(mm, a)\n\
+          #define other_op(o, p)\t((o)->invalidate_page(p))\n",
+    );
+    let (code, report) = json(dir.path());
+    assert_eq!(
+        findings(&report),
+        ["hidden.h:1 E1 error", "hidden.h:2 N1 note"],
+        "{report:#}"
+    );
+    assert_eq!(code, 1, "an undecided use of the API fails the check");
+    assert_eq!(report["summary"]["undecided"], 2);
+    let text = run(&[], dir.path()).stdout;
+    assert!(
+        text.contains("hidden.h:1:") && text.contains("cannot decide"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 of them about code kseries could not decide"),
+        "{text}"
+    );
+
+    // Only the note: the check passes, and still says it.
+    let dir = tree_with(
+        "other.h",
+        b"#define other_op(o, p)\t((o)->invalidate_page(p))\n",
+    );
+    let (code, report) = json(dir.path());
+    assert_eq!(findings(&report), ["other.h:1 N1 note"]);
+    assert_eq!(code, 0);
+}
+
+/// A file larger than the parse limit: its use of the removed API is an
+/// error at its line, and the rules that could not run on it say so.
+#[test]
+fn an_api_use_in_a_file_too_large_to_parse_is_a_finding() {
+    let mut src = b"void f(struct mm_struct *mm, unsigned long a)\n{\n".to_vec();
+    src.extend_from_slice(b"\tmmu_notifier_invalidate_range_start(mm, a, a + 4096);\n");
+    src.extend_from_slice(b"\tmmu_notifier_invalidate_page(mm, a);\n}\n");
+    // Our own filler: a comment of 9 MiB.
+    src.extend_from_slice(b"/* ");
+    src.resize(src.len() + (9 << 20), b'x');
+    src.extend_from_slice(b" */\n");
+    let dir = tree_with("huge.c", &src);
+    let (code, report) = json(dir.path());
+    assert_eq!(code, 1, "{:#}", report["diagnostics"]);
+    assert_eq!(
+        findings(&report),
+        ["huge.c:1 N1 note", "huge.c:4 E1 error"],
+        "{:#}",
+        report["diagnostics"]
+    );
+    assert_eq!(report["summary"]["undecided"], 2);
+    assert_eq!(report["summary"]["errors"], 1);
+    let msgs: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        msgs.iter().any(|m| m.contains("too large to parse")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("larger than the parse limit")),
+        "{msgs:?}"
+    );
 }
 
 /// Linux 4.12 as released: the old API is everywhere it was, three

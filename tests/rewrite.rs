@@ -15,26 +15,13 @@ fn kseries() -> Command {
 fn convertible_corpus() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dst = tmp.path().join("corpus");
-    copy_dir(&common::corpus(), &dst);
+    common::copy_dir(&common::corpus(), &dst);
     std::fs::remove_file(dst.join("fs/blobfs/blob_compat.h")).unwrap();
     std::fs::remove_file(dst.join("fs/blobfs/broken.c")).unwrap();
     // The linter's fixtures of historical bugs are bugs on purpose.
     std::fs::remove_dir_all(dst.join("check/bugs")).unwrap();
     git_init(&dst);
     (tmp, dst)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), to).unwrap();
-        }
-    }
 }
 
 fn git_init(dir: &Path) {
@@ -233,7 +220,7 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
 fn uses_left_for_review_keep_the_later_stages_and_fail_without_allow_partial() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("corpus");
-    copy_dir(&common::corpus(), &dir);
+    common::copy_dir(&common::corpus(), &dir);
     let out = kseries().arg("rewrite").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -280,7 +267,7 @@ fn apply_refuses_a_dirty_tree_and_a_tree_without_git() {
 
     let tmp = tempfile::tempdir().unwrap();
     let plain = tmp.path().join("plain");
-    copy_dir(&common::corpus(), &plain);
+    common::copy_dir(&common::corpus(), &plain);
     let out = kseries()
         .args(["rewrite", "--apply", "--allow-partial"])
         .arg(&plain)
@@ -439,4 +426,235 @@ fn assert_check_clean(dir: &Path) {
         .collect();
     assert!(bad.is_empty(), "check after rewrite: {bad:?}");
     assert!(out.status.success());
+}
+
+/// `git status --porcelain`, untracked files included, one entry a line.
+fn status(dir: &Path) -> String {
+    common::git(dir, &["status", "--porcelain", "--untracked-files=all"]).unwrap()
+}
+
+fn commit_all(dir: &Path, msg: &str) {
+    common::git(dir, &["add", "-A"]).unwrap();
+    common::git(dir, &["commit", "-q", "-m", msg]).unwrap();
+}
+
+/// Removing the API is a decision about the whole tree: `rewrite` of a
+/// subdirectory plans the whole work tree and applies only what lies
+/// inside, and never what code outside it still needs.
+#[test]
+fn a_subdirectory_never_loses_what_the_rest_of_the_tree_uses() {
+    let (_tmp, dir) = convertible_corpus();
+    let api_file = read(&dir, "mm/mmu_notifier.c");
+    assert!(api_file.contains("__mmu_notifier_invalidate_page("));
+
+    // The diff: paths from the top, only mm/, nothing that removes.
+    let out = kseries()
+        .arg("rewrite")
+        .arg(dir.join("mm"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let diff = String::from_utf8_lossy(&out.stdout);
+    let files: Vec<&str> = diff
+        .lines()
+        .filter_map(|l| l.strip_prefix("diff --git a/"))
+        .collect();
+    assert_eq!(files, ["mm/shrink.c b/mm/shrink.c"], "{diff}");
+    assert!(err.contains("planned the whole tree"), "{err}");
+    assert!(
+        err.contains("remove the invalidate_page API) is left out"),
+        "{err}"
+    );
+
+    common::kseries_ok(&["rewrite", "--apply", dir.join("mm").to_str().unwrap()]);
+    let changed = common::git(&dir, &["diff", "--name-only"]).unwrap();
+    assert_eq!(changed, "mm/shrink.c\n");
+    assert_eq!(
+        read(&dir, "mm/mmu_notifier.c"),
+        api_file,
+        "the API stays while others use it"
+    );
+    let kinds = scan_kinds(&dir);
+    assert_eq!(kinds["call"], 0, "{kinds}");
+    assert_eq!(kinds["api"], 5, "{kinds}");
+    assert_eq!(kinds["ops-entry"], 3, "{kinds}");
+
+    // The whole tree from the top then finishes the migration.
+    commit_all(&dir, "mm part");
+    common::kseries_ok(&["rewrite", "--apply", dir.to_str().unwrap()]);
+    assert_migrated(&dir);
+}
+
+/// A file that changed since the plan refuses the apply before any file
+/// is written.
+#[test]
+fn apply_checks_every_file_before_writing_any() {
+    let (_tmp, dir) = convertible_corpus();
+    let recipe = kseries::recipe::by_id("invalidate-page").unwrap();
+    let report = kseries::scan::scan(&dir, &recipe).unwrap();
+    let plan = kseries::rewrite::plan(&dir, &report, &recipe).unwrap();
+    let outcome = kseries::rewrite::outcome(&dir, &plan).unwrap();
+    assert!(outcome.len() > 3);
+    // The last file to be written changes (and is committed, so the tree
+    // is clean) between plan and apply.
+    let last = outcome.keys().last().unwrap().clone();
+    std::fs::write(dir.join(&last), read(&dir, &last) + "\n/* later */\n").unwrap();
+    commit_all(&dir, "a later change");
+    let err = kseries::rewrite::apply(&dir, &outcome).unwrap_err();
+    assert_eq!(status(&dir), "", "no file written, no file left: {err}");
+    assert!(err.to_string().contains(&last), "{err}");
+    assert!(err.to_string().contains("nothing was written"), "{err}");
+}
+
+/// An untracked file the rewrite would change refuses the apply: its
+/// change would not show in `git diff` nor be undone by `git checkout`.
+#[test]
+fn apply_refuses_to_change_an_untracked_file() {
+    let (_tmp, dir) = convertible_corpus();
+    common::git(&dir, &["rm", "-q", "--cached", "mm/shrink.c"]).unwrap();
+    common::git(&dir, &["commit", "-q", "-m", "untrack"]).unwrap();
+    let before = read(&dir, "mm/shrink.c");
+    let (code, err) = apply_run(&dir);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("does not track") && err.contains("mm/shrink.c"),
+        "{err}"
+    );
+    assert_eq!(read(&dir, "mm/shrink.c"), before);
+    assert_eq!(status(&dir), "?? mm/shrink.c\n", "nothing else written");
+}
+
+/// `rewrite --apply DIR`: its exit code and stderr.
+fn apply_run(dir: &Path) -> (Option<i32>, String) {
+    let out = kseries()
+        .args(["rewrite", "--apply"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `rewrite --apply` until it stops at `point`, then kills it with
+/// SIGKILL.
+fn kill_apply_at(dir: &Path, point: &str) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kseries"))
+        .args(["rewrite", "--apply"])
+        .arg(dir)
+        .env(kseries::crashpoint::ENV, point)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.starts_with(kseries::crashpoint::PAUSED) {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            return;
+        }
+        seen.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("kseries never reached {point}: {seen:#?}");
+}
+
+/// kill -9 while the temporary files are written: they show in `git
+/// status` even under the kernel's `.*` ignore rule, and the next run
+/// removes them and applies.
+#[test]
+fn a_killed_apply_leaves_visible_temporary_files_that_the_next_run_removes() {
+    let (_tmp, dir) = convertible_corpus();
+    std::fs::write(dir.join(".gitignore"), ".*\n!.gitignore\n*.o\n").unwrap();
+    commit_all(&dir, "ignore like the kernel");
+
+    kill_apply_at(&dir, "rewrite-apply-temps-written");
+    let st = status(&dir);
+    let leftovers: Vec<&str> = st.lines().collect();
+    assert!(!leftovers.is_empty(), "the temporary files show");
+    for l in &leftovers {
+        assert!(
+            l.starts_with("?? ") && l.ends_with(kseries::rewrite::apply::TEMP_SUFFIX),
+            "only untracked temporary files, no file changed: {st}"
+        );
+    }
+
+    let (code, err) = apply_run(&dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err.matches("left by an interrupted --apply").count(),
+        leftovers.len(),
+        "{err}"
+    );
+    assert!(
+        !status(&dir).contains(kseries::rewrite::apply::TEMP_SUFFIX),
+        "{}",
+        status(&dir)
+    );
+    assert_migrated(&dir);
+}
+
+/// kill -9 between two renames: the next run removes the temporary
+/// files, refuses the half-written tree and says how to undo it; after
+/// `git checkout -- .` the apply goes through.
+#[test]
+fn a_killed_apply_between_renames_is_refused_then_redone() {
+    let (_tmp, dir) = convertible_corpus();
+    kill_apply_at(&dir, "rewrite-apply-renaming");
+    let st = status(&dir);
+    assert_eq!(
+        st.lines().filter(|l| l.starts_with(" M ")).count(),
+        1,
+        "{st}"
+    );
+
+    let (code, err) = apply_run(&dir);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("an earlier --apply was interrupted") && err.contains("git checkout -- ."),
+        "{err}"
+    );
+    let st = status(&dir);
+    assert!(!st.contains(kseries::rewrite::apply::TEMP_SUFFIX), "{st}");
+
+    common::git(&dir, &["checkout", "--", "."]).unwrap();
+    common::kseries_ok(&["rewrite", "--apply", dir.to_str().unwrap()]);
+    assert_migrated(&dir);
+}
+
+/// A Latin-1 byte in a line the rewrite changes: the diff carries it as
+/// it is, and `git apply` takes the diff.
+#[test]
+fn the_diff_carries_bytes_that_are_not_utf8() {
+    let (_tmp, dir) = convertible_corpus();
+    let path = dir.join("mm/shrink.c");
+    let src = std::fs::read(&path).unwrap();
+    let at = src
+        .windows(b"mmu_notifier_invalidate_page(".len())
+        .position(|w| w == b"mmu_notifier_invalidate_page(")
+        .unwrap();
+    let eol = at + src[at..].iter().position(|&b| b == b'\n').unwrap();
+    let mut latin1 = src[..eol].to_vec();
+    latin1.extend_from_slice(b" /* caf\xe9 */");
+    latin1.extend_from_slice(&src[eol..]);
+    std::fs::write(&path, &latin1).unwrap();
+    commit_all(&dir, "latin-1");
+
+    let diff = common::kseries_ok(&["rewrite", dir.to_str().unwrap()]);
+    assert!(
+        diff.windows(4).any(|w| w == b"caf\xe9"),
+        "the byte itself, not U+FFFD"
+    );
+    let patch = dir.join("../rewrite.diff");
+    std::fs::write(&patch, &diff).unwrap();
+    common::git(&dir, &["apply", "--check", patch.to_str().unwrap()]).unwrap();
+    common::git(&dir, &["apply", patch.to_str().unwrap()]).unwrap();
+    assert_migrated(&dir);
 }

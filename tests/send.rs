@@ -1016,6 +1016,8 @@ fn git_config_supplies_server_recipients_and_login() {
         ("sendemail.smtpServer", "127.0.0.1"),
         ("sendemail.smtpServerPort", port.as_str()),
         ("sendemail.smtpUser", "cfguser"),
+        // Chosen in the configuration: a plain-text login is accepted.
+        ("sendemail.smtpEncryption", "none"),
         ("sendemail.smtpPass", "cfg-secret-9"),
         ("sendemail.to", "Config To <cfgto@example.org>"),
         ("sendemail.from", "Config Sender <cfgsender@example.org>"),
@@ -1104,30 +1106,123 @@ fn bcc_header_lock_file_and_header_injection() {
     // Another run holding the lock: refused, nothing sent.
     let lock = fx.series.join(format!("{}.lock", send::STATE_FILE));
     std::fs::write(&lock, "4242\n").unwrap();
+    let held = std::fs::File::open(&lock).unwrap();
+    held.lock().unwrap();
     let e = run(&opts(&fx, srv.port)).0.unwrap_err();
+    assert!(matches!(e, SendError::Locked { .. }), "{e:?}");
     assert!(e.to_string().contains("pid 4242"), "{e}");
     assert!(captured(&cap).is_empty());
-    std::fs::remove_file(&lock).unwrap();
+    drop(held);
 
-    // A Bcc: header in a patch reaches the envelope only.
+    // A bare CR in a Subject: could start a header line on some servers.
     let p1 = fx.series.join("0001-drv-fail-probe-without-hardware.patch");
-    let text = std::fs::read_to_string(&p1).unwrap().replacen(
-        "Subject:",
-        "Bcc: Hidden <hidden@example.net>\nSubject:",
-        1,
+    let orig = std::fs::read_to_string(&p1).unwrap();
+    let injected = orig.replacen("Subject: ", "Subject: x\rBcc: evil@example.net\r ", 1);
+    std::fs::write(&p1, &injected).unwrap();
+    let e = run(&opts(&fx, srv.port)).0.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("0001-drv-fail-probe-without-hardware.patch")
+            && e.to_string().contains("bare carriage return"),
+        "{e}"
     );
+    assert!(captured(&cap).is_empty());
+
+    // A Bcc: header in a patch reaches nobody: recipients come from To:,
+    // Cc: and the flags only.
+    let text = orig.replacen("Subject:", "Bcc: Hidden <hidden@example.net>\nSubject:", 1);
     std::fs::write(&p1, text).unwrap();
     let (r, out) = run(&opts(&fx, srv.port));
     r.unwrap_or_else(|e| panic!("{e}\n{out}"));
-    assert!(!lock.exists(), "the lock is released");
+    assert!(out.contains("Ignoring the Bcc: header of"), "{out}");
     let got = thread_order(captured(&cap));
-    assert!(got[1].rcpts().contains("hidden@example.net"));
-    assert!(!String::from_utf8_lossy(&got[1].msg).contains("hidden@"));
+    assert_eq!(got.len(), 4);
+    for c in &got {
+        assert!(!c.rcpts().contains("hidden@example.net"), "{:?}", c.rcpts());
+        assert!(!String::from_utf8_lossy(&c.msg).contains("hidden@"));
+    }
+}
+
+/// kill -9 of a real `kseries send --confirm` while it waits for a hung
+/// server: the lock dies with the process, so the re-run sends the rest
+/// without anyone cleaning up, and nothing twice.
+#[test]
+fn a_killed_send_leaves_no_lock_behind() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let hung = Server::start(py, &cap, &["--stall-after", "1"]);
+    let send = |port: u16| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kseries"));
+        c.current_dir(&fx.repo)
+            .arg("send")
+            .arg(&fx.series)
+            .args(["--confirm", "--from", SENDER, "--smtp-server", "127.0.0.1"])
+            .args(["--smtp-encryption", "none", "--smtp-server-port"])
+            .arg(port.to_string());
+        c
+    };
+    let mut child = send(hung.port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the first message is accepted and recorded.
+    let state = fx.series.join(send::STATE_FILE);
+    for _ in 0..200 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(state.exists(), "the first message was recorded");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL, mid-DATA of the second message
+    child.wait().unwrap();
+    drop(hung);
+    let lock = fx.series.join(format!("{}.lock", send::STATE_FILE));
+    assert!(lock.exists(), "the lock file names the dead process");
+
+    let srv = Server::start(py, &cap, &[]);
+    let out = send(srv.port).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("3 sent, 1 already sent before"), "{err}");
+    let got = captured(&cap);
+    let ids: BTreeSet<String> = got
+        .iter()
+        .map(|c| c.header("message-id").unwrap())
+        .collect();
+    assert_eq!((got.len(), ids.len()), (4, 4), "every message once");
+}
+
+/// A login with no encryption chosen would send the password in plain
+/// text: refused before connecting; `--smtp-encryption none` accepts it.
+#[test]
+fn a_plain_text_login_needs_an_explicit_choice() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &["--auth", "kuser:the-password"]);
+    let mut o = opts(&fx, srv.port);
+    o.smtp_encryption = None;
+    o.smtp_user = Some("kuser".into());
+    o.smtp_pass = Some(Password::new("the-password"));
+    let (r, out) = run(&o);
+    let e = r.unwrap_err();
+    let m = e.to_string();
     assert!(
-        got[0].rcpts().contains("hidden@example.net"),
-        "cover: union"
+        m.contains("unencrypted") && m.contains("read the password"),
+        "{m}"
     );
-    assert!(!got[2].rcpts().contains("hidden@example.net"));
+    assert!(m.contains("--smtp-encryption none"), "{m}");
+    assert!(!m.contains("the-password") && !out.contains("the-password"));
+    assert!(captured(&cap).is_empty(), "nothing sent");
+
+    o.smtp_encryption = Some(Encryption::None);
+    let (r, out) = run(&o);
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(captured(&cap).len(), 4);
 }
 
 const CHILD_ENV: &str = "KSERIES_TEST_CHILD_PORT";
@@ -1148,6 +1243,7 @@ fn env_password_child() {
         smtp_server: Some("127.0.0.1".into()),
         smtp_server_port: Some(port),
         smtp_user: Some("envuser".into()),
+        smtp_encryption: Some(Encryption::None),
         git_dir: Some(repo),
         ..SendOptions::default()
     };

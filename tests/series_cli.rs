@@ -61,3 +61,77 @@ fn series_subcommand_writes_the_patches_and_refuses_an_existing_branch() {
         "{err}"
     );
 }
+
+/// A kernel file with a Latin-1 byte in a line the series changes: the
+/// series is cut (it used to stop at "stream did not contain valid
+/// UTF-8", leaving its branch and files), the patch carries the byte
+/// itself, and `git am` of the patches gives the branch's tree.
+#[test]
+fn bytes_that_are_not_utf8_reach_the_patches_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("corpus");
+    common::copy_dir(&common::corpus(), &dir);
+    std::fs::remove_file(dir.join("fs/blobfs/blob_compat.h")).unwrap();
+    std::fs::remove_file(dir.join("fs/blobfs/broken.c")).unwrap();
+    std::fs::remove_dir_all(dir.join("check/bugs")).unwrap();
+    let path = dir.join("mm/shrink.c");
+    let src = std::fs::read(&path).unwrap();
+    let call = b"mmu_notifier_invalidate_page(";
+    let at = src.windows(call.len()).position(|w| w == call).unwrap();
+    let eol = at + src[at..].iter().position(|&b| b == b'\n').unwrap();
+    let latin1 = [&src[..eol], b" /* d\xe9j\xe0 vu */", &src[eol..]].concat();
+    std::fs::write(&path, latin1).unwrap();
+    let g = |args: &[&str]| common::git(&dir, args).unwrap();
+    g(&["init", "-q", "-b", "master"]);
+    g(&["config", "user.name", "Ada Kernel"]);
+    g(&["config", "user.email", "ada@example.org"]);
+    g(&["add", "-A"]);
+    g(&["commit", "-qm", "base"]);
+
+    let out = tmp.path().join("out");
+    let mbox = tmp.path().join("series.mbox");
+    let run = Command::cargo_bin("kseries")
+        .unwrap()
+        .args(["series", "--output-dir"])
+        .arg(&out)
+        .arg("--mbox")
+        .arg(&mbox)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let patches: Vec<Vec<u8>> = names.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert!(
+        patches
+            .iter()
+            .any(|p| p.windows(6).any(|w| w == b"d\xe9j\xe0 v")),
+        "the Latin-1 bytes themselves"
+    );
+    assert!(
+        std::fs::read(&mbox)
+            .unwrap()
+            .windows(3)
+            .any(|w| w == b"d\xe9j")
+    );
+
+    let tip_tree = g(&["rev-parse", "kseries/invalidate-page^{tree}"]);
+    let clone = tmp.path().join("clone");
+    common::git(tmp.path(), &["clone", "-q", dir.to_str().unwrap(), "clone"]).unwrap();
+    // The patches, without the cover letter.
+    let mut am = vec!["am", "-q"];
+    am.extend(names[1..].iter().map(|p| p.to_str().unwrap()));
+    common::git(&clone, &am).unwrap();
+    assert_eq!(
+        common::git(&clone, &["rev-parse", "HEAD^{tree}"]).unwrap(),
+        tip_tree
+    );
+}

@@ -334,3 +334,105 @@ fn second_version_keeps_the_change_id_and_has_a_range_diff() {
     .unwrap_err();
     assert!(matches!(e, SeriesError::OutputNotEmpty(_)), "{e}");
 }
+
+fn branch_exists(dir: &Path, name: &str) -> bool {
+    common::git(
+        dir,
+        &["rev-parse", "--verify", "-q", &format!("refs/heads/{name}")],
+    )
+    .is_ok()
+}
+
+fn change_id_recorded(dir: &Path, branch: &str) -> bool {
+    common::git(
+        dir,
+        &[
+            "config",
+            "--get",
+            &format!("branch.{branch}.kseries-change-id"),
+        ],
+    )
+    .is_ok()
+}
+
+/// A run that fails at its very end (the mbox cannot be written) leaves
+/// no branch, no config entry and no patch file behind.
+#[test]
+fn a_failing_series_leaves_nothing_behind() {
+    let (t, dir) = repo();
+    let p = plan(&dir);
+    let out = t.path().join("out/v1");
+    let e = make(
+        &dir,
+        &p,
+        &SeriesOptions {
+            branch: "mn/fails".into(),
+            output_dir: Some(out.clone()),
+            mbox: Some(t.path().join("no-such-dir/series.mbox")),
+            ..opts()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("series.mbox"), "{e}");
+    assert!(!branch_exists(&dir, "mn/fails"), "no branch");
+    assert!(!change_id_recorded(&dir, "mn/fails"), "no config entry");
+    assert!(!t.path().join("out").exists(), "no output directory");
+    assert!(!t.path().join("no-such-dir").exists());
+
+    // The same run with a writable mbox goes through.
+    let r = make(
+        &dir,
+        &p,
+        &SeriesOptions {
+            branch: "mn/fails".into(),
+            output_dir: Some(out.clone()),
+            mbox: Some(t.path().join("series.mbox")),
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert!(branch_exists(&dir, "mn/fails"));
+    assert!(change_id_recorded(&dir, "mn/fails"));
+    assert_eq!(fs::read_dir(&out).unwrap().count(), r.patches.len() + 1);
+}
+
+/// `--branch X --output-dir DIR` where DIR holds a series already: refused
+/// before branch X exists.
+#[test]
+fn an_output_dir_in_use_is_refused_before_the_branch_is_made() {
+    let (t, dir) = repo();
+    let p = plan(&dir);
+    let out = t.path().join("out");
+    make(
+        &dir,
+        &p,
+        &SeriesOptions {
+            branch: "mn/first".into(),
+            output_dir: Some(out.clone()),
+            ..opts()
+        },
+    )
+    .unwrap();
+    let before: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let e = make(
+        &dir,
+        &p,
+        &SeriesOptions {
+            branch: "mn/second".into(),
+            output_dir: Some(out.clone()),
+            ..opts()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, SeriesError::OutputNotEmpty(_)), "{e}");
+    assert!(!branch_exists(&dir, "mn/second"), "no branch");
+    assert!(!change_id_recorded(&dir, "mn/second"));
+    let after: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(before, after, "the directory is untouched");
+}

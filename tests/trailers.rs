@@ -254,3 +254,90 @@ fn maildir_and_explicit_base() {
     assert!(rep.new_head.is_some());
     assert!(message(&fx, "series~2").contains("Acked-by: A B <ab@example.org>\nSigned-off-by:"));
 }
+
+/// Options for the fixture's branch with `mbox` as the replies.
+fn options_for(fx: &Fx, mbox: &str, series: Option<PathBuf>) -> TrailersOptions {
+    let replies = fx.root.join("replies.mbox");
+    std::fs::write(&replies, mbox).unwrap();
+    TrailersOptions {
+        repo: fx.repo.clone(),
+        branch: "series".into(),
+        base: None,
+        replies,
+        series,
+        dry_run: false,
+    }
+}
+
+/// `--series` pointing at a series directory that kseries never sent (no
+/// state file): the Message-Ids its patch files carry match the replies.
+#[test]
+fn a_series_directory_that_was_never_sent_matches_by_its_message_ids() {
+    let fx = fixture();
+    let dir = fx.root.join("v1");
+    git(
+        &fx.repo,
+        &[
+            "format-patch",
+            "-q",
+            "--thread",
+            "--cover-letter",
+            "-o",
+            dir.to_str().unwrap(),
+            &format!("{}..series", fx.base),
+        ],
+    );
+    let id_of = |n: &str| {
+        let f = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(n))
+            .unwrap();
+        let text = std::fs::read_to_string(f).unwrap();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("Message-ID: ")
+                    .or_else(|| l.strip_prefix("Message-Id: "))
+            })
+            .unwrap()
+            .to_string()
+    };
+    // Only replies: no patch message in the mbox.
+    let mbox = reply(
+        "<n1@example.net>",
+        Some(&id_of("0002-")),
+        "Re: [PATCH 2/3] drv: change 2",
+        "Reviewed-by: Rev Two <rev2@example.org>\n",
+    );
+    let opts = options_for(&fx, &mbox, Some(dir.clone()));
+    assert!(!dir.join(kseries::send::STATE_FILE).exists());
+    let rep = trailers(&opts, &mut Vec::new()).unwrap();
+    assert!(rep.unmatched.is_empty(), "{:?}", rep.unmatched);
+    assert!(rep.new_head.is_some());
+    assert!(
+        message(&fx, "series~1")
+            .contains("Reviewed-by: Rev Two <rev2@example.org>\nSigned-off-by:")
+    );
+    assert!(!message(&fx, "series").contains("Rev Two"));
+}
+
+/// A trailer with two addresses is malformed: neither is taken.
+#[test]
+fn a_trailer_with_two_addresses_is_malformed() {
+    let fx = fixture();
+    let mut mbox = fx.thread.clone();
+    mbox.push('\n');
+    mbox.push_str(&reply(
+        "<m1@example.net>",
+        Some(&fx.ids[1]),
+        "Re: [PATCH 1/3] drv: change 1",
+        "Reviewed-by: Two Mails <a@example.org> <c@example.org>\n",
+    ));
+    let opts = options_for(&fx, &mbox, None);
+    let mut out = Vec::new();
+    let rep = trailers(&opts, &mut out).unwrap();
+    assert_eq!(rep.malformed.len(), 1, "{}", String::from_utf8_lossy(&out));
+    assert!(rep.malformed[0].line.contains("<c@example.org>"));
+    assert!(rep.new_head.is_none(), "nothing applied");
+    assert!(!git(&fx.repo, &["log", "--format=%B", "series"]).contains("Two Mails"));
+}

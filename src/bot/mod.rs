@@ -331,7 +331,33 @@ pub struct ServeOptions {
     pub body_limit: usize,
     /// How many delivery ids the replay cache remembers.
     pub replay_capacity: usize,
+    /// Timeouts and the connection limit of the HTTP server.
+    pub limits: ServerLimits,
     pub bot: BotOptions,
+}
+
+/// What one client may hold of the webhook server: GitHub sends a whole
+/// delivery at once and waits 10 s for the answer, so a connection that
+/// trickles or idles is not GitHub and is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Time to send the request head, and the longest a connection may
+    /// idle between requests (default 10 s).
+    pub header_timeout: std::time::Duration,
+    /// Time to send the body once the head is in (default 10 s).
+    pub body_timeout: std::time::Duration,
+    /// Connections served at once; more are closed at once (default 64).
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(10),
+            max_connections: 64,
+        }
+    }
 }
 
 impl ServeOptions {
@@ -346,6 +372,7 @@ impl ServeOptions {
             secret: Secret::new(secret),
             body_limit: webhook::DEFAULT_BODY_LIMIT,
             replay_capacity: 10_000,
+            limits: ServerLimits::default(),
             bot,
         })
     }

@@ -82,6 +82,11 @@ impl ReplayCache {
         }
     }
 
+    /// Whether `id` was recorded (a replay).
+    pub fn contains(&self, id: &str) -> bool {
+        self.seen.contains(id)
+    }
+
     /// Records `id`; false when it was already there (a replay).
     pub fn insert(&mut self, id: &str) -> bool {
         if self.seen.contains(id) {

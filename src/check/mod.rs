@@ -79,6 +79,10 @@ pub const RULES: &[(&str, &str)] = &[
         "W1",
         "a callback that runs under the page-table lock can sleep",
     ),
+    (
+        "N1",
+        "code kseries could not check or decide (a file over the parse limit, a use hidden in a macro): review it by hand",
+    ),
 ];
 
 /// One finding.
@@ -106,6 +110,10 @@ pub struct CheckSummary {
     pub errors: usize,
     pub warnings: usize,
     pub notes: usize,
+    /// Findings about code kseries could not decide (among the above):
+    /// what `scan` reports as needs-review, files too large to parse.
+    #[serde(default)]
+    pub undecided: usize,
 }
 
 /// What `check` found, sorted by file, line, column and code.
@@ -145,8 +153,13 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
         || crate::scan::scan(root, recipe),
         || walk::walk(root, recipe.check.needles),
     );
-    let mut diagnostics = e1(&scanned?);
+    let scanned = scanned?;
+    let mut diagnostics = e1(&scanned);
     let walked = walked?;
+    let mut undecided = undecided_uses(root, &scanned, recipe);
+    undecided.extend(walked.too_large.iter().map(|rel| too_large(rel)));
+    let undecided_count = undecided.len();
+    diagnostics.extend(undecided);
     let files_parsed = walked.candidates.len();
     let found: Vec<Diagnostic> = walked
         .candidates
@@ -169,6 +182,7 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
         errors: count(Severity::Error),
         warnings: count(Severity::Warning),
         notes: count(Severity::Note),
+        undecided: undecided_count,
     };
     Ok(CheckReport {
         tree: root.display().to_string(),
@@ -250,6 +264,84 @@ fn e1(scanned: &crate::scan::ScanReport) -> Vec<Diagnostic> {
             })
         })
         .collect()
+}
+
+/// What `scan` could not decide is a finding too: nothing the linter
+/// cannot see passes silently.  An occurrence that names an API function
+/// or arch hook (or a site scan tied to the API without naming it, such as
+/// the use of a macro that calls it) is a use of the removed API: an E1
+/// error.  Any other undecided occurrence (a member or identifier that
+/// may belong to another API) is an N1 note.
+fn undecided_uses(
+    root: &Path,
+    scanned: &crate::scan::ScanReport,
+    recipe: &Recipe,
+) -> Vec<Diagnostic> {
+    let mut files: std::collections::HashMap<&str, Option<Vec<u8>>> = Default::default();
+    let mut out = Vec::new();
+    for s in &scanned.sites {
+        let Detail::NeedsReview { reason, .. } = &s.detail else {
+            continue;
+        };
+        let src = files
+            .entry(s.file.as_str())
+            .or_insert_with(|| std::fs::read(root.join(&s.file)).ok());
+        let name = src
+            .as_deref()
+            .and_then(|src| identifier_at(src, s.line, s.column));
+        let api_use = name.as_deref().is_none_or(|n| {
+            recipe.is_api_function(n) || recipe.is_arch_hook(n) || !n.contains(recipe.needle)
+        });
+        let (code, severity, what) = if api_use {
+            ("E1", Severity::Error, "use of the removed API")
+        } else {
+            ("N1", Severity::Note, "occurrence")
+        };
+        let named = name.map(|n| format!(" `{n}`")).unwrap_or_default();
+        out.push(Diagnostic {
+            code: code.into(),
+            severity,
+            file: s.file.clone(),
+            line: s.line,
+            column: s.column,
+            function: s.function.clone(),
+            message: format!(
+                "{what}{named} that kseries cannot decide: {reason}; review it by hand"
+            ),
+        });
+    }
+    out
+}
+
+/// The identifier at 1-based `line` and byte `column` of `src`.
+fn identifier_at(src: &[u8], line: usize, column: usize) -> Option<String> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        memchr::memchr_iter(b'\n', src).nth(line - 2)? + 1
+    };
+    let at = line_start + column.checked_sub(1)?;
+    if at >= src.len() || !crate::scan::kernel_c::is_ident_byte(src[at]) {
+        return None;
+    }
+    let (start, end) = crate::scan::kernel_c::identifier_around(src, at, at);
+    Some(String::from_utf8_lossy(&src[start..end]).into_owned())
+}
+
+/// A file the check rules could not read: too large to parse.
+fn too_large(rel: &str) -> Diagnostic {
+    Diagnostic {
+        code: "N1".into(),
+        severity: Severity::Note,
+        file: rel.to_string(),
+        line: 1,
+        column: 1,
+        function: None,
+        message: format!(
+            "not checked: the file is larger than the parse limit ({} MiB) and uses the notifier API; review it by hand",
+            crate::scan::walk::MAX_PARSE_BYTES >> 20
+        ),
+    }
 }
 
 fn hook_role(role: crate::scan::HookRole) -> &'static str {

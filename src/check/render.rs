@@ -18,8 +18,15 @@ pub fn render_text(report: &CheckReport) -> String {
     }
     let s = &report.summary;
     out.push_str(&format!(
-        "{} error(s), {} warning(s), {} note(s) in {} parsed of {} files\n",
+        "{} error(s), {} warning(s), {} note(s) in {} parsed of {} files",
         s.errors, s.warnings, s.notes, s.files_parsed, s.files_walked
     ));
+    if s.undecided > 0 {
+        out.push_str(&format!(
+            "; {} of them about code kseries could not decide (review by hand)",
+            s.undecided
+        ));
+    }
+    out.push('\n');
     out
 }

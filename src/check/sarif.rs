@@ -19,7 +19,11 @@ pub fn to_sarif(report: &CheckReport) -> Value {
                 "id": id,
                 "name": id,
                 "shortDescription": {"text": text},
-                "defaultConfiguration": {"level": if id.starts_with('W') { "warning" } else { "error" }},
+                "defaultConfiguration": {"level": match id.as_bytes()[0] {
+                    b'W' => "warning",
+                    b'N' => "note",
+                    _ => "error",
+                }},
             })
         })
         .collect();

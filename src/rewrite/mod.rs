@@ -6,19 +6,23 @@
 //! are only used to find sites in files no earlier unit touched.
 
 mod api;
+pub mod apply;
 mod callbacks;
 mod callers;
 mod effects;
 mod kvm;
 pub mod plan;
 mod removal;
+pub mod scope;
 mod syntax;
 pub mod text;
 mod workspace;
 
 use std::path::{Path, PathBuf};
 
+pub use apply::{ApplyReport, apply};
 pub use plan::{ChangeUnit, Edit, FileEdit, Plan, ReviewItem, Stage};
+pub use scope::Scope;
 
 use crate::recipe::Recipe;
 use crate::scan::ScanReport;
@@ -103,76 +107,23 @@ pub fn outcome(root: &Path, plan: &Plan) -> Result<Outcome, RewriteError> {
     Ok(out)
 }
 
-/// The plan as one unified diff, `git diff` style.
-pub fn unified_diff(outcome: &Outcome) -> String {
-    let mut out = String::new();
+/// The plan as one unified diff, `git diff` style, with the files' exact
+/// bytes (a Latin-1 comment stays Latin-1, so `git apply` takes it).
+pub fn unified_diff(outcome: &Outcome) -> Vec<u8> {
+    let mut out = Vec::new();
     for (path, (old, new)) in outcome {
-        let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
-        let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
-        out.push_str(&format!("diff --git a/{path} b/{path}\n"));
-        out.push_str(
-            &diff
-                .unified_diff()
-                .context_radius(3)
-                .header(&format!("a/{path}"), &format!("b/{path}"))
-                .to_string(),
+        let diff = similar::TextDiff::from_lines(old.as_slice(), new.as_slice());
+        let udiff = diff.unified_diff();
+        let mut hunks = udiff.iter_hunks().peekable();
+        if hunks.peek().is_none() {
+            continue;
+        }
+        out.extend_from_slice(
+            format!("diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n").as_bytes(),
         );
+        for hunk in hunks {
+            hunk.to_writer(&mut out).expect("writing to memory");
+        }
     }
     out
-}
-
-/// Writes the outcome into the tree: refuses a tree with uncommitted
-/// changes (so `git diff` shows exactly the rewrite and nothing is lost),
-/// and writes each file atomically (temporary file, then rename).
-pub fn apply(root: &Path, outcome: &Outcome) -> Result<(), RewriteError> {
-    let status = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .map_err(|e| RewriteError::Io {
-            path: root.to_path_buf(),
-            reason: format!("running git: {e}"),
-        })?;
-    if !status.status.success() {
-        return Err(RewriteError::NotClean(format!(
-            "{} is not a git work tree (--apply needs one, so the change can be reviewed and undone)",
-            root.display()
-        )));
-    }
-    if !status.stdout.is_empty() {
-        return Err(RewriteError::NotClean(format!(
-            "{} has uncommitted changes; commit or stash them first:\n{}",
-            root.display(),
-            String::from_utf8_lossy(&status.stdout)
-        )));
-    }
-    for (path, (old, new)) in outcome {
-        let full = root.join(path);
-        let now = std::fs::read(&full).map_err(|e| RewriteError::Io {
-            path: full.clone(),
-            reason: e.to_string(),
-        })?;
-        if &now != old {
-            return Err(RewriteError::Stale(format!(
-                "{path} changed since the scan: re-run rewrite"
-            )));
-        }
-        write_atomically(&full, new)?;
-    }
-    Ok(())
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RewriteError> {
-    let io = |e: std::io::Error| RewriteError::Io {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let perms = std::fs::metadata(path).map_err(io)?.permissions();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(io)?;
-    tmp.as_file().set_permissions(perms).map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }

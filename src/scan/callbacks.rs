@@ -166,12 +166,7 @@ pub(super) fn load_files_mentioning(
                 return Ok(None);
             }
             let tree = (src.len() <= super::walk::MAX_PARSE_BYTES).then(|| kernel_c::parse(&src));
-            Ok(Some(ParsedFile {
-                rel,
-                src,
-                hits: Vec::new(),
-                tree,
-            }))
+            Ok(Some(ParsedFile::new(rel, src, Vec::new(), tree)))
         })
         .collect();
     for p in extra?.into_iter().flatten() {
@@ -258,19 +253,22 @@ fn unresolved(n: &Named) -> Draft {
 /// Every pending identifier becomes part of an ops entry, of a callback,
 /// or an unrelated occurrence.
 fn account_idents(parsed: &[ParsedFile], facts: &mut [FileFacts], named: &[Named]) {
+    // Looked up once per identifier: sets, not scans (a generated file
+    // may hold many thousands of entries).
+    let named: std::collections::HashSet<&str> = named.iter().map(|n| n.name.as_str()).collect();
     for fi in 0..facts.len() {
         let idents = std::mem::take(&mut facts[fi].idents);
+        let entry_at: std::collections::HashMap<usize, usize> = facts[fi]
+            .entries
+            .iter()
+            .map(|e| (e.value_offset, e.draft_index))
+            .collect();
         for id in idents {
-            if let Some(e) = facts[fi]
-                .entries
-                .iter()
-                .find(|e| e.value_offset == id.offset)
-            {
-                let i = e.draft_index;
+            if let Some(&i) = entry_at.get(&id.offset) {
                 facts[fi].drafts[i].occurrences += 1;
                 continue;
             }
-            if let Some(i) = callback_draft_for(facts, fi, &id.name, named) {
+            if let Some(i) = callback_draft_for(facts, fi, &id.name, &named) {
                 let (cf, ci) = i;
                 facts[cf].drafts[ci].occurrences += 1;
                 continue;
@@ -301,9 +299,9 @@ fn callback_draft_for(
     facts: &[FileFacts],
     fi: usize,
     name: &str,
-    named: &[Named],
+    named: &std::collections::HashSet<&str>,
 ) -> Option<(usize, usize)> {
-    if !named.iter().any(|n| n.name == name) {
+    if !named.contains(name) {
         return None;
     }
     let find = |f: usize| {

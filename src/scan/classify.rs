@@ -8,7 +8,8 @@
 //! their anchor.  Identifiers that are not part of the API wait for the
 //! second pass, which knows every callback named by an ops entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 use tree_sitter::Node;
 
 use super::ctypes::{StructTable, declared_struct, expression_struct, initializer_struct};
@@ -27,6 +28,34 @@ pub struct ParsedFile {
     pub hits: Vec<usize>,
     /// `None` when the file was too large to parse.
     pub tree: Option<super::kernel_c::Parsed>,
+    /// Byte offset of every line start, built on first use: a file with
+    /// many occurrences must not be counted from its start for each.
+    line_starts: OnceLock<Vec<usize>>,
+}
+
+impl ParsedFile {
+    pub fn new(
+        rel: String,
+        src: Vec<u8>,
+        hits: Vec<usize>,
+        tree: Option<super::kernel_c::Parsed>,
+    ) -> ParsedFile {
+        ParsedFile {
+            rel,
+            src,
+            hits,
+            tree,
+            line_starts: OnceLock::new(),
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', &self.src).map(|p| p + 1))
+                .collect()
+        })
+    }
 }
 
 /// A site in the making: its anchor identifies the construct, so that
@@ -76,15 +105,18 @@ pub struct FileFacts {
     pub entries: Vec<PendingEntry>,
     pub idents: Vec<PendingIdent>,
     pub macros: Vec<PendingMacro>,
+    /// Index of `drafts` by anchor (a file may hold many thousands).
+    by_anchor: HashMap<(usize, usize), usize>,
 }
 
 impl FileFacts {
     /// Adds an occurrence to the draft with the same anchor, or a new one.
     fn add(&mut self, draft: Draft) -> usize {
-        if let Some(i) = self.drafts.iter().position(|d| d.anchor == draft.anchor) {
+        if let Some(&i) = self.by_anchor.get(&draft.anchor) {
             self.drafts[i].occurrences += draft.occurrences;
             return i;
         }
+        self.by_anchor.insert(draft.anchor, self.drafts.len());
         self.drafts.push(draft);
         self.drafts.len() - 1
     }
@@ -138,15 +170,55 @@ impl Classifier<'_> {
             }
             return facts;
         };
+        let lock_cache = ptl::LockCache::default();
         for &off in &file.hits {
             let end = off + self.recipe.needle.len();
             let node = tree
                 .node_for_byte_range(off, end)
                 .unwrap_or(tree.root_at(off));
             let meaning = self.meaning(node, off, end, &file.src);
+            let meaning = self.with_lock_state(meaning, &file.src, &lock_cache);
             self.record(&mut facts, file, off, meaning);
         }
         facts
+    }
+
+    /// A call's `under_ptl` and evidence: is the page-table lock held
+    /// where it runs?
+    fn with_lock_state<'t>(
+        &self,
+        meaning: Meaning<'t>,
+        src: &[u8],
+        lock_cache: &ptl::LockCache<'t>,
+    ) -> Meaning<'t> {
+        let Meaning::Site {
+            anchor,
+            at,
+            detail:
+                Detail::Call {
+                    callee,
+                    args,
+                    under_ptl: _,
+                    ptl_evidence: _,
+                },
+        } = meaning
+        else {
+            return meaning;
+        };
+        let (under_ptl, ptl_evidence) = match enclosing_function(anchor) {
+            Some(f) => ptl::lock_at_cached(anchor, f, src, self.locks, lock_cache),
+            None => (None, "not inside a function".into()),
+        };
+        Meaning::Site {
+            anchor,
+            at,
+            detail: Detail::Call {
+                callee,
+                args,
+                under_ptl,
+                ptl_evidence,
+            },
+        }
     }
 
     fn record(&self, facts: &mut FileFacts, file: &ParsedFile, off: usize, meaning: Meaning) {
@@ -440,16 +512,13 @@ impl Classifier<'_> {
             };
         }
         if let Some(call) = called_by(id) {
-            let func = enclosing_function(call);
-            let (under_ptl, ptl_evidence) = match func {
-                Some(f) => ptl::lock_at(call, f, src, self.locks),
-                None => (None, "not inside a function".into()),
-            };
+            // The lock state is filled in by `with_lock_state`, which
+            // shares its work between the calls of one file.
             let detail = Detail::Call {
                 callee: name,
                 args: super::kernel_c::call_args(call, src),
-                under_ptl,
-                ptl_evidence,
+                under_ptl: None,
+                ptl_evidence: String::new(),
             };
             return Meaning::Site {
                 anchor: call,
@@ -793,13 +862,13 @@ fn with_arch(detail: Detail, rel: &str) -> Detail {
 }
 
 pub fn loc_of_offset(file: &ParsedFile, off: usize) -> Loc {
-    let before = &file.src[..off];
-    let line = memchr::memchr_iter(b'\n', before).count() + 1;
-    let line_start = memchr::memrchr(b'\n', before).map_or(0, |p| p + 1);
+    let starts = file.line_starts();
+    // The last line start at or before `off` (there is always line 1's, 0).
+    let line = starts.partition_point(|&s| s <= off);
     Loc {
         file: file.rel.clone(),
         line,
-        column: off - line_start + 1,
+        column: off - starts[line - 1] + 1,
     }
 }
 

@@ -460,12 +460,8 @@ fn read_tree(
                 && names.as_ref().is_some_and(|n| n.is_match(src.as_ref()));
             let file = defines.then(|| {
                 let src = src.into_owned();
-                ParsedFile {
-                    rel,
-                    tree: Some(kernel_c::parse(&src)),
-                    src,
-                    hits: Vec::new(),
-                }
+                let tree = Some(kernel_c::parse(&src));
+                ParsedFile::new(rel, src, Vec::new(), tree)
             });
             Ok((file, annotated))
         })
@@ -865,12 +861,12 @@ mod tests {
     use crate::recipe::invalidate_page;
 
     fn file(src: &str) -> ParsedFile {
-        ParsedFile {
-            rel: "mm/x.c".into(),
-            src: src.as_bytes().to_vec(),
-            hits: Vec::new(),
-            tree: Some(kernel_c::parse(src.as_bytes())),
-        }
+        ParsedFile::new(
+            "mm/x.c".into(),
+            src.as_bytes().to_vec(),
+            Vec::new(),
+            Some(kernel_c::parse(src.as_bytes())),
+        )
     }
 
     fn learn_in(src: &str, names: &[&str]) -> Vec<LockHelper> {

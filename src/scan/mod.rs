@@ -53,12 +53,7 @@ pub fn scan(root: &Path, recipe: &Recipe) -> Result<ScanReport, ScanError> {
         .into_par_iter()
         .map(|c| {
             let tree = (c.src.len() <= walk::MAX_PARSE_BYTES).then(|| kernel_c::parse(&c.src));
-            ParsedFile {
-                rel: c.rel,
-                src: c.src,
-                hits: c.hits,
-                tree,
-            }
+            ParsedFile::new(c.rel, c.src, c.hits, tree)
         })
         .collect();
     let structs = parsed

@@ -14,7 +14,8 @@
 //! its `#else` as the other branch): the evidence string says what was
 //! seen, so a reviewer can check the conclusion.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
 use tree_sitter::Node;
 
@@ -71,10 +72,49 @@ type Flow = Option<State>;
 
 /// Whether the page-table lock is held where `call` runs, and why.
 pub fn lock_at(call: Node, func: Node, src: &[u8], locks: &Locks) -> (Option<bool>, String) {
+    lock_at_cached(call, func, src, locks, &LockCache::default())
+}
+
+/// The states computed so far inside one syntax tree, so that the calls of
+/// one function are not each analysed from the function's entry again (a
+/// function with thousands of calls would take quadratic time).  Valid
+/// for the trees of one parsed file: node ids are unique among them.
+#[derive(Default)]
+pub struct LockCache<'t> {
+    blocks: RefCell<HashMap<usize, Block<'t>>>,
+}
+
+/// The state before each statement of a block, as far as computed.
+struct Block<'t> {
+    /// Its named children, in order.
+    stmts: Vec<Node<'t>>,
+    /// `before[k]`: the state where statement `k` starts; `before[0]` is
+    /// the state the block was entered with.
+    before: Vec<State>,
+}
+
+impl<'t> Block<'t> {
+    fn new(block: Node<'t>, entry: State) -> Block<'t> {
+        let mut cursor = block.walk();
+        Block {
+            stmts: block.named_children(&mut cursor).collect(),
+            before: vec![entry],
+        }
+    }
+}
+
+/// [`lock_at`] sharing what `cache` already knows about the same tree.
+pub fn lock_at_cached<'t>(
+    call: Node<'t>,
+    func: Node<'t>,
+    src: &[u8],
+    locks: &Locks,
+    cache: &LockCache<'t>,
+) -> (Option<bool>, String) {
     let Some(body) = func.child_by_field_name("body") else {
         return (None, "function has no body".into());
     };
-    let cx = Cx { src, locks };
+    let cx = Cx { src, locks, cache };
     let state = cx.state_before(body, call, State::Free("function entry".into()));
     match state {
         State::Held(e, _) => (Some(true), e),
@@ -121,7 +161,12 @@ pub fn exits<'t>(func: Node<'t>, src: &[u8], locks: &Locks) -> Vec<Exit<'t>> {
     let Some(body) = func.child_by_field_name("body") else {
         return Vec::new();
     };
-    let cx = Cx { src, locks };
+    let cache = LockCache::default();
+    let cx = Cx {
+        src,
+        locks,
+        cache: &cache,
+    };
     let entry = State::Free("function entry".into());
     let mut out = Vec::new();
     for ret in super::kernel_c::descendants_of_kind(body, "return_statement") {
@@ -167,40 +212,82 @@ fn exit_state(state: State, value: Option<Node>, src: &[u8]) -> ExitState {
     }
 }
 
-struct Cx<'a> {
+struct Cx<'a, 't> {
     src: &'a [u8],
     locks: &'a Locks<'a>,
+    cache: &'a LockCache<'t>,
 }
 
-impl Cx<'_> {
+impl<'t> Cx<'_, 't> {
     /// The state where `target` (a descendant of `node`) starts running.
-    fn state_before(&self, node: Node, target: Node, state: State) -> State {
+    fn state_before(&self, node: Node<'t>, target: Node<'t>, state: State) -> State {
         if node.id() == target.id() {
             return state;
         }
+        match node.kind() {
+            "compound_statement" | "translation_unit" | "preproc_ifdef" | "preproc_if"
+            | "preproc_else" | "preproc_elif" => match self.block_state_before(node, target, state)
+            {
+                Ok((child, s)) => self.state_before(child, target, s),
+                Err(s) => s,
+            },
+            _ => self.state_after_header(node, target, state),
+        }
+    }
+
+    /// The state where the statement of `block` holding `target` starts,
+    /// and that statement (`Err` with the entry state when none holds it).
+    /// Binary search over the statements, and a memo of the states before
+    /// them.
+    fn block_state_before(
+        &self,
+        block: Node<'t>,
+        target: Node<'t>,
+        state: State,
+    ) -> Result<(Node<'t>, State), State> {
+        // Out of the memo while statements run (a nested block may be
+        // memoised meanwhile), back in afterwards.
+        let cached = self.cache.blocks.borrow_mut().remove(&block.id());
+        let mut b = match cached {
+            Some(b) if b.before[0] == state => b,
+            _ => Block::new(block, state.clone()),
+        };
+        let k = b
+            .stmts
+            .partition_point(|s| s.end_byte() < target.end_byte());
+        let found = b
+            .stmts
+            .get(k)
+            .copied()
+            .filter(|c| c.start_byte() <= target.start_byte());
+        if found.is_some() {
+            while b.before.len() <= k {
+                let i = b.before.len() - 1;
+                let s = b.before[i].clone();
+                let stmt = b.stmts[i];
+                // Code after a jump is reachable only through a label we
+                // do not follow: keep the state we had.
+                let next = if is_preproc_alternative(block, stmt) {
+                    s
+                } else {
+                    self.run(stmt, s.clone()).unwrap_or(s)
+                };
+                b.before.push(next);
+            }
+        }
+        let result = match found {
+            Some(child) => Ok((child, b.before[k].clone())),
+            None => Err(state),
+        };
+        self.cache.blocks.borrow_mut().insert(block.id(), b);
+        result
+    }
+
+    fn state_after_header(&self, node: Node<'t>, target: Node<'t>, state: State) -> State {
         let Some(child) = child_containing(node, target) else {
             return state;
         };
         match node.kind() {
-            "compound_statement" | "translation_unit" | "preproc_ifdef" | "preproc_if"
-            | "preproc_else" | "preproc_elif" => {
-                let mut s = state;
-                let mut cursor = node.walk();
-                for stmt in node.named_children(&mut cursor) {
-                    if stmt.id() == child.id() {
-                        break;
-                    }
-                    if is_preproc_alternative(node, stmt) {
-                        continue;
-                    }
-                    // Code after a jump is reachable only through a label
-                    // we do not follow: keep the state we had.
-                    if let Some(next) = self.run(stmt, s.clone()) {
-                        s = next;
-                    }
-                }
-                self.state_before(child, target, s)
-            }
             "while_statement" | "for_statement" | "do_statement" => {
                 let s = self.loop_entry(node, state);
                 self.state_before(child, target, s)
@@ -569,4 +656,129 @@ fn child_containing<'a>(node: Node<'a>, target: Node<'a>) -> Option<Node<'a>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor)
         .find(|c| c.start_byte() <= target.start_byte() && target.end_byte() <= c.end_byte())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::kernel_c::{callee_name, calls_in, enclosing_function, parse};
+
+    /// The memo gives every call the state a fresh analysis gives it,
+    /// whatever order the calls are asked in.
+    #[test]
+    fn the_memo_changes_no_answer() {
+        let src = b"void f(struct mm_struct *mm, pmd_t *pmd, unsigned long a, int c)\n\
+            {\n\
+            \tspinlock_t *ptl;\n\
+            \tpte_t *pte;\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            \tpte = pte_offset_map_lock(mm, pmd, a, &ptl);\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            \tif (c) {\n\
+            \t\tmmu_notifier_invalidate_page(mm, a);\n\
+            \t\tpte_unmap_unlock(pte, ptl);\n\
+            \t\tmmu_notifier_invalidate_page(mm, a);\n\
+            \t} else {\n\
+            \t\tmmu_notifier_invalidate_page(mm, a);\n\
+            \t}\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            \tpte_unmap_unlock(pte, ptl);\n\
+            \tfor (;;) {\n\
+            \t\tmmu_notifier_invalidate_page(mm, a);\n\
+            \t}\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            }\n";
+        let recipe = crate::recipe::invalidate_page::recipe();
+        let locks = Locks::new(&recipe, &[]);
+        let tree = parse(src);
+        let calls: Vec<Node> = calls_in(tree.root_node())
+            .into_iter()
+            .filter(|c| callee_name(*c, src).as_deref() == Some("mmu_notifier_invalidate_page"))
+            .collect();
+        assert_eq!(calls.len(), 8);
+        let func = enclosing_function(calls[0]).unwrap();
+        let fresh: Vec<_> = calls
+            .iter()
+            .map(|c| lock_at(*c, func, src, &locks))
+            .collect();
+        let held: Vec<Option<bool>> = fresh.iter().map(|(h, _)| *h).collect();
+        assert_eq!(
+            held,
+            [
+                Some(false),
+                Some(true),
+                Some(true),
+                Some(false),
+                Some(true),
+                None,
+                Some(false),
+                Some(false)
+            ],
+            "{fresh:#?}"
+        );
+        for order in [
+            (0..calls.len()).collect::<Vec<_>>(),
+            (0..calls.len()).rev().collect(),
+            vec![4, 0, 7, 2, 5, 1, 6, 3],
+        ] {
+            let cache = LockCache::default();
+            for i in order {
+                assert_eq!(
+                    lock_at_cached(calls[i], func, src, &locks, &cache),
+                    fresh[i],
+                    "call {i}"
+                );
+            }
+        }
+    }
+
+    /// A lookup that takes the lock only on success holds it on the branch
+    /// of the test of its result that means success.
+    #[test]
+    fn a_lock_taken_on_success_is_held_where_the_result_says_so() {
+        let src = b"int f(struct page *page, struct mm_struct *mm, unsigned long a)\n\
+            {\n\
+            \tspinlock_t *ptl;\n\
+            \tpte_t *pte;\n\
+            \tpte = find_pte(page, mm, a, &ptl);\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            \tif (!pte) {\n\
+            \t\tmmu_notifier_invalidate_page(mm, a);\n\
+            \t\treturn 0;\n\
+            \t}\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            \tpte_unmap_unlock(pte, ptl);\n\
+            \treturn 1;\n\
+            }\n";
+        let recipe = crate::recipe::invalidate_page::recipe();
+        let helper = crate::scan::model::LockHelper {
+            name: "find_pte".into(),
+            file: "mm/x.c".into(),
+            line: 1,
+            held: Held::OnNonZero,
+            extent: crate::recipe::Extent::Unknown,
+            mm_arg: Some(1),
+            address_arg: Some(2),
+            page_arg: Some(0),
+            why: "returns non-zero with *ptlp locked".into(),
+        };
+        let helpers = [helper];
+        let locks = Locks::new(&recipe, &helpers);
+        let tree = parse(src);
+        let calls: Vec<Node> = calls_in(tree.root_node())
+            .into_iter()
+            .filter(|c| callee_name(*c, src).as_deref() == Some("mmu_notifier_invalidate_page"))
+            .collect();
+        let func = enclosing_function(calls[0]).unwrap();
+        let held: Vec<Option<bool>> = calls
+            .iter()
+            .map(|c| lock_at(*c, func, src, &locks).0)
+            .collect();
+        assert_eq!(held, [None, Some(false), Some(true)]);
+        let (_, evidence) = lock_at(calls[2], func, src, &locks);
+        assert!(
+            evidence.contains("taken by find_pte() at line 5, which returns non-zero"),
+            "{evidence}"
+        );
+    }
 }

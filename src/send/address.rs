@@ -81,6 +81,15 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
         let gt = rest
             .find('>')
             .ok_or_else(|| AddressError(format!("missing '>' in {s:?}")))?;
+        // After the address only a (comment) may follow: a second
+        // address would otherwise be dropped without a word.
+        let after = rest[gt + 1..].trim();
+        let comment = after.starts_with('(') && after.ends_with(')');
+        if !(after.is_empty() || comment) {
+            return Err(AddressError(format!(
+                "unexpected {after:?} after the address in {s:?}"
+            )));
+        }
         let name = s[..lt].trim();
         (unquote(name), rest[..gt].trim().to_string())
     } else if let Some(po) = find_unquoted(s, '(') {
@@ -321,6 +330,17 @@ mod tests {
             "=?UTF-8?q?J=C3=BCrgen=20Gro=C3=9F?= <jg@s.de>"
         );
         assert!(parse_mailbox("not an address").is_err());
+    }
+
+    #[test]
+    fn nothing_but_a_comment_follows_the_address() {
+        assert_eq!(
+            parse_mailbox("A B <a@b.org> (work)").unwrap().addr,
+            "a@b.org"
+        );
+        let e = parse_mailbox("A B <a@b.org> <c@d.org>").unwrap_err();
+        assert!(e.0.contains("<c@d.org>"), "{e:?}");
+        assert!(parse_mailbox("A B <a@b.org> trailing").is_err());
     }
 
     #[test]

@@ -294,11 +294,13 @@ const REPLACED: &[&str] = &[
     "x-mailer",
 ];
 
+/// A patch's recipients: its `To:`/`Cc:` headers, the author and body
+/// trailers, and the flags.  A `Bcc:` header in a patch file is never
+/// honoured: a file that came from elsewhere must not be able to send a
+/// hidden copy (`send` says it ignored one).
 struct Recipients {
     to: Vec<Mailbox>,
     cc: Vec<Mailbox>,
-    /// From the patch's `Bcc:` header: envelope only, never in a header.
-    bcc: Vec<Mailbox>,
 }
 
 fn recipients_of(
@@ -316,7 +318,6 @@ fn recipients_of(
     for m in &input.cc {
         push_unique(&mut cc, m.clone());
     }
-    let mut bcc = Vec::new();
     // Header fields in file order, as git send-email reads them (so the
     // author, whose From: precedes Cc:, comes first in Cc).
     for h in &p.headers {
@@ -340,11 +341,6 @@ fn recipients_of(
                     if !skip {
                         push_unique(&mut cc, m);
                     }
-                }
-            }
-            "bcc" => {
-                for m in p.parse_addresses(h)? {
-                    push_unique(&mut bcc, m);
                 }
             }
             "from" => {
@@ -372,7 +368,7 @@ fn recipients_of(
         }
         push_unique(&mut cc, m);
     }
-    Ok(Recipients { to, cc, bcc })
+    Ok(Recipients { to, cc })
 }
 
 fn author_of(p: &Patch) -> Option<Mailbox> {
@@ -416,13 +412,7 @@ pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, Send
                 }
             }
         }
-        let mut bcc = Vec::new();
-        for r in &recips {
-            for m in &r.bcc {
-                push_unique(&mut bcc, m.clone());
-            }
-        }
-        recips[0] = Recipients { to, cc, bcc };
+        recips[0] = Recipients { to, cc };
     }
 
     let ids: Vec<String> = series
@@ -459,8 +449,8 @@ pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, Send
 
     let mut out = Vec::with_capacity(n);
     for (i, p) in series.patches.iter().enumerate() {
-        let Recipients { to, cc, bcc } = &recips[i];
-        if to.is_empty() && cc.is_empty() && bcc.is_empty() {
+        let Recipients { to, cc } = &recips[i];
+        if to.is_empty() && cc.is_empty() {
             return Err(SendError::BadPatch {
                 source_name: p.source.clone(),
                 problem: "it has no recipients".into(),
@@ -546,7 +536,7 @@ pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, Send
         if input.reflect {
             recipients.push(sender.addr.clone());
         } else {
-            for m in to.iter().chain(cc.iter()).chain(bcc.iter()) {
+            for m in to.iter().chain(cc.iter()) {
                 if !recipients.iter().any(|r| r.eq_ignore_ascii_case(&m.addr)) {
                     recipients.push(m.addr.clone());
                 }

@@ -184,10 +184,12 @@ pub fn smtp_settings(
             fix: "pass --smtp-server HOST".into(),
         });
     }
-    let encryption = match (&opts.smtp_encryption, cfg.get("sendemail.smtpencryption")) {
-        (Some(e), _) => *e,
-        (None, Some(s)) => s.parse()?,
-        (None, None) => Encryption::None,
+    // Whether the user chose the encryption (a flag or a non-empty git
+    // config value), or it is the plain-text default.
+    let (encryption, chosen) = match (&opts.smtp_encryption, cfg.get("sendemail.smtpencryption")) {
+        (Some(e), _) => (*e, true),
+        (None, Some(s)) => (s.parse()?, !s.trim().is_empty()),
+        (None, None) => (Encryption::None, false),
     };
     let port = match (opts.smtp_server_port, cfg.get("sendemail.smtpserverport")) {
         (Some(p), _) => p,
@@ -213,6 +215,17 @@ pub fn smtp_settings(
     } else {
         None
     };
+    if let Some(user) = user
+        .as_ref()
+        .filter(|_| encryption == Encryption::None && !chosen)
+    {
+        return Err(SendError::Config {
+            problem: format!(
+                "the SMTP login as {user:?} would go to {server}:{port} over an unencrypted connection, where anyone on the path can read the password, and no encryption was chosen"
+            ),
+            fix: "pass --smtp-encryption tls (STARTTLS) or ssl (implicit TLS), or set git config sendemail.smtpEncryption; --smtp-encryption none logs in over plain text if you accept that risk; nothing was sent".into(),
+        });
+    }
     if user.is_some() && password.is_none() {
         return Err(SendError::Config {
             problem: "an SMTP user is set but no password".into(),

@@ -31,8 +31,8 @@
 //!   silently).  No sendmail program, no aliases, no --cc-cmd/--to-cmd.
 //! * `--reflect` sends every message to the sender only, with the headers
 //!   unchanged, and records nothing.
-//! * A lock file (`.kseries-sent.json.lock`) keeps two `--confirm` runs off
-//!   one series.
+//! * An OS lock on `.kseries-sent.json.lock` keeps two `--confirm` runs off
+//!   one series; it dies with its process, so a crash needs no cleanup.
 //!
 //! A message that the server accepted but whose acceptance never reached
 //! us (connection lost after the final `.`) cannot be told from one that
@@ -101,6 +101,17 @@ pub enum SendError {
         path: PathBuf,
         /// What is wrong.
         problem: String,
+    },
+    /// Another `send --confirm` is sending the same series now.
+    #[error(
+        "another kseries send (pid {holder}) is sending this series right now (it holds the lock on {}); wait for it to finish; nothing was sent",
+        lock.display()
+    )]
+    Locked {
+        /// The lock file.
+        lock: PathBuf,
+        /// The pid written in it.
+        holder: String,
     },
     /// The server could not be reached.
     #[error(
@@ -383,6 +394,15 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
         what: "cannot write output".into(),
         source: e,
     };
+
+    for p in series.patches.iter().filter(|p| p.header("Bcc").is_some()) {
+        writeln!(
+            out,
+            "Ignoring the Bcc: header of {}: recipients come from To:, Cc:, the trailers and --to/--cc only",
+            p.source
+        )
+        .map_err(io)?;
+    }
 
     let pending: Vec<&Outgoing> = msgs
         .iter()

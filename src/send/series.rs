@@ -183,6 +183,17 @@ pub fn read_series(path: &Path) -> Result<Series, SendError> {
         (SeriesSource::Mbox(path.to_path_buf()), patches)
     };
     for p in &patches {
+        if let Some(h) = p.headers.iter().find(|h| h.raw.contains(&b'\r')) {
+            return Err(SendError::BadPatch {
+                source_name: p.source.clone(),
+                problem: format!(
+                    "its {}: header holds a bare carriage return (CR), which some mail servers read as a line break: a way to smuggle in header fields",
+                    h.name
+                ),
+                fix: "remove the CR from that header (regenerate the patch with git format-patch)"
+                    .into(),
+            });
+        }
         if p.subject().is_none_or(|s| s.trim().is_empty()) {
             return Err(SendError::BadPatch {
                 source_name: p.source.clone(),

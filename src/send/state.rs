@@ -97,49 +97,48 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SendError> {
 }
 
 /// An exclusive lock on a series' state file, so that two `send --confirm`
-/// runs on one series cannot both send a message.  Removed on drop.
+/// runs on one series cannot both send a message.  An OS lock (`flock`)
+/// on `STATE.lock`: it goes with the process that holds it, however that
+/// process ends (a crash or kill -9 included), so a re-run never needs a
+/// hand to clean up.  The file itself stays (removing it would let a run
+/// that opened it before the removal lock an orphan); it names the pid of
+/// the last holder.
 #[derive(Debug)]
 pub struct SeriesLock {
-    path: PathBuf,
+    _file: std::fs::File,
 }
 
 impl SeriesLock {
-    /// Take the lock (`STATE.lock` beside the state file), or fail saying
-    /// who holds it.
+    /// Take the lock, or fail saying who holds it.
     pub fn acquire(state_path: &Path) -> Result<SeriesLock, SendError> {
         let mut name = state_path.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
-        match std::fs::OpenOptions::new()
+        let io = |e| SendError::Io {
+            what: format!("cannot lock {}", path.display()),
+            source: e,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(false)
             .open(&path)
-        {
-            Ok(mut f) => {
-                let _ = writeln!(f, "{}", std::process::id());
-                Ok(SeriesLock { path })
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {
+                file.set_len(0).map_err(io)?;
+                writeln!(file, "{}", std::process::id()).map_err(io)?;
+                Ok(SeriesLock { _file: file })
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                Err(SendError::State {
-                    path: state_path.to_path_buf(),
-                    problem: format!(
-                        "another kseries send (pid {}) holds {}; if no such process runs any more, remove that file",
-                        holder.trim(),
-                        path.display()
-                    ),
+                Err(SendError::Locked {
+                    lock: path,
+                    holder: holder.trim().to_string(),
                 })
             }
-            Err(e) => Err(SendError::Io {
-                what: format!("cannot create lock file {}", path.display()),
-                source: e,
-            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
         }
-    }
-}
-
-impl Drop for SeriesLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }

@@ -121,6 +121,8 @@ pub(crate) fn build(
     })?;
     let (name, email) = identity(&repo, tree)?;
     check_branch(&repo, opts)?;
+    // Refused before any commit is made: a failed run leaves nothing.
+    super::format::check_output_dir(opts)?;
     if let Some(prev) = &opts.previous_branch
         && repo.revparse_single(prev).is_err()
     {
@@ -300,8 +302,8 @@ pub(crate) fn build(
     }
     drop(checkout);
 
-    // Only now, with every commit made (and built), does the branch appear.
-    repo.branch(&opts.branch, &parent, opts.force)?;
+    // The branch appears only once the patches are written too
+    // (`create_branch`, called by the format step).
     let (base_id, tip) = (base.id().to_string(), parent.id().to_string());
     drop((parent, base));
     Ok(Built {
@@ -318,6 +320,55 @@ pub(crate) fn build(
         prefixes_ms,
         build_check_ms,
     })
+}
+
+/// What creating the branch replaced, to put it back if a later step
+/// fails.
+pub(crate) struct BranchUndo {
+    name: String,
+    previous: Option<Oid>,
+}
+
+/// Points the series branch at `tip` (the last step of a run, with the
+/// change-id and the files): replacing an existing branch only with
+/// `--force`, and never the checked-out one.
+pub(crate) fn create_branch(
+    repo: &Repository,
+    opts: &SeriesOptions,
+    tip: &str,
+) -> Result<BranchUndo, SeriesError> {
+    check_branch(repo, opts)?;
+    let previous = repo
+        .find_branch(&opts.branch, BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().target());
+    let tip = repo.find_commit(Oid::from_str(tip)?)?;
+    repo.branch(&opts.branch, &tip, opts.force)?;
+    Ok(BranchUndo {
+        name: opts.branch.clone(),
+        previous,
+    })
+}
+
+impl BranchUndo {
+    /// The branch as it was before: removed, or back at its old commit.
+    pub(crate) fn undo(self, repo: &Repository) {
+        match self.previous {
+            Some(old) => {
+                let _ = repo.reference(
+                    &format!("refs/heads/{}", self.name),
+                    old,
+                    true,
+                    "kseries series: put back after a failure",
+                );
+            }
+            None => {
+                if let Ok(mut b) = repo.find_branch(&self.name, BranchType::Local) {
+                    let _ = b.delete();
+                }
+            }
+        }
+    }
 }
 
 fn make_commit(

@@ -40,32 +40,18 @@ pub(crate) fn write(
     let mut warnings = built.warnings.clone();
 
     let change_id = change_id(&built, opts)?;
-    // Recorded so that version N+1 (`--previous-branch`) keeps the id, as
-    // b4 does: the change-id names the series across versions.
-    built.repo.config()?.set_str(
-        &format!("branch.{}.kseries-change-id", opts.branch),
-        &change_id,
-    )?;
 
-    let tmp;
-    let out_dir: PathBuf = match &opts.output_dir {
-        Some(d) => {
-            prepare_output_dir(d, version, opts.force)?;
-            // git runs in the tree: a relative path would land there.
-            std::path::absolute(d).map_err(|source| SeriesError::Io {
-                path: d.clone(),
-                source,
-            })?
-        }
-        None => {
-            tmp = tempfile::tempdir().map_err(|source| SeriesError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
-            tmp.path().to_path_buf()
-        }
-    };
-    let files = format_patch(tree, &built, opts, version, &out_dir)?;
+    // Everything is made in a staging directory and in memory first; the
+    // branch, its change-id and the files appear together at the end
+    // (`install`), or not at all.
+    let staging = tempfile::Builder::new()
+        .prefix("kseries-series-")
+        .tempdir()
+        .map_err(|source| SeriesError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let files = format_patch(tree, &built, opts, version, staging.path())?;
     if files.len() != built.commits.len() + 1 {
         return Err(SeriesError::Command(format!(
             "git format-patch wrote {} files for {} commits and a cover letter",
@@ -73,6 +59,16 @@ pub(crate) fn write(
             built.commits.len()
         )));
     }
+    let out_dir = match &opts.output_dir {
+        // git ran in the tree: report absolute paths.
+        Some(d) => Some(std::path::absolute(d).map_err(|source| SeriesError::Io {
+            path: d.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let name_of = |p: &Path| p.file_name().map(|n| n.to_owned()).unwrap_or_default();
+    let final_path = |p: &Path| out_dir.as_ref().map(|d| d.join(name_of(p)));
 
     let domain = built
         .email
@@ -82,23 +78,22 @@ pub(crate) fn write(
     let msgid = |n: usize| message_id(&change_id, version, n, &domain);
     let cover_id = msgid(0);
 
-    // The patches: To/Cc from the patch exactly as written.
+    // The patches: To/Cc from the patch exactly as written.  The bytes
+    // stay as git wrote them (a Latin-1 line stays Latin-1).
     let mut patches = Vec::new();
-    let mut texts = vec![String::new()];
+    let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
     for (i, c) in built.commits.iter().enumerate() {
         let number = i + 1;
         let path = &files[number];
         let text = read(path)?;
-        let r = built.maintainers.for_patch(&text);
+        let r = built.maintainers.for_patch(&String::from_utf8_lossy(&text));
         if r != c.recipients {
             warnings.push(format!(
                 "patch {number}: recipients of the final patch differ from those computed for its Cc: trailers"
             ));
         }
         let id = msgid(number);
-        let text = add_headers(&text, &r, &id, Some(&cover_id));
-        write_file(path, &text)?;
-        texts.push(text);
+        texts.push(add_headers(&text, &r, &id, Some(&cover_id)));
         patches.push(PatchReport {
             number,
             commit: c.sha.clone(),
@@ -108,7 +103,7 @@ pub(crate) fn write(
             to: r.to,
             cc: r.cc,
             message_id: id,
-            file: opts.output_dir.as_ref().map(|_| path.clone()),
+            file: final_path(path),
             build: c.build.clone(),
         });
     }
@@ -131,8 +126,7 @@ pub(crate) fn write(
     let blurb = cover_blurb(plan, &built, &patches, verification, version, &changes)?;
     let cover_path = &files[0];
     let cover = fill_cover(&read(cover_path)?, &opts.title, &blurb, &change_id);
-    let cover = add_headers(&cover, &all, &cover_id, None);
-    write_file(cover_path, &cover)?;
+    texts[0] = add_headers(&cover, &all, &cover_id, None);
     let cover_subject = format!(
         "[PATCH v{version} {:0w$}/{}] {}",
         0,
@@ -140,11 +134,13 @@ pub(crate) fn write(
         opts.title,
         w = patches.len().to_string().len()
     );
-    texts[0] = cover;
 
-    if let Some(mbox) = &opts.mbox {
-        write_file(mbox, &texts.concat())?;
-    }
+    let named: Vec<(std::ffi::OsString, &[u8])> = files
+        .iter()
+        .zip(&texts)
+        .map(|(f, t)| (name_of(f), t.as_slice()))
+        .collect();
+    install(&built, opts, version, &change_id, &named, &texts.concat())?;
     Ok(SeriesReport {
         branch: opts.branch.clone(),
         base: built.base.clone(),
@@ -156,7 +152,7 @@ pub(crate) fn write(
             to: all.to,
             cc: all.cc,
             message_id: cover_id,
-            file: opts.output_dir.as_ref().map(|_| cover_path.clone()),
+            file: final_path(cover_path),
         },
         patches,
         mbox: opts.mbox.clone(),
@@ -171,40 +167,180 @@ pub(crate) fn write(
     })
 }
 
-fn read(path: &Path) -> Result<String, SeriesError> {
-    fs::read_to_string(path).map_err(|source| SeriesError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// The last step: the branch, its change-id, the patch files and the
+/// mbox.  If one of them fails, the ones before are undone: a failed run
+/// leaves no branch, no config entry and no half-written output.
+fn install(
+    built: &Built,
+    opts: &SeriesOptions,
+    version: u32,
+    change_id: &str,
+    files: &[(std::ffi::OsString, &[u8])],
+    mbox: &[u8],
+) -> Result<(), SeriesError> {
+    let repo = &built.repo;
+    let branch = super::commits::create_branch(repo, opts, &built.tip)?;
+    // Recorded so that version N+1 (`--previous-branch`) keeps the id, as
+    // b4 does: the change-id names the series across versions.
+    let key = format!("branch.{}.kseries-change-id", opts.branch);
+    let previous_id = repo.config()?.snapshot()?.get_string(&key).ok();
+    let mut written = Written::default();
+    let result = repo
+        .config()
+        .and_then(|mut c| c.set_str(&key, change_id))
+        .map_err(SeriesError::from)
+        .and_then(|()| {
+            if let Some(dir) = &opts.output_dir {
+                write_output(dir, version, opts.force, files, &mut written)?;
+            }
+            if let Some(path) = &opts.mbox {
+                write_atomically(path, mbox)?;
+            }
+            Ok(())
+        });
+    if result.is_err() {
+        written.undo();
+        if let Ok(mut c) = repo.config() {
+            let _ = match &previous_id {
+                Some(v) => c.set_str(&key, v),
+                None => c.remove(&key),
+            };
+        }
+        branch.undo(repo);
+    }
+    result
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), SeriesError> {
-    fs::write(path, text).map_err(|source| SeriesError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// What `write_output` did, to undo it.
+#[derive(Default)]
+struct Written {
+    files: Vec<PathBuf>,
+    /// The directory it created (the top-most one), if any.
+    created: Option<PathBuf>,
+}
+
+impl Written {
+    fn undo(self) {
+        for f in &self.files {
+            let _ = fs::remove_file(f);
+        }
+        if let Some(d) = &self.created {
+            let _ = fs::remove_dir_all(d);
+        }
+    }
 }
 
 /// Leftover patches of the same version would mix two series in one
-/// directory: refuse, or with `--force` remove them first.
-fn prepare_output_dir(dir: &Path, version: u32, force: bool) -> Result<(), SeriesError> {
+/// directory: refused before anything is made, unless `--force`.
+pub(crate) fn check_output_dir(opts: &SeriesOptions) -> Result<(), SeriesError> {
+    let Some(dir) = &opts.output_dir else {
+        return Ok(());
+    };
+    if !dir.exists() {
+        return Ok(());
+    }
     let io = |source| SeriesError::Io {
         path: dir.to_path_buf(),
         source,
     };
-    fs::create_dir_all(dir).map_err(io)?;
+    if !dir.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "exists and is not a directory",
+        )));
+    }
+    if !opts.force && !same_version_patches(dir, opts.reroll_count.max(1))?.is_empty() {
+        return Err(SeriesError::OutputNotEmpty(dir.to_path_buf()));
+    }
+    Ok(())
+}
+
+fn same_version_patches(dir: &Path, version: u32) -> Result<Vec<PathBuf>, SeriesError> {
+    let io = |source| SeriesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let prefix = format!("v{version}-");
+    let mut out = Vec::new();
     for e in fs::read_dir(dir).map_err(io)? {
         let e = e.map_err(io)?;
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with(&prefix) && name.ends_with(".patch") {
-            if !force {
-                return Err(SeriesError::OutputNotEmpty(dir.to_path_buf()));
-            }
-            fs::remove_file(e.path()).map_err(io)?;
+            out.push(e.path());
+        }
+    }
+    Ok(out)
+}
+
+/// The patch files into `dir`, each written atomically; with `--force`,
+/// same-version patches of an earlier run that this one does not rewrite
+/// go.
+fn write_output(
+    dir: &Path,
+    version: u32,
+    force: bool,
+    files: &[(std::ffi::OsString, &[u8])],
+    written: &mut Written,
+) -> Result<(), SeriesError> {
+    let io = |source| SeriesError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if !dir.exists() {
+        written.created = dir
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .last()
+            .map(Path::to_path_buf);
+        fs::create_dir_all(dir).map_err(io)?;
+    }
+    let stale = if force {
+        same_version_patches(dir, version)?
+    } else if same_version_patches(dir, version)?.is_empty() {
+        Vec::new()
+    } else {
+        return Err(SeriesError::OutputNotEmpty(dir.to_path_buf()));
+    };
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomically(&path, bytes)?;
+        written.files.push(path);
+    }
+    for old in stale {
+        if !written.files.contains(&old) {
+            fs::remove_file(&old).map_err(|source| SeriesError::Io { path: old, source })?;
         }
     }
     Ok(())
+}
+
+/// A temporary file beside `path` (named so that `git status` shows a
+/// leftover), then a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SeriesError> {
+    let io = |source| SeriesError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".kseries-new");
+    let tmp = PathBuf::from(tmp);
+    let result = fs::File::create(&tmp)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SeriesError> {
+    fs::read(path).map_err(|source| SeriesError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Runs `git format-patch` and returns the files, cover letter first.
@@ -302,9 +438,9 @@ pub fn message_id(change_id: &str, version: u32, n: usize, domain: &str) -> Stri
 }
 
 /// Adds Message-ID, threading and To/Cc at the end of the header block.
-fn add_headers(mail: &str, r: &Recipients, id: &str, reply_to: Option<&str>) -> String {
-    let Some(end) = mail.find("\n\n") else {
-        return mail.to_string();
+fn add_headers(mail: &[u8], r: &Recipients, id: &str, reply_to: Option<&str>) -> Vec<u8> {
+    let Some(end) = find(mail, b"\n\n") else {
+        return mail.to_vec();
     };
     let mut h = format!("\nMessage-ID: {id}");
     if let Some(parent) = reply_to {
@@ -316,20 +452,32 @@ fn add_headers(mail: &str, r: &Recipients, id: &str, reply_to: Option<&str>) -> 
             h.push_str(&format!("\n{name}: {}", addrs.join(",\n    ")));
         }
     }
-    format!("{}{h}{}", &mail[..end], &mail[end..])
+    [&mail[..end], h.as_bytes(), &mail[end..]].concat()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `hay` with its first `from` replaced by `to`.
+fn replace_first(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    match find(hay, from) {
+        Some(at) => [&hay[..at], to, &hay[at + from.len()..]].concat(),
+        None => hay.to_vec(),
+    }
 }
 
 /// Fills git's cover letter template and adds b4's `change-id:` after the
 /// `base-commit:` line git wrote.
-fn fill_cover(mail: &str, title: &str, blurb: &str, change_id: &str) -> String {
-    let mut out = mail.replacen("*** SUBJECT HERE ***", title, 1).replacen(
-        "*** BLURB HERE ***",
-        blurb.trim_end(),
-        1,
-    );
-    if let Some(pos) = out.find("\nbase-commit: ") {
-        let eol = out[pos + 1..].find('\n').map_or(out.len(), |e| pos + 1 + e);
-        out.insert_str(eol, &format!("\nchange-id: {change_id}"));
+fn fill_cover(mail: &[u8], title: &str, blurb: &str, change_id: &str) -> Vec<u8> {
+    let out = replace_first(mail, b"*** SUBJECT HERE ***", title.as_bytes());
+    let mut out = replace_first(&out, b"*** BLURB HERE ***", blurb.trim_end().as_bytes());
+    if let Some(pos) = find(&out, b"\nbase-commit: ") {
+        let eol = out[pos + 1..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(out.len(), |e| pos + 1 + e);
+        out.splice(eol..eol, format!("\nchange-id: {change_id}").into_bytes());
     }
     out
 }
@@ -473,9 +621,9 @@ mod tests {
             to: vec!["M <m@x>".into(), "N <n@x>".into()],
             cc: vec!["l@x".into()],
         };
-        let out = add_headers(mail, &r, "<id@x>", Some("<c@x>"));
+        let out = add_headers(mail.as_bytes(), &r, "<id@x>", Some("<c@x>"));
         assert_eq!(
-            out,
+            String::from_utf8(out).unwrap(),
             "From abc Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: x\nMessage-ID: <id@x>\nIn-Reply-To: <c@x>\nReferences: <c@x>\nTo: M <m@x>,\n    N <n@x>\nCc: l@x\n\nbody\n"
         );
     }

@@ -7,7 +7,8 @@
 //!   to a patch message; a reply to the cover letter counts for every
 //!   patch.  Patch messages are recognised in the replies themselves (a
 //!   thread as downloaded from an archive holds them) and, when given, in
-//!   the series' `.kseries-sent.json`.
+//!   the series directory: the Message-Ids its patch files carry, and its
+//!   `.kseries-sent.json`.
 //! * A reply with no usable threading that quotes a patch's whole diff is
 //!   matched by `git patch-id`.
 //! * Quoted lines (`> Reviewed-by: ...`) are ignored; a trailer whose value
@@ -180,6 +181,33 @@ fn patch_id(repo: &Path, text: &[u8]) -> Option<String> {
         .split_whitespace()
         .next()
         .map(str::to_string)
+}
+
+/// (Message-Id, Subject) of every `*.patch` file of a series directory
+/// that has a Message-Id.
+fn series_message_ids(dir: &Path) -> Result<Vec<(String, String)>, TrailersError> {
+    let has_patches = std::fs::read_dir(dir)
+        .map_err(|e| TrailersError::Io {
+            what: format!("cannot read series directory {}", dir.display()),
+            source: e,
+        })?
+        .filter_map(Result::ok)
+        .any(|e| e.path().extension().is_some_and(|x| x == "patch"));
+    if !has_patches {
+        return Ok(Vec::new());
+    }
+    let series = crate::send::series::read_series(dir).map_err(|e| TrailersError::Input {
+        problem: e.to_string(),
+        fix: "give the series directory as git format-patch or kseries series wrote it".into(),
+    })?;
+    Ok(series
+        .patches
+        .iter()
+        .filter_map(|p| {
+            let id = msg_ids(p.header("Message-Id")?).pop()?;
+            Some((id, p.subject()?.to_string()))
+        })
+        .collect())
 }
 
 /// Read the replies: an mbox file or a maildir (`cur/` and `new/`).
@@ -377,12 +405,34 @@ pub fn trailers(
         }
     }
     if let Some(dir) = &opts.series {
+        let state_path = dir.join(crate::send::STATE_FILE);
+        // The patch files name their own Message-Ids (`kseries series`,
+        // `git format-patch --thread`): a series that was never sent, or
+        // sent by another tool, is matched by them.
+        let files = series_message_ids(dir)?;
+        if files.is_empty() && !state_path.exists() {
+            return Err(TrailersError::Input {
+                problem: format!(
+                    "{} holds neither patch files with Message-Ids nor a {} state file",
+                    dir.display(),
+                    crate::send::STATE_FILE
+                ),
+                fix: "give the directory of the series as it was sent (git format-patch --thread -o DIR, kseries series --output-dir DIR)".into(),
+            });
+        }
+        for (id, subject) in files {
+            let (num, rest) = split_subject(&subject);
+            if let Some((i, n)) = num {
+                patch_of_id.insert(id.clone(), i);
+                patch_msg_ids.insert(id);
+                patch_subjects.entry(i).or_insert(rest);
+                total.get_or_insert(n);
+            }
+        }
         let state =
-            crate::send::SentState::load(&dir.join(crate::send::STATE_FILE)).map_err(|e| {
-                TrailersError::Input {
-                    problem: e.to_string(),
-                    fix: "give the series directory that kseries send used".into(),
-                }
+            crate::send::SentState::load(&state_path).map_err(|e| TrailersError::Input {
+                problem: e.to_string(),
+                fix: "give the series directory that kseries send used".into(),
             })?;
         for r in state.sent {
             let (num, rest) = split_subject(&r.subject);

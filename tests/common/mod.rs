@@ -244,3 +244,17 @@ pub fn kseries_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Copies a directory tree (regular files and directories).
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), to).unwrap();
+        }
+    }
+}

@@ -8,7 +8,9 @@ the AUTH user).  Numbering continues across restarts.
 
 Prints "READY <port>" on stdout once listening.  Exits on SIGTERM, when
 stdin closes, by itself after --accept-max messages (answering 421 to any
-later MAIL), or right after accepting --exit-after messages.
+later MAIL), or right after accepting --exit-after messages.  With
+--stall-after N it never answers the DATA of any message after the Nth
+(a hung server, for the crash tests).
 """
 
 import argparse
@@ -43,6 +45,7 @@ class Handler:
         self.accepted = 0
         self.no_8bitmime = False
         self.exit_after = None
+        self.stall_after = None
 
     def next_number(self):
         nums = [int(n[:4]) for n in os.listdir(self.capture) if n.endswith(".json")]
@@ -63,6 +66,9 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.stall_after is not None and self.accepted >= self.stall_after:
+            while True:
+                await asyncio.sleep(3600)
         with self.lock:
             sid = self.sessions.setdefault(id(session), len(self.sessions) + 1)
             n = self.next_number()
@@ -100,6 +106,8 @@ def main():
     ap.add_argument("--auth", help="USER:PASSWORD required for AUTH")
     ap.add_argument("--exit-after", type=int, default=None,
                     help="exit right after accepting this many messages")
+    ap.add_argument("--stall-after", type=int, default=None,
+                    help="never answer the DATA of a message after this many")
     ap.add_argument("--no-8bitmime", action="store_true",
                     help="do not advertise 8BITMIME")
     args = ap.parse_args()
@@ -110,6 +118,7 @@ def main():
     handler = Handler(args.capture, args.accept_max, stop)
     handler.no_8bitmime = args.no_8bitmime
     handler.exit_after = args.exit_after
+    handler.stall_after = args.stall_after
 
     ctx = None
     if args.tls != "none":
