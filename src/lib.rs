@@ -18,3 +18,4 @@ pub mod send;
 pub mod series;
 pub mod trailers;
 pub mod verify;
+pub mod words;

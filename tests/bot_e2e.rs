@@ -120,13 +120,13 @@ async fn a_signed_push_becomes_a_pr_with_compile_checked_commits_on_linux_4_12()
     assert_eq!(pr["base"]["ref"], "master");
     let cover = pr["body"].as_str().unwrap();
     eprintln!("{}\n{cover}", pr["title"]);
-    for (i, sha) in commits.iter().enumerate() {
+    // git's shortlog in the cover letter lists every commit (and wraps a
+    // long subject).
+    let flat = cover.split_whitespace().collect::<Vec<_>>().join(" ");
+    for sha in &commits {
         let subject = git(&work, &["log", "-1", "--format=%s", sha]);
-        // `git format-patch` numbering in the cover letter's list.
-        let n = commits.len();
-        let number = format!("{:0w$}/{n}: ", i + 1, w = n.to_string().len());
         assert!(
-            cover.contains(&number),
+            flat.contains(subject.trim()),
             "cover letter lists {subject}:\n{cover}"
         );
     }

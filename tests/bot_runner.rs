@@ -77,17 +77,16 @@ fn the_real_runner_commits_one_plan_unit_per_commit() {
         ),
         base
     );
-    let n = series.commits.len();
-    for (i, c) in series.commits.iter().enumerate() {
+    // git's shortlog in the cover letter lists every commit.
+    let flat = series
+        .cover_letter
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for c in &series.commits {
         assert_eq!(git(&work, &["log", "-1", "--format=%s", &c.sha]), c.subject);
         assert!(c.subject.contains(": "), "{}", c.subject);
-        assert!(
-            series
-                .cover_letter
-                .contains(&format!("{:0w$}/{n}: ", i + 1, w = n.to_string().len())),
-            "{}",
-            series.cover_letter
-        );
+        assert!(flat.contains(&c.subject), "{}", series.cover_letter);
         assert_eq!(
             git(&work, &["log", "-1", "--format=%an <%ae>", &c.sha]),
             "kseries bot <kseries-bot@users.noreply.github.com>"

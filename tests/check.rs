@@ -166,7 +166,7 @@ fn text_output_is_compiler_style() {
     );
     assert!(
         r.stdout
-            .ends_with("17 error(s), 2 warning(s), 0 note(s) in 5 parsed of 5 files\n")
+            .ends_with("17 errors, 2 warnings, 0 notes in 5 parsed of 5 files\n")
     );
 }
 
@@ -280,7 +280,7 @@ fn a_use_scan_cannot_decide_is_a_finding() {
         "{text}"
     );
     assert!(
-        text.contains("2 of them about code kseries could not decide"),
+        text.contains("2 of them are about code kseries could not decide"),
         "{text}"
     );
 

@@ -145,3 +145,166 @@ fn bot_run_names_what_is_missing() {
     );
     assert!(!err.contains("ghp_secret_cli"), "{err}");
 }
+
+#[test]
+fn completions_and_the_manual_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = kseries().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for word in ["kseries", "series", "subject-prefix", "no-dry-run"] {
+            assert!(text.contains(word), "{shell}: {word} missing");
+        }
+    }
+    let out = kseries().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = kseries().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH kseries 1"), "{page}");
+    assert!(page.contains("completions"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = kseries()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let series = std::fs::read_to_string(dir.path().join("kseries-series.1")).unwrap();
+    assert!(series.contains("subject\\-prefix"), "{series}");
+    assert!(dir.path().join("kseries.1").is_file());
+}
+
+/// `kseries scan --format json | head`: the reader goes away, kseries
+/// stops quietly.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kseries"))
+        .args(["scan", "--format", "json"])
+        .arg(env!("CARGO_MANIFEST_DIR").to_string() + "/corpus")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before kseries writes anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(err.is_empty(), "{err}");
+}
+
+/// Every subcommand takes the tree the same way, and says what is wrong
+/// with it in words (no libgit2 codes).
+#[test]
+fn the_tree_argument_and_what_is_wrong_with_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let p = empty.path().to_str().unwrap();
+    for args in [
+        vec!["series", p],
+        vec!["verify", p],
+        vec!["trailers", p, "--replies", p],
+        vec!["bot", "matrix", p, "--range", "a..b"],
+    ] {
+        let out = kseries().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("not a git repository: {p}")) && err.contains("git init"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("class=") && !err.contains("code="), "{err}");
+    }
+    for sub in ["scan", "check", "rewrite"] {
+        let out = kseries().args([sub, p]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("no kernel source in {p}")),
+            "{sub}: {err}"
+        );
+    }
+    // A git repository that is not a kernel tree.
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(empty.path())
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(empty.path().join("a.c"), "int a;\n").unwrap();
+    git(&["add", "."]);
+    git(&["config", "user.name", "A"]);
+    git(&["config", "user.email", "a@b"]);
+    git(&["commit", "-qm", "x"]);
+    // trailers takes the branch as --branch, like verify and series.
+    let mbox = empty.path().join("replies.mbox");
+    std::fs::write(&mbox, "").unwrap();
+    let out = kseries()
+        .args([
+            "trailers",
+            p,
+            "--dry-run",
+            "--base",
+            "HEAD",
+            "--branch",
+            "no-such-series",
+        ])
+        .arg("--replies")
+        .arg(&mbox)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-series"), "{err}");
+    let plan = empty.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"recipe":"invalidate-page","tree":".","units":[{"stage":"callers","subsystem":"a","summary":"x","rationale":[],"review_notes":[],"files":[{"path":"a.c","base_blob":"7f8a1d7cd5ec3b4a0a5a1a0e94e7a37ac16a8a8d","edits":[]}]}],"needs_review":[]}"#,
+    )
+    .unwrap();
+    let out = kseries()
+        .args(["series", "--maintainers", "native", "--plan"])
+        .arg(&plan)
+        .arg(p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{p} has no MAINTAINERS file: not the top of a kernel tree"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn colour_only_on_a_terminal_or_when_asked() {
+    let corpus = env!("CARGO_MANIFEST_DIR").to_string() + "/corpus";
+    let plain = kseries().args(["check", &corpus]).output().unwrap();
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(text.contains(": error[E1]: "), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour into a pipe");
+    let coloured = kseries()
+        .args(["--color", "always", "check", &corpus])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&coloured.stdout);
+    assert!(text.contains("\u{1b}["), "colour when asked");
+    let err = kseries()
+        .args(["--color", "always", "scan", "/nonexistent/kseries"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&err.stderr).contains("\u{1b}["));
+    let err = kseries()
+        .args(["scan", "/nonexistent/kseries"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&err.stderr).contains('\u{1b}'));
+}

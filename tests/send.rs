@@ -297,7 +297,7 @@ fn opts(fx: &Fixture, port: u16) -> SendOptions {
     SendOptions {
         series: fx.series.clone(),
         from: Some(SENDER.into()),
-        confirm: true,
+        send: true,
         smtp_server: Some("127.0.0.1".into()),
         smtp_server_port: Some(port),
         smtp_encryption: Some(Encryption::None),
@@ -467,7 +467,7 @@ fn envelope_recipients_equal_to_and_cc() {
 
     // --suppress-cc drops the classes, and the cover follows.
     let mut o = opts(&fx, srv.port);
-    o.confirm = false;
+    o.send = false;
     o.suppress_cc = vec![SuppressCc::Author, SuppressCc::SelfAddr, SuppressCc::Body];
     let (_, msgs, _) = send::compose(&o).unwrap();
     for m in &msgs {
@@ -965,7 +965,7 @@ fn mbox_and_directory_compose_the_same_messages() {
         )
         .unwrap();
     let mut o = opts(&fx, 1);
-    o.confirm = false;
+    o.send = false;
     let (_, dir_msgs, _) = send::compose(&o).unwrap();
     o.series = mbox;
     let (_, mbox_msgs, _) = send::compose(&o).unwrap();
@@ -1026,7 +1026,7 @@ fn git_config_supplies_server_recipients_and_login() {
     }
     let o = SendOptions {
         series: fx.series.clone(),
-        confirm: true,
+        send: true,
         git_dir: Some(fx.repo.clone()),
         verbose: true,
         ..SendOptions::default()
@@ -1056,7 +1056,7 @@ fn reflect_sends_only_to_the_sender_and_records_nothing() {
     let cap = fx.root.join("cap");
     let srv = Server::start(py, &cap, &[]);
     let mut o = opts(&fx, srv.port);
-    o.confirm = false;
+    o.send = false;
     o.reflect = true;
     let (r, out) = run(&o);
     r.unwrap_or_else(|e| panic!("{e}\n{out}"));
@@ -1075,10 +1075,10 @@ fn reflect_sends_only_to_the_sender_and_records_nothing() {
     assert!(!fx.series.join(send::STATE_FILE).exists());
     // Then the real thing still sends everything.
     o.reflect = false;
-    o.confirm = true;
+    o.send = true;
     let (r, _) = run(&o);
     assert_eq!(r.unwrap().sent.len(), 4);
-    o.confirm = false;
+    o.send = false;
     o.reflect = true;
     let (r, out) = run(&o);
     assert_eq!(r.unwrap().sent.len(), 4, "reflect ignores the state: {out}");
@@ -1143,7 +1143,7 @@ fn bcc_header_lock_file_and_header_injection() {
     }
 }
 
-/// kill -9 of a real `kseries send --confirm` while it waits for a hung
+/// kill -9 of a real `kseries send --no-dry-run` while it waits for a hung
 /// server: the lock dies with the process, so the re-run sends the rest
 /// without anyone cleaning up, and nothing twice.
 #[test]
@@ -1157,7 +1157,13 @@ fn a_killed_send_leaves_no_lock_behind() {
         c.current_dir(&fx.repo)
             .arg("send")
             .arg(&fx.series)
-            .args(["--confirm", "--from", SENDER, "--smtp-server", "127.0.0.1"])
+            .args([
+                "--no-dry-run",
+                "--from",
+                SENDER,
+                "--smtp-server",
+                "127.0.0.1",
+            ])
             .args(["--smtp-encryption", "none", "--smtp-server-port"])
             .arg(port.to_string());
         c
@@ -1238,7 +1244,7 @@ fn env_password_child() {
     let o = SendOptions {
         series,
         from: Some(SENDER.into()),
-        confirm: true,
+        send: true,
         verbose: true,
         smtp_server: Some("127.0.0.1".into()),
         smtp_server_port: Some(port),
@@ -1316,7 +1322,7 @@ fn batch_relogin_failure_resumes_without_duplicates() {
 fn suppress_cc_classes() {
     let fx = fixture();
     let mut o = opts(&fx, 1);
-    o.confirm = false;
+    o.send = false;
     let rcpts = |o: &SendOptions, i: usize| -> BTreeSet<String> {
         let (_, msgs, _) = send::compose(o).unwrap();
         msgs[i].recipients.iter().cloned().collect()
@@ -1388,7 +1394,7 @@ fn the_4_12_series_survives_the_mail() {
     let o = SendOptions {
         series: series.clone(),
         from: Some(SENDER.into()),
-        confirm: true,
+        send: true,
         smtp_server: Some("127.0.0.1".into()),
         smtp_server_port: Some(srv.port),
         smtp_encryption: Some(Encryption::None),
@@ -1427,4 +1433,321 @@ fn the_4_12_series_survives_the_mail() {
         git(&clone, &["am", "-q", f.to_str().unwrap()]);
     }
     assert_eq!(git(&clone, &["rev-parse", "HEAD^{tree}"]), branch_tree);
+}
+
+/// An executable script.
+fn script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A fake msmtp: records its arguments and the bytes on its stdin, one
+/// pair of files per message, in `dir`.
+fn fake_msmtp(root: &Path) -> (PathBuf, PathBuf) {
+    let dir = root.join("msmtp-got");
+    std::fs::create_dir_all(&dir).unwrap();
+    let prog = root.join("fake-msmtp");
+    script(
+        &prog,
+        &format!(
+            "#!/bin/sh\nn=$(ls {d} | grep -c argv)\nprintf '%s\\n' \"$@\" > {d}/$n.argv\ncat > {d}/$n.eml\n[ -e {d}/fail ] && {{ echo 'msmtp: cannot reach the server' >&2; exit 75; }}\nexit 0\n",
+            d = dir.display()
+        ),
+    );
+    (prog, dir)
+}
+
+/// sendemail.smtpServer naming a program: git send-email's sendmail
+/// mode.  The exact bytes go to the program's stdin, `-i` and the
+/// recipients as arguments, and what it accepted is recorded as usual.
+#[test]
+fn a_sendmail_program_gets_the_exact_bytes() {
+    let fx = fixture();
+    let (prog, got) = fake_msmtp(&fx.root);
+    git(
+        &fx.repo,
+        &["config", "sendemail.smtpServer", prog.to_str().unwrap()],
+    );
+    let o = SendOptions {
+        series: fx.series.clone(),
+        from: Some(SENDER.into()),
+        send: true,
+        git_dir: Some(fx.repo.clone()),
+        ..SendOptions::default()
+    };
+    let (r, out) = run(&o);
+    let report = r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(report.sent.len(), 4, "{out}");
+    for (i, m) in report.messages.iter().enumerate() {
+        let bytes = std::fs::read(got.join(format!("{i}.eml"))).unwrap();
+        assert_eq!(bytes, m.bytes, "message {i}: the exact bytes, LF line ends");
+        let argv = std::fs::read_to_string(got.join(format!("{i}.argv"))).unwrap();
+        let mut want = vec!["-i".to_string()];
+        want.extend(m.recipients.iter().cloned());
+        assert_eq!(argv.lines().collect::<Vec<_>>(), want, "message {i}");
+    }
+    let state = std::fs::read_to_string(fx.series.join(send::STATE_FILE)).unwrap();
+    assert!(
+        state.contains(&format!("sendmail program {}", prog.display())),
+        "{state}"
+    );
+    // Never twice.
+    let (r, out) = run(&o);
+    assert_eq!(r.unwrap().skipped.len(), 4, "{out}");
+    assert_eq!(std::fs::read_dir(&got).unwrap().count(), 8);
+
+    // sendemail.sendmailCmd through the shell, with an envelope sender.
+    std::fs::remove_file(fx.series.join(send::STATE_FILE)).unwrap();
+    git(&fx.repo, &["config", "--unset", "sendemail.smtpServer"]);
+    git(&fx.repo, &["config", "sendemail.envelopeSender", "auto"]);
+    let mut o2 = o.clone();
+    o2.sendmail_cmd = Some(format!("{} --account=kernel", prog.display()));
+    let (r, out) = run(&o2);
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let argv = std::fs::read_to_string(got.join("4.argv")).unwrap();
+    let argv: Vec<&str> = argv.lines().collect();
+    assert_eq!(
+        &argv[..4],
+        &["--account=kernel", "-i", "-f", "sender@example.org"]
+    );
+
+    // A program that fails: the message is not recorded, and the error
+    // names the program and what it said.
+    std::fs::remove_file(fx.series.join(send::STATE_FILE)).unwrap();
+    std::fs::write(got.join("fail"), "").unwrap();
+    let e = run(&o2).0.unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("sendmail command") && msg.contains("cannot reach the server"),
+        "{msg}"
+    );
+    assert!(!fx.series.join(send::STATE_FILE).exists());
+}
+
+/// git send-email's identities: sendemail.<id>.* before sendemail.*.
+#[test]
+fn an_identity_picks_its_own_settings() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &[]);
+    let port = srv.port.to_string();
+    for (k, v) in [
+        // The general settings would fail: nothing listens on port 9.
+        ("sendemail.smtpServer", "127.0.0.1"),
+        ("sendemail.smtpServerPort", "9"),
+        ("sendemail.from", "Home Me <home@example.org>"),
+        ("sendemail.work.smtpServerPort", port.as_str()),
+        ("sendemail.work.from", "Work Me <work@example.org>"),
+    ] {
+        git(&fx.repo, &["config", k, v]);
+    }
+    let o = SendOptions {
+        series: fx.series.clone(),
+        send: true,
+        git_dir: Some(fx.repo.clone()),
+        identity: Some("work".into()),
+        ..SendOptions::default()
+    };
+    let (r, out) = run(&o);
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let got = captured(&cap);
+    assert_eq!(got.len(), 4);
+    assert!(
+        got.iter()
+            .all(|c| c.meta["mail_from"] == "work@example.org")
+    );
+
+    // The same from sendemail.identity.
+    std::fs::remove_file(fx.series.join(send::STATE_FILE)).unwrap();
+    git(&fx.repo, &["config", "sendemail.identity", "work"]);
+    let (r, out) = run(&SendOptions {
+        identity: None,
+        ..o.clone()
+    });
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(captured(&cap).len(), 8);
+}
+
+/// No password configured: git's credential helpers are asked, as git
+/// send-email does, and hear whether it worked.
+#[test]
+fn the_password_comes_from_git_credential() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let certs = fx.root.join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    if make_certs(&certs).is_none() {
+        return;
+    }
+    let cap = fx.root.join("cap");
+    let srv = Server::start(
+        py,
+        &cap,
+        &[
+            "--tls",
+            "starttls",
+            "--cert",
+            certs.join("srv.pem").to_str().unwrap(),
+            "--key",
+            certs.join("srv.key").to_str().unwrap(),
+            "--auth",
+            "creduser:from-the-helper-42",
+        ],
+    );
+    let log = fx.root.join("helper.log");
+    let helper = fx.root.join("helper");
+    let secret = fx.root.join("secret");
+    script(
+        &helper,
+        &format!(
+            "#!/bin/sh\ninput=$(cat)\necho \"$1 $(echo \"$input\" | grep -v password= | tr '\\n' ' ')\" >> {log}\n[ \"$1\" = get ] && echo \"password=$(cat {secret})\"\nexit 0\n",
+            log = log.display(),
+            secret = secret.display()
+        ),
+    );
+    std::fs::write(&secret, "from-the-helper-42").unwrap();
+    git(
+        &fx.repo,
+        &["config", "credential.helper", helper.to_str().unwrap()],
+    );
+    let mut o = opts(&fx, srv.port);
+    o.smtp_encryption = Some(Encryption::StartTls);
+    o.smtp_ca = Some(certs.join("ca.pem"));
+    o.smtp_user = Some("creduser".into());
+    let (r, out) = run(&o);
+    r.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert!(
+        captured(&cap)
+            .iter()
+            .all(|c| c.meta["auth_user"] == "creduser")
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let host = format!("host=127.0.0.1:{}", srv.port);
+    let lines: Vec<&str> = calls.lines().collect();
+    assert!(
+        lines[0].starts_with("get ") && lines[0].contains("protocol=smtp"),
+        "{calls}"
+    );
+    assert!(
+        lines[0].contains(&host) && lines[0].contains("username=creduser"),
+        "{calls}"
+    );
+    assert!(lines[1].starts_with("store "), "approved: {calls}");
+    assert!(!out.contains("from-the-helper-42"));
+
+    // A password the server refuses: the helper is told to forget it.
+    std::fs::remove_file(fx.series.join(send::STATE_FILE)).unwrap();
+    std::fs::write(&secret, "stale-password").unwrap();
+    let e = run(&o).0.unwrap_err();
+    assert!(matches!(e, SendError::Auth { .. }), "{e}");
+    assert!(!e.to_string().contains("stale-password"));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.lines().last().unwrap().starts_with("erase "),
+        "{calls}"
+    );
+}
+
+/// `--in-reply-to`: a v2 answers v1's cover letter, and every message
+/// references it.
+#[test]
+fn in_reply_to_threads_the_series_under_an_earlier_message() {
+    let fx = fixture();
+    let o = SendOptions {
+        series: fx.series.clone(),
+        from: Some(SENDER.into()),
+        in_reply_to: Some("v1-cover@example.org".into()),
+        git_dir: Some(fx.repo.clone()),
+        ..SendOptions::default()
+    };
+    let (_, msgs, _) = send::compose(&o).unwrap();
+    let text = |i: usize| String::from_utf8_lossy(&msgs[i].bytes).into_owned();
+    assert!(
+        text(0).contains(
+            "\nIn-Reply-To: <v1-cover@example.org>\nReferences: <v1-cover@example.org>\n"
+        ),
+        "{}",
+        text(0)
+    );
+    let root = &msgs[0].message_id;
+    for i in 1..msgs.len() {
+        assert!(
+            text(i).contains(&format!("\nIn-Reply-To: {root}\n")),
+            "{}",
+            text(i)
+        );
+        assert!(
+            text(i).contains(&format!("\nReferences: <v1-cover@example.org> {root}\n")),
+            "{}",
+            text(i)
+        );
+    }
+}
+
+/// Sending takes --no-dry-run; --confirm keeps git send-email's meaning,
+/// ask before sending.
+#[test]
+fn confirm_asks_before_sending_as_git_does() {
+    let py = need_smtp!();
+    let fx = fixture();
+    let cap = fx.root.join("cap");
+    let srv = Server::start(py, &cap, &[]);
+    let mut o = opts(&fx, srv.port);
+    o.confirm = Some(send::ConfirmMode::Always);
+    // No to the cover letter, yes to patch 1, then quit.
+    let mut out = Vec::new();
+    let r = send::send_answering(&o, &mut out, &mut &b"n\ny\nq\n"[..]).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out.matches("Send this email? ([y]es|[n]o|[q]uit|[a]ll): ")
+            .count(),
+        3,
+        "{out}"
+    );
+    assert_eq!(r.sent.len(), 1, "{out}");
+    let got = captured(&cap);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].header("subject").unwrap().contains(" 1/3]"));
+
+    // `all` stops asking; the sent patch is skipped, never asked about.
+    let mut out = Vec::new();
+    let r = send::send_answering(&o, &mut out, &mut &b"a\n"[..]).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("Send this email?").count(), 1, "{out}");
+    assert_eq!((r.sent.len(), r.skipped.len()), (3, 1));
+
+    // `cc` asks only for messages with Cc recipients; never asks nothing.
+    std::fs::remove_file(fx.series.join(send::STATE_FILE)).unwrap();
+    o.confirm = Some(send::ConfirmMode::Never);
+    let mut out = Vec::new();
+    let r = send::send_answering(&o, &mut out, &mut &b""[..]).unwrap();
+    assert_eq!(r.sent.len(), 4);
+    assert!(!String::from_utf8(out).unwrap().contains("Send this email?"));
+
+    // On the command line: the old meaning is gone (a mode is required),
+    // and --no-dry-run is the way to send.
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kseries"))
+            .arg("send")
+            .arg(&fx.series)
+            .args(args)
+            .current_dir(&fx.repo)
+            .output()
+            .unwrap()
+    };
+    let before = captured(&cap).len();
+    let out = cli(&["--confirm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--confirm <MODE>"));
+    let out = cli(&["--confirm", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("always, never, cc, compose or auto"));
+    let out = cli(&["--dry-run", "--no-dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli(&[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing is sent without --no-dry-run"));
+    assert_eq!(captured(&cap).len(), before, "nothing sent from the CLI");
 }

@@ -32,6 +32,7 @@ fn no_identity_is_a_clear_error() {
             stage: kseries::rewrite::plan::Stage::Callers,
             subsystem: "a".into(),
             summary: "x".into(),
+            description: vec![],
             rationale: vec![],
             review_notes: vec![],
             files: vec![kseries::rewrite::plan::FileEdit {

@@ -53,8 +53,9 @@ fn prefixes_are_learned_from_history_else_the_table() {
             ),
         ]
     );
-    // Recipients from MAINTAINERS: To people, Cc lists; the people are
-    // also Cc: trailers.
+    // Recipients from MAINTAINERS (the repository has no
+    // get_maintainer.pl): To people, Cc lists.
+    assert_eq!(r.maintainers, "MAINTAINERS (native parser)");
     assert_eq!(
         r.patches[1].to,
         vec![
@@ -66,8 +67,30 @@ fn prefixes_are_learned_from_history_else_the_table() {
         r.patches[1].cc,
         vec!["iommu@example.org", "linux-kernel@example.org"]
     );
+    // The people are in the mail headers, not in Cc: trailers (as b4
+    // does)...
     let msg = common::git(&dir, &["log", "-1", "--format=%B", &r.patches[1].commit]).unwrap();
+    assert!(!msg.contains("Cc:"), "{msg}");
+    assert!(
+        msg.trim_end()
+            .ends_with("\n\nSigned-off-by: Ada Kernel <ada@example.org>"),
+        "{msg}"
+    );
+
+    // ... unless asked for.
+    let (_t2, dir2) = repo();
+    let r = make(
+        &dir2,
+        &plan(&dir2),
+        &SeriesOptions {
+            cc_trailers: true,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let msg = common::git(&dir2, &["log", "-1", "--format=%B", &r.patches[1].commit]).unwrap();
     assert!(msg.contains("\nCc: Joerg Roedel <joro@example.org>\nCc: Linus Torvalds <torvalds@example.org>\nSigned-off-by: Ada Kernel <ada@example.org>\n"), "{msg}");
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }
 
 #[test]
@@ -191,10 +214,10 @@ fn check_build_stops_at_the_failing_commit_and_names_it() {
         "iommu/amd: remove the unused invalidate_page callback"
     );
     assert_eq!(errors.len(), 1);
+    // The commit cited the kernel way: 12 digits and the subject.
     let msg = e.to_string();
     assert!(
-        msg.contains(commit.as_str())
-            && msg.contains(subject.as_str())
+        msg.contains(&format!("commit {} (\"{subject}\")", &commit[..12]))
             && msg.contains("implicit declaration"),
         "{msg}"
     );
@@ -229,12 +252,19 @@ fn check_build_stops_at_the_failing_commit_and_names_it() {
         1
     );
 
-    // A checker that passes: every patch says what it verified.
+    // A checker that passes: every patch says what it verified, below its
+    // `---` (tool output stays out of the commit message), and the cover
+    // letter says it once.
     let ok = FakeChecker {
         fail_on: None,
         seen: RefCell::new(vec![]),
     };
-    let r = series::make_series(&dir, &p, &opts(), &Verification::default(), Some(&ok)).unwrap();
+    let out = dir.parent().unwrap().join("out");
+    let o = SeriesOptions {
+        output_dir: Some(out),
+        ..opts()
+    };
+    let r = series::make_series(&dir, &p, &o, &Verification::default(), Some(&ok)).unwrap();
     assert_eq!(ok.seen.borrow().len(), 3);
     assert!(
         r.patches
@@ -242,9 +272,19 @@ fn check_build_stops_at_the_failing_commit_and_names_it() {
             .all(|p| p.build == Some(BuildOutcome::Built { not_tested: vec![] }))
     );
     let msg = common::git(&dir, &["log", "-1", "--format=%B", &r.tip]).unwrap();
+    assert!(!msg.contains("compile"), "{msg}");
+    let patch = fs::read_to_string(r.patches[2].file.as_ref().unwrap()).unwrap();
+    let (_, below) = patch.split_once("\n---\n").unwrap();
     assert!(
-        msg.contains("- every touched file compiles at this commit (fake compiler)"),
-        "{msg}"
+        below.starts_with(
+            "Compile-tested: every touched file compiles at this commit (fake compiler).\n"
+        ),
+        "{patch}"
+    );
+    let cover = fs::read_to_string(r.cover.file.as_ref().unwrap()).unwrap();
+    assert!(
+        cover.contains("- every patch compiles, in order, for the files it touches\n"),
+        "{cover}"
     );
 }
 

@@ -18,13 +18,18 @@ pub fn render_text(report: &CheckReport) -> String {
     }
     let s = &report.summary;
     out.push_str(&format!(
-        "{} error(s), {} warning(s), {} note(s) in {} parsed of {} files",
-        s.errors, s.warnings, s.notes, s.files_parsed, s.files_walked
+        "{}, {}, {} in {} parsed of {}",
+        crate::words::count(s.errors, "error", "errors"),
+        crate::words::count(s.warnings, "warning", "warnings"),
+        crate::words::count(s.notes, "note", "notes"),
+        s.files_parsed,
+        crate::words::count(s.files_walked, "file", "files")
     ));
     if s.undecided > 0 {
         out.push_str(&format!(
-            "; {} of them about code kseries could not decide (review by hand)",
-            s.undecided
+            "; {} of them {} about code kseries could not decide (review by hand)",
+            s.undecided,
+            crate::words::noun(s.undecided, "is", "are")
         ));
     }
     out.push('\n');

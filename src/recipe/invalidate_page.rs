@@ -91,8 +91,42 @@ pub fn recipe() -> Recipe {
             "case, the whole PMD-aligned range, within the vma.",
         ],
         check: check_rules(),
+        messages: MESSAGES,
     }
 }
+
+const MESSAGES: super::Messages = super::Messages {
+    title: "mm: remove mmu_notifier_invalidate_page()",
+    what: "the Linux 4.13 removal of mmu_notifier_invalidate_page()",
+    cover: &[
+        "Since commit c7ab0d2fdc84 (\"mm: convert try_to_unmap_one() to use \
+         page_vma_mapped_walk()\"), mmu_notifier_invalidate_page() is called with the \
+         page-table lock held, yet some ->invalidate_page() callbacks sleep while they wait \
+         for a device TLB flush. Other callers make the call after dropping the lock, when \
+         the entry may already be in use again. And the call names one page where a \
+         transparent huge page or a hugetlb page needs a range.",
+        "This series removes the API. Every page-table change a secondary MMU must hear \
+         about is bracketed by mmu_notifier_invalidate_range_start() and \
+         mmu_notifier_invalidate_range_end(), outside the lock, where callbacks may sleep, \
+         with mmu_notifier_invalidate_range() for the exact byte range under the lock. A \
+         compound page spans PAGE_SIZE << compound_order(page) bytes.",
+        "The callers come first, one patch per subsystem; then each driver's \
+         ->invalidate_page() callback, dead by then; then KVM with every architecture's \
+         hook; and last the API itself, so that every step builds and bisects.",
+    ],
+    callers: "Convert the calls of mmu_notifier_invalidate_page() in {subsystem}: \
+              mmu_notifier_invalidate_range_start() and _end() around the page-table change, \
+              outside the lock, and mmu_notifier_invalidate_range() with the exact byte range \
+              under the lock.",
+    callbacks: "Now that nothing calls mmu_notifier_invalidate_page(), the ->invalidate_page() \
+                callback of {subsystem} is never called: remove it, and keep any work of its \
+                own in a range callback.",
+    kvm: "Now that nothing calls mmu_notifier_invalidate_page(), KVM's ->invalidate_page() \
+          callback is never called. Move the work of its architecture hook to a range hook \
+          called from kvm_mmu_notifier_invalidate_range_start(), and remove the empty stubs.",
+    api: "Now that nothing calls mmu_notifier_invalidate_page() and no mmu_notifier_ops sets \
+          ->invalidate_page, remove them, with the comments that document them.",
+};
 
 /// What `kseries check` knows about mmu_notifier semantics (see
 /// shared/docs/migration.md, §2 and seeds 002/003).

@@ -61,6 +61,32 @@ pub struct Recipe {
     /// What `kseries check` needs to know (bracket calls, sleeping calls,
     /// page counts, huge sizes).
     pub check: CheckRules,
+    /// What the patch series says in prose (cover letter, fallback commit
+    /// messages).
+    pub messages: Messages,
+}
+
+/// The prose of a series made with a recipe.  The engine writes what it
+/// found (functions, files); what the migration is and why it is needed
+/// is the recipe's.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Messages {
+    /// The cover letter's default subject (after `[PATCH 00/NN]`).
+    pub title: &'static str,
+    /// The migration in a few words, for the cover letter's "generated
+    /// by" line.
+    pub what: &'static str,
+    /// The cover letter's paragraphs: the problem (citing commits the
+    /// kernel way, `commit 0123456789ab ("subject")`), the rule applied,
+    /// the order of the patches.
+    pub cover: &'static [&'static str],
+    /// The commit message of a unit whose plan has no description of its
+    /// own (plans written by hand or by older versions), per stage;
+    /// `{subsystem}` is replaced by the unit's subsystem.
+    pub callers: &'static str,
+    pub callbacks: &'static str,
+    pub kvm: &'static str,
+    pub api: &'static str,
 }
 
 /// A page-table walk whose loop body runs with the lock held, and the

@@ -38,6 +38,7 @@ pub fn remove_api(
         &format!("remove the {} API", recipe.ops_member),
     );
     let mut removed = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
     for (file, items) in &files {
         let (src, tree) = ws.parsed(file)?;
         let mut done = Vec::new();
@@ -68,9 +69,27 @@ pub fn remove_api(
                 done.push(n.id());
                 let (a, b) = remove(&mut draft, file, &src, n);
                 removed.push(format!("{file}:{a}-{b} ({} {name})", role_name(*role)));
+                let part = match role {
+                    ApiRole::Member => {
+                        format!("the ->{name} member of struct {}", recipe.ops_struct)
+                    }
+                    ApiRole::Stub => format!("the !{} stub", recipe.api_config),
+                    _ => format!("{name}()"),
+                };
+                if !parts.contains(&part) {
+                    parts.push(part);
+                }
             }
         }
     }
+    let parts = super::text::join_and(&parts);
+    draft.description.push(format!(
+        "Now that nothing calls {} and no {} sets ->{}, remove the API: {parts}, with the comments \
+         that document them.",
+        recipe.api_functions.join("() or ") + "()",
+        recipe.ops_struct,
+        recipe.ops_member,
+    ));
     draft.rationale.push(format!(
         "No caller of {} and no {}.{} callback is left after the previous patches, so the API goes: {}. \
          Each comment that documented a removed part goes with it.",

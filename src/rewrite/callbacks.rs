@@ -165,6 +165,9 @@ pub fn convert(
         if cov.uncovered.is_empty() {
             let removed =
                 remove_entry_and_callback(&mut draft, file, &src, &tree, &entry, cb_site)?;
+            draft
+                .description
+                .push(covered_description(recipe, &entry, &cov, cb_site));
             draft.rationale.push(format!(
                 "{file}: {}.{} = {}(). Every effect of {}() is also done by the range callbacks of {}: {evidence}. {removed}",
                 entry.ops, recipe.ops_member, entry.callback, entry.callback, entry.ops
@@ -173,6 +176,14 @@ pub fn convert(
             match convert_uncovered(&mut draft, recipe, file, &src, &tree, &entry, &cov) {
                 Ok(how) => {
                     draft.summary = format!("move {} work to a range callback", recipe.ops_member);
+                    draft.description.push(format!(
+                        "{} {}() does work that no range callback of {} does: {}.",
+                        nothing_calls(recipe, &entry),
+                        entry.callback,
+                        entry.ops,
+                        snippets(&cov.uncovered)
+                    ));
+                    draft.description.push(how.clone());
                     draft.rationale.push(format!(
                         "{file}: {}.{} = {}(). Not all of its work is done by a range callback: {}. {how} \
                          Covered: {evidence}.",
@@ -269,6 +280,9 @@ fn cross_file(
             users.join(", ")
         )
     };
+    draft
+        .description
+        .push(covered_description(recipe, entry, &cov, cb_site));
     draft.rationale.push(format!(
         "{file}: {}.{} = {}(), defined in {}. Every effect of it is also done by the range callbacks of {}: {}. {fate}",
         entry.ops,
@@ -279,6 +293,65 @@ fn cross_file(
         describe_coverage(&cov)
     ));
     Ok(Ok(draft))
+}
+
+/// "Now that nothing calls mmu_notifier_invalidate_page(),
+/// intel_mmuops.invalidate_page is never called." (the commit message).
+fn nothing_calls(recipe: &Recipe, entry: &Entry) -> String {
+    format!(
+        "Now that nothing calls {}(), {}.{} is never called.",
+        recipe
+            .api_functions
+            .first()
+            .copied()
+            .unwrap_or(recipe.ops_member),
+        entry.ops,
+        recipe.ops_member
+    )
+}
+
+/// The commit message of a callback whose work the range callbacks do.
+fn covered_description(recipe: &Recipe, entry: &Entry, cov: &Coverage, cb_site: &Site) -> String {
+    let mut owners: Vec<String> = Vec::new();
+    for (_, _, owner) in &cov.covered {
+        let owner = format!("{owner}()");
+        if owner != "()" && !owners.contains(&owner) {
+            owners.push(owner);
+        }
+    }
+    let kept =
+        matches!(&cb_site.detail, Detail::Callback { other_users, .. } if !other_users.is_empty());
+    let what = if kept {
+        format!(
+            "remove the entry ({}() stays: other code calls it)",
+            entry.callback
+        )
+    } else {
+        "remove it".to_string()
+    };
+    let why = match owners.len() {
+        0 => format!("{}() has no effect of its own to keep", entry.callback),
+        n => format!(
+            "{} {} everything {}() did, for any range",
+            super::text::join_and(&owners),
+            if n == 1 { "does" } else { "do" },
+            entry.callback
+        ),
+    };
+    format!("{} {why}, so {what}.", nothing_calls(recipe, entry))
+}
+
+/// Code snippets for a sentence: at most three, then how many more.
+fn snippets(effects: &[Effect]) -> String {
+    let mut shown: Vec<String> = effects
+        .iter()
+        .take(3)
+        .map(|e| format!("`{}`", e.snippet))
+        .collect();
+    if effects.len() > 3 {
+        shown.push(format!("{} more", effects.len() - 3));
+    }
+    super::text::join_and(&shown)
 }
 
 fn describe_coverage(cov: &Coverage) -> String {

@@ -48,6 +48,7 @@ pub fn convert(
         let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
         let summary = format!("use range notifiers in {}", list_functions(&functions));
         let mut draft = UnitDraft::new(Stage::Callers, subsystem, &summary);
+        let mut shapes = Vec::new();
         let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
         for s in sites {
             by_file.entry(&s.file).or_default().push(s);
@@ -77,6 +78,7 @@ pub fn convert(
                             draft.replace(file, s, e, t);
                         }
                         draft.rationale.push(conv.rationale);
+                        shapes.push(conv.shape);
                     }
                     Err(reason) => review.push(ReviewItem {
                         file: file.to_string(),
@@ -87,6 +89,7 @@ pub fn convert(
             }
         }
         if !draft.is_empty() {
+            draft.description = describe(recipe, &shapes);
             units.push(ws.commit(draft)?);
         }
     }
@@ -104,6 +107,100 @@ struct CallCx<'a> {
 struct Conversion {
     edits: Vec<(usize, usize, String)>,
     rationale: String,
+    shape: Shape,
+}
+
+/// What a converted call looked like, for the commit message (which
+/// names functions, never lines).
+#[derive(Debug, Clone)]
+struct Shape {
+    function: String,
+    callee: String,
+    /// The page-table lock was held at the call (else the call came
+    /// after the unlock and was moved under it).
+    held: bool,
+    /// What takes the lock: a walk loop or a lookup, by function name.
+    lock: String,
+    walk: bool,
+    /// The worst case the bracket covers, if any.
+    huge: Option<WorstCase>,
+}
+
+/// What a worst-case bracket covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorstCase {
+    /// The whole compound page (a walk, or a lookup of a page whose
+    /// entry may be of any size).
+    CompoundPage,
+    /// The PMD-aligned range (a lookup that may find a pmd).
+    Pmd,
+}
+
+impl Shape {
+    fn same_kind(&self, o: &Shape) -> bool {
+        (&self.callee, self.held, &self.lock, self.walk, self.huge)
+            == (&o.callee, o.held, &o.lock, o.walk, o.huge)
+    }
+}
+
+/// The commit message of a callers unit: why the calls are wrong and what
+/// replaces them, one pair of paragraphs per kind of call.
+fn describe(recipe: &Recipe, shapes: &[Shape]) -> Vec<String> {
+    let mut groups: Vec<Vec<&Shape>> = Vec::new();
+    for s in shapes {
+        match groups.iter_mut().find(|g| g[0].same_kind(s)) {
+            Some(g) => g.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    let mut out = Vec::new();
+    for g in groups {
+        let s = g[0];
+        let names: Vec<String> = g.iter().map(|s| s.function.clone()).collect();
+        let many = g.len() > 1;
+        let (call, its) = if many {
+            ("call", "their")
+        } else {
+            ("calls", "its")
+        };
+        let when = if s.held {
+            "with the page-table lock held, where a callback must not sleep,"
+        } else {
+            "after the page-table lock is dropped, when the entry may already be in use again,"
+        };
+        let huge = match s.huge {
+            None => "",
+            Some(WorstCase::CompoundPage) => ", although the page may be a huge page",
+            Some(WorstCase::Pmd) => ", although the entry may be a PMD",
+        };
+        out.push(format!(
+            "{} {call} {}() {when} and for one page only{huge}.",
+            join_functions(&names),
+            s.callee
+        ));
+        let lock = if s.walk {
+            format!("{its} {}() loop{}", s.lock, if many { "s" } else { "" })
+        } else {
+            format!("the {}() lookup", s.lock)
+        };
+        let range = match s.huge {
+            None => "",
+            Some(WorstCase::CompoundPage) => " over the whole compound page",
+            Some(WorstCase::Pmd) => " over the PMD-aligned range",
+        };
+        out.push(format!(
+            "Bracket {lock} with {}() and {}(){range}, where sleeping is allowed, and call {}() \
+             for the entry changed, under the lock.",
+            recipe.range_start, recipe.range_end, recipe.range_call
+        ));
+    }
+    out
+}
+
+/// `a()`, `a() and b()`, `a(), b() and c()`.
+fn join_functions(names: &[String]) -> String {
+    let calls: Vec<String> = names.iter().map(|f| format!("{f}()")).collect();
+    super::text::join_and(&calls)
 }
 
 /// How the page-table lock around the call is taken.
@@ -205,7 +302,30 @@ impl<'a> CallCx<'a> {
             site_callee(site),
             notes.join(" ")
         );
-        Ok(Conversion { edits, rationale })
+        let shape = Shape {
+            function: fname.to_string(),
+            callee: site_callee(site).to_string(),
+            held: held == Some(true),
+            lock: match &lock {
+                LockSite::Walk { walk, .. } => callee_name(*walk, self.src),
+                LockSite::Lookup { call, .. } => callee_name(*call, self.src),
+            }
+            .unwrap_or_default(),
+            walk: matches!(lock, LockSite::Walk { .. }),
+            // A span line: the whole compound page; else a PMD if any.
+            huge: comment.map(|_| {
+                if range_lines.len() == 3 {
+                    WorstCase::CompoundPage
+                } else {
+                    WorstCase::Pmd
+                }
+            }),
+        };
+        Ok(Conversion {
+            edits,
+            rationale,
+            shape,
+        })
     }
 
     fn find_call<'t>(&self, tree: &'t Parsed, site: &Site) -> Result<Node<'t>, String> {
@@ -1177,7 +1297,7 @@ fn list_functions(names: &[String]) -> String {
     match calls.as_slice() {
         [] => "their callers".into(),
         [one] => one.clone(),
-        [init @ .., last] if calls.len() <= 3 => format!("{} and {last}", init.join(", ")),
+        _ if calls.len() <= 3 => join_functions(names),
         _ => format!("{} functions", calls.len()),
     }
 }

@@ -204,6 +204,9 @@ fn kvm_unit(
          before, and a `__weak` no-op default serves the architectures with nothing to do.",
         entry.callback, recipe.arch_hook_range
     ));
+    draft
+        .description
+        .extend(kvm_description(recipe, report, entry, &hook, range_start));
     draft.rationale.extend(hooks);
     draft.rationale.extend(comments);
     draft.review_notes.push(format!(
@@ -211,6 +214,72 @@ fn kvm_unit(
         recipe.arch_hook_range
     ));
     Ok(draft)
+}
+
+/// The commit message of the KVM unit: what the dead callback still did,
+/// and where that work goes.
+fn kvm_description(
+    recipe: &Recipe,
+    report: &ScanReport,
+    entry: &Entry,
+    hook: &str,
+    range_start: &str,
+) -> Vec<String> {
+    let (mut empty, mut real) = (Vec::new(), Vec::new());
+    for site in &report.sites {
+        if let Detail::ArchHook {
+            role: HookRole::Definition,
+            empty: e,
+            arch,
+            ..
+        } = &site.detail
+        {
+            let arch = arch.clone().unwrap_or_else(|| site.subsystem.clone());
+            let list = if *e == Some(true) {
+                &mut empty
+            } else {
+                &mut real
+            };
+            if !list.contains(&arch) {
+                list.push(arch);
+            }
+        }
+    }
+    let and = super::text::join_and;
+    let api = recipe
+        .api_functions
+        .first()
+        .copied()
+        .unwrap_or(recipe.ops_member);
+    let mut why = format!(
+        "Now that nothing calls {api}(), {}() is never called. The range callbacks do its work, \
+         except its call of {hook}()",
+        entry.callback
+    );
+    match (empty.is_empty(), real.is_empty()) {
+        (false, false) => why.push_str(&format!(
+            ", which is empty on {} but does real work on {}.",
+            and(&empty),
+            and(&real)
+        )),
+        (true, false) => why.push_str(&format!(", which does real work on {}.", and(&real))),
+        _ => why.push('.'),
+    }
+    let mut what = format!(
+        "Call {}() with the range from {range_start}() instead, with a __weak empty default",
+        recipe.arch_hook_range
+    );
+    if !empty.is_empty() {
+        what.push_str(" in place of the empty stubs");
+    }
+    if !real.is_empty() {
+        what.push_str(&format!(
+            ", and make the {} hook act when its address lies in the range",
+            and(&real)
+        ));
+    }
+    what.push('.');
+    vec![why, what]
 }
 
 fn hook_call_in<'t>(recipe: &Recipe, def: Node<'t>, src: &[u8]) -> Option<(Node<'t>, String)> {
@@ -490,7 +559,13 @@ pub(super) fn update_comments(
             continue; // it goes with what this unit removes
         }
         let old_text = text(comment, &src).into_owned();
-        let new_text = super::text::rename_in_comment(&old_text, old, new);
+        let Some(new_text) = super::text::rename_in_comment(&old_text, old, new) else {
+            notes.push(format!(
+                "{}:{}: a comment names {old}() together with {new}(); it is left as it is.",
+                site.file, site.line
+            ));
+            continue;
+        };
         if new_text != old_text {
             draft.replace(
                 &site.file,
@@ -500,10 +575,6 @@ pub(super) fn update_comments(
             );
             notes.push(format!(
                 "{}:{}: a comment named {old}(); it now names {new}().",
-                site.file, site.line
-            ));
-            draft.review_notes.push(format!(
-                "{}:{}: comment reworded automatically ({old} -> {new}): check its grammar.",
                 site.file, site.line
             ));
         }

@@ -76,8 +76,14 @@ fn gate(what: &str, left: usize) -> ReviewItem {
         file: String::new(),
         line: 0,
         reason: format!(
-            "{what}: {left} use(s) of the API above are left for review, and removing what they still \
-             need would break or silently change them; convert those first, then re-run"
+            "{what}: {} of the API above {} left for review, and removing what {} still \
+             need{} would break or silently change {}; convert {} first, then re-run",
+            crate::words::count(left, "use", "uses"),
+            crate::words::noun(left, "is", "are"),
+            crate::words::noun(left, "it", "they"),
+            crate::words::noun(left, "s", ""),
+            crate::words::noun(left, "it", "them"),
+            crate::words::noun(left, "it", "those")
         ),
     }
 }

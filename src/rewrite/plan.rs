@@ -43,8 +43,15 @@ pub struct ChangeUnit {
     /// A one-line summary of the change, without subject prefix
     /// (e.g. "use range notifiers in rmap walkers").
     pub summary: String,
-    /// Why each edit is safe: what was found, what evidence.  One
-    /// paragraph per entry, plain text.
+    /// The commit message's own paragraphs: what changes and why, for a
+    /// reader of `git log` (no file positions, no tool output).  Empty in
+    /// plans written before it existed; `series` then uses the stage's
+    /// text from the recipe.
+    #[serde(default)]
+    pub description: Vec<String>,
+    /// Why each edit is safe: what was found, what evidence, with file
+    /// positions.  One paragraph per entry, plain text; `series` puts it
+    /// below the `---` of the patch, where `git am` drops it.
     pub rationale: Vec<String>,
     /// Things a reviewer must look at (a callback converted, not removed).
     pub review_notes: Vec<String>,

@@ -172,6 +172,7 @@ mod tests {
             stage,
             subsystem: files[0].rsplit_once('/').map_or("", |(d, _)| d).to_string(),
             summary: "s".into(),
+            description: Vec::new(),
             rationale: Vec::new(),
             review_notes: Vec::new(),
             files: files

@@ -156,10 +156,28 @@ pub fn declaration_insert(src: &[u8], block: tree_sitter::Node, decl: &str) -> (
     }
 }
 
-/// Replaces `old` by `new` in a block comment, collapsing "old and new"
-/// (across line breaks too) to "new", then re-wraps the paragraphs it
-/// changed at 80 columns with their own ` * ` prefix.
-pub fn rename_in_comment(comment: &str, old: &str, new: &str) -> String {
+/// `a`, `a and b`, `a, b and c`: a list in a sentence.
+pub fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Replaces `old` by `new` in a block comment, then re-wraps the
+/// paragraphs it changed at 80 columns with their own ` * ` prefix.
+///
+/// `None` when the comment names both, "old and new" (across line breaks
+/// too): dropping one name would change the number of the sentence's
+/// subject ("X and Y detect" would need "Y detects"), which a renaming
+/// cannot get right, so such a comment is left as it is.
+pub fn rename_in_comment(comment: &str, old: &str, new: &str) -> Option<String> {
+    let flat = comment.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = flat.replace(" * ", " ");
+    if flat.contains(&format!("{old} and {new}")) || flat.contains(&format!("{new} and {old}")) {
+        return None;
+    }
     let lines: Vec<&str> = comment.split('\n').collect();
     let prefix_len = |l: &str| {
         let t = l.trim_start();
@@ -205,11 +223,7 @@ pub fn rename_in_comment(comment: &str, old: &str, new: &str) -> String {
         let joined = para[k..end].join(" ");
         {
             let words: Vec<&str> = joined.split_whitespace().collect();
-            let mut text = words.join(" ");
-            text = text
-                .replace(&format!("{old} and {new}"), new)
-                .replace(&format!("{new} and {old}"), new)
-                .replace(old, new);
+            let text = words.join(" ").replace(old, new);
             let mut line = prefix.to_string();
             for w in text.split(' ') {
                 if line.len() > prefix.len() && display_width(&line) + 1 + w.len() > 80 {
@@ -226,7 +240,7 @@ pub fn rename_in_comment(comment: &str, old: &str, new: &str) -> String {
         out.extend(lines[i + end..j].iter().map(|l| l.to_string()));
         i = j;
     }
-    out.join("\n")
+    Some(out.join("\n"))
 }
 
 #[cfg(test)]
@@ -253,6 +267,19 @@ mod tests {
         // see that (callers name the range in locals then).
         let deep = call_statement("\t\t\t", "mmu_notifier_invalidate_range", &args);
         assert!(deep.lines().any(|l| display_width(l) > 80));
+    }
+
+    #[test]
+    fn comment_renames_are_exact_or_left_out() {
+        let one = "/*\n * Called from old_cb() when a page goes.\n */";
+        assert_eq!(
+            rename_in_comment(one, "old_cb", "new_range_cb").as_deref(),
+            Some("/*\n * Called from new_range_cb() when a page goes.\n */")
+        );
+        // Both named: "old_cb and new_cb detect" cannot become "new_cb
+        // detect"; the comment is left alone.
+        let both = "/*\n * If we don't, old_cb\n * and new_cb detect it.\n */";
+        assert_eq!(rename_in_comment(both, "old_cb", "new_cb"), None);
     }
 
     #[test]

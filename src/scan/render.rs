@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::model::{Detail, KINDS, ScanReport, Site};
+use crate::words::count;
 
 /// Renders the report for a terminal: one block per subsystem, one line
 /// per site, then the accounting summary.
@@ -67,11 +68,11 @@ fn describe(s: &Site) -> String {
             other_users,
             ..
         } => format!(
-            "{}{name}() lines {}-{}, {} other user(s)",
+            "{}{name}() lines {}-{}, {}",
             if *is_static { "static " } else { "" },
             s.line,
             s.end_line,
-            other_users.len()
+            count(other_users.len(), "other user", "other users")
         ),
         Detail::ArchHook {
             name,
@@ -115,17 +116,17 @@ pub fn summary_line(report: &ScanReport) -> String {
         format!("MISMATCH: {accounted} accounted for")
     };
     let mut line = format!(
-        "{} occurrence(s) in {} of {} file(s): {}; {verdict}\n",
-        s.occurrences,
+        "{} in {} of {}: {}; {verdict}\n",
+        count(s.occurrences, "occurrence", "occurrences"),
         s.candidate_files,
-        s.files_walked,
+        count(s.files_walked, "file", "files"),
         kinds.join(", ")
     );
     if !s.skipped.is_empty() {
         let _ = writeln!(
             line,
-            "{} file(s) skipped (see --format json)",
-            s.skipped.len()
+            "{} skipped (see --format json)",
+            count(s.skipped.len(), "file", "files")
         );
     }
     line

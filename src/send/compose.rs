@@ -125,6 +125,9 @@ pub struct ComposeInput {
     pub reflect: bool,
     /// Seconds since the epoch of the first message's `Date:`.
     pub first_date: i64,
+    /// `--in-reply-to`: the Message-Id the first message answers (its
+    /// `References:` too), instead of whatever the patch file says.
+    pub in_reply_to: Option<String>,
 }
 
 /// The sender: `--from`, `sendemail.from`, else git's author identity
@@ -376,6 +379,12 @@ fn author_of(p: &Patch) -> Option<Mailbox> {
         .and_then(|f| address::parse_mailbox(f).ok())
 }
 
+/// `<id>` for `id` or `<id>`, as git send-email accepts both.
+fn angle_brackets(id: &str) -> String {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    format!("<{id}>")
+}
+
 /// Build every outgoing message of the series.
 pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, SendError> {
     let sender = input.sender.clone().ok_or_else(|| SendError::Config {
@@ -438,14 +447,17 @@ pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, Send
             });
         }
     }
-    let root_refs = series.patches[0]
-        .header("References")
-        .map(|s| s.trim().to_string())
-        .or_else(|| {
-            series.patches[0]
-                .header("In-Reply-To")
-                .map(|s| s.trim().to_string())
-        });
+    let reply_to = input.in_reply_to.as_deref().map(angle_brackets);
+    let root_refs = reply_to.clone().or_else(|| {
+        series.patches[0]
+            .header("References")
+            .map(|s| s.trim().to_string())
+            .or_else(|| {
+                series.patches[0]
+                    .header("In-Reply-To")
+                    .map(|s| s.trim().to_string())
+            })
+    });
 
     let mut out = Vec::with_capacity(n);
     for (i, p) in series.patches.iter().enumerate() {
@@ -481,9 +493,11 @@ pub fn plan(series: &Series, input: &ComposeInput) -> Result<Vec<Outgoing>, Send
         ));
         let (irt, refs) = if i == 0 {
             (
-                series.patches[0]
-                    .header("In-Reply-To")
-                    .map(|s| s.trim().to_string()),
+                reply_to.clone().or_else(|| {
+                    series.patches[0]
+                        .header("In-Reply-To")
+                        .map(|s| s.trim().to_string())
+                }),
                 root_refs.clone(),
             )
         } else {

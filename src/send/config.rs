@@ -67,6 +67,130 @@ impl GitConfig {
             .get(&key.to_ascii_lowercase())
             .map_or(&[], Vec::as_slice)
     }
+
+    /// git send-email's `sendemail.identity`: every `sendemail.<id>.<key>`
+    /// replaces `sendemail.<key>` (all its values), so the identity's
+    /// settings win and the general ones fill the rest.
+    pub fn apply_identity(&mut self, identity: &str) {
+        let prefix = format!("sendemail.{}.", identity.to_ascii_lowercase());
+        let own: Vec<(String, Vec<String>)> = self
+            .values
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(&prefix)
+                    .filter(|rest| !rest.contains('.'))
+                    .map(|rest| (format!("sendemail.{rest}"), v.clone()))
+            })
+            .collect();
+        for (k, v) in own {
+            self.values.insert(k, v);
+        }
+    }
+}
+
+/// A sendmail-compatible program that takes the message on stdin, as git
+/// send-email runs it: `sendemail.smtpServer` (or `--smtp-server`) set to
+/// an absolute path, or `sendemail.sendmailCmd` (`--sendmail-cmd`), a
+/// shell command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sendmail {
+    /// Run directly: `PROGRAM -i [-f SENDER] RECIPIENT...`.
+    Program(PathBuf),
+    /// Run by the shell: `sh -c 'CMD "$@"' - -i [-f SENDER] RECIPIENT...`.
+    Shell(String),
+}
+
+impl std::fmt::Display for Sendmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sendmail::Program(p) => write!(f, "sendmail program {}", p.display()),
+            Sendmail::Shell(c) => write!(f, "sendmail command `{c}`"),
+        }
+    }
+}
+
+/// The sendmail program to use instead of SMTP, if any, by git
+/// send-email's rules: a `--smtp-server` that is not a path means SMTP; an
+/// absolute path is a program; a sendmail command (option, then config)
+/// comes before the configured `sendemail.smtpServer`.
+pub fn sendmail(opts: &super::SendOptions, cfg: &GitConfig) -> Option<Sendmail> {
+    let absolute = |s: &str| Path::new(s).is_absolute().then(|| PathBuf::from(s));
+    if let Some(server) = &opts.smtp_server {
+        return absolute(server).map(Sendmail::Program);
+    }
+    if let Some(cmd) = &opts.sendmail_cmd {
+        return Some(Sendmail::Shell(cmd.clone()));
+    }
+    if let Some(cmd) = cfg
+        .get("sendemail.sendmailcmd")
+        .filter(|c| !c.trim().is_empty())
+    {
+        return Some(Sendmail::Shell(cmd.to_string()));
+    }
+    cfg.get("sendemail.smtpserver")
+        .and_then(absolute)
+        .map(Sendmail::Program)
+}
+
+/// Asks git's credential helpers for the password of `user` at
+/// `server:port`, as git send-email does (`git credential fill`, protocol
+/// `smtp`).  `None` when no helper has one.  Prompting is left to git
+/// only when stdin is a terminal.
+pub fn credential_fill(dir: &Path, server: &str, port: u16, user: &str) -> Option<Password> {
+    let out = credential(dir, "fill", server, port, user, None)?;
+    String::from_utf8_lossy(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("password="))
+        .filter(|p| !p.is_empty())
+        .map(Password::new)
+}
+
+/// Tells git's credential helpers that the password worked (`approve`,
+/// so they store it) or did not (`reject`, so they forget it).
+pub fn credential_verdict(dir: &Path, settings: &SmtpSettings, worked: bool) {
+    if !settings.password_from_helper {
+        return;
+    }
+    if let (Some(user), Some(pass)) = (&settings.user, &settings.password) {
+        let action = if worked { "approve" } else { "reject" };
+        let _ = credential(
+            dir,
+            action,
+            &settings.server,
+            settings.port,
+            user,
+            Some(pass),
+        );
+    }
+}
+
+fn credential(
+    dir: &Path,
+    action: &str,
+    server: &str,
+    port: u16,
+    user: &str,
+    password: Option<&Password>,
+) -> Option<Vec<u8>> {
+    use std::io::{IsTerminal, Write};
+    let mut input = format!("protocol=smtp\nhost={server}:{port}\nusername={user}\n");
+    if let Some(p) = password {
+        input.push_str(&format!("password={}\n", p.expose()));
+    }
+    input.push('\n');
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .args(["credential", action])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    if !std::io::stdin().is_terminal() {
+        cmd.env("GIT_TERMINAL_PROMPT", "0");
+    }
+    let mut child = cmd.spawn().ok()?;
+    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    out.status.success().then_some(out.stdout)
 }
 
 /// How the SMTP connection is encrypted (`sendemail.smtpEncryption`).
@@ -149,6 +273,9 @@ pub struct SmtpSettings {
     pub user: Option<String>,
     /// AUTH password (only with a user).
     pub password: Option<Password>,
+    /// The password came from `git credential fill`: the helpers hear
+    /// whether it worked.
+    pub password_from_helper: bool,
     /// Extra trusted CA certificates (PEM file or a directory of them).
     pub ca: Option<PathBuf>,
 }
@@ -176,14 +303,6 @@ pub fn smtp_settings(
             problem: "no SMTP server is configured".into(),
             fix: "pass --smtp-server HOST or run `git config sendemail.smtpServer HOST`".into(),
         })?;
-    if server.starts_with('/') {
-        return Err(SendError::Config {
-            problem: format!(
-                "sendemail.smtpServer is a sendmail program ({server}); kseries only speaks SMTP"
-            ),
-            fix: "pass --smtp-server HOST".into(),
-        });
-    }
     // Whether the user chose the encryption (a flag or a non-empty git
     // config value), or it is the plain-text default.
     let (encryption, chosen) = match (&opts.smtp_encryption, cfg.get("sendemail.smtpencryption")) {
@@ -207,14 +326,6 @@ pub fn smtp_settings(
         .clone()
         .or_else(|| cfg.get("sendemail.smtpuser").map(str::to_string))
         .filter(|u| !u.is_empty());
-    let password = if user.is_some() {
-        opts.smtp_pass
-            .clone()
-            .or_else(|| std::env::var(PASSWORD_ENV).ok().map(Password::new))
-            .or_else(|| cfg.get("sendemail.smtppass").map(Password::new))
-    } else {
-        None
-    };
     if let Some(user) = user
         .as_ref()
         .filter(|_| encryption == Encryption::None && !chosen)
@@ -226,11 +337,26 @@ pub fn smtp_settings(
             fix: "pass --smtp-encryption tls (STARTTLS) or ssl (implicit TLS), or set git config sendemail.smtpEncryption; --smtp-encryption none logs in over plain text if you accept that risk; nothing was sent".into(),
         });
     }
+    let mut password_from_helper = false;
+    let password = match &user {
+        Some(u) => opts
+            .smtp_pass
+            .clone()
+            .or_else(|| std::env::var(PASSWORD_ENV).ok().map(Password::new))
+            .or_else(|| cfg.get("sendemail.smtppass").map(Password::new))
+            .or_else(|| {
+                let dir = opts.git_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+                let p = credential_fill(&dir, &server, port, u);
+                password_from_helper = p.is_some();
+                p
+            }),
+        None => None,
+    };
     if user.is_some() && password.is_none() {
         return Err(SendError::Config {
             problem: "an SMTP user is set but no password".into(),
             fix: format!(
-                "export {PASSWORD_ENV}=... or set git config sendemail.smtpPass (kseries never prompts)"
+                "export {PASSWORD_ENV}=..., set git config sendemail.smtpPass, or store it with a git credential helper (protocol smtp, host {server}:{port})"
             ),
         });
     }
@@ -245,6 +371,7 @@ pub fn smtp_settings(
         encryption,
         user,
         password,
+        password_from_helper,
         ca,
     })
 }

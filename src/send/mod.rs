@@ -1,8 +1,9 @@
 //! `kseries send`: mail a `git format-patch` series the way
 //! `git send-email` would, but safely.
 //!
-//! * Dry run by default: [`SendOptions::confirm`] sends, and
-//!   [`SendOptions::reflect`] sends every message to the sender only.
+//! * Dry run by default: [`SendOptions::send`] (`--no-dry-run`) sends,
+//!   and [`SendOptions::reflect`] sends every message to the sender only.
+//!   `--confirm=<mode>` asks before sending, with git's meaning.
 //! * Threading like git's default (`--thread --no-chain-reply-to`): every
 //!   message is `In-Reply-To:` the first one (the cover letter).
 //! * Message-Ids derived from the series content, version and sender
@@ -28,10 +29,14 @@
 //! * No prompts, ever: an 8-bit body without a charset is declared UTF-8
 //!   (`sendemail.assume8bitEncoding=UTF-8`); an 8-bit body to a server
 //!   without 8BITMIME is sent as it is, with a warning (git does the same,
-//!   silently).  No sendmail program, no aliases, no --cc-cmd/--to-cmd.
+//!   silently).  No aliases, no --cc-cmd/--to-cmd (`kseries series` has
+//!   them), no sendmail found on the PATH unless configured.
+//! * A sendmail-compatible program (`sendemail.smtpServer` set to an
+//!   absolute path, or `sendemail.sendmailCmd`) gets the exact bytes of
+//!   each message on stdin, as git pipes them.
 //! * `--reflect` sends every message to the sender only, with the headers
 //!   unchanged, and records nothing.
-//! * An OS lock on `.kseries-sent.json.lock` keeps two `--confirm` runs off
+//! * An OS lock on `.kseries-sent.json.lock` keeps two sending runs off
 //!   one series; it dies with its process, so a crash needs no cleanup.
 //!
 //! A message that the server accepted but whose acceptance never reached
@@ -41,16 +46,17 @@
 pub mod address;
 pub mod compose;
 pub mod config;
+pub mod sendmail;
 pub mod series;
 pub mod smtp;
 pub mod state;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use compose::{Outgoing, SuppressCc};
-pub use config::{Encryption, GitConfig, PASSWORD_ENV, Password, SmtpSettings};
+pub use config::{Encryption, GitConfig, PASSWORD_ENV, Password, Sendmail, SmtpSettings};
 pub use series::{STATE_FILE, Series};
 pub use state::{SentRecord, SentState};
 
@@ -154,7 +160,11 @@ pub enum SendError {
 /// Details of [`SendError::Rejected`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "message {number}/{total} ({subject}) was not sent: the server {endpoint} failed at {stage}: {detail}; {accepted} message(s) were accepted and recorded in {}; fix the problem and run the same command again to send the rest (sent messages are skipped)",
+    "message {number}/{total} ({subject}) was not sent: the server {endpoint} failed at {stage}: {detail}; {} accepted and recorded in {}; fix the problem and run the same command again to send the rest (sent messages are skipped)",
+    match accepted {
+        1 => "1 message was".to_string(),
+        n => format!("{n} messages were"),
+    },
     state_path.display()
 )]
 pub struct Rejection {
@@ -181,8 +191,8 @@ pub struct Rejection {
 pub enum Mode {
     /// Print what would go out (the default).
     DryRun,
-    /// Send for real.
-    Confirm,
+    /// Send for real (`--no-dry-run`).
+    Send,
     /// Send every message to the sender only (headers unchanged); the
     /// state file is neither read nor written.
     Reflect,
@@ -201,10 +211,22 @@ pub struct SendOptions {
     pub from: Option<String>,
     /// `--suppress-cc CLASS` (repeatable; also `sendemail.suppressCc`).
     pub suppress_cc: Vec<SuppressCc>,
-    /// `--dry-run` (the default anyway; conflicts with confirm/reflect).
+    /// `--dry-run` (the default anyway; conflicts with send/reflect).
     pub dry_run: bool,
-    /// `--confirm`: really send.
-    pub confirm: bool,
+    /// `--no-dry-run`: really send.
+    pub send: bool,
+    /// `--confirm=<mode>` (or `sendemail.confirm`): ask before sending,
+    /// as git send-email does; `never` when unset.
+    pub confirm: Option<ConfirmMode>,
+    /// `--identity NAME` (or `sendemail.identity`): use the
+    /// `sendemail.<NAME>.*` settings before the general ones.
+    pub identity: Option<String>,
+    /// `--in-reply-to ID`: the first message replies to this one (a v2
+    /// sent as a reply to v1's cover letter).
+    pub in_reply_to: Option<String>,
+    /// `--sendmail-cmd CMD`: send through this sendmail-compatible
+    /// command (run by the shell) instead of SMTP.
+    pub sendmail_cmd: Option<String>,
     /// `--reflect`: send only to the sender.
     pub reflect: bool,
     /// `--smtp-server HOST`.
@@ -238,18 +260,63 @@ pub struct SendOptions {
 impl SendOptions {
     /// The mode the flags ask for.
     pub fn mode(&self) -> Result<Mode, SendError> {
-        match (self.dry_run, self.confirm, self.reflect) {
+        match (self.dry_run, self.send, self.reflect) {
             (_, true, true) => Err(SendError::Config {
-                problem: "--confirm and --reflect both given".into(),
-                fix: "use --reflect to send to yourself first, then --confirm".into(),
+                problem: "--no-dry-run and --reflect both given".into(),
+                fix: "use --reflect to send to yourself first, then --no-dry-run".into(),
             }),
             (true, true, _) | (true, _, true) => Err(SendError::Config {
-                problem: "--dry-run conflicts with --confirm/--reflect".into(),
+                problem: "--dry-run conflicts with --no-dry-run/--reflect".into(),
                 fix: "drop one of them".into(),
             }),
-            (_, true, false) => Ok(Mode::Confirm),
+            (_, true, false) => Ok(Mode::Send),
             (_, false, true) => Ok(Mode::Reflect),
             _ => Ok(Mode::DryRun),
+        }
+    }
+}
+
+/// git send-email's `--confirm`: when to ask before sending a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmMode {
+    /// Before every message.
+    Always,
+    /// Never.
+    Never,
+    /// When the message has Cc recipients (addresses from the patch).
+    Cc,
+    /// Before the first message of a composed series (kseries composes
+    /// none, so never).
+    Compose,
+    /// `cc`, git's default.
+    Auto,
+}
+
+impl std::str::FromStr for ConfirmMode {
+    type Err = SendError;
+    fn from_str(s: &str) -> Result<Self, SendError> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "always" => ConfirmMode::Always,
+            "never" => ConfirmMode::Never,
+            "cc" => ConfirmMode::Cc,
+            "compose" => ConfirmMode::Compose,
+            "auto" => ConfirmMode::Auto,
+            other => {
+                return Err(SendError::Config {
+                    problem: format!("unknown --confirm mode {other:?}"),
+                    fix: "use always, never, cc, compose or auto (as git send-email)".into(),
+                });
+            }
+        })
+    }
+}
+
+impl ConfirmMode {
+    fn asks(self, m: &Outgoing) -> bool {
+        match self {
+            ConfirmMode::Always => true,
+            ConfirmMode::Cc | ConfirmMode::Auto => !m.cc.is_empty(),
+            ConfirmMode::Never | ConfirmMode::Compose => false,
         }
     }
 }
@@ -291,7 +358,15 @@ pub fn compose(opts: &SendOptions) -> Result<(Series, Vec<Outgoing>, GitConfig),
     let mode = opts.mode()?;
     let series = series::read_series(&opts.series)?;
     let dir = opts.git_dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let cfg = GitConfig::load(&dir)?;
+    let mut cfg = GitConfig::load(&dir)?;
+    if let Some(id) = opts
+        .identity
+        .clone()
+        .or_else(|| cfg.get("sendemail.identity").map(str::to_string))
+        .filter(|i| !i.trim().is_empty())
+    {
+        cfg.apply_identity(&id);
+    }
     let sender = compose::resolve_sender(opts.from.as_deref(), &cfg, &dir)?;
     let mut to = opts.to.clone();
     to.extend(cfg.get_all("sendemail.to").iter().cloned());
@@ -310,6 +385,10 @@ pub fn compose(opts: &SendOptions) -> Result<(Series, Vec<Outgoing>, GitConfig),
         suppress,
         reflect: mode == Mode::Reflect,
         first_date: now_secs() - series.patches.len() as i64,
+        in_reply_to: opts
+            .in_reply_to
+            .clone()
+            .or_else(|| cfg.get("sendemail.inreplyto").map(str::to_string)),
     };
     let msgs = compose::plan(&series, &input)?;
     Ok((series, msgs, cfg))
@@ -370,13 +449,116 @@ fn check_templates(series: &Series, pending: &[&Outgoing]) -> Result<(), SendErr
 }
 
 /// Run `kseries send`: compose the series, then print it (dry run) or send
-/// it, writing human-readable progress to `out`.
+/// it, writing human-readable progress to `out`; `--confirm` questions are
+/// answered on stdin.
 pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendError> {
+    send_answering(opts, out, &mut std::io::stdin().lock())
+}
+
+/// The answer to "Send this email?".
+enum Answer {
+    Yes,
+    No,
+    Quit,
+    All,
+}
+
+fn ask(m: &Outgoing, total: usize, out: &mut dyn Write, input: &mut dyn BufRead) -> Answer {
+    let _ = writeln!(
+        out,
+        "=== message {}/{total}: {}\nTo: {}\nCc: {}",
+        m.index + 1,
+        m.subject,
+        m.to.iter()
+            .map(|a| a.header())
+            .collect::<Vec<_>>()
+            .join(", "),
+        m.cc.iter()
+            .map(|a| a.header())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    loop {
+        let _ = write!(out, "Send this email? ([y]es|[n]o|[q]uit|[a]ll): ");
+        let _ = out.flush();
+        let mut line = String::new();
+        match input.read_line(&mut line) {
+            Ok(0) | Err(_) => return Answer::Quit,
+            Ok(_) => {}
+        }
+        match line.trim().to_ascii_lowercase().chars().next() {
+            Some('y') => return Answer::Yes,
+            Some('n') => return Answer::No,
+            Some('q') => return Answer::Quit,
+            Some('a') => return Answer::All,
+            _ => {}
+        }
+    }
+}
+
+/// The server accepted `m`: record it (when really sending) and say so.
+#[allow(clippy::too_many_arguments)]
+fn accepted(
+    mode: Mode,
+    state: &mut SentState,
+    state_path: &Path,
+    m: &Outgoing,
+    server: String,
+    answer: &str,
+    report: &mut SendReport,
+    out: &mut dyn Write,
+) -> Result<(), SendError> {
+    if mode == Mode::Send {
+        let recorded = state.record(
+            state_path,
+            SentRecord {
+                message_id: m.message_id.clone(),
+                subject: m.subject.clone(),
+                source: m.source.clone(),
+                recipients: m.recipients.clone(),
+                server,
+                accepted_at: now_secs() as u64,
+            },
+        );
+        if let Err(e) = recorded {
+            return Err(SendError::Config {
+                problem: format!(
+                    "{} ({}) WAS SENT, but recording it failed: {e}",
+                    m.message_id, m.subject
+                ),
+                fix: format!(
+                    "add it to {} by hand (or fix the file system) before running again, or it will be sent twice",
+                    state_path.display()
+                ),
+            });
+        }
+    }
+    report.sent.push(m.message_id.clone());
+    writeln!(
+        out,
+        "Sent {} {} to {} ({})",
+        m.message_id,
+        m.subject,
+        m.recipients.join(", "),
+        answer.trim()
+    )
+    .map_err(|e| SendError::Io {
+        what: "cannot write output".into(),
+        source: e,
+    })
+}
+
+/// [`send`], with the answers to `--confirm` read from `input`.
+pub fn send_answering(
+    opts: &SendOptions,
+    out: &mut dyn Write,
+    input: &mut dyn BufRead,
+) -> Result<SendReport, SendError> {
     let mode = opts.mode()?;
     let (series, msgs, cfg) = compose(opts)?;
     let state_path = series.state_path();
     let total = msgs.len();
-    let _lock = if mode == Mode::Confirm {
+    let _lock = if mode == Mode::Send {
         Some(state::SeriesLock::acquire(&state_path)?)
     } else {
         None
@@ -427,9 +609,9 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
     if mode == Mode::DryRun {
         writeln!(
             out,
-            "Dry run: {} of {} message(s) would be sent; nothing is sent without --confirm (or --reflect).",
+            "Dry run: {} of {} would be sent; nothing is sent without --no-dry-run (or --reflect).",
             pending.len(),
-            total
+            crate::words::count(total, "message", "messages")
         )
         .map_err(io)?;
         for m in &pending {
@@ -446,11 +628,78 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
     if pending.is_empty() {
         writeln!(
             out,
-            "All {total} message(s) were already sent; nothing to do."
+            "{} already sent; nothing to do.",
+            match total {
+                1 => "The message was".to_string(),
+                n => format!("All {n} messages were"),
+            }
         )
         .map_err(io)?;
         report.messages = msgs;
         return Ok(report);
+    }
+
+    let confirm = match opts.confirm {
+        Some(c) => c,
+        None => match cfg.get("sendemail.confirm") {
+            Some(v) => v.parse()?,
+            None => ConfirmMode::Never,
+        },
+    };
+    let mut asking = confirm != ConfirmMode::Never;
+    let mut pending = pending.into_iter();
+    // Ask about the next message that `--confirm` lets through; `None`
+    // when the user quits or nothing is left.
+    let mut next = |out: &mut dyn Write| -> Option<&Outgoing> {
+        for m in pending.by_ref() {
+            if !(asking && confirm.asks(m)) {
+                return Some(m);
+            }
+            match ask(m, total, out, input) {
+                Answer::Yes => return Some(m),
+                Answer::No => continue,
+                Answer::Quit => return None,
+                Answer::All => {
+                    asking = false;
+                    return Some(m);
+                }
+            }
+        }
+        None
+    };
+
+    if let Some(program) = config::sendmail(opts, &cfg) {
+        let envelope = cfg.get("sendemail.envelopesender").map(str::to_string);
+        while let Some(m) = next(out) {
+            let envelope = envelope.as_deref().map(|e| match e {
+                "auto" => m.envelope_from.as_str(),
+                e => e,
+            });
+            match program.send(m, envelope) {
+                Ok(answer) => accepted(
+                    mode,
+                    &mut state,
+                    &state_path,
+                    m,
+                    program.to_string(),
+                    &answer,
+                    &mut report,
+                    out,
+                )?,
+                Err(failed) => {
+                    let accepted = state.sent.len();
+                    return Err(rejected(
+                        m,
+                        total,
+                        program.to_string(),
+                        failed,
+                        accepted,
+                        state_path,
+                    ));
+                }
+            }
+        }
+        return finish(mode, report, msgs, out);
     }
 
     let settings = config::smtp_settings(opts, &cfg)?;
@@ -467,9 +716,21 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
 
     // Connect and log in before the first message: a bad server, CA or
     // password fails here with nothing sent.
-    let mut session = smtp::Session::open(&settings, out, opts.verbose)?;
+    let git_dir = opts.git_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let mut session = match smtp::Session::open(&settings, out, opts.verbose) {
+        Ok(s) => {
+            config::credential_verdict(&git_dir, &settings, true);
+            s
+        }
+        Err(e) => {
+            if matches!(e, SendError::Auth { .. }) {
+                config::credential_verdict(&git_dir, &settings, false);
+            }
+            return Err(e);
+        }
+    };
     let mut in_batch = 0usize;
-    for m in pending {
+    while let Some(m) = next(out) {
         if batch.is_some_and(|b| in_batch >= b) {
             session.quit();
             if delay > 0 {
@@ -508,59 +769,66 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
         match session.send(m, out, opts.verbose) {
             Ok(answer) => {
                 in_batch += 1;
-                if mode == Mode::Confirm {
-                    let recorded = state.record(
-                        &state_path,
-                        SentRecord {
-                            message_id: m.message_id.clone(),
-                            subject: m.subject.clone(),
-                            source: m.source.clone(),
-                            recipients: m.recipients.clone(),
-                            server: settings.endpoint(),
-                            accepted_at: now_secs() as u64,
-                        },
-                    );
-                    if let Err(e) = recorded {
-                        session.quit();
-                        return Err(SendError::Config {
-                            problem: format!(
-                                "{} ({}) WAS SENT, but recording it failed: {e}",
-                                m.message_id, m.subject
-                            ),
-                            fix: format!(
-                                "add it to {} by hand (or fix the file system) before running again, or it will be sent twice",
-                                state_path.display()
-                            ),
-                        });
-                    }
-                }
-                report.sent.push(m.message_id.clone());
-                writeln!(
+                let done = accepted(
+                    mode,
+                    &mut state,
+                    &state_path,
+                    m,
+                    settings.endpoint(),
+                    &answer,
+                    &mut report,
                     out,
-                    "Sent {} {} to {} ({})",
-                    m.message_id,
-                    m.subject,
-                    m.recipients.join(", "),
-                    answer.trim()
-                )
-                .map_err(io)?;
+                );
+                if let Err(e) = done {
+                    session.quit();
+                    return Err(e);
+                }
             }
-            Err((stage, detail)) => {
+            Err(failed) => {
                 session.abort();
-                return Err(SendError::Rejected(Box::new(Rejection {
-                    number: m.index + 1,
+                let accepted = state.sent.len();
+                return Err(rejected(
+                    m,
                     total,
-                    subject: m.subject.clone(),
-                    endpoint: settings.endpoint(),
-                    stage,
-                    detail,
-                    accepted: state.sent.len(),
+                    settings.endpoint(),
+                    failed,
+                    accepted,
                     state_path,
-                })));
+                ));
             }
         }
     }
     session.quit();
+    finish(mode, report, msgs, out)
+}
+
+/// Message `m` was not accepted at `stage` (what went wrong: `detail`).
+fn rejected(
+    m: &Outgoing,
+    total: usize,
+    endpoint: String,
+    (stage, detail): (String, String),
+    accepted: usize,
+    state_path: PathBuf,
+) -> SendError {
+    SendError::Rejected(Box::new(Rejection {
+        number: m.index + 1,
+        total,
+        subject: m.subject.clone(),
+        endpoint,
+        stage,
+        detail,
+        accepted,
+        state_path,
+    }))
+}
+
+fn finish(
+    mode: Mode,
+    mut report: SendReport,
+    msgs: Vec<Outgoing>,
+    out: &mut dyn Write,
+) -> Result<SendReport, SendError> {
     writeln!(
         out,
         "Done: {} sent, {} skipped (already sent){}.",
@@ -572,7 +840,10 @@ pub fn send(opts: &SendOptions, out: &mut dyn Write) -> Result<SendReport, SendE
             ""
         }
     )
-    .map_err(io)?;
+    .map_err(|e| SendError::Io {
+        what: "cannot write output".into(),
+        source: e,
+    })?;
     report.messages = msgs;
     Ok(report)
 }

@@ -14,11 +14,13 @@ use git2::{BranchType, DiffFormat, FileMode, Oid, Repository, Signature, Time};
 use minijinja::{Environment, context};
 
 use super::check::{BuildCheck, BuildOutcome, BuildRequest, Checkout};
-use super::maintainers::{Maintainers, Recipients};
+use super::maintainers::Recipients;
 use super::prefix::{PrefixSource, Prefixer};
+use super::recipients::Finder;
 use super::text;
 use super::{SeriesError, SeriesOptions};
-use crate::rewrite::plan::{Plan, Stage};
+use crate::recipe::Recipe;
+use crate::rewrite::plan::{ChangeUnit, Plan, Stage};
 
 /// The templates, compiled in so an installed binary needs no files.
 pub(crate) fn templates() -> Environment<'static> {
@@ -26,10 +28,17 @@ pub(crate) fn templates() -> Environment<'static> {
     env.set_trim_blocks(true);
     env.add_filter("wrap", |s: String| text::wrap(&s));
     env.add_filter("bullet", |s: String| text::bullet(&s));
-    env.add_template("commit", include_str!("../../templates/commit.txt.j2"))
-        .expect("commit template parses");
-    env.add_template("cover", include_str!("../../templates/cover.txt.j2"))
-        .expect("cover template parses");
+    for (name, source) in [
+        ("commit", include_str!("../../templates/commit.txt.j2")),
+        ("notes", include_str!("../../templates/notes.txt.j2")),
+        ("cover", include_str!("../../templates/cover.txt.j2")),
+        (
+            "cover-extra",
+            include_str!("../../templates/cover-extra.txt.j2"),
+        ),
+    ] {
+        env.add_template(name, source).expect("template parses");
+    }
     env
 }
 
@@ -40,8 +49,11 @@ pub(crate) struct BuiltCommit {
     pub subject: String,
     pub prefix_source: PrefixSource,
     pub files: Vec<String>,
-    pub recipients: Recipients,
+    /// Who its `Cc:` trailers name (with `--cc-trailers` only).
+    pub trailer_recipients: Option<Recipients>,
     pub build: Option<BuildOutcome>,
+    /// What the build check said, in a sentence for the notes.
+    pub build_note: Option<String>,
 }
 
 /// The commits, on their new branch.
@@ -52,21 +64,13 @@ pub(crate) struct Built {
     pub email: String,
     pub time: i64,
     pub commits: Vec<BuiltCommit>,
-    pub maintainers: Maintainers,
+    pub recipe: Recipe,
+    pub finder: Finder,
     pub warnings: Vec<String>,
     pub commits_ms: u128,
     pub maintainers_ms: u128,
     pub prefixes_ms: u128,
     pub build_check_ms: u128,
-}
-
-fn stage_id(s: Stage) -> &'static str {
-    match s {
-        Stage::Callers => "callers",
-        Stage::Callbacks => "callbacks",
-        Stage::Kvm => "kvm",
-        Stage::Api => "api",
-    }
 }
 
 /// The user's identity from the tree's git config (local, global, system).
@@ -115,10 +119,11 @@ pub(crate) fn build(
     checker: Option<&dyn BuildCheck>,
 ) -> Result<Built, SeriesError> {
     let started = Instant::now();
-    let repo = Repository::open(tree).map_err(|source| SeriesError::NotARepo {
+    let repo = Repository::open(tree).map_err(|_| SeriesError::NotARepo {
         tree: tree.to_path_buf(),
-        source,
     })?;
+    let recipe = crate::recipe::by_id(&plan.recipe)
+        .ok_or_else(|| SeriesError::UnknownRecipe(plan.recipe.clone()))?;
     let (name, email) = identity(&repo, tree)?;
     check_branch(&repo, opts)?;
     // Refused before any commit is made: a failed run leaves nothing.
@@ -129,8 +134,13 @@ pub(crate) fn build(
         return Err(SeriesError::NoPreviousBranch(prev.clone()));
     }
     let t = Instant::now();
-    let maintainers = Maintainers::load(tree)?;
-    let maintainers_ms = t.elapsed().as_millis();
+    let finder = Finder::new(
+        tree,
+        opts.maintainers,
+        opts.to_cmd.clone(),
+        opts.cc_cmd.clone(),
+    )?;
+    let mut maintainers_ms = t.elapsed().as_millis();
     let mut prefixer = Prefixer::new(tree);
     let mut prefixes_ms = 0;
     let env = templates();
@@ -201,46 +211,49 @@ pub(crate) fn build(
             ));
         } else if fitted.shortened {
             warnings.push(format!(
-                "patch {number}: subject shortened to fit 75 columns (the full summary opens the message): {}",
+                "patch {number}: subject shortened to fit 75 columns: {}",
                 fitted.subject
             ));
         }
-        let render = |verified: &[String], trailers: &[String]| {
+        let description = if unit.description.is_empty() {
+            vec![fallback_description(&recipe, unit)]
+        } else {
+            unit.description.clone()
+        };
+        let render = |trailers: &[String]| {
             env.get_template("commit")?.render(context! {
-                stage => stage_id(unit.stage),
-                subsystem => unit.subsystem,
-                summary => unit.summary,
-                shortened => fitted.shortened,
-                rationale => unit.rationale,
-                review_notes => unit.review_notes,
-                verified => verified,
+                description => description,
                 trailers => trailers,
             })
         };
-        let mut verified = vec![format!(
-            "the edits were applied to exactly the file contents the plan was computed for ({} {}, checked by git blob id)",
-            files.len(),
-            if files.len() == 1 { "file" } else { "files" }
-        )];
-        // Recipients come from the patch as get_maintainer.pl would read
-        // it: K: keywords may match the message as well as the diff.
-        let draft = format!(
-            "Subject: {}\n\n{}\n---\n{diff}",
-            fitted.subject,
-            render(&verified, &[])?
-        );
-        let recipients = maintainers.for_patch(&draft);
-        let trailers = trailers(&recipients, opts, &name, &email);
+        let trailer_recipients = if opts.cc_trailers {
+            // Recipients come from the patch as get_maintainer.pl would
+            // read it: K: keywords may match the message as well as the
+            // diff.
+            let t = Instant::now();
+            let draft = format!(
+                "Subject: {}\n\n{}\n---\n{diff}",
+                fitted.subject,
+                render(&[])?
+            );
+            let r = finder.maintainers_of_text(&draft)?;
+            maintainers_ms += t.elapsed().as_millis();
+            Some(r)
+        } else {
+            None
+        };
+        let trailers = trailers(trailer_recipients.as_ref(), opts, &name, &email);
 
-        let mut commit_id = make_commit(
+        let commit_id = make_commit(
             &repo,
             &sig,
             &fitted.subject,
-            &render(&verified, &trailers)?,
+            &render(&trailers)?,
             &new_tree,
             &parent,
         )?;
         let mut build = None;
+        let mut build_note = None;
         if let Some(checker) = checker {
             let t = Instant::now();
             let co = match &checkout {
@@ -275,17 +288,9 @@ pub(crate) fn build(
                     });
                 }
                 BuildOutcome::Built { not_tested } => {
-                    // Same tree, same parent: only the message learns what
-                    // the compiler said.
-                    verified.push(build_sentence(&checker.name(), not_tested));
-                    commit_id = make_commit(
-                        &repo,
-                        &sig,
-                        &fitted.subject,
-                        &render(&verified, &trailers)?,
-                        &new_tree,
-                        &parent,
-                    )?;
+                    // Tool output: it goes below the patch's `---`, not
+                    // into the commit.
+                    build_note = Some(build_sentence(&checker.name(), not_tested));
                 }
             }
             build = Some(outcome);
@@ -295,8 +300,9 @@ pub(crate) fn build(
             subject: fitted.subject.clone(),
             prefix_source,
             files,
-            recipients,
+            trailer_recipients,
             build,
+            build_note,
         });
         parent = repo.find_commit(commit_id)?;
     }
@@ -313,7 +319,8 @@ pub(crate) fn build(
         email,
         time,
         commits,
-        maintainers,
+        recipe,
+        finder,
         warnings,
         commits_ms: started.elapsed().as_millis() - build_check_ms,
         maintainers_ms,
@@ -383,16 +390,18 @@ fn make_commit(
     repo.commit(None, sig, sig, &message, tree, &[parent])
 }
 
-/// `Cc:` for the people MAINTAINERS names (lists get the mail, not a
-/// trailer, as is the kernel's custom), then the passed-through tags, and
-/// the sender's `Signed-off-by:` last.
-fn trailers(r: &Recipients, opts: &SeriesOptions, name: &str, email: &str) -> Vec<String> {
+/// With `--cc-trailers`, `Cc:` for the people the maintainers name (lists
+/// get the mail, not a trailer, as is the kernel's custom); then the
+/// passed-through tags, and the sender's `Signed-off-by:` last.
+fn trailers(r: Option<&Recipients>, opts: &SeriesOptions, name: &str, email: &str) -> Vec<String> {
     let me = format!("{name} <{email}>");
-    let mut t: Vec<String> =
-        r.to.iter()
-            .filter(|a| !a.contains(email))
-            .map(|a| format!("Cc: {a}"))
-            .collect();
+    let mut t: Vec<String> = r
+        .map(|r| r.to.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| !a.contains(email))
+        .map(|a| format!("Cc: {a}"))
+        .collect();
     t.extend(opts.reviewed_by.iter().map(|a| format!("Reviewed-by: {a}")));
     t.extend(opts.acked_by.iter().map(|a| format!("Acked-by: {a}")));
     t.push(format!("Signed-off-by: {me}"));
@@ -401,13 +410,26 @@ fn trailers(r: &Recipients, opts: &SeriesOptions, name: &str, email: &str) -> Ve
 
 fn build_sentence(checker: &str, not_tested: &[String]) -> String {
     if not_tested.is_empty() {
-        format!("every touched file compiles at this commit ({checker})")
+        format!("Compile-tested: every touched file compiles at this commit ({checker}).")
     } else {
         format!(
-            "the touched files compile at this commit ({checker}), except these, which could not be compile-tested here: {}",
+            "Compile-tested: the touched files compile at this commit ({checker}), except {}, which could not be compile-tested here: {}.",
+            text::count(not_tested.len(), "file", "files"),
             not_tested.join(", ")
         )
     }
+}
+
+/// The recipe's commit message for a unit whose plan has none.
+fn fallback_description(recipe: &Recipe, unit: &ChangeUnit) -> String {
+    let m = &recipe.messages;
+    let text = match unit.stage {
+        Stage::Callers => m.callers,
+        Stage::Callbacks => m.callbacks,
+        Stage::Kvm => m.kvm,
+        Stage::Api => m.api,
+    };
+    text.replace("{subsystem}", &unit.subsystem)
 }
 
 #[cfg(test)]
@@ -416,26 +438,43 @@ mod tests {
 
     #[test]
     fn commit_message_layout() {
-        let env = templates();
-        let msg = env
+        let msg = templates()
             .get_template("commit")
             .unwrap()
             .render(context! {
-                stage => "callbacks",
-                subsystem => "drivers/xen",
-                summary => "remove it",
-                shortened => false,
-                rationale => vec!["Because."],
-                review_notes => vec!["look here"],
-                verified => vec!["applied"],
-                trailers => vec!["Cc: A <a@b>", "Signed-off-by: B <b@c>"],
+                description => vec!["Why.", "What."],
+                trailers => vec!["Reviewed-by: A <a@b>", "Signed-off-by: B <b@c>"],
             })
             .unwrap();
-        eprintln!("{msg}");
-        assert!(msg.lines().all(|l| l.len() <= 75));
-        assert!(!msg.contains("\n\n\n"), "{msg}");
-        assert!(msg.contains("\n\nBecause.\n\nReviewers, please look at:\n- look here\n\nVerified by kseries:\n- applied\n\nCc: A <a@b>\nSigned-off-by: B <b@c>\n"), "{msg}");
-        assert!(!msg.starts_with('\n'));
+        assert_eq!(
+            msg,
+            "Why.\n\nWhat.\n\nReviewed-by: A <a@b>\nSigned-off-by: B <b@c>\n"
+        );
+    }
+
+    #[test]
+    fn notes_layout() {
+        let notes = |rationale: Vec<&str>, review: Vec<&str>, build: Option<&str>| {
+            templates()
+                .get_template("notes")
+                .unwrap()
+                .render(context! {
+                    rationale => rationale,
+                    review_notes => review,
+                    build => build,
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            notes(
+                vec!["a.c:3: e1.", "a.c:9: e2."],
+                vec!["look"],
+                Some("Built.")
+            ),
+            "a.c:3: e1.\n\na.c:9: e2.\n\nPlease check:\n- look\n\nBuilt.\n"
+        );
+        assert_eq!(notes(vec![], vec![], None), "");
+        assert_eq!(notes(vec![], vec![], Some("Built.")), "Built.\n");
     }
 
     #[test]
@@ -444,15 +483,28 @@ mod tests {
             .get_template("cover")
             .unwrap()
             .render(context! {
-                patches => vec!["1/2: a", "2/2: b"],
+                problem => vec!["P1.", "P2."],
                 review_notes => vec!["patch 2: n"],
                 verified => vec!["v"],
-                version => 2,
-                changes => vec!["c"],
-                needs_review => Vec::<String>::new(),
+                generated_by => "Generated by x.",
             })
             .unwrap();
-        assert!(out.contains("\n\n- 1/2: a\n- 2/2: b\n\nPlease look in particular at:\n\n- patch 2: n\n\nVerified:\n\n- v\n\nChanges since v1:\n\n- c\n"), "{out}");
-        assert!(!out.contains("\n\n\n"), "{out}");
+        assert_eq!(
+            out,
+            "P1.\n\nP2.\n\nPlease look in particular at:\n\n- patch 2: n\n\nVerified:\n\n- v\n\nGenerated by x."
+        );
+        let extra = templates()
+            .get_template("cover-extra")
+            .unwrap()
+            .render(context! {
+                version => 2,
+                changes => vec!["c"],
+                needs_review => vec!["f.c:1: why"],
+            })
+            .unwrap();
+        assert_eq!(
+            extra,
+            "Changes since v1:\n\n- c\n\nLeft for a human (not touched by this series):\n\n- f.c:1: why\n"
+        );
     }
 }

@@ -19,8 +19,13 @@ use git2::{Oid, Repository, Sort};
 use minijinja::context;
 use sha1::{Digest, Sha1};
 
+use rayon::prelude::*;
+
+use super::checkpatch::{self, Checkpatch};
 use super::commits::{Built, templates};
+use super::cover;
 use super::maintainers::Recipients;
+use super::recipients;
 use super::text;
 use super::{
     BuildOutcome, CoverReport, PatchReport, SeriesError, SeriesOptions, SeriesReport, Timings,
@@ -42,7 +47,7 @@ pub(crate) fn write(
     let change_id = change_id(&built, opts)?;
 
     // Everything is made in a staging directory and in memory first; the
-    // branch, its change-id and the files appear together at the end
+    // branch, its config entries and the files appear together at the end
     // (`install`), or not at all.
     let staging = tempfile::Builder::new()
         .prefix("kseries-series-")
@@ -51,7 +56,8 @@ pub(crate) fn write(
             path: std::env::temp_dir(),
             source,
         })?;
-    let files = format_patch(tree, &built, opts, version, staging.path())?;
+    let prefix = subject_prefix(opts);
+    let files = format_patch(tree, &built, opts, version, &prefix, staging.path())?;
     if files.len() != built.commits.len() + 1 {
         return Err(SeriesError::Command(format!(
             "git format-patch wrote {} files for {} commits and a cover letter",
@@ -59,6 +65,7 @@ pub(crate) fn write(
             built.commits.len()
         )));
     }
+
     let out_dir = match &opts.output_dir {
         // git ran in the tree: report absolute paths.
         Some(d) => Some(std::path::absolute(d).map_err(|source| SeriesError::Io {
@@ -78,69 +85,137 @@ pub(crate) fn write(
     let msgid = |n: usize| message_id(&change_id, version, n, &domain);
     let cover_id = msgid(0);
 
-    // The patches: To/Cc from the patch exactly as written.  The bytes
-    // stay as git wrote them (a Latin-1 line stays Latin-1).
-    let mut patches = Vec::new();
+    // The evidence for review goes below each patch's `---`.  The bytes
+    // stay as git wrote them (a Latin-1 line stays Latin-1); the staged
+    // files follow each step, for get_maintainer.pl and checkpatch.pl.
+    let env = templates();
     let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
-    for (i, c) in built.commits.iter().enumerate() {
+    for ((c, u), path) in built.commits.iter().zip(&plan.units).zip(&files[1..]) {
+        let notes = env.get_template("notes")?.render(context! {
+            rationale => u.rationale,
+            review_notes => u.review_notes,
+            build => c.build_note,
+        })?;
+        let text = below_the_line(&read(path)?, &notes);
+        write_file(path, &text)?;
+        texts.push(text);
+    }
+
+    // Who gets what: the maintainers of each final patch (the script runs
+    // in parallel, it takes most of a second per patch), the hooks, and
+    // --to/--cc.
+    let t = Instant::now();
+    let found: Vec<Result<(Recipients, Recipients), SeriesError>> = files[1..]
+        .par_iter()
+        .zip(&texts[1..])
+        .map(|(path, text)| {
+            Ok((
+                built
+                    .finder
+                    .maintainers(path, &String::from_utf8_lossy(text))?,
+                built.finder.hooks(path)?,
+            ))
+        })
+        .collect();
+    let maintainers_ms = t.elapsed().as_millis();
+    let extra = Recipients {
+        to: opts.to.clone(),
+        cc: opts.cc.clone(),
+    };
+
+    let mut patches = Vec::new();
+    for (i, (c, found)) in built.commits.iter().zip(found).enumerate() {
         let number = i + 1;
         let path = &files[number];
-        let text = read(path)?;
-        let r = built.maintainers.for_patch(&String::from_utf8_lossy(&text));
-        if r != c.recipients {
+        let (auto, hooks) = found?;
+        if let Some(trailer) = &c.trailer_recipients
+            && trailer.to != auto.to
+        {
             warnings.push(format!(
                 "patch {number}: recipients of the final patch differ from those computed for its Cc: trailers"
             ));
         }
+        let r = recipients::merge(&[&extra, &auto, &hooks]);
         let id = msgid(number);
-        texts.push(add_headers(&text, &r, &id, Some(&cover_id)));
+        let text = add_headers(&texts[number], &r, &id, Some(&cover_id));
+        write_file(path, &text)?;
+        texts[number] = text;
         patches.push(PatchReport {
             number,
             commit: c.sha.clone(),
             subject: c.subject.clone(),
             prefix_source: c.prefix_source.clone(),
             files: c.files.clone(),
+            lists_only: r.to.is_empty() && !r.cc.is_empty(),
             to: r.to,
             cc: r.cc,
             message_id: id,
             file: final_path(path),
             build: c.build.clone(),
+            checkpatch: None,
         });
     }
 
     // The cover letter gets everybody.
-    let mut all = Recipients::default();
+    let mut lists = Vec::new();
     for p in &patches {
-        for a in &p.to {
-            if !all.to.contains(a) {
-                all.to.push(a.clone());
-            }
-        }
-        for a in &p.cc {
-            if !all.cc.contains(a) && !all.to.contains(a) {
-                all.cc.push(a.clone());
-            }
-        }
+        lists.push(Recipients {
+            to: p.to.clone(),
+            cc: p.cc.clone(),
+        });
     }
+    let all = recipients::merge(&lists.iter().collect::<Vec<_>>());
+    let generated = cover_blurb(plan, &built, &patches, verification)?;
+    let cover = cover::choose(&built.repo, opts, (built.recipe.messages.title, &generated))?;
     let changes = changes_since(&built, opts)?;
-    let blurb = cover_blurb(plan, &built, &patches, verification, version, &changes)?;
+    let needs_review: Vec<String> = plan.needs_review.iter().map(ToString::to_string).collect();
+    let extra_text = env.get_template("cover-extra")?.render(context! {
+        version => version,
+        changes => changes,
+        needs_review => needs_review,
+    })?;
+    let blurb = if extra_text.trim().is_empty() {
+        cover.body.clone()
+    } else {
+        format!("{}\n\n{}", cover.body.trim_end(), extra_text.trim_end())
+    };
     let cover_path = &files[0];
-    let cover = fill_cover(&read(cover_path)?, &opts.title, &blurb, &change_id);
-    texts[0] = add_headers(&cover, &all, &cover_id, None);
+    let cover_mail = fill_cover(&read(cover_path)?, &cover.title, &blurb, &change_id);
+    let cover_mail = add_headers(&cover_mail, &all, &cover_id, None);
+    write_file(cover_path, &cover_mail)?;
     let cover_subject = format!(
-        "[PATCH v{version} {:0w$}/{}] {}",
+        "[{prefix}{} {:0w$}/{}] {}",
+        version_tag(version),
         0,
         patches.len(),
-        opts.title,
+        cover.title,
         w = patches.len().to_string().len()
     );
+    texts[0] = cover_mail;
+
+    if opts.checkpatch {
+        let results: Vec<Result<Checkpatch, SeriesError>> = files[1..]
+            .par_iter()
+            .map(|f| checkpatch::run(tree, f))
+            .collect();
+        for (p, r) in patches.iter_mut().zip(results) {
+            p.checkpatch = Some(r?);
+        }
+    }
 
     let named: Vec<(std::ffi::OsString, &[u8])> = files
         .iter()
         .zip(&texts)
         .map(|(f, t)| (name_of(f), t.as_slice()))
         .collect();
-    install(&built, opts, version, &change_id, &named, &texts.concat())?;
+    let mut config = vec![(
+        // Recorded so that version N+1 (`--previous-branch`) keeps the id,
+        // as b4 does: the change-id names the series across versions.
+        format!("branch.{}.kseries-change-id", opts.branch),
+        Some(change_id.clone()),
+    )];
+    config.extend(cover::config_entries(&opts.branch, &cover));
+    install(&built, opts, version, &config, &named, &texts.concat())?;
     Ok(SeriesReport {
         branch: opts.branch.clone(),
         base: built.base.clone(),
@@ -153,13 +228,16 @@ pub(crate) fn write(
             cc: all.cc,
             message_id: cover_id,
             file: final_path(cover_path),
+            source: cover.source,
         },
         patches,
+        output_dir: opts.output_dir.clone(),
         mbox: opts.mbox.clone(),
+        maintainers: built.finder.name().to_string(),
         warnings,
         timings: Timings {
             commits_ms: built.commits_ms,
-            maintainers_ms: built.maintainers_ms,
+            maintainers_ms: built.maintainers_ms + maintainers_ms,
             prefixes_ms: built.prefixes_ms,
             build_check_ms: built.build_check_ms,
             format_ms: started.elapsed().as_millis(),
@@ -167,48 +245,113 @@ pub(crate) fn write(
     })
 }
 
-/// The last step: the branch, its change-id, the patch files and the
-/// mbox.  If one of them fails, the ones before are undone: a failed run
-/// leaves no branch, no config entry and no half-written output.
+/// `PATCH`, `RFC PATCH`, or the user's `--subject-prefix`.
+fn subject_prefix(opts: &SeriesOptions) -> String {
+    let p = opts.subject_prefix.trim();
+    let p = if p.is_empty() { "PATCH" } else { p };
+    if opts.rfc {
+        format!("RFC {p}")
+    } else {
+        p.to_string()
+    }
+}
+
+/// ` v2` for a second version; nothing for the first posting, as git and
+/// b4 write it.
+fn version_tag(version: u32) -> String {
+    if version > 1 {
+        format!(" v{version}")
+    } else {
+        String::new()
+    }
+}
+
+/// Puts `notes` right after the `---` line that ends the commit message,
+/// before the diffstat: `git am` drops what is there.
+fn below_the_line(mail: &[u8], notes: &str) -> Vec<u8> {
+    let notes = notes.trim_end();
+    if notes.is_empty() {
+        return mail.to_vec();
+    }
+    let body = find(mail, b"\n\n").map_or(0, |i| i + 2);
+    match find(&mail[body..], b"\n---\n") {
+        Some(i) => {
+            let at = body + i + b"\n---\n".len();
+            [&mail[..at], notes.as_bytes(), b"\n\n", &mail[at..]].concat()
+        }
+        None => mail.to_vec(),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SeriesError> {
+    fs::read(path).map_err(|source| SeriesError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A staged file (in kseries' own temporary directory).
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SeriesError> {
+    fs::write(path, bytes).map_err(|source| SeriesError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The last step: the branch, its config entries (change-id, cover
+/// letter), the patch files and the mbox.  If one of them fails, the ones
+/// before are undone: a failed run leaves no branch, no config entry and
+/// no half-written output.
 fn install(
     built: &Built,
     opts: &SeriesOptions,
     version: u32,
-    change_id: &str,
+    config: &[(String, Option<String>)],
     files: &[(std::ffi::OsString, &[u8])],
     mbox: &[u8],
 ) -> Result<(), SeriesError> {
     let repo = &built.repo;
     let branch = super::commits::create_branch(repo, opts, &built.tip)?;
-    // Recorded so that version N+1 (`--previous-branch`) keeps the id, as
-    // b4 does: the change-id names the series across versions.
-    let key = format!("branch.{}.kseries-change-id", opts.branch);
-    let previous_id = repo.config()?.snapshot()?.get_string(&key).ok();
+    let snapshot = repo.config()?.snapshot()?;
+    let previous: Vec<(&str, Option<String>)> = config
+        .iter()
+        .map(|(k, _)| (k.as_str(), snapshot.get_string(k).ok()))
+        .collect();
     let mut written = Written::default();
-    let result = repo
-        .config()
-        .and_then(|mut c| c.set_str(&key, change_id))
-        .map_err(SeriesError::from)
-        .and_then(|()| {
-            if let Some(dir) = &opts.output_dir {
-                write_output(dir, version, opts.force, files, &mut written)?;
-            }
-            if let Some(path) = &opts.mbox {
-                write_atomically(path, mbox)?;
-            }
-            Ok(())
-        });
+    let result = set_config(repo, config).and_then(|()| {
+        if let Some(dir) = &opts.output_dir {
+            write_output(dir, version, opts.force, files, &mut written)?;
+        }
+        if let Some(path) = &opts.mbox {
+            write_atomically(path, mbox)?;
+        }
+        Ok(())
+    });
     if result.is_err() {
         written.undo();
-        if let Ok(mut c) = repo.config() {
-            let _ = match &previous_id {
-                Some(v) => c.set_str(&key, v),
-                None => c.remove(&key),
-            };
-        }
+        let undo: Vec<(String, Option<String>)> = previous
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let _ = set_config(repo, &undo);
         branch.undo(repo);
     }
     result
+}
+
+/// Sets (`Some`) or removes (`None`) each entry of the repository's config.
+fn set_config(repo: &Repository, entries: &[(String, Option<String>)]) -> Result<(), SeriesError> {
+    let mut cfg = repo.config()?;
+    for (key, value) in entries {
+        match value {
+            Some(v) => cfg.set_str(key, v)?,
+            None => match cfg.remove(key) {
+                Err(e) if e.code() != git2::ErrorCode::NotFound => return Err(e.into()),
+                _ => {}
+            },
+        }
+    }
+    Ok(())
 }
 
 /// What `write_output` did, to undo it.
@@ -228,6 +371,24 @@ impl Written {
             let _ = fs::remove_dir_all(d);
         }
     }
+}
+
+/// Whether `name` is a patch file of version `version` as format-patch
+/// names them: `0001-subject.patch` for the first posting, `v2-0001-...`
+/// after.
+fn is_patch_of_version(name: &str, version: u32) -> bool {
+    let rest = if version > 1 {
+        match name.strip_prefix(&format!("v{version}-")) {
+            Some(r) => r,
+            None => return false,
+        }
+    } else {
+        name
+    };
+    rest.len() > 5
+        && rest.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && rest.as_bytes()[4] == b'-'
+        && rest.ends_with(".patch")
 }
 
 /// Leftover patches of the same version would mix two series in one
@@ -260,12 +421,11 @@ fn same_version_patches(dir: &Path, version: u32) -> Result<Vec<PathBuf>, Series
         path: dir.to_path_buf(),
         source,
     };
-    let prefix = format!("v{version}-");
     let mut out = Vec::new();
     for e in fs::read_dir(dir).map_err(io)? {
         let e = e.map_err(io)?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && name.ends_with(".patch") {
+        if is_patch_of_version(&name, version) {
             out.push(e.path());
         }
     }
@@ -336,19 +496,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SeriesError> {
     result.map_err(io)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, SeriesError> {
-    fs::read(path).map_err(|source| SeriesError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// Runs `git format-patch` and returns the files, cover letter first.
 fn format_patch(
     tree: &Path,
     built: &Built,
     opts: &SeriesOptions,
     version: u32,
+    prefix: &str,
     out: &Path,
 ) -> Result<Vec<PathBuf>, SeriesError> {
     let mut cmd = Command::new("git");
@@ -361,10 +515,12 @@ fn format_patch(
         "--no-cc",
         "--no-attach",
         "--suffix=.patch",
-        "--subject-prefix=PATCH",
     ]);
-    cmd.arg(format!("--reroll-count={version}"))
-        .arg(format!("--base={}", built.base));
+    cmd.arg(format!("--subject-prefix={prefix}"));
+    if version > 1 {
+        cmd.arg(format!("--reroll-count={version}"));
+    }
+    cmd.arg(format!("--base={}", built.base));
     if let Some(prev) = &opts.previous_branch {
         cmd.arg(format!("--range-diff={prev}"));
     }
@@ -438,7 +594,13 @@ pub fn message_id(change_id: &str, version: u32, n: usize, domain: &str) -> Stri
 }
 
 /// Adds Message-ID, threading and To/Cc at the end of the header block.
+/// A patch with no person to send it to goes To its lists.
 fn add_headers(mail: &[u8], r: &Recipients, id: &str, reply_to: Option<&str>) -> Vec<u8> {
+    let (to, cc) = if r.to.is_empty() {
+        (&r.cc, &r.to)
+    } else {
+        (&r.to, &r.cc)
+    };
     let Some(end) = find(mail, b"\n\n") else {
         return mail.to_vec();
     };
@@ -446,7 +608,7 @@ fn add_headers(mail: &[u8], r: &Recipients, id: &str, reply_to: Option<&str>) ->
     if let Some(parent) = reply_to {
         h.push_str(&format!("\nIn-Reply-To: {parent}\nReferences: {parent}"));
     }
-    for (name, list) in [("To", &r.to), ("Cc", &r.cc)] {
+    for (name, list) in [("To", to), ("Cc", cc)] {
         if !list.is_empty() {
             let addrs: Vec<String> = list.iter().map(|a| text::encode_address(a)).collect();
             h.push_str(&format!("\n{name}: {}", addrs.join(",\n    ")));
@@ -482,19 +644,15 @@ fn fill_cover(mail: &[u8], title: &str, blurb: &str, change_id: &str) -> Vec<u8>
     out
 }
 
+/// The cover letter's blurb as kseries writes it: the recipe's account of
+/// the problem and the rule, what to look at, what was verified, and
+/// which tool and recipe made the series.
 fn cover_blurb(
     plan: &Plan,
     built: &Built,
     patches: &[PatchReport],
     verification: &Verification,
-    version: u32,
-    changes: &[String],
 ) -> Result<String, SeriesError> {
-    let width = patches.len().to_string().len();
-    let list: Vec<String> = patches
-        .iter()
-        .map(|p| format!("{:0width$}/{}: {}", p.number, patches.len(), p.subject))
-        .collect();
     let mut notes = Vec::new();
     for (p, u) in patches.iter().zip(&plan.units) {
         notes.extend(
@@ -506,12 +664,8 @@ fn cover_blurb(
     let mut verified: Vec<String> = verification
         .items
         .iter()
-        .map(|v| format!("{}: {}", v.tool, v.outcome))
+        .map(|v| v.outcome.clone())
         .collect();
-    verified.push(format!(
-        "every edit was applied to exactly the file contents the plan was computed for (git blob ids), on base commit {}",
-        &built.base[..12]
-    ));
     if patches.iter().all(|p| p.build.is_some()) {
         let untested: usize = patches
             .iter()
@@ -521,21 +675,25 @@ fn cover_blurb(
             })
             .sum();
         verified.push(if untested == 0 {
-            "every patch was compiled, in order, for the files it touches".to_string()
+            "every patch compiles, in order, for the files it touches".to_string()
         } else {
             format!(
-                "every patch was compiled, in order, for the files it touches, except {untested} that could not be compile-tested here (named in each patch)"
+                "every patch compiles, in order, for the files it touches ({} not compile-tested here)",
+                text::count(untested, "file", "files")
             )
         });
     }
-    let needs_review: Vec<String> = plan.needs_review.iter().map(ToString::to_string).collect();
+    let recipe = &built.recipe;
     Ok(templates().get_template("cover")?.render(context! {
-        patches => list,
+        problem => recipe.messages.cover,
         review_notes => notes,
         verified => verified,
-        version => version,
-        changes => changes,
-        needs_review => needs_review,
+        generated_by => format!(
+            "Generated by kseries {} with its {} recipe ({}).",
+            env!("CARGO_PKG_VERSION"),
+            recipe.id,
+            recipe.messages.what
+        ),
     })?)
 }
 

@@ -3,15 +3,20 @@
 //! [`make_series`] turns a [`Plan`] into commits on a new branch (built
 //! from trees with git2, so the checked-out branch, the index and the
 //! working tree are never touched), optionally compiles every commit,
-//! and writes the series with `git format-patch` plus the headers a
-//! mailing list needs (To/Cc from MAINTAINERS, stable Message-Ids and
-//! threading, a filled-in cover letter with b4's `change-id:`).
+//! and writes the series with `git format-patch` plus what a mailing list
+//! needs: the evidence for review below each patch's `---`, To/Cc from
+//! the tree's get_maintainer.pl (or MAINTAINERS), stable Message-Ids and
+//! threading, and a cover letter the user can edit (kept in the branch
+//! description) with b4's `change-id:`.
 
 pub mod check;
+pub mod checkpatch;
 mod commits;
+mod cover;
 mod format;
 pub mod maintainers;
 pub mod prefix;
+pub mod recipients;
 pub mod text;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +24,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use check::{BuildCheck, BuildOutcome, BuildRequest, KbuildCheck};
+pub use checkpatch::Checkpatch;
 pub use prefix::PrefixSource;
+pub use recipients::MaintainerSource;
 
 use crate::rewrite::plan::{ApplyError, Plan, Stage};
 
@@ -33,7 +40,8 @@ pub struct SeriesOptions {
     pub branch: String,
     /// Replace the branch if it exists (never the checked-out one).
     pub force: bool,
-    /// Where to write `vN-0000-cover-letter.patch`, `vN-0001-...`.
+    /// Where to write `0000-cover-letter.patch`, `0001-...` (for version
+    /// N > 1, `vN-0000-cover-letter.patch` ...).
     pub output_dir: Option<PathBuf>,
     /// Also write every message, cover first, to this mbox file.
     pub mbox: Option<PathBuf>,
@@ -47,8 +55,33 @@ pub struct SeriesOptions {
     pub reviewed_by: Vec<String>,
     /// `Acked-by:` trailers to add to every patch.
     pub acked_by: Vec<String>,
-    /// The cover letter's title (after `[PATCH vN 00/NN]`).
-    pub title: String,
+    /// The cover letter's title (after `[PATCH 00/NN]`); by default the
+    /// first line of the user's cover letter, else the recipe's.
+    pub title: Option<String>,
+    /// The cover letter's text (title line, blank line, body) from a
+    /// file; it is also kept as the branch description.
+    pub cover_letter: Option<PathBuf>,
+    /// `--subject-prefix` (git's default `PATCH`).
+    pub subject_prefix: String,
+    /// `--rfc`: `RFC` before the subject prefix, as git does.
+    pub rfc: bool,
+    /// Extra `To:` of every patch and the cover letter.
+    pub to: Vec<String>,
+    /// Extra `Cc:` of every patch and the cover letter.
+    pub cc: Vec<String>,
+    /// git send-email's `--to-cmd`: run as `CMD PATCH` in the tree for
+    /// every patch, each line of output an address for To.
+    pub to_cmd: Option<String>,
+    /// The same for Cc.
+    pub cc_cmd: Option<String>,
+    /// Where the maintainers and lists come from.
+    pub maintainers: MaintainerSource,
+    /// Also put the people a patch goes to in `Cc:` trailers of its
+    /// commit message (by default they are only in the mail headers, as
+    /// b4 does).
+    pub cc_trailers: bool,
+    /// Run the tree's `checkpatch.pl --strict` on every patch.
+    pub checkpatch: bool,
     /// b4 change-id to use; by default the previous version's (recorded in
     /// `branch.<previous>.kseries-change-id`), else a new one.
     pub change_id: Option<String>,
@@ -69,7 +102,17 @@ impl Default for SeriesOptions {
             changes: Vec::new(),
             reviewed_by: Vec::new(),
             acked_by: Vec::new(),
-            title: "mm: remove mmu_notifier_invalidate_page()".to_string(),
+            title: None,
+            cover_letter: None,
+            subject_prefix: "PATCH".to_string(),
+            rfc: false,
+            to: Vec::new(),
+            cc: Vec::new(),
+            to_cmd: None,
+            cc_cmd: None,
+            maintainers: MaintainerSource::Auto,
+            cc_trailers: false,
+            checkpatch: false,
             change_id: None,
             date: None,
         }
@@ -77,7 +120,7 @@ impl Default for SeriesOptions {
 }
 
 /// What earlier stages verified, filled by the CLI, shown in the cover
-/// letter ("scan: 57 occurrences, all accounted for").
+/// letter's "Verified:" list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
     pub items: Vec<VerificationItem>,
@@ -85,9 +128,11 @@ pub struct Verification {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerificationItem {
-    /// The tool or stage (`scan`, `check`, `compile`).
+    /// The tool or stage (`scan`, `check`, `compile`), for programs.
     pub tool: String,
-    /// Its result in a sentence.
+    /// Its result as a reviewer reads it, one short sentence ("all 137
+    /// occurrences of invalidate_page are accounted for"): the cover
+    /// letter shows this alone.
     pub outcome: String,
 }
 
@@ -100,15 +145,21 @@ pub struct PatchReport {
     pub subject: String,
     pub prefix_source: PrefixSource,
     pub files: Vec<String>,
-    /// Maintainers and reviewers.
+    /// Maintainers and reviewers (and `--to`, `--to-cmd`).
     pub to: Vec<String>,
-    /// Mailing lists.
+    /// Mailing lists (and `--cc`, `--cc-cmd`).
     pub cc: Vec<String>,
+    /// It goes to mailing lists only: the maintainers name no person for
+    /// it (and no --to or --to-cmd did), so nobody in particular is asked
+    /// to review it.
+    pub lists_only: bool,
     pub message_id: String,
     /// The patch file (in the output directory), when one was asked for.
     pub file: Option<PathBuf>,
     /// What `--check-build` said, when it ran.
     pub build: Option<BuildOutcome>,
+    /// What `checkpatch.pl --strict` said, with `--check`.
+    pub checkpatch: Option<Checkpatch>,
 }
 
 /// The cover letter.
@@ -119,6 +170,21 @@ pub struct CoverReport {
     pub cc: Vec<String>,
     pub message_id: String,
     pub file: Option<PathBuf>,
+    /// Where its text came from.
+    pub source: CoverSource,
+}
+
+/// Where the cover letter's title and blurb came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoverSource {
+    /// Written by kseries (and saved as the branch description).
+    Generated,
+    /// The branch description, edited by the user since kseries wrote it
+    /// (`git branch --edit-description`).
+    BranchDescription,
+    /// `--cover-letter FILE`.
+    File,
 }
 
 /// Wall time of the parts, in milliseconds.
@@ -146,7 +212,11 @@ pub struct SeriesReport {
     pub change_id: String,
     pub cover: CoverReport,
     pub patches: Vec<PatchReport>,
+    /// Where the patch files were written (`--output-dir`).
+    pub output_dir: Option<PathBuf>,
     pub mbox: Option<PathBuf>,
+    /// What chose the maintainers (`scripts/get_maintainer.pl`, ...).
+    pub maintainers: String,
     /// Things the user should know (a subject shortened, ...).
     pub warnings: Vec<String>,
     pub timings: Timings,
@@ -165,12 +235,20 @@ pub enum SeriesError {
         stage: Stage,
         previous: Stage,
     },
-    #[error("{}: not a git repository: {source}", tree.display())]
-    NotARepo {
-        tree: PathBuf,
-        #[source]
-        source: git2::Error,
-    },
+    #[error(
+        "not a git repository: {} (series makes commits: give the top of a kernel git tree, or run `git init && git add -A && git commit -m base` there first)",
+        tree.display()
+    )]
+    NotARepo { tree: PathBuf },
+    #[error(
+        "{} has no MAINTAINERS file: not the top of a kernel tree (give the directory that holds MAINTAINERS, or --maintainers none with --to)",
+        .0.display()
+    )]
+    NoMaintainers(PathBuf),
+    #[error("{} has no {script}: not the top of a kernel tree, or a tree without the kernel's scripts", tree.display())]
+    NoScript { tree: PathBuf, script: &'static str },
+    #[error("unknown recipe `{0}` in the plan")]
+    UnknownRecipe(String),
     #[error(
         "git user.name and user.email must be set for {} (Signed-off-by needs them): git config user.name \"Your Name\"; git config user.email you@example.org",
         tree.display()
@@ -200,7 +278,8 @@ pub enum SeriesError {
     #[error("unit {unit} ({subsystem}) changes nothing")]
     EmptyUnit { unit: usize, subsystem: String },
     #[error(
-        "patch {number} (commit {commit}, \"{subject}\") does not build; stopping, no branch was created:\n{}",
+        "patch {number}, commit {} (\"{subject}\"), does not build; stopping, no branch was created:\n{}",
+        &commit[..commit.len().min(12)],
         errors.join("\n")
     )]
     BuildFailed {
@@ -209,7 +288,7 @@ pub enum SeriesError {
         subject: String,
         errors: Vec<String>,
     },
-    #[error("build check of patch {number} (commit {commit}) could not run: {message}")]
+    #[error("build check of patch {number}, commit {}, could not run: {message}", &commit[..commit.len().min(12)])]
     BuildCheckBroken {
         number: usize,
         commit: String,
@@ -221,7 +300,7 @@ pub enum SeriesError {
     Maintainers(#[from] maintainers::MaintainersError),
     #[error("template: {0}")]
     Template(#[from] minijinja::Error),
-    #[error("git: {0}")]
+    #[error("git: {}", .0.message())]
     Git(#[from] git2::Error),
     #[error("{0}")]
     Command(String),

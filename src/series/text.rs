@@ -52,6 +52,8 @@ pub fn wrap(text: &str) -> String {
     wrap_with(text, WIDTH, "", "")
 }
 
+pub use crate::words::count;
+
 /// A list item: `- ` and a hanging indent of two.
 pub fn bullet(text: &str) -> String {
     wrap_with(text, WIDTH, "- ", "  ")

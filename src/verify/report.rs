@@ -131,8 +131,11 @@ pub fn render_table(report: &SeriesReport) -> String {
         .unwrap(),
         None if report.passed() => writeln!(
             out,
-            "all {} commits passed ({})",
-            report.steps.len(),
+            "{} ({})",
+            match report.steps.len() {
+                1 => "the commit passed".to_string(),
+                n => format!("all {n} commits passed"),
+            },
             secs(report.total_ms)
         )
         .unwrap(),

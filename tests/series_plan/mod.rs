@@ -55,6 +55,7 @@ impl PlanBuilder {
                 stage,
                 subsystem: subsystem.into(),
                 summary: summary.into(),
+                description: Vec::new(),
                 rationale: Vec::new(),
                 review_notes: Vec::new(),
                 files: Vec::new(),
