@@ -10,12 +10,18 @@
 //! variable holding it is only ever assigned masked values, when an
 //! assertion in the function proves it (`VM_BUG_ON(address &
 //! ~HPAGE_PMD_MASK)`), or, for a parameter of a static function, when
-//! every caller in the file passes an aligned value.  Anything not proven
+//! every caller in the file passes an aligned value.  Clamps are seen
+//! through: `end = min(vma->vm_end, start + (PAGE_SIZE <<
+//! compound_order(page)))` is a compound-page range from `start` (seed
+//! 002's third bug), and `max(vma->vm_start, haddr)` starts aligned when
+//! `haddr` does.  Every bracket call of the tree's API is checked, and
+//! the atomic `invalidate_range` too.  Anything not proven
 //! is an error (a parameter of a non-static function too: assert it, as
 //! mm/khugepaged.c does); only a chain too long to follow is a note.
 
 use tree_sitter::Node;
 
+use super::api::BracketApi;
 use super::index::FileIndex;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
@@ -35,10 +41,19 @@ enum Aligned {
     Unknown(String),
 }
 
-pub fn check(file: &Source, idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnostic> {
+pub fn check(
+    file: &Source,
+    idx: &FileIndex,
+    rules: &CheckRules,
+    api: &BracketApi,
+) -> Vec<Diagnostic> {
     let src = &file.src;
     let mut out = Vec::new();
-    for name in [rules.range_start, rules.range_end, rules.range_only] {
+    let names: Vec<&str> = api
+        .names()
+        .chain(std::iter::once(rules.range_only))
+        .collect();
+    for name in names {
         for (call, func) in idx.callers(name) {
             let Some(func) = func else { continue };
             let Some(args) = call.child_by_field_name("arguments") else {
@@ -53,7 +68,7 @@ pub fn check(file: &Source, idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnost
                 continue;
             };
             let cx = Cx { file, idx, rules };
-            let Some((size, defined_at)) = cx.huge_size_of_end(*end, func, call.start_byte())
+            let Some((size, defined_at)) = cx.huge_size_of_end(*end, func, call.start_byte(), 0)
             else {
                 continue;
             };
@@ -98,10 +113,20 @@ impl<'a> Cx<'a, '_> {
         &self.file.src
     }
 
-    /// The huge size in `end` (`x + HPAGE_PMD_SIZE`, or a variable last
-    /// assigned such a sum before byte `at`), as text, and where that sum
-    /// is computed.
-    fn huge_size_of_end(&self, end: Node, func: Node, at: usize) -> Option<(String, usize)> {
+    /// The huge size in `end` (`x + HPAGE_PMD_SIZE`, a variable last
+    /// assigned such a sum before byte `at`, or either through a clamp like
+    /// `min(vma->vm_end, x + size)`), as text, and where that sum is
+    /// computed.
+    fn huge_size_of_end(
+        &self,
+        end: Node,
+        func: Node,
+        at: usize,
+        depth: usize,
+    ) -> Option<(String, usize)> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         let e = strip_parens_casts(end);
         if e.kind() == "binary_expression" && operator(e, self.src()).as_deref() == Some("+") {
             let r = e.child_by_field_name("right")?;
@@ -109,14 +134,42 @@ impl<'a> Cx<'a, '_> {
                 .is_huge_size(r)
                 .then(|| (text(r, self.src()).into_owned(), at.min(e.start_byte())));
         }
+        if let Some(arms) = self.clamp_arms(e) {
+            return arms
+                .into_iter()
+                .find_map(|a| self.huge_size_of_end(a, func, at, depth + 1));
+        }
         if e.kind() == "identifier" {
             let name = text(e, self.src()).into_owned();
-            let (_, value) = assignments(func, &name, at, self.src())
+            let (_, value) = reaching(func, assignments(func, &name, at, self.src()), at)
                 .into_iter()
                 .rfind(|(op, _)| op == "=")?;
-            return self.huge_size_of_end(value, func, value.start_byte());
+            return self.huge_size_of_end(value, func, value.start_byte(), depth + 1);
         }
         None
+    }
+
+    /// The value arguments of a clamp (`min(a, b)`, `min_t(type, a, b)`).
+    fn clamp_arms<'n>(&self, e: Node<'n>) -> Option<Vec<Node<'n>>> {
+        if e.kind() != "call_expression" {
+            return None;
+        }
+        let name = callee_name(e, self.src())?;
+        let skip = if self.rules.typed_clamp_calls.contains(&name.as_str()) {
+            1
+        } else if self.rules.clamp_calls.contains(&name.as_str()) {
+            0
+        } else {
+            return None;
+        };
+        let args = e.child_by_field_name("arguments")?;
+        let mut c = args.walk();
+        Some(
+            args.named_children(&mut c)
+                .filter(|n| n.kind() != "comment")
+                .skip(skip)
+                .collect(),
+        )
     }
 
     fn is_huge_size(&self, node: Node) -> bool {
@@ -140,6 +193,18 @@ impl<'a> Cx<'a, '_> {
         let e = strip_parens_casts(expr);
         if self.is_masked(e) {
             return Aligned::Yes;
+        }
+        // `max(vma->vm_start, haddr)`: an aligned start clamped to the vma
+        // (the part of the huge page inside it).
+        if let Some(arms) = self.clamp_arms(e) {
+            if depth < MAX_DEPTH
+                && arms
+                    .iter()
+                    .any(|a| matches!(self.aligned(*a, func, at, depth + 1), Aligned::Yes))
+            {
+                return Aligned::Yes;
+            }
+            return Aligned::No(format!("no argument of `{}` is aligned", text(e, src)));
         }
         if e.kind() != "identifier" {
             return Aligned::No(format!("`{}` is not masked", text(e, src)));

@@ -90,3 +90,35 @@ fn is_call_or_declarator(id: Node) -> bool {
         _ => false,
     }
 }
+
+/// Every non-static function definition of `sources`, by name: (index of
+/// the source, byte range of the definition).  Headers' `static inline`
+/// functions count too: every includer sees the same one.
+pub fn global_functions(sources: &[super::Source]) -> HashMap<String, Vec<(usize, usize, usize)>> {
+    let mut out: HashMap<String, Vec<(usize, usize, usize)>> = HashMap::new();
+    for (i, s) in sources.iter().enumerate() {
+        let idx = FileIndex::new(s);
+        for (name, f) in &idx.functions {
+            if !idx.is_static(*f, &s.src) || s.rel.ends_with(".h") {
+                out.entry(name.clone())
+                    .or_default()
+                    .push((i, f.start_byte(), f.end_byte()));
+            }
+        }
+    }
+    out
+}
+
+/// The function definition at `range` of `source`.
+pub fn definition_at(source: &super::Source, start: usize, end: usize) -> Option<Node<'_>> {
+    let mut n = source
+        .tree
+        .root_node()
+        .descendant_for_byte_range(start, end)?;
+    loop {
+        if n.kind() == "function_definition" && n.start_byte() == start {
+            return Some(n);
+        }
+        n = n.parent()?;
+    }
+}

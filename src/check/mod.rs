@@ -13,12 +13,18 @@
 //! - E4: a page count used as a byte length ([`page_count`]);
 //! - E5: a huge-page range whose start is not aligned ([`align`]);
 //! - W1: a callback that runs under the page-table lock and can sleep
-//!   ([`sleep`]).
+//!   ([`sleep`]);
+//! - W2: an accessed-bit test through the notifiers inside an open bracket
+//!   of the same mm ([`pairing`]).
 //!
 //! Only files containing one of the recipe's check needles are parsed
 //! (a byte prefilter, like `scan`), so the whole kernel takes seconds.
+//! The bracket API is learned from the tree's own header ([`api`]), and
+//! what a function does with brackets is summarised for its callers, in
+//! its file and, for non-static functions, tree-wide ([`pairing`]).
 
 mod align;
+pub(crate) mod api;
 mod index;
 mod page_count;
 mod pairing;
@@ -28,6 +34,7 @@ pub mod sarif;
 mod sleep;
 mod walk;
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -80,6 +87,10 @@ pub const RULES: &[(&str, &str)] = &[
         "a callback that runs under the page-table lock can sleep",
     ),
     (
+        "W2",
+        "an accessed-bit test through the notifiers inside an open invalidation bracket of the same mm",
+    ),
+    (
         "N1",
         "code kseries could not check or decide (a file over the parse limit, a use hidden in a macro): review it by hand",
     ),
@@ -88,7 +99,7 @@ pub const RULES: &[(&str, &str)] = &[
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
-    /// `E1` ... `E5`, `W1`.
+    /// `E1` ... `E5`, `W1`, `W2`.
     pub code: String,
     pub severity: Severity,
     /// Path relative to the checked tree, with `/` separators.
@@ -145,6 +156,39 @@ pub(crate) struct Source {
     pub tree: crate::scan::kernel_c::Parsed,
 }
 
+impl Source {
+    pub(crate) fn parse(rel: String, src: Vec<u8>) -> Source {
+        let tree = crate::scan::kernel_c::parse(&src);
+        Source { rel, src, tree }
+    }
+}
+
+/// What the rules share across the checked files.
+pub(crate) struct Ctx<'a> {
+    pub recipe: &'a Recipe,
+    pub sources: &'a [Source],
+    pub api: api::BracketApi,
+    /// Bracket summaries of non-static functions, tree-wide.
+    pub summaries: HashMap<String, pairing::Summary>,
+    /// Non-static function definitions: name -> (source, byte range).
+    pub functions: HashMap<String, Vec<(usize, usize, usize)>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(recipe: &'a Recipe, sources: &'a [Source]) -> Ctx<'a> {
+        let api = api::BracketApi::learn(sources, &recipe.check);
+        let summaries = pairing::global_summaries(sources, &recipe.check, &api);
+        let functions = index::global_functions(sources);
+        Ctx {
+            recipe,
+            sources,
+            api,
+            summaries,
+            functions,
+        }
+    }
+}
+
 /// Checks the tree at `root` against `recipe`'s notifier semantics.
 pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
     // The scan (for E1) and the check's own prefilter walk both read the
@@ -161,16 +205,12 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
     let undecided_count = undecided.len();
     diagnostics.extend(undecided);
     let files_parsed = walked.candidates.len();
-    let found: Vec<Diagnostic> = walked
+    let sources: Vec<Source> = walked
         .candidates
         .into_par_iter()
-        .flat_map_iter(|(rel, src)| {
-            let tree = crate::scan::kernel_c::parse(&src);
-            let file = Source { rel, src, tree };
-            check_file(&file, recipe)
-        })
+        .map(|(rel, src)| Source::parse(rel, src))
         .collect();
-    diagnostics.extend(found);
+    diagnostics.extend(check_parsed(&sources, recipe));
     diagnostics.sort_by(|a, b| {
         (&a.file, a.line, a.column, &a.code).cmp(&(&b.file, b.line, b.column, &b.code))
     });
@@ -192,31 +232,67 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
     })
 }
 
-/// E2 to W1 on one file's text, without a tree: for a rewrite to lint
-/// what it is about to write.  `rel` names the file in the diagnostics.
-/// (E1 needs the whole tree's scan and is not run.)
-pub fn check_source(rel: &str, src: &[u8], recipe: &Recipe) -> Vec<Diagnostic> {
-    let file = Source {
-        rel: rel.to_string(),
-        src: src.to_vec(),
-        tree: crate::scan::kernel_c::parse(src),
-    };
-    let mut out = check_file(&file, recipe);
-    out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
+/// E2 to W2 on parsed files, sorted.
+fn check_parsed(sources: &[Source], recipe: &Recipe) -> Vec<Diagnostic> {
+    let ctx = Ctx::new(recipe, sources);
+    let mut out: Vec<Diagnostic> = (0..sources.len())
+        .into_par_iter()
+        .flat_map_iter(|i| check_file(&sources[i], &ctx))
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.code).cmp(&(&b.file, b.line, b.column, &b.code))
+    });
     out.dedup();
     out
 }
 
-/// E2 to W1 on one parsed file.
-fn check_file(file: &Source, recipe: &Recipe) -> Vec<Diagnostic> {
+/// E2 to W2 on one file's text, without a tree: for a rewrite to lint
+/// what it is about to write.  `rel` names the file in the diagnostics.
+/// (E1 needs the whole tree's scan and is not run; the bracket API is the
+/// recipe's.)
+pub fn check_source(rel: &str, src: &[u8], recipe: &Recipe) -> Vec<Diagnostic> {
+    check_sources(&[(rel.to_string(), src.to_vec())], recipe)
+}
+
+/// E2 to W2 on a set of files taken together (paths relative to the
+/// tree's root): calls are followed from one into another, and the
+/// bracket API is learned from the recipe's header when it is among them.
+pub fn check_sources(files: &[(String, Vec<u8>)], recipe: &Recipe) -> Vec<Diagnostic> {
+    let sources: Vec<Source> = files
+        .iter()
+        .map(|(rel, src)| Source::parse(rel.clone(), src.clone()))
+        .collect();
+    check_parsed(&sources, recipe)
+}
+
+/// Whether the function `name`, defined in one of `files`, can sleep
+/// (following calls into functions defined in them): the chain that
+/// shows it, as W1 would print it.
+pub fn sleep_chain(files: &[(String, Vec<u8>)], recipe: &Recipe, name: &str) -> Option<String> {
+    let sources: Vec<Source> = files
+        .iter()
+        .map(|(rel, src)| Source::parse(rel.clone(), src.clone()))
+        .collect();
+    let ctx = Ctx {
+        recipe,
+        sources: &sources,
+        api: api::BracketApi::fallback(&recipe.check),
+        summaries: HashMap::new(),
+        functions: index::global_functions(&sources),
+    };
+    sleep::chain_of(&ctx, name)
+}
+
+/// E2 to W2 on one parsed file.
+fn check_file(file: &Source, ctx: &Ctx) -> Vec<Diagnostic> {
     let idx = index::FileIndex::new(file);
-    let rules = &recipe.check;
+    let rules = &ctx.recipe.check;
     let mut out = Vec::new();
-    out.extend(pairing::check(file, &idx, rules));
-    out.extend(range_only::check(file, &idx, rules));
+    out.extend(pairing::check(file, &idx, rules, &ctx.api, &ctx.summaries));
+    out.extend(range_only::check(file, &idx, rules, &ctx.api));
     out.extend(page_count::check(file, &idx, rules));
-    out.extend(align::check(file, &idx, rules));
-    out.extend(sleep::check(file, &idx, recipe));
+    out.extend(align::check(file, &idx, rules, &ctx.api));
+    out.extend(sleep::check(file, &idx, ctx));
     out
 }
 

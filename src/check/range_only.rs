@@ -16,16 +16,22 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
+use super::api::{BracketApi, Role};
 use super::index::FileIndex;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
 use crate::scan::kernel_c::{call_args, callee_name, calls_in, function_name};
 
-pub fn check(file: &Source, idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnostic> {
+pub fn check(
+    file: &Source,
+    idx: &FileIndex,
+    rules: &CheckRules,
+    api: &BracketApi,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (call, func) in idx.callers(rules.range_only) {
         let Some(func) = func else { continue };
-        if started_before(func, call.start_byte(), &file.src, rules) {
+        if started_before(func, call.start_byte(), &file.src, api) {
             continue;
         }
         let Some(fname) = function_name(func, &file.src) else {
@@ -34,7 +40,7 @@ pub fn check(file: &Source, idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnost
         let mut walk = CallerWalk {
             file,
             idx,
-            rules,
+            api,
             visited: HashSet::new(),
             unbracketed: Vec::new(),
             unresolved: Vec::new(),
@@ -87,7 +93,7 @@ pub fn check(file: &Source, idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnost
 struct CallerWalk<'a, 'f> {
     file: &'f Source,
     idx: &'f FileIndex<'a>,
-    rules: &'f CheckRules,
+    api: &'f BracketApi,
     visited: HashSet<String>,
     /// Chains that end with no bracket, described.
     unbracketed: Vec<String>,
@@ -120,7 +126,7 @@ impl CallerWalk<'_, '_> {
         }
         for (call, caller) in callers {
             let Some(caller) = caller else { continue };
-            if started_before(caller, call.start_byte(), src, self.rules) {
+            if started_before(caller, call.start_byte(), src, self.api) {
                 continue;
             }
             let Some(cname) = function_name(caller, src) else {
@@ -141,11 +147,12 @@ impl CallerWalk<'_, '_> {
     }
 }
 
-/// Whether `func` calls the bracket's start before byte `at`.
-fn started_before(func: Node, at: usize, src: &[u8], rules: &CheckRules) -> bool {
-    calls_in(func)
-        .into_iter()
-        .any(|c| c.start_byte() < at && callee_name(c, src).is_some_and(|n| n == rules.range_start))
+/// Whether `func` calls a bracket start before byte `at`.
+fn started_before(func: Node, at: usize, src: &[u8], api: &BracketApi) -> bool {
+    calls_in(func).into_iter().any(|c| {
+        c.start_byte() < at
+            && callee_name(c, src).is_some_and(|n| matches!(api.role(&n), Some(Role::Start { .. })))
+    })
 }
 
 /// The first page-table change in `func` before byte `at`.

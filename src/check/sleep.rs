@@ -5,30 +5,34 @@
 //!
 //! The callback's body is searched for a sleeping call (recipe list:
 //! `mutex_lock`, `down_read`, `wait_event*`, `GFP_KERNEL` allocations ...),
-//! following direct calls of static functions of the same file
-//! transitively, each function once.  The first chain found in source order
-//! is reported at the ops entry, since that is where the contract is made.
-//! Calls through pointers and into other files are not followed.
+//! following direct calls of static functions of the same file, and of
+//! functions defined once among the checked files (KVM's callback calling
+//! an architecture's hook in another file), transitively, each function
+//! once.  The first chain found in source order is reported at the ops
+//! entry, since that is where the contract is made.  Calls through
+//! pointers, and into files that were not checked, are not followed.
 
 use std::collections::HashSet;
 
 use tree_sitter::Node;
 
-use super::index::FileIndex;
-use super::{Diagnostic, Severity, Source, diag};
+use super::index::{FileIndex, definition_at};
+use super::{Ctx, Diagnostic, Severity, Source, diag};
 use crate::recipe::Recipe;
 use crate::scan::kernel_c::{
     call_args, callee_name, calls_in, descendants_of_kind, strip_parens_casts, text,
 };
 
-pub fn check(file: &Source, idx: &FileIndex, recipe: &Recipe) -> Vec<Diagnostic> {
+pub fn check(file: &Source, idx: &FileIndex, ctx: &Ctx) -> Vec<Diagnostic> {
+    let recipe = ctx.recipe;
     let mut out = Vec::new();
     for (member, entry, callback) in ops_entries(file, recipe) {
-        let Some(func) = idx.functions.get(&callback) else {
-            continue; // defined in another file: not followed
-        };
         let mut visited = HashSet::new();
-        let Some(chain) = sleep_chain(file, idx, recipe, &callback, *func, &mut visited) else {
+        let chain = match idx.functions.get(&callback) {
+            Some(func) => sleep_chain(ctx, file, idx, &callback, *func, &mut visited),
+            None => elsewhere(ctx, file, &callback, &mut visited),
+        };
+        let Some(chain) = chain else {
             continue;
         };
         out.push(diag(
@@ -86,21 +90,57 @@ fn ops_entries<'a>(file: &'a Source, recipe: &Recipe) -> Vec<(String, Node<'a>, 
     out
 }
 
+/// The chain from the function `name` (defined in one of the checked
+/// files) to a sleeping call, as W1 prints it.
+pub fn chain_of(ctx: &Ctx, name: &str) -> Option<String> {
+    let mut visited = HashSet::new();
+    ctx.sources.iter().find_map(|source| {
+        let idx = FileIndex::new(source);
+        let func = idx.functions.get(name)?;
+        sleep_chain(ctx, source, &idx, name, *func, &mut visited).map(|c| c.join(" -> "))
+    })
+}
+
+/// The chain through any definition of `name` in another checked file
+/// (an architecture's hook, a `__weak` default and its override alike).
+fn elsewhere(
+    ctx: &Ctx,
+    from: &Source,
+    name: &str,
+    visited: &mut HashSet<String>,
+) -> Option<Vec<String>> {
+    for (i, start, end) in ctx.functions.get(name)? {
+        let source = &ctx.sources[*i];
+        if source.rel == from.rel {
+            continue;
+        }
+        let idx = FileIndex::new(source);
+        let Some(func) = definition_at(source, *start, *end) else {
+            continue;
+        };
+        if let Some(mut chain) = sleep_chain(ctx, source, &idx, name, func, visited) {
+            chain[0] = format!("{name} ({})", source.rel);
+            return Some(chain);
+        }
+    }
+    None
+}
+
 /// The first chain from `name` to a sleeping call, as
 /// `["foo", "bar", "mutex_lock at line 12"]`.
 fn sleep_chain(
+    ctx: &Ctx,
     file: &Source,
     idx: &FileIndex,
-    recipe: &Recipe,
     name: &str,
     func: Node,
     visited: &mut HashSet<String>,
 ) -> Option<Vec<String>> {
-    if !visited.insert(name.to_string()) {
+    if !visited.insert(format!("{}:{name}", file.rel)) {
         return None; // already searched (or a cycle)
     }
     let src = &file.src;
-    let rules = &recipe.check;
+    let rules = &ctx.recipe.check;
     let body = func.child_by_field_name("body")?;
     for call in calls_in(body) {
         let Some(callee) = callee_name(call, src) else {
@@ -121,10 +161,20 @@ fn sleep_chain(
                 format!("{callee}({flag}) at line {line}"),
             ]);
         }
-        if let Some(helper) = idx.functions.get(&callee)
-            && idx.is_static(*helper, src)
-            && let Some(mut rest) = sleep_chain(file, idx, recipe, &callee, *helper, visited)
-        {
+        let here = idx
+            .functions
+            .get(&callee)
+            .and_then(|helper| sleep_chain(ctx, file, idx, &callee, *helper, visited));
+        let is_static_here = idx
+            .functions
+            .get(&callee)
+            .is_some_and(|h| idx.is_static(*h, src));
+        let rest = here.or_else(|| {
+            (!is_static_here)
+                .then(|| elsewhere(ctx, file, &callee, visited))
+                .flatten()
+        });
+        if let Some(mut rest) = rest {
             rest.insert(0, name.into());
             return Some(rest);
         }

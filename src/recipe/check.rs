@@ -9,10 +9,28 @@ use serde::Serialize;
 pub struct CheckRules {
     /// Files are parsed only when they contain one of these byte strings.
     pub needles: &'static [&'static str],
-    /// Opens an invalidation bracket: `(mm, start, end)`.
+    /// Opens an invalidation bracket: `(mm, start, end)`.  The fallback
+    /// when the tree has no `bracket_header` to learn the API from.
     pub range_start: &'static str,
-    /// Closes it, with the same arguments.
+    /// Closes it, with the same arguments (fallback, like `range_start`).
     pub range_end: &'static str,
+    /// The header whose wrappers are the tree's bracket API: a function
+    /// defined there that calls a start primitive is a start (one that
+    /// returns a value can fail), one that calls an end primitive an end.
+    pub bracket_header: &'static str,
+    pub start_primitives: &'static [&'static str],
+    pub end_primitives: &'static [&'static str],
+    /// Accessed-bit tests that ask the secondary MMUs too (W2).  A leading
+    /// `*` makes the name a suffix.  The first argument is the mm or the
+    /// vma (`vma_mm_field` names the mm inside a vma).
+    pub young_calls: &'static [&'static str],
+    pub vma_mm_field: &'static str,
+    /// `min(a, b)`-like calls whose result is one of their arguments (E5
+    /// looks through them); the typed ones take a type first.
+    pub clamp_calls: &'static [&'static str],
+    pub typed_clamp_calls: &'static [&'static str],
+    /// Calls that wrap a condition without changing its truth.
+    pub condition_wrappers: &'static [&'static str],
     /// The atomic, inside-the-lock call that does not replace the bracket.
     pub range_only: &'static str,
     /// Calls that change a page-table entry (the page level).
@@ -92,5 +110,14 @@ impl CheckRules {
 
     pub fn is_bracket_call(&self, name: &str) -> bool {
         name == self.range_start || name == self.range_end || name == self.range_only
+    }
+
+    /// Whether a call of `name` tests an accessed bit through the
+    /// notifiers (W2).
+    pub fn is_young_call(&self, name: &str) -> bool {
+        self.young_calls.iter().any(|p| match p.strip_prefix('*') {
+            Some(suffix) => name.ends_with(suffix) && name.len() > suffix.len(),
+            None => *p == name,
+        })
     }
 }

@@ -19,6 +19,11 @@ pub fn recipe() -> Recipe {
             "invalidate_range_end",
             "invalidate_range",
         ],
+        before_member: "invalidate_range_start",
+        atomic_member: "invalidate_range",
+        sleepable_after_member: "invalidate_range_end",
+        range_form_suffix: "_range",
+        trace_prefix: "trace_",
         api_functions: &[
             "mmu_notifier_invalidate_page",
             "__mmu_notifier_invalidate_page",
@@ -123,7 +128,8 @@ const MESSAGES: super::Messages = super::Messages {
                 own in a range callback.",
     kvm: "Now that nothing calls mmu_notifier_invalidate_page(), KVM's ->invalidate_page() \
           callback is never called. Move the work of its architecture hook to a range hook \
-          called from kvm_mmu_notifier_invalidate_range_start(), and remove the empty stubs.",
+          called from a new ->invalidate_range() callback, right after the page-table \
+          change, and remove the empty stubs.",
     api: "Now that nothing calls mmu_notifier_invalidate_page() and no mmu_notifier_ops sets \
           ->invalidate_page, remove them, with the comments that document them.",
 };
@@ -145,6 +151,20 @@ pub fn check_rules() -> CheckRules {
         ],
         range_start: "mmu_notifier_invalidate_range_start",
         range_end: "mmu_notifier_invalidate_range_end",
+        // Later kernels add `_only_end` (4.15), `_start_nonblock` (4.19)
+        // and a `struct mmu_notifier_range` argument (4.20): every one of
+        // them is a wrapper of these primitives in the tree's own header.
+        bracket_header: "include/linux/mmu_notifier.h",
+        start_primitives: &["__mmu_notifier_invalidate_range_start"],
+        end_primitives: &["__mmu_notifier_invalidate_range_end"],
+        young_calls: &[
+            "*_clear_flush_young_notify",
+            "mmu_notifier_clear_flush_young",
+        ],
+        vma_mm_field: "vm_mm",
+        clamp_calls: &["min", "max", "clamp"],
+        typed_clamp_calls: &["min_t", "max_t", "clamp_t"],
+        condition_wrappers: &["likely", "unlikely"],
         range_only: "mmu_notifier_invalidate_range",
         pte_changes: &[
             "set_pte_at",

@@ -25,6 +25,19 @@ pub struct Recipe {
     pub ops_member: &'static str,
     /// Members of `ops_struct` that can take over the removed member's work.
     pub replacement_members: &'static [&'static str],
+    /// Of those: the one called before the change (may sleep), the one
+    /// called under the page-table lock right after it (must not sleep),
+    /// and the one called after it that may sleep.  Work the old callback
+    /// did after the change moves to the second, or to the third when it
+    /// sleeps.
+    pub before_member: &'static str,
+    pub atomic_member: &'static str,
+    pub sleepable_after_member: &'static str,
+    /// The range form of a callee is its name with this suffix
+    /// (`kvm_unmap_hva` and `kvm_unmap_hva_range`).
+    pub range_form_suffix: &'static str,
+    /// Calls with this prefix are trace points (`trace_foo()`).
+    pub trace_prefix: &'static str,
     /// Functions whose calls are the old API (the wrapper first).
     pub api_functions: &'static [&'static str],
     /// The preprocessor symbol that selects the real API over the stubs.

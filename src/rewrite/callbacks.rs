@@ -1,24 +1,32 @@
 //! Stage 2: each driver's `.invalidate_page` callback.
 //!
-//! The callback's effects are compared with those of the range callbacks
-//! the same ops sets.  When they are all covered, the entry goes, and the
-//! function (and its forward declarations, and static helpers nothing else
-//! uses) goes too unless something else calls it.  When some work is not
-//! covered, the work moves into the ops' `invalidate_range` callback (which
-//! runs where `invalidate_page` ran: after the change, under the lock) as a
-//! per-page loop, and the rationale says so.  Ops whose callback forwards
-//! to an architecture hook belong to the KVM stage.
+//! The callback's calls are compared with those of the range callbacks
+//! the same ops sets, asked about the callback's page ([`effects`]): each
+//! call must be made by a range callback with the same values, over the
+//! same page or an interval that holds it, or be its range form.  What is
+//! left is sorted: a debug message goes with the callback; a counter that
+//! only this callback fed goes with its declaration and its printers (the
+//! tree is searched for every other use); a trace point left without a
+//! caller is named for the reviewer; anything else is work.  With no work
+//! left, the entry goes, and the function (and its forward declarations,
+//! and static helpers nothing else uses) too unless something else calls
+//! it.  With work left, the callback is converted instead: the ops' range
+//! callback that runs after the change calls it for every page of its
+//! range (`invalidate_range`, under the page-table lock, or
+//! `invalidate_range_end` when the callback can sleep), and the rationale
+//! says what could not be shown.  Ops whose callback forwards to an
+//! architecture hook belong to the KVM stage.
 
 use std::collections::BTreeMap;
 
 use tree_sitter::{Node, Tree};
 
 use super::RewriteError;
-use super::effects::{self, Effect};
+use super::effects::{self, Comparison, Effect, How, Match};
 use super::plan::{ChangeUnit, ReviewItem, Stage};
 use super::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
 use super::syntax::{contains, descendants, param_names};
-use super::text::{indent_at, line_end, line_start};
+use super::text::{line_end, line_start};
 use super::workspace::{UnitDraft, Workspace};
 use crate::recipe::Recipe;
 use crate::scan::kernel_c::{is_static, text};
@@ -58,12 +66,7 @@ pub fn entries<'r>(report: &'r ScanReport) -> Vec<Entry<'r>> {
         .collect()
 }
 
-/// Effects of the page callback and which range callbacks cover them.
-pub struct Coverage {
-    pub covered: Vec<(Effect, Effect, String)>,
-    pub uncovered: Vec<Effect>,
-}
-
+/// The page callback's calls, covered by the range callbacks or not.
 /// `page` is where the callback is defined, `ops` where the ops and its
 /// range callbacks are (usually the same file).
 pub fn coverage(
@@ -71,59 +74,245 @@ pub fn coverage(
     page: (&Tree, &[u8]),
     ops: (&Tree, &[u8]),
     entry: &Entry,
-) -> Coverage {
-    let (tree, src) = ops;
+) -> Comparison {
     let range_fns: Vec<&str> = recipe
         .replacement_members
         .iter()
         .filter_map(|m| entry.sets.get(*m).map(String::as_str))
         .collect();
-    let page = effects::of_function(page.0, page.1, &entry.callback, &range_fns);
-    let mut range = Vec::new();
-    for f in &range_fns {
-        // Calling a range callback does everything it does.
-        range.push((
-            effects::Effect {
-                key: format!("call:{f}"),
-                snippet: format!("{f}()"),
-                line: 0,
-            },
-            f.to_string(),
-        ));
-        range.extend(
-            effects::of_function(tree, src, f, &[])
-                .into_iter()
-                .map(|e| (e, f.to_string())),
-        );
-    }
-    let range_effects: Vec<Effect> = range.iter().map(|(e, _)| e.clone()).collect();
-    let mut cov = Coverage {
-        covered: Vec::new(),
-        uncovered: Vec::new(),
-    };
-    for e in page {
-        match effects::covered_by(&e, &range_effects) {
-            Some(o) => {
-                let owner = range
-                    .iter()
-                    .find(|(r, _)| r.key == o.key && r.line == o.line)
-                    .map(|(_, f)| f.clone());
-                cov.covered.push((e, o.clone(), owner.unwrap_or_default()));
-            }
-            None => cov.uncovered.push(e),
-        }
-    }
-    cov
+    effects::compare(
+        page,
+        &entry.callback,
+        ops,
+        &range_fns,
+        recipe.check.base_page_size,
+        recipe.range_form_suffix,
+    )
 }
 
 /// Whether the callback forwards to a per-architecture hook (KVM's).
-pub fn forwards_to_arch_hook(recipe: &Recipe, cov: &Coverage) -> bool {
+pub fn forwards_to_arch_hook(recipe: &Recipe, cov: &Comparison) -> bool {
     cov.uncovered.iter().any(|e| {
         recipe
             .arch_hooks
             .iter()
             .any(|h| e.key == format!("call:{h}"))
     })
+}
+
+/// What is left of a callback once its covered calls are set aside.
+#[derive(Default)]
+struct Leftovers {
+    /// Debug and log messages: they go with the callback.
+    messages: Vec<Effect>,
+    /// Values only this callback fed, with their declaration and printers.
+    feeds: Vec<Feed>,
+    /// Trace points this callback called, and whether another caller is
+    /// left.
+    traces: Vec<(Effect, String, bool)>,
+    /// Work no range callback is shown to do.
+    work: Vec<Effect>,
+}
+
+/// A counter (or other value) that only the removed callback fed.
+struct Feed {
+    effect: Effect,
+    name: String,
+    declaration: Place,
+    printers: Vec<Place>,
+}
+
+/// A declaration or statement to remove with a fed value.
+struct Place {
+    file: String,
+    start: usize,
+    end: usize,
+    snippet: String,
+}
+
+/// Sorts the uncovered calls of the callback `entry.callback` (defined
+/// in `file`).
+fn leftovers(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    file: &str,
+    entry: &Entry,
+    cov: &Comparison,
+) -> Result<Leftovers, RewriteError> {
+    let mut left = Leftovers::default();
+    for e in &cov.uncovered {
+        if e.message {
+            left.messages.push(e.clone());
+            continue;
+        }
+        if let Some(point) = e
+            .callee
+            .as_deref()
+            .and_then(|c| c.strip_prefix(recipe.trace_prefix))
+            .filter(|p| !p.is_empty())
+        {
+            let callee = e.callee.clone().unwrap_or_default();
+            let others = other_callers(ws, &callee, file, &entry.callback)?;
+            left.traces.push((e.clone(), point.to_string(), others));
+            continue;
+        }
+        // A counter is named by a bare identifier that is not a function
+        // (a static function passed as a callback is work, not a value).
+        let (src, tree) = ws.parsed(file)?;
+        let values: Vec<&String> = e
+            .bare
+            .iter()
+            .filter(|n| {
+                function_definitions(&tree, &src, n).is_empty()
+                    && prototypes(&tree, &src, n).is_empty()
+            })
+            .collect();
+        let fed = match (&e.callee, values.as_slice()) {
+            (Some(callee), [name]) if e.bare.len() == 1 => {
+                only_fed(ws, name, callee, file, &entry.callback)?
+            }
+            _ => None,
+        };
+        match fed {
+            Some((declaration, printers)) => left.feeds.push(Feed {
+                effect: e.clone(),
+                name: e.bare[0].clone(),
+                declaration,
+                printers,
+            }),
+            None => left.work.push(e.clone()),
+        }
+    }
+    Ok(left)
+}
+
+/// Files of the tree that mention the identifier `name` as a word.
+fn files_mentioning(ws: &Workspace, name: &str) -> Vec<String> {
+    let walked = crate::scan::walk::walk_sources(ws.root(), |src| {
+        (!word_mentions(src, name).is_empty()).then(Vec::new)
+    });
+    match walked {
+        Ok(w) => w.candidates.into_iter().map(|c| c.rel).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Whether a function other than `callback` (in `file`) calls `callee`.
+fn other_callers(
+    ws: &mut Workspace,
+    callee: &str,
+    file: &str,
+    callback: &str,
+) -> Result<bool, RewriteError> {
+    for f in files_mentioning(ws, callee) {
+        let (src, tree) = ws.parsed(&f)?;
+        let inside = |n: Node| {
+            f == file
+                && function_definitions(&tree, &src, callback)
+                    .iter()
+                    .any(|d| contains(*d, n))
+        };
+        if descendants(tree.root_node(), &["call_expression"])
+            .into_iter()
+            .any(|c| {
+                crate::scan::kernel_c::callee_name(c, &src).as_deref() == Some(callee) && !inside(c)
+            })
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// When `name`, an argument of `feeder(...)` in the callback, is fed
+/// nowhere else in the tree: its one declaration (a structure member) and
+/// the statements that only print it.  Any other use keeps it.
+fn only_fed(
+    ws: &mut Workspace,
+    name: &str,
+    feeder: &str,
+    file: &str,
+    callback: &str,
+) -> Result<Option<(Place, Vec<Place>)>, RewriteError> {
+    let mut declarations = Vec::new();
+    let mut printers = Vec::new();
+    for f in files_mentioning(ws, name) {
+        let (src, tree) = ws.parsed(&f)?;
+        let callback_defs = if f == file {
+            function_definitions(&tree, &src, callback)
+        } else {
+            Vec::new()
+        };
+        let uses: Vec<Node> = descendants(tree.root_node(), &["identifier", "field_identifier"])
+            .into_iter()
+            .filter(|n| text(*n, &src) == name)
+            .filter(|n| !callback_defs.iter().any(|d| contains(*d, *n)))
+            .collect();
+        // Every mention outside comments and strings must be one of them
+        // (a macro body is not parsed: a mention there keeps the value).
+        let mentions = word_mentions(&src, name)
+            .into_iter()
+            .filter(|at| {
+                let node = tree.root_node().descendant_for_byte_range(*at, *at);
+                !node.is_some_and(|n| {
+                    matches!(n.kind(), "comment" | "string_literal" | "string_content")
+                        || callback_defs.iter().any(|d| contains(*d, n))
+                })
+            })
+            .count();
+        if mentions != uses.len() {
+            return Ok(None);
+        }
+        for u in uses {
+            let place = |n: Node| Place {
+                file: f.clone(),
+                start: n.start_byte(),
+                end: n.end_byte(),
+                snippet: text(n, &src)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            if let Some(decl) = u.parent().filter(|p| p.kind() == "field_declaration")
+                && decl
+                    .child_by_field_name("declarator")
+                    .is_some_and(|d| d.id() == u.id())
+            {
+                declarations.push(place(decl));
+                continue;
+            }
+            let call = u
+                .parent()
+                .filter(|p| p.kind() == "argument_list")
+                .and_then(|l| l.parent())
+                .filter(|c| c.kind() == "call_expression");
+            let Some(call) = call else {
+                return Ok(None);
+            };
+            if crate::scan::kernel_c::callee_name(call, &src).as_deref() == Some(feeder) {
+                return Ok(None); // fed elsewhere too
+            }
+            match call.parent().filter(|p| p.kind() == "expression_statement") {
+                Some(stmt) => printers.push(place(stmt)),
+                None => return Ok(None),
+            }
+        }
+    }
+    match declarations.len() {
+        1 => Ok(Some((declarations.remove(0), printers))),
+        _ => Ok(None),
+    }
+}
+
+fn word_mentions(src: &[u8], name: &str) -> Vec<usize> {
+    memchr::memmem::find_iter(src, name.as_bytes())
+        .filter(|&i| {
+            let before = i.checked_sub(1).map(|b| src[b]);
+            let after = src.get(i + name.len()).copied();
+            !before.is_some_and(crate::scan::kernel_c::is_ident_byte)
+                && !after.is_some_and(crate::scan::kernel_c::is_ident_byte)
+        })
+        .collect()
 }
 
 pub fn convert(
@@ -159,42 +348,93 @@ pub fn convert(
         if forwards_to_arch_hook(recipe, &cov) {
             continue; // the KVM stage
         }
+        let left = leftovers(ws, recipe, file, &entry, &cov)?;
         let summary = format!("drop the {} callback", recipe.ops_member);
         let mut draft = UnitDraft::new(Stage::Callbacks, &entry.site.subsystem, &summary);
-        let evidence = describe_coverage(&cov);
-        if cov.uncovered.is_empty() {
+        let what = format!(
+            "{file}: {}.{} = {}().",
+            entry.ops, recipe.ops_member, entry.callback
+        );
+        if left.work.is_empty() {
+            let evidence = describe_coverage(recipe, &entry, &cov.covered, true);
             let removed =
                 remove_entry_and_callback(&mut draft, file, &src, &tree, &entry, cb_site)?;
+            let fed = remove_feeds(ws, &mut draft, &entry, &left)?;
             draft
                 .description
                 .push(covered_description(recipe, &entry, &cov, cb_site));
-            draft.rationale.push(format!(
-                "{file}: {}.{} = {}(). Every effect of {}() is also done by the range callbacks of {}: {evidence}. {removed}",
-                entry.ops, recipe.ops_member, entry.callback, entry.callback, entry.ops
-            ));
+            draft.description.extend(feeds_description(&entry, &left));
+            draft
+                .rationale
+                .push(format!("{what} {evidence} {removed}{fed}"));
         } else {
-            match convert_uncovered(&mut draft, recipe, file, &src, &tree, &entry, &cov) {
+            let sleeps = crate::check::sleep_chain(
+                &[(file.to_string(), src.clone())],
+                recipe,
+                &entry.callback,
+            );
+            let member = if sleeps.is_some() {
+                recipe.sleepable_after_member
+            } else {
+                recipe.atomic_member
+            };
+            let evidence = describe_coverage(recipe, &entry, &cov.covered, false);
+            match convert_uncovered(&mut draft, recipe, member, file, &src, &tree, &entry) {
                 Ok(how) => {
                     draft.summary = format!("move {} work to a range callback", recipe.ops_member);
+                    let why_member = match &sleeps {
+                        Some(chain) => format!(
+                            " It can sleep ({chain}), so it goes to {member}, which runs after the change \
+                             and may sleep, rather than under the page-table lock."
+                        ),
+                        None => String::new(),
+                    };
                     draft.description.push(format!(
-                        "{} {}() does work that no range callback of {} does: {}.",
+                        "{} {}() does work that no range callback of {} could be shown to do for the page: {}.",
                         nothing_calls(recipe, &entry),
                         entry.callback,
                         entry.ops,
-                        snippets(&cov.uncovered)
+                        snippets(&left.work)
                     ));
-                    draft.description.push(how.clone());
+                    let sleeps_note = if sleeps.is_some() {
+                        format!(
+                            " It can sleep, so it goes to ->{member}(), which runs after the change \
+                             and may sleep, rather than under the page-table lock."
+                        )
+                    } else {
+                        String::new()
+                    };
+                    draft.description.push(format!("{how}{sleeps_note}"));
+
                     draft.rationale.push(format!(
-                        "{file}: {}.{} = {}(). Not all of its work is done by a range callback: {}. {how} \
-                         Covered: {evidence}.",
-                        entry.ops,
-                        recipe.ops_member,
-                        entry.callback,
-                        cov.uncovered.iter().map(|e| format!("`{}` (line {})", e.snippet, e.line)).collect::<Vec<_>>().join(", ")
+                        "{what} Not shown to be done by a range callback for the page: {}. {how}{why_member} {evidence}",
+                        left.work
+                            .iter()
+                            .map(|e| {
+                                let near = cov
+                                    .uncovered
+                                    .iter()
+                                    .position(|u| u.line == e.line && u.snippet == e.snippet)
+                                    .and_then(|i| cov.near[i].as_ref())
+                                    .map(|(r, owner)| {
+                                        format!("; {owner}() makes `{}`, with other values", r.snippet)
+                                    })
+                                    .unwrap_or_default();
+                                format!("`{}` (line {}{near})", e.snippet, e.line)
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                     draft.review_notes.push(format!(
-                        "{}() in {file} is converted, not removed: check that calling it for every page of the range is what the driver wants.",
-                        entry.callback
+                        "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
+                         It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
+                         the per-page calls can go.",
+                        entry.callback,
+                        left.work
+                            .iter()
+                            .map(|e| format!("`{}`", e.snippet))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
                 Err(reason) => {
@@ -207,9 +447,90 @@ pub fn convert(
                 }
             }
         }
+        for (e, point, others) in &left.traces {
+            if !others {
+                draft.review_notes.push(format!(
+                    "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
+                    e.snippet
+                ));
+            }
+        }
         units.push(ws.commit(draft)?);
     }
     Ok(units)
+}
+
+/// Removes the declarations and printers of the values only the removed
+/// callback fed; says what went.
+fn remove_feeds(
+    ws: &mut Workspace,
+    draft: &mut UnitDraft,
+    entry: &Entry,
+    left: &Leftovers,
+) -> Result<String, RewriteError> {
+    let mut out = String::new();
+    if !left.messages.is_empty() {
+        out.push_str(&format!(
+            " Its debug message{} {} go{} with it.",
+            if left.messages.len() > 1 { "s" } else { "" },
+            left.messages
+                .iter()
+                .map(|e| format!("`{}`", e.snippet))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if left.messages.len() > 1 { "" } else { "es" },
+        ));
+    }
+    for f in &left.feeds {
+        for p in std::iter::once(&f.declaration).chain(&f.printers) {
+            let (src, tree) = ws.parsed(&p.file)?;
+            let node = tree
+                .root_node()
+                .descendant_for_byte_range(p.start, p.end)
+                .map(|mut n| {
+                    while n.start_byte() != p.start || n.end_byte() != p.end {
+                        match n.parent() {
+                            Some(x) => n = x,
+                            None => break,
+                        }
+                    }
+                    n
+                })
+                .ok_or_else(|| {
+                    RewriteError::Internal(format!("{}: {} moved", p.file, p.snippet))
+                })?;
+            remove(draft, &p.file, &src, node);
+        }
+        let printers = if f.printers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", and so {} its printer{} {}",
+                if f.printers.len() > 1 { "do" } else { "does" },
+                if f.printers.len() > 1 { "s" } else { "" },
+                f.printers
+                    .iter()
+                    .map(|p| format!("`{}` ({})", p.snippet.trim_end_matches(';'), p.file))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        out.push_str(&format!(
+            " `{}` fed `{}`, which nothing else in the tree feeds: it would stay at its last value \
+             forever, so its declaration `{}` ({}) goes{printers}.",
+            f.effect.snippet, f.name, f.declaration.snippet, f.declaration.file
+        ));
+        for p in &f.printers {
+            draft.review_notes.push(format!(
+                "{}: `{}` goes with the counter {} that only {}() fed: the output loses that line.",
+                p.file,
+                p.snippet.trim_end_matches(';'),
+                f.name,
+                entry.callback
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// A callback defined in another file than its ops: the entry goes when
@@ -225,12 +546,13 @@ fn cross_file(
     let file = entry.site.file.as_str();
     let (cb_src, cb_tree) = ws.parsed(&cb_site.file)?;
     let cov = coverage(recipe, (&cb_tree, &cb_src), ops, entry);
-    if forwards_to_arch_hook(recipe, &cov) || !cov.uncovered.is_empty() {
+    let left = leftovers(ws, recipe, &cb_site.file, entry, &cov)?;
+    if forwards_to_arch_hook(recipe, &cov) || !left.work.is_empty() {
         return Ok(Err(format!(
-            "the callback {}() is defined in {}, away from its ops, and does work no range callback does: {}",
+            "the callback {}() is defined in {}, away from its ops, and does work no range callback is shown to do: {}",
             entry.callback,
             cb_site.file,
-            cov.uncovered
+            left.work
                 .iter()
                 .map(|e| format!("`{}`", e.snippet))
                 .collect::<Vec<_>>()
@@ -265,8 +587,9 @@ fn cross_file(
                 remove(&mut draft, f, &src, p);
             }
         }
+        let fed = remove_feeds(ws, &mut draft, entry, &left)?;
         format!(
-            "The entry and {}() (in {}) go: nothing else uses it.",
+            "The entry and {}() (in {}) go: nothing else uses it.{fed}",
             entry.callback, cb_site.file
         )
     } else {
@@ -284,13 +607,12 @@ fn cross_file(
         .description
         .push(covered_description(recipe, entry, &cov, cb_site));
     draft.rationale.push(format!(
-        "{file}: {}.{} = {}(), defined in {}. Every effect of it is also done by the range callbacks of {}: {}. {fate}",
+        "{file}: {}.{} = {}(), defined in {}. {} {fate}",
         entry.ops,
         recipe.ops_member,
         entry.callback,
         cb_site.file,
-        entry.ops,
-        describe_coverage(&cov)
+        describe_coverage(recipe, entry, &cov.covered, true),
     ));
     Ok(Ok(draft))
 }
@@ -311,10 +633,10 @@ fn nothing_calls(recipe: &Recipe, entry: &Entry) -> String {
 }
 
 /// The commit message of a callback whose work the range callbacks do.
-fn covered_description(recipe: &Recipe, entry: &Entry, cov: &Coverage, cb_site: &Site) -> String {
+fn covered_description(recipe: &Recipe, entry: &Entry, cov: &Comparison, cb_site: &Site) -> String {
     let mut owners: Vec<String> = Vec::new();
-    for (_, _, owner) in &cov.covered {
-        let owner = format!("{owner}()");
+    for m in &cov.covered {
+        let owner = format!("{}()", m.owner);
         if owner != "()" && !owners.contains(&owner) {
             owners.push(owner);
         }
@@ -354,15 +676,114 @@ fn snippets(effects: &[Effect]) -> String {
     super::text::join_and(&shown)
 }
 
-fn describe_coverage(cov: &Coverage) -> String {
-    if cov.covered.is_empty() {
-        return "nothing to compare".into();
-    }
-    cov.covered
+/// The commit message's sentence for each value only the removed callback
+/// fed, which goes with it.
+fn feeds_description(entry: &Entry, left: &Leftovers) -> Vec<String> {
+    left.feeds
         .iter()
-        .map(|(e, o, owner)| format!("`{}` ~ `{}` in {owner}()", e.snippet, o.snippet))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .map(|f| {
+            format!(
+                "Only {}() fed `{}`: remove it too, with its declaration{}, rather than leave it at its last value.",
+                entry.callback,
+                f.name,
+                if f.printers.is_empty() {
+                    ""
+                } else {
+                    " and the code that prints it"
+                }
+            )
+        })
+        .collect()
+}
+
+/// The evidence: each covered call that depends on the page's address (or
+/// stores through a pointer), with what covers it and how; the others
+/// (locks, lookups) are counted.
+pub fn describe_coverage(recipe: &Recipe, entry: &Entry, covered: &[Match], all: bool) -> String {
+    if covered.is_empty() {
+        return if all {
+            format!(
+                "{}() makes no call a range callback would have to make.",
+                entry.callback
+            )
+        } else {
+            String::new()
+        };
+    }
+    let page_size = recipe.check.base_page_size;
+    let mut pairs = Vec::new();
+    let mut plain = 0;
+    for m in covered {
+        if !m.page.uses_address && m.page.callee.is_some() && m.how == How::Same {
+            plain += 1;
+            continue;
+        }
+        let when: Vec<&String> = m
+            .range
+            .conds
+            .iter()
+            .filter(|c| !m.page.conds.contains(c))
+            .collect();
+        let when = if when.is_empty() || m.how == How::CallsRange {
+            String::new()
+        } else {
+            format!(
+                ", when {}",
+                when.iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        };
+        pairs.push(match m.how {
+            How::CallsRange => format!(
+                "`{}` calls the range callback {}() itself on the page",
+                m.page.snippet, m.owner
+            ),
+            How::Same => format!(
+                "`{}` is `{}` in {}(){when}, the same call for start = address, end = address + {page_size}",
+                m.page.snippet, m.range.snippet, m.owner
+            ),
+            How::RangeForm => format!(
+                "`{}` is `{}` in {}(){when}: its range form, over the page",
+                m.page.snippet, m.range.snippet, m.owner
+            ),
+            How::Wider => format!(
+                "`{}` is `{}` in {}(){when}: the same call over a range that holds the page",
+                m.page.snippet, m.range.snippet, m.owner
+            ),
+        });
+    }
+    let calls = |n: usize| format!("{n} call{}", if n > 1 { "s" } else { "" });
+    if !all && pairs.is_empty() {
+        return if plain > 1 {
+            format!("Its {plain} other calls (locks, lookups) are the same in the range callbacks.")
+        } else {
+            "Its other call (a lock or lookup) is the same in the range callbacks.".to_string()
+        };
+    }
+    let mut out = if all {
+        format!(
+            "For the page's range, the range callbacks of {} do what {}() did: ",
+            entry.ops, entry.callback
+        )
+    } else {
+        "For the page's range, the range callbacks do the rest: ".to_string()
+    };
+    if pairs.is_empty() {
+        out.push_str(&format!("the same {} with the same values", calls(plain)));
+    } else {
+        out.push_str(&pairs.join("; "));
+    }
+    if plain > 0 && !pairs.is_empty() {
+        out.push_str(&if plain > 1 {
+            format!("; {plain} other calls (locks, lookups) are the same on both sides")
+        } else {
+            "; one other call (a lock or lookup) is the same on both sides".to_string()
+        });
+    }
+    out.push('.');
+    out
 }
 
 /// Removes the ops entry, and the callback with its forward declarations
@@ -491,18 +912,19 @@ fn dead_helpers(tree: &Tree, src: &[u8], root: &str) -> Vec<String> {
     dying
 }
 
-/// Moves the callback's work into the ops' `invalidate_range` callback as
-/// a per-page loop (creating that callback if the ops has none).
+/// Moves the callback's work into the ops' `member` callback (one that
+/// runs after the change) as a per-page loop, creating that callback if
+/// the ops has none.  The loop runs first, before any early return of
+/// the range callback can skip it.
 fn convert_uncovered(
     draft: &mut UnitDraft,
     recipe: &Recipe,
+    member: &str,
     file: &str,
     src: &[u8],
     tree: &Tree,
     entry: &Entry,
-    cov: &Coverage,
 ) -> Result<String, String> {
-    let _ = cov;
     let page_def = function_definitions(tree, src, &entry.callback)
         .into_iter()
         .next()
@@ -515,13 +937,8 @@ fn convert_uncovered(
             entry.callback
         ));
     };
-    let range_member = recipe
-        .replacement_members
-        .iter()
-        .find(|m| m.ends_with("range") && !m.ends_with("start"))
-        .copied();
-    let range_member = range_member.unwrap_or("invalidate_range");
-    match entry.sets.get(range_member) {
+    let page_size = recipe.check.base_page_size;
+    match entry.sets.get(member) {
         Some(range_fn) => {
             let range_def = function_definitions(tree, src, range_fn)
                 .into_iter()
@@ -534,20 +951,38 @@ fn convert_uncovered(
             let body = range_def
                 .child_by_field_name("body")
                 .ok_or("range callback without body")?;
-            let indent = "\t";
             let var = fresh_name(range_def, src, "addr");
-            let (at, decl) =
-                super::text::declaration_insert(src, body, &format!("unsigned long {var};"));
-            draft.insert(file, at, decl);
-            let close = line_start(src, body.end_byte() - 1);
-            draft.insert(
-                file,
-                close,
-                format!(
-                    "\n{indent}for ({var} = {start}; {var} < {end}; {var} += PAGE_SIZE)\n{indent}\t{}({rmn}, {rmm}, {var});\n",
-                    entry.callback
-                ),
+            let decls = super::syntax::leading_declarations(body);
+            let call = format!("{}({rmn}, {rmm}, {var});", entry.callback);
+            let lp = format!(
+                "\tfor ({var} = {start}; {var} < {end}; {var} += {page_size})\n\t\t{call}\n"
             );
+            match decls.last() {
+                Some(last) => {
+                    let (at, decl) = super::text::declaration_insert(
+                        src,
+                        body,
+                        &format!("unsigned long {var};"),
+                    );
+                    draft.insert(file, at, decl);
+                    let after = line_end(src, last.end_byte() - 1);
+                    let blank = if super::text::line_is_blank(src, after) {
+                        ""
+                    } else {
+                        "\n"
+                    };
+                    let at = if blank.is_empty() {
+                        line_end(src, after)
+                    } else {
+                        after
+                    };
+                    draft.insert(file, at, format!("{blank}{lp}\n"));
+                }
+                None => {
+                    let open = line_end(src, body.start_byte());
+                    draft.insert(file, open, format!("\tunsigned long {var};\n\n{lp}\n"));
+                }
+            }
             if page_def.start_byte() > range_def.start_byte()
                 && !has_prototype_before(tree, src, &entry.callback, range_def)
             {
@@ -557,31 +992,40 @@ fn convert_uncovered(
             }
             remove_initializer_pair(draft, file, src, pair);
             Ok(format!(
-                "The entry goes and {range_fn}(), which runs where the page callback ran (after the change, \
-                 under the page-table lock), now calls {}() for every page of its range.",
+                "The entry goes and {range_fn}(), which runs where the page callback ran (after the change), \
+                 now calls {}() for every page of its range, first thing.",
                 entry.callback
             ))
         }
         None => {
-            let new_fn = format!("{}_range", entry.callback);
+            let new_fn = if member == recipe.atomic_member {
+                format!("{}_range", entry.callback)
+            } else {
+                format!("{}_range_end", entry.callback)
+            };
             let after = line_end(src, page_def.end_byte() - 1);
             draft.insert(
                 file,
                 after,
                 format!(
-                    "\nstatic void {new_fn}(struct mmu_notifier *mn, struct mm_struct *mm,\n{}unsigned long start, unsigned long end)\n{{\n\tunsigned long addr;\n\n\tfor (addr = start; addr < end; addr += PAGE_SIZE)\n\t\t{}(mn, mm, addr);\n}}\n",
+                    "\nstatic void {new_fn}(struct mmu_notifier *mn, struct mm_struct *mm,\n{}unsigned long start, unsigned long end)\n{{\n\tunsigned long addr;\n\n\tfor (addr = start; addr < end; addr += {page_size})\n\t\t{}(mn, mm, addr);\n}}\n",
                     super::text::align_to(13 + new_fn.len()),
                     entry.callback
                 ),
             );
-            let indent = indent_at(src, pair.start_byte());
-            let (s, e) = (
-                line_start(src, pair.start_byte()),
-                line_end(src, pair.end_byte()),
-            );
-            draft.replace(file, s, e, format!("{indent}.{range_member} = {new_fn},\n"));
+            // The entry keeps its place and its spacing: member and
+            // function change.
+            let field = pair
+                .child_by_field_name("designator")
+                .and_then(|d| descendants(d, &["field_identifier"]).into_iter().next())
+                .ok_or("ops entry without a member name")?;
+            let value = pair
+                .child_by_field_name("value")
+                .ok_or("ops entry without a value")?;
+            draft.replace(file, field.start_byte(), field.end_byte(), member);
+            draft.replace(file, value.start_byte(), value.end_byte(), new_fn.clone());
             Ok(format!(
-                "The entry becomes `.{range_member} = {new_fn}`, a new callback that runs where the page callback ran \
+                "The entry becomes `.{member} = {new_fn}`, a new callback that runs after the change \
                  and calls {}() for every page of the range.",
                 entry.callback
             ))

@@ -4,21 +4,26 @@
 //! do (unmap the hva range, bump the sequence), and a call of the
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page()` hook, which
 //! no range callback does.  Dropping that call silently is the 2017 bug
-//! (x86 lost the APIC access page reload).  So: the callback and its entry
-//! go; the hook becomes a range hook called from the range-start callback
-//! at the same point of its work, with a `__weak` no-op default for the
+//! (x86 lost the APIC access page reload).  Calling it from the
+//! range-start callback is the next one: that runs before the page-table
+//! entry changes, and a vCPU can reload the old page in between.  So: the
+//! page callback goes and its entry becomes the ops' atomic member
+//! (`->invalidate_range`, called under the page-table lock right after the
+//! change, and again from the range end), set to a new callback that
+//! calls the range hook, inside whatever the page callback held around the
+//! hook (the SRCU read lock); check's W1 must find nothing on the way that
+//! can sleep.  The hook gets a `__weak` no-op default for the
 //! architectures that have nothing to do; empty per-architecture stubs go;
 //! a non-empty hook is converted to check whether its address lies in
-//! `[start, end)`.
+//! `[start, end)`.  The names come from the recipe (its members and hook
+//! names) and from the ops' own callbacks.
 
 use tree_sitter::{Node, Tree};
 
 use super::RewriteError;
 use super::callbacks::{Entry, coverage, entries, entry_pair, forwards_to_arch_hook};
 use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::removal::{
-    function_definitions, prototypes, remove, remove_initializer_pair, with_leading_comment,
-};
+use super::removal::{function_definitions, prototypes, remove, with_leading_comment};
 use super::syntax::{descendants, param_decls, param_names, statement_of, statements};
 use super::text::{indent_at, line_end, line_start, signature};
 use super::workspace::{UnitDraft, Workspace};
@@ -121,8 +126,8 @@ fn kvm_unit(
         hook_call_in(recipe, page_def, src).ok_or("arch hook call not found")?;
     let range_start = entry
         .sets
-        .get(recipe.replacement_members[0])
-        .ok_or("the ops has no range-start callback to call the range hook from")?;
+        .get(recipe.before_member)
+        .ok_or("the ops has no range-start callback to take its signature from")?;
     let start_def = function_definitions(tree, src, range_start)
         .into_iter()
         .next()
@@ -135,7 +140,7 @@ fn kvm_unit(
         .try_into()
         .map_err(|_| "range-start callback does not take (mn, mm, start, end)")?;
 
-    // The range hook call, at the same point of the work as before.
+    // The hook with the range instead of the address.
     let args: Vec<String> = call_args(hook_call, src)
         .into_iter()
         .flat_map(|a| {
@@ -146,29 +151,24 @@ fn kvm_unit(
             }
         })
         .collect();
-    let anchor_text = previous_statement_text(hook_call, src)
-        .ok_or("the hook call has no statement before it")?;
-    let anchor = statements(
-        start_def
-            .child_by_field_name("body")
-            .ok_or("range-start without body")?,
-    )
-    .into_iter()
-    .find(|s| normalized(&text(*s, src)) == anchor_text)
-    .ok_or(format!(
-        "{range_start}() has no `{anchor_text}` to call the range hook after"
-    ))?;
-    let indent = indent_at(src, anchor.start_byte());
-    let at = line_end(src, anchor.end_byte() - 1);
-    let blank_after = if super::text::line_is_blank(src, at) {
-        ""
-    } else {
-        "\n"
-    };
-    let call = super::text::call_statement(&indent, recipe.arch_hook_range, &args);
-    draft.insert(file, at, format!("\n{call}{blank_after}"));
 
-    // The page callback becomes the hook's weak default; the entry goes.
+    // It runs from the ops' atomic callback: under the page-table lock,
+    // right after the change (and again from the range end).  A new one
+    // when the ops has none.
+    let atomic = recipe.atomic_member;
+    if let Some(existing) = entry.sets.get(atomic) {
+        // Merging the hook and what it needs into a callback that already
+        // does other work is a human's call.
+        return Err(Refusal::Review(format!(
+            "the ops already sets .{atomic} = {existing}(): call {}() from it, after the change, by hand",
+            recipe.arch_hook_range
+        )));
+    }
+    let callback = atomic_callback_name(recipe, range_start, &entry.callback)
+        .filter(|n| function_definitions(tree, src, n).is_empty())
+        .ok_or("no free name for the new callback")?;
+    let body = hook_body(page_def, hook_call, src, recipe.arch_hook_range, &args)?;
+
     let hook_params = hook_params(ws, report, recipe, &hook)?;
     let params = range_params(
         &hook_params,
@@ -184,33 +184,88 @@ fn kvm_unit(
     );
     let from = line_start(src, with_leading_comment(page_def, src));
     let to = line_end(src, page_def.end_byte() - 1);
-    draft.replace(file, from, to, weak);
     let pair = entry_pair(tree, src, entry).ok_or("ops entry not found")?;
-    remove_initializer_pair(&mut draft, file, src, pair);
+    // The page callback becomes the hook's weak default and the new
+    // callback; its entry becomes the new member.
+    let cb_params: Vec<String> = param_decls(page_def)
+        .into_iter()
+        .take(2)
+        .chain(param_decls(start_def).into_iter().skip(2))
+        .map(|p| normalized(&text(p, src)))
+        .collect();
+    let declarations = if body.declarations.is_empty() {
+        String::new()
+    } else {
+        format!("{}\n", body.declarations)
+    };
+    let new_fn = format!(
+        "{}{{\n{declarations}{}}}\n",
+        signature(&format!("static void {callback}"), &cb_params, ""),
+        body.statements
+    );
+    draft.replace(file, from, to, format!("{weak}\n{new_fn}"));
+    let member = pair
+        .child_by_field_name("designator")
+        .ok_or("ops entry without a designator")?;
+    let value = pair
+        .child_by_field_name("value")
+        .ok_or("ops entry without a value")?;
+    let field = descendants(member, &["field_identifier"])
+        .into_iter()
+        .next()
+        .ok_or("ops entry without a member name")?;
+    draft.replace(file, field.start_byte(), field.end_byte(), atomic);
+    draft.replace(file, value.start_byte(), value.end_byte(), callback.clone());
 
     let hooks = convert_hooks(ws, recipe, report, &mut draft, &hook, &params)?;
     add_prototype(ws, recipe, &mut draft, &params)?;
     let renames = [
-        (entry.callback.as_str(), range_start.as_str()),
+        (entry.callback.as_str(), callback.as_str()),
         (hook.as_str(), recipe.arch_hook_range),
     ];
     let comments = update_comments(ws, report, &mut draft, &renames)?;
 
+    // W1 on the result: the callback runs under the page-table lock, so
+    // nothing it reaches (every architecture's hook) may sleep.
+    let proof = no_sleep_proof(ws, recipe, &draft, file, &callback)?;
+
     draft.rationale.push(format!(
-        "{file}: {}() did what {range_start}() and its end counterpart do for a range (the unmap has a range form, \
-         the sequence is bumped at the end), plus a call of {hook}(), which no range callback made. Removing the \
-         callback alone would silently drop that hook: this is how x86 lost the APIC access page reload in 2017. \
-         So the hook becomes {}(), called from {range_start}() after `{anchor_text}`, as it was called after it \
-         before, and a `__weak` no-op default serves the architectures with nothing to do.",
-        entry.callback, recipe.arch_hook_range
+        "{file}: {}() did what {range_start}() and its end counterpart do for a range (the unmap has a range \
+         form, the sequence is bumped at the end), plus a call of {hook}(), which no range callback made. \
+         Removing the callback alone would silently drop that hook: this is how x86 lost the APIC access page \
+         reload in 2017.",
+        entry.callback
     ));
-    draft
-        .description
-        .extend(kvm_description(recipe, report, entry, &hook, range_start));
+    draft.description.extend(kvm_description(
+        recipe,
+        report,
+        entry,
+        &hook,
+        (range_start, &callback),
+    ));
+    draft.rationale.push(format!(
+        "The hook tells an architecture that an address it tracks was invalidated (x86 then asks every vCPU to \
+         reload the APIC access page), so it must run once the primary page-table entry has changed: from \
+         {range_start}(), before the change, a vCPU could reload the old page's address in between and keep \
+         using the old page. It becomes {}() and is called from {callback}(), the ->{atomic}() callback, which \
+         the core calls under the page-table lock right after the entry changed (and again from \
+         invalidate_range_end()){}. A `__weak` no-op default serves the architectures with nothing to do.",
+        recipe.arch_hook_range,
+        if body.kept.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; it keeps what the page callback held around the hook ({})",
+                body.kept.join(", ")
+            )
+        }
+    ));
+    draft.rationale.push(proof);
     draft.rationale.extend(hooks);
     draft.rationale.extend(comments);
     draft.review_notes.push(format!(
-        "{}() is new: architectures with a real hook must check whether their address lies in [start, end).",
+        "{}() is new and runs from {callback}(), under the page-table lock: an architecture's hook must not sleep, \
+         and must check whether its address lies in [start, end).",
         recipe.arch_hook_range
     ));
     Ok(draft)
@@ -223,7 +278,7 @@ fn kvm_description(
     report: &ScanReport,
     entry: &Entry,
     hook: &str,
-    range_start: &str,
+    (range_start, callback): (&str, &str),
 ) -> Vec<String> {
     let (mut empty, mut real) = (Vec::new(), Vec::new());
     for site in &report.sites {
@@ -266,8 +321,8 @@ fn kvm_description(
         _ => why.push('.'),
     }
     let mut what = format!(
-        "Call {}() with the range from {range_start}() instead, with a __weak empty default",
-        recipe.arch_hook_range
+        "Call {}() instead from a new ->{}() callback, {callback}(), with a __weak empty default",
+        recipe.arch_hook_range, recipe.atomic_member
     );
     if !empty.is_empty() {
         what.push_str(" in place of the empty stubs");
@@ -279,7 +334,185 @@ fn kvm_description(
         ));
     }
     what.push('.');
-    vec![why, what]
+    let when = format!(
+        "The hook must run once the primary page-table entry has changed. The core calls \
+         ->{}() under the page-table lock right after the change (and again from the end of \
+         the range); {range_start}() runs before it, and a vCPU could reload the old page's \
+         address in between and keep using the old page.",
+        recipe.atomic_member
+    );
+    vec![why, what, when]
+}
+
+/// The name of the new atomic callback: the range-start callback's name
+/// with its member replaced (`kvm_mmu_notifier_invalidate_range_start` ->
+/// `kvm_mmu_notifier_invalidate_range`), else the page callback's.
+fn atomic_callback_name(recipe: &Recipe, range_start: &str, page_cb: &str) -> Option<String> {
+    if let Some(prefix) = range_start.strip_suffix(recipe.before_member) {
+        return Some(format!("{prefix}{}", recipe.atomic_member));
+    }
+    page_cb
+        .strip_suffix(recipe.ops_member)
+        .map(|prefix| format!("{prefix}{}", recipe.atomic_member))
+}
+
+/// What the new callback does: the hook call, with the statements of the
+/// page callback that enclose it (a lock taken before and released after
+/// it) and the declarations they need.
+struct HookBody {
+    declarations: String,
+    statements: String,
+    /// The enclosing statements kept, as written.
+    kept: Vec<String>,
+}
+
+fn hook_body(
+    page_def: Node,
+    hook_call: Node,
+    src: &[u8],
+    range_hook: &str,
+    args: &[String],
+) -> Result<HookBody, Refusal> {
+    let body = page_def
+        .child_by_field_name("body")
+        .ok_or("page callback without body")?;
+    let stmts = statements(body);
+    let hook_stmt = statement_of(hook_call);
+    let at = stmts
+        .iter()
+        .position(|s| s.id() == hook_stmt.id())
+        .ok_or("the hook is not called at the top level of the page callback")?;
+    let first_arg = |s: &Node| {
+        descendants(*s, &["call_expression"])
+            .into_iter()
+            .next()
+            .and_then(|c| call_args(c, src).into_iter().next())
+            .map(|a| normalized(&a))
+    };
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for b in stmts[..at].iter().filter(|s| s.kind() != "declaration") {
+        let Some(arg) = first_arg(b) else { continue };
+        if let Some(a) = stmts[at + 1..]
+            .iter()
+            .find(|a| first_arg(a).as_deref() == Some(arg.as_str()))
+        {
+            before.push(*b);
+            after.push(*a);
+        }
+    }
+    after.sort_by_key(|a| a.start_byte());
+    let kept: Vec<Node> = before.iter().chain(after.iter()).copied().collect();
+    let indent = indent_at(src, hook_stmt.start_byte());
+    let mut statements = String::new();
+    for b in &before {
+        statements.push_str(&format!("{indent}{}\n", normalized(&text(*b, src))));
+    }
+    statements.push_str(&super::text::call_statement(&indent, range_hook, args));
+    for a in &after {
+        statements.push_str(&format!("{indent}{}\n", normalized(&text(*a, src))));
+    }
+    // Declarations of the names used, and of the names their
+    // initialisers use.
+    let mut needed: std::collections::HashSet<String> = kept
+        .iter()
+        .chain(std::iter::once(&hook_stmt))
+        .flat_map(|s| super::syntax::identifiers(*s, src))
+        .collect();
+    let decls: Vec<Node> = stmts
+        .iter()
+        .copied()
+        .filter(|s| s.kind() == "declaration")
+        .collect();
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    loop {
+        let mut grew = false;
+        for d in &decls {
+            let Some(ty) = d.child_by_field_name("type") else {
+                continue;
+            };
+            let mut c = d.walk();
+            for declarator in d.children_by_field_name("declarator", &mut c) {
+                let Some(name) = crate::scan::kernel_c::declarator_name_of(declarator)
+                    .or_else(|| declarator_name(declarator))
+                    .map(|n| text(n, src).into_owned())
+                else {
+                    continue;
+                };
+                let line = format!(
+                    "{indent}{} {};",
+                    normalized(&text(ty, src)),
+                    normalized(&text(declarator, src))
+                );
+                if needed.contains(&name) && !lines.iter().any(|(_, l)| *l == line) {
+                    lines.push((declarator.start_byte(), line));
+                    needed.extend(super::syntax::identifiers(declarator, src));
+                    grew = true;
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    lines.sort();
+    let declarations = lines.into_iter().map(|(_, l)| l + "\n").collect::<String>();
+    Ok(HookBody {
+        declarations,
+        statements,
+        kept: kept
+            .iter()
+            .map(|k| format!("`{}`", normalized(&text(*k, src))))
+            .collect(),
+    })
+}
+
+/// Runs check's W1 on the files this unit leaves: the new callback must
+/// not reach a sleeping call.
+fn no_sleep_proof(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    draft: &UnitDraft,
+    file: &str,
+    callback: &str,
+) -> Result<String, Refusal> {
+    let mut files = Vec::new();
+    for (path, edits) in &draft.edits {
+        let original = ws.content(path)?.to_vec();
+        let mut edits = edits.clone();
+        edits.sort_by_key(|e| (e.start, e.end));
+        let fe = super::plan::FileEdit {
+            path: path.clone(),
+            base_blob: super::plan::git_blob_id(&original),
+            edits,
+        };
+        let new = fe
+            .apply(&original)
+            .map_err(|e| RewriteError::Internal(e.to_string()))?;
+        files.push((path.clone(), new));
+    }
+    let found = crate::check::check_sources(&files, recipe);
+    if let Some(w1) = found
+        .iter()
+        .find(|d| d.code == "W1" && d.file == file && d.message.contains(&format!("= {callback}`")))
+    {
+        return Err(Refusal::Review(format!(
+            "the hook cannot move to {callback}(), which runs under the page-table lock: {}",
+            w1.message
+        )));
+    }
+    let hook_files: Vec<&str> = files
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .filter(|p| p.ends_with(".c"))
+        .collect();
+    Ok(format!(
+        "{callback}() must not sleep. kseries check's W1, which treats ->{}() callbacks as atomic and \
+         follows their calls through static helpers and into {}, finds no call that can sleep on the way \
+         to any architecture's hook.",
+        recipe.atomic_member,
+        hook_files.join(" and ")
+    ))
 }
 
 fn hook_call_in<'t>(recipe: &Recipe, def: Node<'t>, src: &[u8]) -> Option<(Node<'t>, String)> {
@@ -289,15 +522,6 @@ fn hook_call_in<'t>(recipe: &Recipe, def: Node<'t>, src: &[u8]) -> Option<(Node<
             let name = callee_name(c, src)?;
             recipe.is_arch_hook(&name).then_some((c, name))
         })
-}
-
-fn previous_statement_text(call: Node, src: &[u8]) -> Option<String> {
-    let stmt = statement_of(call);
-    let mut prev = stmt.prev_named_sibling();
-    while let Some(p) = prev.filter(|p| p.kind() == "comment") {
-        prev = p.prev_named_sibling();
-    }
-    prev.map(|p| normalized(&text(p, src)))
 }
 
 fn normalized(s: &str) -> String {

@@ -7,6 +7,7 @@
 
 mod api;
 pub mod apply;
+mod behaviour;
 mod callbacks;
 mod callers;
 mod effects;
@@ -62,6 +63,7 @@ pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, R
             review.len() + undecided,
         ));
     }
+    behaviour::name_changes(root, &mut units, recipe)?;
     Ok(Plan {
         recipe: recipe.id.to_string(),
         tree: root.display().to_string(),

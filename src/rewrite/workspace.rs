@@ -24,6 +24,11 @@ impl Workspace {
         }
     }
 
+    /// The tree the plan is computed for.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The current content of `path` (read from the tree the first time).
     pub fn content(&mut self, path: &str) -> Result<&[u8], RewriteError> {
         if !self.files.contains_key(path) {

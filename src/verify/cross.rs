@@ -119,6 +119,16 @@ struct Plan {
 /// `.c` file of the arch (sorted) that includes it as `<asm/NAME>`.
 fn plan_file(tree: &Path, arch: &CrossArch, file: &Path) -> Option<Plan> {
     let name = file.to_str()?;
+    if let Some(stem) = name.strip_suffix(".c")
+        && let Some(dir) = arch_build_dir(tree, arch, file)
+    {
+        let up = "../".repeat(Path::new(&dir).components().count());
+        return Some(Plan {
+            target: format!("{dir}/{up}{stem}.o"),
+            build_dir_arg: Some(dir),
+            object: PathBuf::from(format!("{stem}.o")),
+        });
+    }
     if let Some(stem) = name.strip_suffix(".c") {
         return Some(Plan {
             target: format!("{stem}.o"),
@@ -155,6 +165,49 @@ fn plan_file(tree: &Path, arch: &CrossArch, file: &Path) -> Option<Plan> {
         build_dir_arg: None,
         object: PathBuf::from(format!("{stem}.o")),
     })
+}
+
+/// A `.c` file in a directory with no Makefile of its own (`virt/kvm`)
+/// is built by the architecture's Makefile that names its object through
+/// a relative path: that Makefile's directory, if `arch` has one.
+pub fn arch_build_dir(tree: &Path, arch: &CrossArch, file: &Path) -> Option<String> {
+    let dir = file.parent()?;
+    if dir.starts_with("arch")
+        || tree.join(dir).join("Makefile").is_file()
+        || tree.join(dir).join("Kbuild").is_file()
+    {
+        return None;
+    }
+    let object = file.with_extension("o");
+    let object = object.file_name()?.to_str()?;
+    let last = dir.file_name()?.to_str()?;
+    let mut makefiles = Vec::new();
+    collect_named(
+        &tree.join("arch").join(arch.src_arch),
+        "Makefile",
+        &mut makefiles,
+    );
+    makefiles.sort();
+    makefiles.into_iter().find_map(|m| {
+        let text = fs::read_to_string(&m).ok()?;
+        let names = text.contains(object) && text.contains(&format!("/{last}"));
+        let rel = m.parent()?.strip_prefix(tree).ok()?.to_str()?.to_string();
+        names.then_some(rel)
+    })
+}
+
+fn collect_named(dir: &Path, name: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => collect_named(&p, name, out),
+            Ok(t) if t.is_file() && p.file_name().is_some_and(|n| n == name) => out.push(p),
+            _ => {}
+        }
+    }
 }
 
 fn collect_c(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -210,8 +263,9 @@ fn run(mut cmd: Command) -> Result<(bool, String), VerifyError> {
     Ok((out.status.success(), text))
 }
 
-/// Compiles `files` (all under `arch/<arch.src_arch>/`) of `tree` for
-/// `arch` in `build` (configured once with the defconfig and kept).
+/// Compiles `files` (under `arch/<arch.src_arch>/`, or built through it)
+/// of `tree` for `arch` in `build` (configured once with the defconfig
+/// and kept).
 pub fn cross_check(
     tree: &Path,
     build: &Path,
@@ -429,5 +483,32 @@ mod tests {
             &r[0].result,
             FileResult::NotCompileTested { reason } if reason.contains("no cross compiler")
         ));
+    }
+
+    #[test]
+    fn a_file_without_a_makefile_is_built_through_the_arch_that_names_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path();
+        fs::create_dir_all(t.join("arch/arm/kvm")).unwrap();
+        fs::create_dir_all(t.join("arch/mips/kvm")).unwrap();
+        fs::create_dir_all(t.join("virt/kvm")).unwrap();
+        fs::create_dir_all(t.join("mm")).unwrap();
+        fs::write(
+            t.join("arch/arm/kvm/Makefile"),
+            "KVM := ../../../virt/kvm\nobj-y += $(KVM)/kvm_main.o\n",
+        )
+        .unwrap();
+        fs::write(t.join("arch/mips/kvm/Makefile"), "obj-y += mips.o\n").unwrap();
+        fs::write(t.join("mm/Makefile"), "obj-y += rmap.o\n").unwrap();
+        let arm = CROSS_ARCHES.iter().find(|a| a.src_arch == "arm").unwrap();
+        let mips = CROSS_ARCHES.iter().find(|a| a.src_arch == "mips").unwrap();
+        let f = Path::new("virt/kvm/kvm_main.c");
+        assert_eq!(arch_build_dir(t, arm, f).as_deref(), Some("arch/arm/kvm"));
+        assert_eq!(arch_build_dir(t, mips, f), None, "mips does not build it");
+        assert_eq!(arch_build_dir(t, arm, Path::new("mm/rmap.c")), None);
+        let plan = plan_file(t, arm, f).unwrap();
+        assert_eq!(plan.target, "arch/arm/kvm/../../../virt/kvm/kvm_main.o");
+        assert_eq!(plan.build_dir_arg.as_deref(), Some("arch/arm/kvm"));
+        assert_eq!(plan.object, PathBuf::from("virt/kvm/kvm_main.o"));
     }
 }

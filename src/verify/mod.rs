@@ -7,6 +7,7 @@
 //! It never reports a file that was not compiled as passing.
 
 mod diagnostics;
+pub mod former;
 mod kbuild;
 mod targets;
 

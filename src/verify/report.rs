@@ -320,6 +320,7 @@ mod tests {
             sha: format!("{index:040}"),
             subject: format!("mm/rmap: step <{index}>"),
             touched: vec![PathBuf::from("mm/rmap.c")],
+            former_users: Vec::new(),
             status,
             failure: failure.map(str::to_string),
             compile: None,

@@ -108,6 +108,10 @@ pub struct StepReport {
     pub sha: String,
     pub subject: String,
     pub touched: Vec<PathBuf>,
+    /// Files the commit does not touch that referred, at the range's base,
+    /// to declarations it removes: compiled too.
+    #[serde(default)]
+    pub former_users: Vec<PathBuf>,
     pub status: StepStatus,
     /// Why it failed (the first failing phase), in a line.
     pub failure: Option<String>,
@@ -265,6 +269,10 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
     let _lock = boot::lock_boot_dir(&build_dir)?;
     let src = work.join("src");
     prepare_checkout(&src, &repo)?;
+    let range_base = match shas.first() {
+        Some(first) => parent_of(&repo, first)?,
+        None => None,
+    };
 
     let bar = if opts.progress {
         let bar = ProgressBar::new(shas.len() as u64);
@@ -294,6 +302,7 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
                 sha: sha.clone(),
                 subject,
                 touched: Vec::new(),
+                former_users: Vec::new(),
                 status: StepStatus::Skipped,
                 failure: None,
                 compile: None,
@@ -311,11 +320,14 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
         checkout(&src, sha)?;
         let checkout_ms = step_start.elapsed().as_millis() as u64;
         let touched = touched_files(&repo, sha)?;
+        let former = former_users(&repo, range_base.as_deref(), sha, &touched, &src)?;
         let mut failure: Option<String> = None;
 
-        // x86_64 compile check of the touched files.
+        // x86_64 compile check of the touched files and of the files that
+        // used what the commit removes.
         let x86_files: Vec<PathBuf> = touched
             .iter()
+            .chain(&former)
             .filter(|f| is_compiled_source(f) && cross::arch_of(f).is_none())
             .cloned()
             .collect();
@@ -360,9 +372,17 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
                     .is_none_or(|only| only.iter().any(|o| o == a.src_arch))
             };
             for arch in cross::CROSS_ARCHES.iter().filter(|a| wanted(a)) {
+                // The arch's own files, and the former users it builds:
+                // its files, and generic ones only its Makefiles build.
                 let files: Vec<PathBuf> = touched
                     .iter()
                     .filter(|f| cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch))
+                    .chain(former.iter().filter(|f| {
+                        cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch)
+                            || (is_compiled_source(f)
+                                && cross::arch_of(f).is_none()
+                                && cross::arch_build_dir(&src, arch, f).is_some())
+                    }))
                     .cloned()
                     .collect();
                 if files.is_empty() {
@@ -421,6 +441,7 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
             sha: sha.clone(),
             subject: subject.clone(),
             touched,
+            former_users: former,
             status: if failure.is_some() {
                 StepStatus::Fail
             } else {
@@ -474,6 +495,26 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
         fs::write(&path, json).map_err(|e| VerifyError::io(&path, e))?;
     }
     Ok(report)
+}
+
+/// Files that referred, at the range's base, to declarations `sha`
+/// removes, and that it does not touch (and that still exist in the
+/// checkout of `sha`).
+fn former_users(
+    repo: &Path,
+    base: Option<&str>,
+    sha: &str,
+    touched: &[PathBuf],
+    checkout: &Path,
+) -> Result<Vec<PathBuf>, VerifyError> {
+    let (Some(base), Some(parent)) = (base, parent_of(repo, sha)?) else {
+        return Ok(Vec::new());
+    };
+    let (_, users) = super::former::former_users(repo, base, &parent, sha, touched)?;
+    Ok(users
+        .into_iter()
+        .filter(|f| !touched.contains(f) && checkout.join(f).is_file())
+        .collect())
 }
 
 /// The range's base (the parent of its first commit) checked out into
@@ -602,5 +643,74 @@ mod tests {
         assert!(!src.join("mm/other.c").exists());
         assert!(src.join("mm/new.c").is_file());
         assert_eq!(g(&src, &["rev-parse", "HEAD"]), shas[1]);
+    }
+
+    #[test]
+    fn a_removal_commit_compiles_the_files_that_used_what_it_removes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        fs::create_dir_all(repo.join("include/linux")).unwrap();
+        fs::create_dir_all(repo.join("drivers/a")).unwrap();
+        g(&repo, &["init", "-q", "."]);
+        fs::write(
+            repo.join("include/linux/api.h"),
+            "struct api_ops {\n\tvoid (*old_cb)(int);\n\tvoid (*new_cb)(int);\n};\n\
+             void old_api(int x);\nvoid new_api(int x);\n",
+        )
+        .unwrap();
+        fs::write(
+            repo.join("drivers/a/user.c"),
+            "void f(void) { old_api(1); }\n",
+        )
+        .unwrap();
+        fs::write(
+            repo.join("drivers/a/ops.c"),
+            "static struct api_ops o = { .old_cb = g };\n",
+        )
+        .unwrap();
+        // Mentions the member's name but not its structure.
+        fs::write(repo.join("drivers/a/other.c"), "int old_cb;\n").unwrap();
+        fs::write(
+            repo.join("drivers/a/quiet.c"),
+            "void q(void) { new_api(2); }\n",
+        )
+        .unwrap();
+        g(&repo, &["add", "-A"]);
+        g(&repo, &["commit", "-qm", "base"]);
+        let base = g(&repo, &["rev-parse", "HEAD"]);
+        fs::write(
+            repo.join("drivers/a/user.c"),
+            "void f(void) { new_api(1); }\n",
+        )
+        .unwrap();
+        fs::write(
+            repo.join("drivers/a/ops.c"),
+            "static struct api_ops o = { .new_cb = g };\n",
+        )
+        .unwrap();
+        g(&repo, &["commit", "-qam", "convert the users"]);
+        fs::write(
+            repo.join("include/linux/api.h"),
+            "struct api_ops {\n\tvoid (*new_cb)(int);\n};\nvoid new_api(int x);\n",
+        )
+        .unwrap();
+        g(&repo, &["commit", "-qam", "remove the old api"]);
+        let shas = resolve_range(&repo, &format!("{base}..HEAD")).unwrap();
+        let touched = touched_files(&repo, &shas[1]).unwrap();
+        let former = former_users(&repo, Some(&base), &shas[1], &touched, &repo).unwrap();
+        assert_eq!(
+            former,
+            [
+                PathBuf::from("drivers/a/ops.c"),
+                PathBuf::from("drivers/a/user.c")
+            ]
+        );
+        // The conversion removes nothing: no former users.
+        let touched = touched_files(&repo, &shas[0]).unwrap();
+        assert!(
+            former_users(&repo, Some(&base), &shas[0], &touched, &repo)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
