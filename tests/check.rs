@@ -298,10 +298,14 @@ fn e1_reports_the_corpus_uses_of_the_old_api() {
     // The corpus README lists them: 3 calls in mm/shrink.c, 3 ops entries
     // (widget, gizmo, kvm), the arch hooks of foo and bar and KVM's call,
     // the two uses scan cannot decide (the macro in blob_compat.h, the
-    // call in broken.c, which does not parse), and the API itself (notes).
+    // call in broken.c, which does not parse), the three uses of that macro
+    // in blob_flush.c, the two pre-4.11 callers in legacy_rmap.c, and the
+    // API itself (notes).
     let errors = e1.iter().filter(|f| f.ends_with("error")).count();
     let notes = e1.iter().filter(|f| f.ends_with("note")).count();
-    assert_eq!(errors, 3 + 3 + 4 + 2, "{e1:#?}");
+    assert_eq!(errors, 3 + 3 + 4 + 2 + 3 + 2, "{e1:#?}");
+    assert!(e1.contains(&"fs/blobfs/blob_flush.c:21 E1 error".to_string()));
+    assert!(e1.contains(&"mm/legacy_rmap.c:70 E1 error".to_string()));
     assert!(e1.contains(&"fs/blobfs/blob_compat.h:6 E1 error".to_string()));
     assert!(e1.contains(&"fs/blobfs/broken.c:8 E1 error".to_string()));
     assert_eq!(notes, 5, "{e1:#?}");

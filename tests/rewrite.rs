@@ -106,21 +106,7 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
         ("shrink_list", 2),
     ] {
         let body = function(&shrink, f);
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range_start(").count(),
-            1,
-            "{body}"
-        );
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range_end(").count(),
-            ends,
-            "{body}"
-        );
-        assert_eq!(
-            body.matches("mmu_notifier_invalidate_range(").count(),
-            1,
-            "{body}"
-        );
+        assert_bracketed(body, ends);
         assert!(
             !body.contains("1UL << compound_order"),
             "page count used as a length: {body}"
@@ -144,6 +130,62 @@ fn corpus_apply_leaves_no_old_api_and_every_bracket_closed() {
         walk[..end_before_ret]
             .rfind("page_vma_mapped_walk_done(&pvmw);")
             .is_some()
+    );
+
+    // The pre-4.11 shapes: a lookup that returns the pte with its lock
+    // held through an out-parameter, and the call after the unlock.
+    let legacy = read(&dir, "mm/legacy_rmap.c");
+    for (f, ends) in [("legacy_wrprotect_one", 1), ("legacy_unmap_one", 2)] {
+        let body = function(&legacy, f);
+        assert_bracketed(body, ends);
+        assert!(!body.contains("invalidate_page"), "{body}");
+        // The lookup's entry may be a huge one: the bracket covers the
+        // whole compound page, and starts right before the lookup.
+        assert!(
+            body.contains("span = PAGE_SIZE << compound_order(page);"),
+            "{body}"
+        );
+        let after_start = body
+            .split("mmu_notifier_invalidate_range_start(mm, start, end);\n")
+            .nth(1)
+            .unwrap();
+        assert!(
+            after_start.trim_start().starts_with("pte = page_lock_pte("),
+            "{body}"
+        );
+    }
+    let clean = function(&legacy, "legacy_wrprotect_one");
+    assert!(
+        clean.contains("set_pte_at(mm, address, pte, entry);\n\t\tmmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE);"),
+        "the range call goes under the lock right after the change: {clean}"
+    );
+    assert!(
+        clean.contains("\tif (changed)\n\t\t(*count)++;\n"),
+        "a one-statement block loses its braces: {clean}"
+    );
+    assert!(
+        clean.contains("out:\n\tmmu_notifier_invalidate_range_end(mm, start, end);\n\treturn 0;"),
+        "{clean}"
+    );
+    let unmap = function(&legacy, "legacy_unmap_one");
+    assert!(
+        unmap.contains(
+            "out_unmap:\n\tif (ret != LEGACY_FAIL && ret != LEGACY_MLOCKED)\n\t\tmmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE);\n\tpte_unmap_unlock(pte, ptl);\n"
+        ),
+        "changes on several paths: the range call moves before the unlock, under the same test: {unmap}"
+    );
+    let start = unmap.find("mmu_notifier_invalidate_range_start(").unwrap();
+    assert!(
+        unmap[..start].contains("goto out;"),
+        "the early exit before the lookup stays outside the bracket"
+    );
+    assert!(
+        unmap.contains("if (!pte) {\n\t\tmmu_notifier_invalidate_range_end(mm, start, end);\n\t\tgoto out;\n\t}"),
+        "{unmap}"
+    );
+    assert!(
+        unmap.contains("mmu_notifier_invalidate_range_end(mm, start, end);\nout:\n"),
+        "{unmap}"
     );
 
     // The callback whose work is not covered is converted, not dropped.
@@ -549,6 +591,17 @@ fn scan_json_full(dir: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// One start, `ends` ends (one per path out), and one atomic call.
+fn assert_bracketed(body: &str, ends: usize) {
+    for (call, n) in [
+        ("mmu_notifier_invalidate_range_start(", 1),
+        ("mmu_notifier_invalidate_range_end(", ends),
+        ("mmu_notifier_invalidate_range(", 1),
+    ] {
+        assert_eq!(body.matches(call).count(), n, "{call}: {body}");
+    }
+}
+
 /// No site of the old API is left, and the linter is content.
 fn assert_migrated(dir: &Path, plan: &Value) {
     let kinds = scan_kinds(dir);
@@ -632,7 +685,14 @@ fn a_subdirectory_never_loses_what_the_rest_of_the_tree_uses() {
         .lines()
         .filter_map(|l| l.strip_prefix("diff --git a/"))
         .collect();
-    assert_eq!(files, ["mm/shrink.c b/mm/shrink.c"], "{diff}");
+    assert_eq!(
+        files,
+        [
+            "mm/legacy_rmap.c b/mm/legacy_rmap.c",
+            "mm/shrink.c b/mm/shrink.c"
+        ],
+        "{diff}"
+    );
     assert!(err.contains("planned the whole tree"), "{err}");
     assert!(
         err.contains("remove the invalidate_page API) is left out"),
@@ -641,7 +701,7 @@ fn a_subdirectory_never_loses_what_the_rest_of_the_tree_uses() {
 
     common::kseries_ok(&["rewrite", "--apply", dir.join("mm").to_str().unwrap()]);
     let changed = common::git(&dir, &["diff", "--name-only"]).unwrap();
-    assert_eq!(changed, "mm/shrink.c\n");
+    assert_eq!(changed, "mm/legacy_rmap.c\nmm/shrink.c\n");
     assert_eq!(
         read(&dir, "mm/mmu_notifier.c"),
         api_file,

@@ -62,6 +62,8 @@ fn corpus_inventory_is_complete_and_exact() {
             .map(|c| (c["function"].as_str().unwrap(), c["under_ptl"].as_bool()))
             .collect::<Vec<_>>(),
         vec![
+            ("legacy_wrprotect_one", Some(false)),
+            ("legacy_unmap_one", Some(false)),
             ("shrink_wrprotect_one", Some(true)),
             ("shrink_clear_pte", Some(false)),
             ("shrink_list", Some(true)),
@@ -69,7 +71,7 @@ fn corpus_inventory_is_complete_and_exact() {
         "calls with their page-table lock state"
     );
     assert_eq!(
-        calls[0]["args"],
+        calls[2]["args"],
         serde_json::json!(["vma->vm_mm", "address"])
     );
 
@@ -93,7 +95,7 @@ fn corpus_inventory_is_complete_and_exact() {
         [
             "drivers/gizmo/gizmo_svm.c:24",
             "drivers/widget/widget_tlb.c:15",
-            "virt/kvm/kvm_main.c:10"
+            "virt/kvm/kvm_main.c:24"
         ]
     );
     let widget = cbs.iter().find(|c| c["name"] == "widget_zap").unwrap();
@@ -206,6 +208,9 @@ fn corpus_inventory_is_complete_and_exact() {
         [
             "fs/blobfs/blob_compat.h:6",
             "fs/blobfs/blob_compat.h:9",
+            "fs/blobfs/blob_flush.c:10",
+            "fs/blobfs/blob_flush.c:21",
+            "fs/blobfs/blob_flush.c:27",
             "fs/blobfs/broken.c:8"
         ]
     );
@@ -220,6 +225,211 @@ fn corpus_inventory_is_complete_and_exact() {
         .sum();
     assert_eq!(Value::from(by_kind), summary["occurrences"]);
     assert_eq!(summary["accounted"], true);
+}
+
+#[test]
+fn lock_helpers_are_learned_from_the_tree_not_listed() {
+    let report = scan_json(&common::corpus());
+    let recipe = kseries::recipe::by_id("invalidate-page").unwrap();
+    let helper = |name: &str| {
+        assert!(
+            !recipe.lock_acquire.iter().any(|op| op.function == name),
+            "{name} must be learned, not listed in the recipe"
+        );
+        report["lock_helpers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not learned: {}", report["lock_helpers"]))
+            .clone()
+    };
+    // A __cond_lock() wrapper of a lookup that returns 0 with *ptlp held.
+    let follow = helper("follow_pte");
+    assert_eq!(follow["held"], "on-zero");
+    assert_eq!(follow["extent"], "pte");
+    assert_eq!(
+        (&follow["mm_arg"], &follow["address_arg"]),
+        (&Value::from(0), &Value::from(1))
+    );
+    assert_eq!(follow["file"], "include/linux/mm.h");
+    assert!(
+        follow["why"]
+            .as_str()
+            .unwrap()
+            .contains("__cond_lock() wrapper of __follow_pte()"),
+        "{follow}"
+    );
+    assert_eq!(helper("__follow_pte")["held"], "on-zero");
+    // The pre-4.11 shape: returns the pte (non-NULL) with *ptlp held; the
+    // lock is a bare spin_lock(ptl), so its size is not known, but the
+    // page it looks for bounds it.
+    let legacy = helper("page_lock_pte");
+    assert_eq!(legacy["held"], "on-non-zero");
+    assert_eq!(legacy["extent"], "unknown");
+    assert_eq!(
+        [
+            &legacy["page_arg"],
+            &legacy["mm_arg"],
+            &legacy["address_arg"]
+        ],
+        [&Value::from(0), &Value::from(1), &Value::from(2)]
+    );
+    let inner = helper("__page_lock_pte");
+    assert!(
+        inner["why"].as_str().unwrap().contains("spin_lock()"),
+        "{inner}"
+    );
+    // A call under a learned helper says which and why.
+    let via_macro = sites(&report, "needs-review")
+        .into_iter()
+        .find(|s| s["function"] == "blob_flush_one")
+        .unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        via_macro.contains(
+            "held there (taken by follow_pte() at line 18, which returns 0 with *ptlp locked"
+        ),
+        "{via_macro}"
+    );
+}
+
+#[test]
+fn a_macro_that_hides_the_api_is_reported_with_every_use() {
+    let report = scan_json(&common::corpus());
+    let review = sites(&report, "needs-review");
+    let at = |place: &str| {
+        *review
+            .iter()
+            .find(|s| format!("{}:{}", s["file"].as_str().unwrap(), s["line"]) == place)
+            .unwrap_or_else(|| panic!("no site at {place}"))
+    };
+    let def = at("fs/blobfs/blob_compat.h:6");
+    assert_eq!(def["occurrences"], 1);
+    assert!(
+        def["reason"]
+            .as_str()
+            .unwrap()
+            .contains("used at 2 place(s)"),
+        "{def}"
+    );
+    let direct = at("fs/blobfs/blob_flush.c:21");
+    assert_eq!(
+        direct["occurrences"], 0,
+        "the needle is in the macro, not here"
+    );
+    assert_eq!(direct["function"], "blob_flush_one");
+    assert!(
+        direct["reason"]
+            .as_str()
+            .unwrap()
+            .contains("through the macro `blob_notify` (fs/blobfs/blob_compat.h:6)"),
+        "{direct}"
+    );
+    let nested = at("fs/blobfs/blob_flush.c:10");
+    assert!(
+        nested["reason"]
+            .as_str()
+            .unwrap()
+            .contains("in the body of the macro `blob_notify_base`"),
+        "{nested}"
+    );
+    let outer = at("fs/blobfs/blob_flush.c:27");
+    assert_eq!(outer["function"], "blob_flush");
+    assert!(
+        outer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("through the macro `blob_notify_base`"),
+        "{outer}"
+    );
+    assert_eq!(report["summary"]["accounted"], true);
+}
+
+/// Each fixture puts a construct tree-sitter cannot parse in a function
+/// before an API site of the same file.  Plain tree-sitter loses what
+/// follows it; kseries keeps it inside its own definition and names it.
+#[test]
+fn unparseable_code_stays_in_its_own_definition() {
+    use kseries::scan::kernel_c;
+    let cases = [
+        (
+            "arch/bar/kvm/bar.c",
+            "bar_read_msr",
+            None,
+            "kvm_arch_mmu_notifier_invalidate_page",
+        ),
+        (
+            "mm/shrink.c",
+            "shrink_budget",
+            Some("braces split across #if/#else arms at line 51"),
+            "mmu_notifier_invalidate_page(mm, address)",
+        ),
+        (
+            "virt/kvm/kvm_main.c",
+            "kvm_kick_all",
+            Some(
+                "a block opened after the macro `KVM_VCPUS_BEGIN(...)` and closed by another macro at line 19",
+            ),
+            "kvm_arch_mmu_notifier_invalidate_page(kvm, address)",
+        ),
+    ];
+    for (file, bad, construct, site) in cases {
+        let src = std::fs::read(common::corpus().join(file)).unwrap();
+        let text = String::from_utf8_lossy(&src);
+        let site_at = text.find(site).unwrap();
+        let bad_at = text.find(&format!("{bad}(")).unwrap();
+        assert!(bad_at < site_at, "{file}: the construct comes first");
+
+        let mut plain = tree_sitter::Parser::new();
+        plain.set_language(&tree_sitter_c::LANGUAGE.into()).unwrap();
+        let plain = plain.parse(&src, None).unwrap();
+        // Plain tree-sitter loses a site inside an ERROR, or inside a
+        // function (or a function it was nested into) that is damaged.
+        let damaged = |at: usize| {
+            let n = plain.root_node().descendant_for_byte_range(at, at).unwrap();
+            let mut f = kernel_c::enclosing_function(n);
+            let mut any_damaged = f.is_none();
+            while let Some(func) = f {
+                any_damaged |= kernel_c::has_error(func);
+                f = kernel_c::enclosing_function(func);
+            }
+            kernel_c::inside_error(n) || any_damaged
+        };
+        assert!(
+            damaged(bad_at),
+            "{file}: plain tree-sitter cannot parse {bad}"
+        );
+        if construct.is_some() {
+            assert!(
+                damaged(site_at),
+                "{file}: the fixture must defeat plain tree-sitter"
+            );
+        }
+
+        let parsed = kernel_c::parse(&src);
+        let node = parsed.node_for_byte_range(site_at, site_at).unwrap();
+        assert!(!kernel_c::inside_error(node), "{file}: site swallowed");
+        let func = kernel_c::enclosing_function(node).unwrap();
+        assert!(
+            !kernel_c::has_error(func),
+            "{file}: site's function damaged"
+        );
+        let bad_node = parsed.node_for_byte_range(bad_at, bad_at).unwrap();
+        let scope = kernel_c::enclosing_function(bad_node).unwrap_or(parsed.root_at(bad_at));
+        match construct {
+            None => assert!(
+                !kernel_c::has_error(scope),
+                "{file}: {bad} parses once blanked"
+            ),
+            Some(c) => {
+                let why = kernel_c::failure::describe(scope, &src).to_string();
+                assert!(why.contains(c), "{file}: {why}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -39,6 +39,25 @@ static bool shrink_wrprotect_one(struct page *page, struct vm_area_struct *vma,
 	return true;
 }
 
+/*
+ * How many pages to scan: the two configurations open the same block
+ * with different tests, which no C parser can read as written.  It must
+ * not hide the callers below.
+ */
+static unsigned long shrink_budget(struct vm_area_struct *vma)
+{
+	unsigned long pages = vma_pages(vma);
+
+#ifdef CONFIG_SHRINK_AGGRESSIVE
+	if (pages > SHRINK_BATCH) {
+#else
+	if (pages > 4 * SHRINK_BATCH) {
+#endif
+		pages = SHRINK_BATCH;
+	}
+	return pages;
+}
+
 /* Clear one pte under its lock, notify after the unlock. */
 static int shrink_clear_pte(struct vm_area_struct *vma, unsigned long address)
 {

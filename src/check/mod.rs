@@ -153,7 +153,7 @@ pub enum CheckError {
 pub(crate) struct Source {
     pub rel: String,
     pub src: Vec<u8>,
-    pub tree: tree_sitter::Tree,
+    pub tree: crate::scan::kernel_c::Parsed,
 }
 
 impl Source {

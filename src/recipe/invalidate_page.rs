@@ -6,7 +6,7 @@
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
 //! become range hooks, and the API is deleted last.
 
-use super::{CheckRules, LockOp, Recipe, UnlockOp, WalkSpec};
+use super::{CheckRules, Extent, LockLearning, LockOp, Recipe, UnlockOp, WalkSpec};
 
 pub fn recipe() -> Recipe {
     Recipe {
@@ -31,6 +31,14 @@ pub fn recipe() -> Recipe {
         api_config: "CONFIG_MMU_NOTIFIER",
         arch_hooks: &["kvm_arch_mmu_notifier_invalidate_page"],
         lock_acquire: LOCK_ACQUIRE,
+        lock_learning: LockLearning {
+            lock_type: "spinlock_t",
+            cond_lock: "__cond_lock",
+            acquires: "__acquires",
+            mm_type: "struct mm_struct",
+            page_type: "struct page",
+            address_type: "unsigned long",
+        },
         lock_release: &[
             UnlockOp {
                 function: "pte_unmap_unlock",
@@ -77,6 +85,11 @@ pub fn recipe() -> Recipe {
             "The walk may change every entry that maps the page: bracket",
             "the worst case, the whole compound page aligned to its size,",
             "within the vma.",
+        ],
+        lookup_worst_case_comment: &[
+            "The lookup may lock any entry that maps the page: bracket the",
+            "worst case, the whole compound page aligned to its size, within",
+            "the vma.",
         ],
         pmd_worst_case_comment: &[
             "The entry found may be a pte or a pmd: bracket the worst",
@@ -263,17 +276,15 @@ pub fn check_rules() -> CheckRules {
     }
 }
 
-// The page-table lock is a spinlock taken by these helpers (see
-// include/linux/mm.h and mm/memory.c of that era).
+// The primitives that take the page-table lock (include/linux/mm.h).
+// Lookups built on them (follow_pte_pmd(), get_locked_pte(),
+// page_check_address() before 4.11, pmd_trans_huge_lock()...) are
+// learned from each tree's own definitions by scan::locks.
 const LOCK_ACQUIRE: &[LockOp] = &[
     LockOp::pte_lock("pte_offset_map_lock", 2),
-    LockOp::returning_lock("pmd_lock"),
-    LockOp::returning_lock("pud_lock"),
-    LockOp::returning_lock("huge_pte_lock"),
-    LockOp::returning_lock("pmd_trans_huge_lock"),
-    LockOp::pte_lock("get_locked_pte", 1),
-    LockOp::lookup("follow_pte_pmd", true),
-    LockOp::lookup("follow_pte", false),
+    LockOp::table_lock("pmd_lock", Extent::Pmd),
+    LockOp::table_lock("pud_lock", Extent::Unknown),
+    LockOp::returning_lock("huge_pte_lock", Extent::Unknown),
     // A bare spinlock counts only when it is visibly a ptl.
     LockOp::spinlock("spin_lock", "ptl"),
 ];

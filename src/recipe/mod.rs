@@ -44,8 +44,10 @@ pub struct Recipe {
     pub api_config: &'static str,
     /// Per-architecture hooks that forward the old callback.
     pub arch_hooks: &'static [&'static str],
-    /// Calls that take the page-table lock (the call's result holds it).
+    /// The primitives that take the page-table lock.
     pub lock_acquire: &'static [LockOp],
+    /// How helpers built on the primitives are recognised in the tree.
+    pub lock_learning: LockLearning,
     /// Calls that drop the page-table lock.
     pub lock_release: &'static [UnlockOp],
     /// Loop conditions whose body runs with the page-table lock held.
@@ -66,6 +68,9 @@ pub struct Recipe {
     pub walk_worst_case_comment: &'static [&'static str],
     /// Comment for a worst-case bracket around a pte-or-pmd lookup.
     pub pmd_worst_case_comment: &'static [&'static str],
+    /// Comment for a worst-case bracket around a lookup of a page whose
+    /// entry may be of any size.
+    pub lookup_worst_case_comment: &'static [&'static str],
     /// What `kseries check` needs to know (bracket calls, sleeping calls,
     /// page counts, huge sizes).
     pub check: CheckRules,
@@ -107,60 +112,100 @@ pub struct WalkSpec {
     pub address_member: &'static str,
 }
 
-/// How a call takes the page-table lock.
+/// How a primitive takes the page-table lock.  Helpers built on these
+/// (lookups that return the lock through an out-parameter, `__acquires()`
+/// functions, `__cond_lock()` wrappers) are learned from the tree by
+/// `scan::locks`, not listed here.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct LockOp {
     pub function: &'static str,
-    /// The lock is held only when the call returns zero (e.g.
-    /// `follow_pte_pmd()`), rather than whenever it returns.
-    pub held_on_zero: bool,
+    /// When the call returns with the lock held.
+    pub held: Held,
     /// For generic lock primitives (`spin_lock`): only calls whose argument
     /// text contains this count as the page-table lock.
     pub arg_contains: Option<&'static str>,
-    /// For lookups that lock whatever maps an address (`follow_pte_pmd`):
-    /// the argument indexes of the mm and the address, and whether the
-    /// mapping found may be a whole PMD.
-    pub lookup: Option<Lookup>,
+    /// What the lock guards.
+    pub extent: Extent,
+    /// The arguments that name the mm and the address whose entry is
+    /// locked, when the call has them.
+    pub mm_arg: Option<usize>,
+    pub address_arg: Option<usize>,
+}
+
+/// When a call returns with the lock held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Held {
+    /// Whenever it returns.
+    Always,
+    /// When it returns 0 (`follow_pte_pmd()`).
+    OnZero,
+    /// When it returns non-zero or non-NULL (a pointer to the entry).
+    OnNonZero,
+}
+
+/// What a lock guards: the entry the call found may map this much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Extent {
+    /// One pte: one page.
+    Pte,
+    /// One pmd.
+    Pmd,
+    /// A pte or a pmd.
+    PteOrPmd,
+    /// Not known from the call (a bare spinlock, a hugetlb pte).
+    Unknown,
+}
+
+impl Extent {
+    /// The extent of whichever of two locks a path may hold.
+    pub fn union(self, other: Extent) -> Extent {
+        use Extent::*;
+        match (self, other) {
+            (a, b) if a == b => a,
+            (Unknown, _) | (_, Unknown) => Unknown,
+            _ => PteOrPmd,
+        }
+    }
 }
 
 impl LockOp {
-    /// A call whose successful return holds the lock.
-    pub const fn returning_lock(function: &'static str) -> LockOp {
-        LockOp {
-            function,
-            held_on_zero: false,
-            arg_contains: None,
-            lookup: None,
-        }
-    }
-
     /// `fn(mm, ..., address, ...)` that returns the pte of `address`
     /// mapped and locked.
     pub const fn pte_lock(function: &'static str, address_arg: usize) -> LockOp {
         LockOp {
             function,
-            held_on_zero: false,
+            held: Held::Always,
             arg_contains: None,
-            lookup: Some(Lookup {
-                mm_arg: 0,
-                address_arg,
-                may_be_pmd: false,
-            }),
+            extent: Extent::Pte,
+            mm_arg: Some(0),
+            address_arg: Some(address_arg),
         }
     }
 
-    /// `fn(mm, address, ..., &ptl)` that returns 0 with the lock held on
-    /// whatever maps the address.
-    pub const fn lookup(function: &'static str, may_be_pmd: bool) -> LockOp {
+    /// `fn(mm, entry)` that locks the table the entry is in and returns
+    /// the lock.
+    pub const fn table_lock(function: &'static str, extent: Extent) -> LockOp {
         LockOp {
             function,
-            held_on_zero: true,
+            held: Held::Always,
             arg_contains: None,
-            lookup: Some(Lookup {
-                mm_arg: 0,
-                address_arg: 1,
-                may_be_pmd,
-            }),
+            extent,
+            mm_arg: Some(0),
+            address_arg: None,
+        }
+    }
+
+    /// A call that returns the lock it took, whatever its arguments.
+    pub const fn returning_lock(function: &'static str, extent: Extent) -> LockOp {
+        LockOp {
+            function,
+            held: Held::Always,
+            arg_contains: None,
+            extent,
+            mm_arg: None,
+            address_arg: None,
         }
     }
 
@@ -168,18 +213,30 @@ impl LockOp {
     pub const fn spinlock(function: &'static str, arg: &'static str) -> LockOp {
         LockOp {
             function,
-            held_on_zero: false,
+            held: Held::Always,
             arg_contains: Some(arg),
-            lookup: None,
+            extent: Extent::Unknown,
+            mm_arg: None,
+            address_arg: None,
         }
     }
 }
 
+/// What the lock learner looks for in the tree (see `scan::locks`).
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Lookup {
-    pub mm_arg: usize,
-    pub address_arg: usize,
-    pub may_be_pmd: bool,
+pub struct LockLearning {
+    /// The type of the page-table lock (`spinlock_t`): a `T **`
+    /// parameter is an out-parameter for it, a `T *` result returns it.
+    pub lock_type: &'static str,
+    /// Sparse's conditional-lock annotation (`__cond_lock(lock, cond)`).
+    pub cond_lock: &'static str,
+    /// The annotation of a function that returns with a lock held.
+    pub acquires: &'static str,
+    /// Parameter types that name what a lookup looks up, when its lock
+    /// primitive does not say: the mm, the page, the address.
+    pub mm_type: &'static str,
+    pub page_type: &'static str,
+    pub address_type: &'static str,
 }
 
 /// How a call drops the page-table lock.
@@ -199,9 +256,9 @@ impl Recipe {
         self.arch_hooks.contains(&name)
     }
 
-    /// The lock operation performed by a call of `name` with arguments
-    /// `args` (their source text joined), if it takes the page-table lock.
-    pub fn lock_acquire(&self, name: &str, args: &str) -> Option<&LockOp> {
+    /// The primitive a call of `name` with arguments `args` (their source
+    /// text joined) is, if it takes the page-table lock.
+    pub fn lock_primitive(&self, name: &str, args: &str) -> Option<&LockOp> {
         self.lock_acquire
             .iter()
             .find(|op| op.function == name && op.arg_contains.is_none_or(|a| args.contains(a)))

@@ -20,10 +20,11 @@ use super::text::{
     block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
 };
 use super::workspace::{UnitDraft, Workspace};
-use crate::recipe::Recipe;
+use crate::recipe::{Extent, Recipe};
 use crate::scan::kernel_c::{
-    call_args, callee_name, calls_in, enclosing_function, function_name, text,
+    Parsed, call_args, callee_name, calls_in, enclosing_function, function_name, text,
 };
+use crate::scan::locks::Locks;
 use crate::scan::{Detail, ScanReport, Site, ptl};
 
 /// Converts every call site, one unit per subsystem.
@@ -41,6 +42,7 @@ pub fn convert(
     {
         by_subsystem.entry(&s.subsystem).or_default().push(s);
     }
+    let locks = Locks::new(recipe, &report.lock_helpers);
     let mut units = Vec::new();
     for (subsystem, sites) in by_subsystem {
         let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
@@ -66,6 +68,7 @@ pub fn convert(
                 seen_functions.push(site.function.clone());
                 let cx = CallCx {
                     recipe,
+                    locks: &locks,
                     file,
                     src: &src,
                 };
@@ -95,6 +98,7 @@ pub fn convert(
 
 struct CallCx<'a> {
     recipe: &'a Recipe,
+    locks: &'a Locks<'a>,
     file: &'a str,
     src: &'a [u8],
 }
@@ -118,8 +122,18 @@ struct Shape {
     /// What takes the lock: a walk loop or a lookup, by function name.
     lock: String,
     walk: bool,
-    /// The bracket covers a worst case: a whole compound page or PMD.
-    huge: bool,
+    /// The worst case the bracket covers, if any.
+    huge: Option<WorstCase>,
+}
+
+/// What a worst-case bracket covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorstCase {
+    /// The whole compound page (a walk, or a lookup of a page whose
+    /// entry may be of any size).
+    CompoundPage,
+    /// The PMD-aligned range (a lookup that may find a pmd).
+    Pmd,
 }
 
 impl Shape {
@@ -154,10 +168,10 @@ fn describe(recipe: &Recipe, shapes: &[Shape]) -> Vec<String> {
         } else {
             "after the page-table lock is dropped, when the entry may already be in use again,"
         };
-        let huge = match (s.huge, s.walk) {
-            (false, _) => "",
-            (true, true) => ", although the page may be a huge page",
-            (true, false) => ", although the entry may be a PMD",
+        let huge = match s.huge {
+            None => "",
+            Some(WorstCase::CompoundPage) => ", although the page may be a huge page",
+            Some(WorstCase::Pmd) => ", although the entry may be a PMD",
         };
         out.push(format!(
             "{} {call} {}() {when} and for one page only{huge}.",
@@ -169,10 +183,10 @@ fn describe(recipe: &Recipe, shapes: &[Shape]) -> Vec<String> {
         } else {
             format!("the {}() lookup", s.lock)
         };
-        let range = match (s.huge, s.walk) {
-            (false, _) => "",
-            (true, true) => " over the whole compound page",
-            (true, false) => " over the PMD-aligned range",
+        let range = match s.huge {
+            None => "",
+            Some(WorstCase::CompoundPage) => " over the whole compound page",
+            Some(WorstCase::Pmd) => " over the PMD-aligned range",
         };
         out.push(format!(
             "Bracket {lock} with {}() and {}(){range}, where sleeping is allowed, and call {}() \
@@ -197,9 +211,24 @@ enum LockSite<'t> {
     Lookup {
         stmt: Node<'t>,
         call: Node<'t>,
-        may_be_pmd: bool,
+        /// What the entry it locks may map.
+        extent: Extent,
         address_arg: usize,
+        /// The page it looks for, if it takes one.
+        page_arg: Option<usize>,
     },
+}
+
+/// Where the bracket goes and what it covers.
+struct Bracket<'t> {
+    /// The block that holds the region (the new locals are declared there).
+    block: Node<'t>,
+    /// The statements between the start and the end.
+    region: Vec<Node<'t>>,
+    /// The lines that compute the range.
+    lines: Vec<String>,
+    /// The comment that says why the range is a worst case.
+    comment: Option<&'static [&'static str]>,
 }
 
 /// A page-table change before the call.
@@ -220,7 +249,7 @@ struct Names {
 }
 
 impl<'a> CallCx<'a> {
-    fn convert_site(&self, tree: &tree_sitter::Tree, site: &Site) -> Result<Conversion, String> {
+    fn convert_site(&self, tree: &Parsed, site: &Site) -> Result<Conversion, String> {
         let call = self.find_call(tree, site)?;
         let func = enclosing_function(call).ok_or("the call is not inside a function")?;
         let fname = function_name(func, self.src).unwrap_or_default();
@@ -236,18 +265,23 @@ impl<'a> CallCx<'a> {
         let mut edits = Vec::new();
         let mut notes = Vec::new();
 
-        let (bracket_block, region, range_lines, worst_case) = self.bracket(&lock, &names)?;
+        let Bracket {
+            block: bracket_block,
+            region,
+            lines: range_lines,
+            comment,
+        } = self.bracket(&lock, func, &names)?;
         self.check_sleepable(region[0], func, "the range start")?;
-        self.insert_start(&mut edits, region[0], mm, &range_lines, worst_case, &names);
+        self.insert_start(&mut edits, region[0], mm, &range_lines, comment, &names);
         self.declare(
             &mut edits,
             bracket_block,
-            &names.bracket_decl(worst_case && matches!(lock, LockSite::Walk { .. })),
+            &names.bracket_decl(range_lines.len() == 3),
         );
         let exits = self.insert_ends(&mut edits, func, &region, mm, &names)?;
         notes.push(exits);
 
-        let (held, evidence) = ptl::lock_at(call, func, self.src, self.recipe);
+        let (held, evidence) = ptl::lock_at(call, func, self.src, self.locks);
         match held {
             Some(true) => {
                 notes.push(self.replace_under_lock(&mut edits, call, &region, &lock, mm, &names)?)
@@ -278,7 +312,14 @@ impl<'a> CallCx<'a> {
             }
             .unwrap_or_default(),
             walk: matches!(lock, LockSite::Walk { .. }),
-            huge: worst_case,
+            // A span line: the whole compound page; else a PMD if any.
+            huge: comment.map(|_| {
+                if range_lines.len() == 3 {
+                    WorstCase::CompoundPage
+                } else {
+                    WorstCase::Pmd
+                }
+            }),
         };
         Ok(Conversion {
             edits,
@@ -287,14 +328,11 @@ impl<'a> CallCx<'a> {
         })
     }
 
-    fn find_call<'t>(&self, tree: &'t tree_sitter::Tree, site: &Site) -> Result<Node<'t>, String> {
-        let point = tree_sitter::Point {
-            row: site.line - 1,
-            column: site.column - 1,
-        };
+    fn find_call<'t>(&self, tree: &'t Parsed, site: &Site) -> Result<Node<'t>, String> {
+        let at = offset_of(self.src, site.line, site.column)
+            .ok_or("the file changed since the scan: the call's line is gone")?;
         let node = tree
-            .root_node()
-            .descendant_for_point_range(point, point)
+            .node_for_byte_range(at, at)
             .ok_or("call not found at its scanned position")?;
         let mut n = Some(node);
         while let Some(c) = n {
@@ -333,18 +371,19 @@ impl<'a> CallCx<'a> {
             .filter(|c| c.start_byte() < call.start_byte())
             .filter_map(|c| {
                 let name = callee_name(c, self.src)?;
-                let op = self
-                    .recipe
-                    .lock_acquire(&name, &call_args(c, self.src).join(", "))?;
-                Some((c, op.lookup?))
+                let t = self
+                    .locks
+                    .taker(&name, &call_args(c, self.src).join(", "))?;
+                Some((c, t.address_arg?, t))
             })
             .next();
         match lookup {
-            Some((c, l)) => Ok(LockSite::Lookup {
+            Some((c, address_arg, t)) => Ok(LockSite::Lookup {
                 stmt: statement_of(c),
                 call: c,
-                may_be_pmd: l.may_be_pmd,
-                address_arg: l.address_arg,
+                extent: t.extent,
+                address_arg,
+                page_arg: t.page_arg,
             }),
             None => Err(
                 "no page-table walk or lookup that takes the lock was found before the call".into(),
@@ -353,12 +392,12 @@ impl<'a> CallCx<'a> {
     }
 
     /// The block and statements the bracket spans, and the range lines.
-    #[allow(clippy::type_complexity)]
     fn bracket<'t>(
         &self,
         lock: &LockSite<'t>,
+        func: Node<'t>,
         names: &Names,
-    ) -> Result<(Node<'t>, Vec<Node<'t>>, Vec<String>, bool), String> {
+    ) -> Result<Bracket<'t>, String> {
         match lock {
             LockSite::Walk { lp, walk } => {
                 let block = block_of(*lp).ok_or("the walk loop is not in a block")?;
@@ -390,13 +429,19 @@ impl<'a> CallCx<'a> {
                     format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
                     format!("{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"),
                 ];
-                Ok((block, vec![*lp], lines, true))
+                Ok(Bracket {
+                    block,
+                    region: vec![*lp],
+                    lines,
+                    comment: Some(self.recipe.walk_worst_case_comment),
+                })
             }
             LockSite::Lookup {
                 stmt,
                 call,
-                may_be_pmd,
+                extent,
                 address_arg,
+                page_arg,
             } => {
                 if stmt.kind() == "declaration" {
                     return Err(format!(
@@ -408,26 +453,101 @@ impl<'a> CallCx<'a> {
                 let block = block_of(*stmt).ok_or("the lookup is not in a block")?;
                 let args = call_args(*call, self.src);
                 let addr = args.get(*address_arg).ok_or("lookup without an address")?;
-                let region: Vec<Node> = statements(block)
-                    .into_iter()
-                    .filter(|s| s.start_byte() >= stmt.start_byte())
-                    .collect();
-                let Names { start, end, .. } = names;
-                let lines = if *may_be_pmd {
-                    let vma = self.vma_of(&args[0], *stmt)?;
-                    vec![
-                        format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
-                        format!("{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"),
-                    ]
-                } else {
-                    vec![
-                        format!("{start} = {addr};"),
-                        format!("{end} = {addr} + PAGE_SIZE;"),
-                    ]
+                let region = self.lookup_region(block, *stmt, func);
+                let Names {
+                    start, end, span, ..
+                } = names;
+                let name = callee_name(*call, self.src).unwrap_or_default();
+                let (lines, comment) = match extent {
+                    Extent::Pte => (
+                        vec![
+                            format!("{start} = {addr};"),
+                            format!("{end} = {addr} + PAGE_SIZE;"),
+                        ],
+                        None,
+                    ),
+                    Extent::Pmd | Extent::PteOrPmd => {
+                        let vma = self.vma_of(&args[0], *stmt)?;
+                        (
+                            vec![
+                                format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
+                                format!(
+                                    "{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"
+                                ),
+                            ],
+                            Some(self.recipe.pmd_worst_case_comment),
+                        )
+                    }
+                    Extent::Unknown => {
+                        // What the lock guards is not known from the call:
+                        // the worst case is the whole compound page the
+                        // lookup looks for, aligned to its size.
+                        let page = page_arg.and_then(|i| args.get(i)).ok_or_else(|| {
+                            format!(
+                                "{name}() takes the lock on an entry of unknown size and no page to bound it: \
+                                 the bracket's range cannot be chosen"
+                            )
+                        })?;
+                        let mm = self.lookup_mm(*call, &args)?;
+                        let vma = self.vma_of(&mm, *stmt)?;
+                        (
+                            vec![
+                                format!("{span} = PAGE_SIZE << compound_order({page});"),
+                                format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
+                                format!(
+                                    "{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"
+                                ),
+                            ],
+                            Some(self.recipe.lookup_worst_case_comment),
+                        )
+                    }
                 };
-                Ok((block, region, lines, *may_be_pmd))
+                Ok(Bracket {
+                    block,
+                    region,
+                    lines,
+                    comment,
+                })
             }
         }
+    }
+
+    /// The statements from a lookup to the end of its block, or up to a
+    /// label that code before the lookup jumps to (`goto out` before the
+    /// lookup: what follows `out:` runs without the bracket too).
+    fn lookup_region<'t>(&self, block: Node<'t>, stmt: Node<'t>, func: Node<'t>) -> Vec<Node<'t>> {
+        let after: Vec<Node> = statements(block)
+            .into_iter()
+            .filter(|s| s.start_byte() >= stmt.start_byte())
+            .collect();
+        let jumps_from_before: Vec<String> = descendants(func, &["goto_statement"])
+            .into_iter()
+            .filter(|g| g.end_byte() <= stmt.start_byte())
+            .filter_map(|g| goto_label(g, self.src))
+            .collect();
+        let cut = after.iter().position(|s| {
+            s.kind() == "labeled_statement"
+                && s.child_by_field_name("label")
+                    .is_some_and(|l| jumps_from_before.contains(&text(l, self.src).into_owned()))
+        });
+        match cut {
+            Some(0) | None => after,
+            Some(i) => after[..i].to_vec(),
+        }
+    }
+
+    /// The mm a lookup looks in: its mm argument as the tree's definition
+    /// says, else its first.
+    fn lookup_mm(&self, call: Node, args: &[String]) -> Result<String, String> {
+        let name = callee_name(call, self.src).unwrap_or_default();
+        let i = self
+            .locks
+            .taker(&name, &args.join(", "))
+            .and_then(|t| t.mm_arg)
+            .unwrap_or(0);
+        args.get(i)
+            .cloned()
+            .ok_or_else(|| format!("{name}() has no mm argument"))
     }
 
     /// The vma whose `vm_mm` an mm expression is: `vma->vm_mm` directly,
@@ -512,7 +632,7 @@ impl<'a> CallCx<'a> {
     }
 
     fn check_sleepable(&self, at: Node, func: Node, what: &str) -> Result<(), String> {
-        match ptl::lock_at(at, func, self.src, self.recipe) {
+        match ptl::lock_at(at, func, self.src, self.locks) {
             (Some(false), _) => Ok(()),
             (_, ev) => Err(format!(
                 "{what} would go at line {} where the page-table lock may be held ({ev})",
@@ -527,7 +647,7 @@ impl<'a> CallCx<'a> {
         anchor: Node,
         mm: &str,
         lines: &[String],
-        worst_case: bool,
+        comment: Option<&[&str]>,
         names: &Names,
     ) {
         let at = line_start(self.src, anchor.start_byte());
@@ -539,12 +659,7 @@ impl<'a> CallCx<'a> {
         if !prev_blank_or_open {
             text.push('\n');
         }
-        if worst_case {
-            let comment: &[&str] = if lines.len() == 3 {
-                self.recipe.walk_worst_case_comment
-            } else {
-                self.recipe.pmd_worst_case_comment
-            };
+        if let Some(comment) = comment {
             text.push_str(&block_comment(&indent, comment));
         }
         for l in lines {
@@ -609,16 +724,35 @@ impl<'a> CallCx<'a> {
             self.insert_before_jump(edits, jump, &end_args)?;
         }
         let last = *region.last().expect("a region has a statement");
-        if !is_jump(last) {
+        // `out: return x;` ends the region with a jump as much as `return
+        // x;` does.
+        let mut last_inner = last;
+        while last_inner.kind() == "labeled_statement" {
+            match last_inner.named_child(
+                u32::try_from(last_inner.named_child_count().saturating_sub(1)).unwrap_or(0),
+            ) {
+                Some(inner) => last_inner = inner,
+                None => break,
+            }
+        }
+        if !is_jump(last_inner) {
             let indent = indent_at(self.src, region[0].start_byte());
             let stmt = call_statement(&indent, self.recipe.range_end, &end_args);
-            if region.len() == 1 {
+            let block = block_of(last).ok_or("region without a block")?;
+            let ends_block = statements(block)
+                .last()
+                .is_some_and(|l| l.id() == last.id());
+            if region.len() == 1 || !ends_block {
                 let at = line_end(self.src, last.end_byte() - 1);
                 edits.push((at, at, format!("\n{stmt}")));
-                places.push(format!(
-                    "after the walk (line {})",
-                    last.end_position().row + 1
-                ));
+                places.push(if region.len() == 1 {
+                    format!("after the walk (line {})", last.end_position().row + 1)
+                } else {
+                    format!(
+                        "after line {}, before what the code before the lookup jumps to",
+                        last.end_position().row + 1
+                    )
+                });
             } else {
                 let block = block_of(last).ok_or("region without a block")?;
                 let close = block.end_byte() - 1;
@@ -853,6 +987,12 @@ impl<'a> CallCx<'a> {
     ) -> Result<String, String> {
         let changes = self.changes_before(region, call)?;
         let groups = group_changes(&changes);
+        let straight = groups
+            .iter()
+            .all(|(_, cs)| cs.iter().all(|c| c.block.id() == cs[0].block.id()));
+        if !straight {
+            return self.move_before_unlock(edits, call, &groups, mm);
+        }
         let mut inline = true;
         let mut texts = Vec::new();
         for ((pmd, addr), changes) in &groups {
@@ -911,11 +1051,177 @@ impl<'a> CallCx<'a> {
         };
         let (s, e) = removal_range(self.src, target.start_byte(), target.end_byte());
         edits.push((s, e, String::new()));
+        self.unbrace_single_statement(edits, target);
         Ok(format!(
             "The old call ran after the unlock; {}() now runs under the page-table lock right after each change ({}).{note}",
             self.recipe.range_call,
             describe_groups(&groups)
         ))
+    }
+
+    /// The changes happen on several paths before one unlock, and the old
+    /// call (with the test that guarded it) runs right after that unlock:
+    /// the range call, under the same test, goes right before it.
+    fn move_before_unlock(
+        &self,
+        edits: &mut Vec<(usize, usize, String)>,
+        call: Node,
+        groups: &[((bool, String), Vec<&Change>)],
+        mm: &str,
+    ) -> Result<String, String> {
+        let [((pmd, addr), _)] = groups else {
+            return Err(format!(
+                "page-table changes of different sizes ({}) on different paths before the unlock: \
+                 no one exact range under the lock covers them",
+                describe_groups(groups)
+            ));
+        };
+        let stmt = statement_of(call);
+        let parent = stmt.parent().ok_or("call without parent")?;
+        let guard_if = (parent.kind() == "if_statement"
+            && parent.child_by_field_name("alternative").is_none())
+        .then_some(parent);
+        let target = guard_if.unwrap_or(stmt);
+        if target.parent().map(|p| p.kind()) != Some("compound_statement") {
+            return Err(format!(
+                "the call at line {} is not a statement of its block: the range call cannot be moved before the unlock",
+                call.start_position().row + 1
+            ));
+        }
+        let unlock = self.unlock_before(target).ok_or_else(|| {
+            format!(
+                "the changes happen on several paths and the call at line {} does not follow the unlock \
+                 directly: where the range call belongs under the lock cannot be proven",
+                call.start_position().row + 1
+            )
+        })?;
+        let condition = guard_if.and_then(|g| g.child_by_field_name("condition"));
+        if let Some(c) = condition {
+            self.check_movable_condition(c, unlock)?;
+        }
+        let indent = indent_at(self.src, unlock.start_byte());
+        let (s, e) = exact_range(*pmd, addr);
+        let moved = match condition {
+            Some(c) => format!(
+                "{indent}if {}\n{}",
+                text(c, self.src),
+                call_statement(
+                    &format!("{indent}\t"),
+                    self.recipe.range_call,
+                    &[mm.into(), s, e]
+                )
+            ),
+            None => call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]),
+        };
+        let at = line_start(self.src, unlock.start_byte());
+        edits.push((at, at, moved));
+        let (rs, re) = removal_range(self.src, target.start_byte(), target.end_byte());
+        edits.push((rs, re, String::new()));
+        Ok(format!(
+            "The old call ran after the unlock (line {}) on every path that changed the page table ({}); \
+             {}() now runs right before that unlock, under the page-table lock, {}with the exact range of the entry.",
+            unlock.start_position().row + 1,
+            describe_groups(groups),
+            self.recipe.range_call,
+            if condition.is_some() {
+                "under the same test, "
+            } else {
+                ""
+            }
+        ))
+    }
+
+    /// The statement right before `stmt` in its block, if it drops the
+    /// page-table lock (looking through a label).
+    fn unlock_before<'t>(&self, stmt: Node<'t>) -> Option<Node<'t>> {
+        let mut prev = stmt.prev_named_sibling()?;
+        while prev.kind() == "comment" {
+            prev = prev.prev_named_sibling()?;
+        }
+        let inner = if prev.kind() == "labeled_statement" {
+            prev.named_child(u32::try_from(prev.named_child_count().checked_sub(1)?).ok()?)?
+        } else {
+            prev
+        };
+        let releases = inner.kind() == "expression_statement"
+            && calls_in(inner).into_iter().any(|c| {
+                callee_name(c, self.src)
+                    .is_some_and(|n| self.locks.releases(&n, &call_args(c, self.src).join(", ")))
+            });
+        releases.then_some(inner)
+    }
+
+    /// A test may run before the unlock instead of after it only if it
+    /// has no effect and reads nothing the unlock is given.
+    fn check_movable_condition(&self, cond: Node, unlock: Node) -> Result<(), String> {
+        let line = cond.start_position().row + 1;
+        let effects = descendants(
+            cond,
+            &[
+                "call_expression",
+                "assignment_expression",
+                "update_expression",
+            ],
+        );
+        if let Some(e) = effects.first() {
+            return Err(format!(
+                "the test of the call at line {line} has an effect (`{}`): it cannot move before the unlock",
+                text(*e, self.src)
+            ));
+        }
+        let given = identifiers(unlock, self.src);
+        if let Some(id) = descendants(cond, &["identifier"])
+            .into_iter()
+            .map(|i| text(i, self.src).into_owned())
+            .find(|i| given.contains(i))
+        {
+            return Err(format!(
+                "the test of the call at line {line} reads `{id}`, which the unlock is given: it cannot move before the unlock"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `if (x) { removed; kept; }` keeps one statement: its braces go, as
+    /// kernel style wants.
+    fn unbrace_single_statement(&self, edits: &mut Vec<(usize, usize, String)>, removed: Node) {
+        let Some(block) = removed
+            .parent()
+            .filter(|b| b.kind() == "compound_statement")
+        else {
+            return;
+        };
+        let Some(owner) = block.parent().filter(|o| {
+            o.kind() == "if_statement"
+                && o.child_by_field_name("alternative").is_none()
+                && o.child_by_field_name("consequence")
+                    .is_some_and(|c| c.id() == block.id())
+        }) else {
+            return;
+        };
+        let mut cursor = block.walk();
+        let rest: Vec<Node> = block
+            .named_children(&mut cursor)
+            .filter(|c| c.id() != removed.id())
+            .collect();
+        let [kept] = rest.as_slice() else { return };
+        let one_line = kept.start_position().row == kept.end_position().row;
+        if kept.kind() == "comment" || kept.kind() == "declaration" || !one_line {
+            return;
+        }
+        let open = block.start_byte();
+        let close = block.end_byte() - 1;
+        let opens_line = self.src[..open].ends_with(b" ");
+        let close_alone = self.src[line_start(self.src, close)..close]
+            .iter()
+            .all(|b| *b == b'\t' || *b == b' ')
+            && line_end(self.src, close) == close + 2;
+        if !opens_line || !close_alone || owner.start_position().row != block.start_position().row {
+            return;
+        }
+        edits.push((open - 1, open + 1, String::new()));
+        let (s, e) = (line_start(self.src, close), line_end(self.src, close));
+        edits.push((s, e, String::new()));
     }
 
     /// Removes a local flag whose only reads guarded the removed call.
@@ -1066,4 +1372,15 @@ fn guard_flag(if_stmt: Node, src: &[u8]) -> Option<String> {
     let cond = if_stmt.child_by_field_name("condition")?;
     let inner = cond.named_child(0)?;
     (inner.kind() == "identifier").then(|| text(inner, src).into_owned())
+}
+
+/// The byte offset of a 1-based line and column.
+fn offset_of(src: &[u8], line: usize, column: usize) -> Option<usize> {
+    let start = if line <= 1 {
+        0
+    } else {
+        memchr::memchr_iter(b'\n', src).nth(line - 2)? + 1
+    };
+    let at = start + column.saturating_sub(1);
+    (at <= src.len()).then_some(at)
 }

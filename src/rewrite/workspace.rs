@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use tree_sitter::Tree;
+use crate::scan::kernel_c::Parsed;
 
 use super::RewriteError;
 use super::plan::{ChangeUnit, Edit, FileEdit, Stage, git_blob_id};
@@ -43,7 +43,7 @@ impl Workspace {
     }
 
     /// Content and syntax tree of `path`.
-    pub fn parsed(&mut self, path: &str) -> Result<(Vec<u8>, Tree), RewriteError> {
+    pub fn parsed(&mut self, path: &str) -> Result<(Vec<u8>, Parsed), RewriteError> {
         let src = self.content(path)?.to_vec();
         let tree = kernel_c::parse(&src);
         Ok((src, tree))

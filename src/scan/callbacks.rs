@@ -114,7 +114,7 @@ fn definitions_in(parsed: &[ParsedFile], fi: usize, name: &str) -> Vec<Definitio
 }
 
 /// Applies `f` to every identifier node spelled exactly `name`.
-fn identifier_nodes<T>(
+pub(super) fn identifier_nodes<T>(
     file: &ParsedFile,
     name: &str,
     mut f: impl FnMut(Node) -> Option<T>,
@@ -130,9 +130,7 @@ fn identifier_nodes<T>(
             before_ok && (end == src.len() || !kernel_c::is_ident_byte(src[end]))
         })
         .filter_map(|off| {
-            let node = tree
-                .root_node()
-                .descendant_for_byte_range(off, off + name.len())?;
+            let node = tree.node_for_byte_range(off, off + name.len())?;
             (node.kind() == "identifier" && node.start_byte() == off).then_some(node)
         })
         .filter_map(&mut f)
@@ -141,7 +139,7 @@ fn identifier_nodes<T>(
 
 /// Reads every file that mentions one of `names` but was not parsed yet,
 /// and parses it, so that definitions and uses elsewhere are seen.
-fn load_files_mentioning(
+pub(super) fn load_files_mentioning(
     root: &Path,
     all_files: &[PathBuf],
     names: &[String],
@@ -280,10 +278,7 @@ fn account_idents(parsed: &[ParsedFile], facts: &mut [FileFacts], named: &[Named
                 parsed[fi]
                     .tree
                     .as_ref()
-                    .and_then(|t| {
-                        t.root_node()
-                            .descendant_for_byte_range(id.offset, id.offset)
-                    })
+                    .and_then(|t| t.node_for_byte_range(id.offset, id.offset))
                     .and_then(enclosing_function)
                     .and_then(|f| function_name(f, &parsed[fi].src))
             });

@@ -14,8 +14,8 @@ use tree_sitter::Node;
 
 use super::ctypes::{StructTable, declared_struct, expression_struct, initializer_struct};
 use super::kernel_c::{
-    declarator_name, enclosing_function, function_name, has_error, has_storage, identifier_around,
-    inside_error, is_ident_byte, text,
+    declarator_name, enclosing_function, failure, function_name, has_error, has_storage,
+    identifier_around, inside_error, is_ident_byte, text,
 };
 use super::model::{ApiRole, Detail, HookRole, Loc};
 use super::ptl;
@@ -27,7 +27,7 @@ pub struct ParsedFile {
     pub src: Vec<u8>,
     pub hits: Vec<usize>,
     /// `None` when the file was too large to parse.
-    pub tree: Option<tree_sitter::Tree>,
+    pub tree: Option<super::kernel_c::Parsed>,
     /// Byte offset of every line start, built on first use: a file with
     /// many occurrences must not be counted from its start for each.
     line_starts: OnceLock<Vec<usize>>,
@@ -38,7 +38,7 @@ impl ParsedFile {
         rel: String,
         src: Vec<u8>,
         hits: Vec<usize>,
-        tree: Option<tree_sitter::Tree>,
+        tree: Option<super::kernel_c::Parsed>,
     ) -> ParsedFile {
         ParsedFile {
             rel,
@@ -91,12 +91,20 @@ pub struct PendingIdent {
     pub context: &'static str,
 }
 
+/// A macro whose body uses the API, waiting for its uses to be found.
+#[derive(Debug, Clone)]
+pub struct PendingMacro {
+    pub draft_index: usize,
+    pub name: String,
+}
+
 /// What the first pass learnt about one file.
 #[derive(Default)]
 pub struct FileFacts {
     pub drafts: Vec<Draft>,
     pub entries: Vec<PendingEntry>,
     pub idents: Vec<PendingIdent>,
+    pub macros: Vec<PendingMacro>,
     /// Index of `drafts` by anchor (a file may hold many thousands).
     by_anchor: HashMap<(usize, usize), usize>,
 }
@@ -117,6 +125,7 @@ impl FileFacts {
 pub struct Classifier<'a> {
     pub recipe: &'a Recipe,
     pub structs: &'a StructTable,
+    pub locks: &'a super::locks::Locks<'a>,
 }
 
 /// What one occurrence turned out to be.
@@ -140,6 +149,11 @@ enum Meaning<'t> {
         reason: String,
         needs_review: bool,
     },
+    /// The API used in the body of a macro: its uses are the real sites.
+    Macro {
+        reason: String,
+        name: String,
+    },
 }
 
 impl Classifier<'_> {
@@ -156,15 +170,14 @@ impl Classifier<'_> {
             }
             return facts;
         };
-        let locks = ptl::LockCache::default();
+        let lock_cache = ptl::LockCache::default();
         for &off in &file.hits {
             let end = off + self.recipe.needle.len();
             let node = tree
-                .root_node()
-                .descendant_for_byte_range(off, end)
-                .unwrap_or(tree.root_node());
+                .node_for_byte_range(off, end)
+                .unwrap_or(tree.root_at(off));
             let meaning = self.meaning(node, off, end, &file.src);
-            let meaning = self.with_lock_state(meaning, &file.src, &locks);
+            let meaning = self.with_lock_state(meaning, &file.src, &lock_cache);
             self.record(&mut facts, file, off, meaning);
         }
         facts
@@ -176,7 +189,7 @@ impl Classifier<'_> {
         &self,
         meaning: Meaning<'t>,
         src: &[u8],
-        locks: &ptl::LockCache<'t>,
+        lock_cache: &ptl::LockCache<'t>,
     ) -> Meaning<'t> {
         let Meaning::Site {
             anchor,
@@ -193,7 +206,7 @@ impl Classifier<'_> {
             return meaning;
         };
         let (under_ptl, ptl_evidence) = match enclosing_function(anchor) {
-            Some(f) => ptl::lock_at_cached(anchor, f, src, self.recipe, locks),
+            Some(f) => ptl::lock_at_cached(anchor, f, src, self.locks, lock_cache),
             None => (None, "not inside a function".into()),
         };
         Meaning::Site {
@@ -212,7 +225,7 @@ impl Classifier<'_> {
         let src = &file.src;
         match meaning {
             Meaning::Site { anchor, at, detail } => {
-                let detail = self.refuse_on_parse_error(anchor, detail);
+                let detail = self.refuse_on_parse_error(anchor, detail, src);
                 facts.add(draft(file, anchor, at, detail));
             }
             Meaning::Entry {
@@ -234,10 +247,10 @@ impl Classifier<'_> {
                 name,
                 context,
             } => {
-                let node = file.tree.as_ref().and_then(|t| {
-                    t.root_node()
-                        .descendant_for_byte_range(node_start, node_start)
-                });
+                let node = file
+                    .tree
+                    .as_ref()
+                    .and_then(|t| t.node_for_byte_range(node_start, node_start));
                 facts.idents.push(PendingIdent {
                     name,
                     offset: node_start,
@@ -254,6 +267,12 @@ impl Classifier<'_> {
             } => {
                 facts.add(self.lexical_draft(file, off, reason, needs_review));
             }
+            Meaning::Macro { reason, name } => {
+                let draft_index = facts.add(self.lexical_draft(file, off, reason, true));
+                if !facts.macros.iter().any(|m| m.draft_index == draft_index) {
+                    facts.macros.push(PendingMacro { draft_index, name });
+                }
+            }
         }
     }
 
@@ -268,7 +287,7 @@ impl Classifier<'_> {
         let function = file
             .tree
             .as_ref()
-            .and_then(|t| t.root_node().descendant_for_byte_range(off, off))
+            .and_then(|t| t.node_for_byte_range(off, off))
             .and_then(enclosing_function)
             .and_then(|f| function_name(f, &file.src));
         Draft {
@@ -287,7 +306,7 @@ impl Classifier<'_> {
 
     /// A site of the API inside a definition that did not parse cleanly
     /// cannot be edited safely: it is reported for review instead.
-    fn refuse_on_parse_error(&self, anchor: Node, detail: Detail) -> Detail {
+    fn refuse_on_parse_error(&self, anchor: Node, detail: Detail, src: &[u8]) -> Detail {
         if matches!(
             detail,
             Detail::Unrelated { .. } | Detail::NeedsReview { .. }
@@ -296,12 +315,13 @@ impl Classifier<'_> {
         }
         let scope = enclosing_function(anchor).unwrap_or(anchor);
         if has_error(scope) {
+            let what = function_name(scope, src)
+                .map_or_else(|| "its definition".to_string(), |f| format!("{f}()"));
             return Detail::NeedsReview {
                 reason: format!(
-                    "would be {} but lines {}-{} do not parse cleanly",
+                    "would be {} but {what} does not parse: {}",
                     detail.kind(),
-                    scope.start_position().row + 1,
-                    scope.end_position().row + 1
+                    failure::describe(scope, src)
                 ),
             };
         }
@@ -323,10 +343,10 @@ impl Classifier<'_> {
             _ => {}
         }
         if inside_error(node) {
-            return self.error_meaning(node, is, name);
+            return self.error_meaning(node, is, name, src);
         }
         if node.kind() == "preproc_arg" || in_macro_definition(node) {
-            return self.macro_meaning(src, is, ie, name);
+            return self.macro_meaning(node, src, is, ie, name);
         }
         match node.kind() {
             "identifier" | "field_identifier" | "type_identifier" | "statement_identifier" => {
@@ -343,14 +363,22 @@ impl Classifier<'_> {
         self.recipe.is_api_function(name) || self.recipe.is_arch_hook(name)
     }
 
-    fn error_meaning<'t>(&self, node: Node<'t>, ident_start: usize, name: String) -> Meaning<'t> {
+    fn error_meaning<'t>(
+        &self,
+        node: Node<'t>,
+        ident_start: usize,
+        name: String,
+        src: &[u8],
+    ) -> Meaning<'t> {
         if self.is_api_name(&name) || name == self.recipe.ops_member {
+            // Containment keeps an ERROR inside one top-level definition:
+            // name the construct in it.
             let e = error_ancestor(node).unwrap_or(node);
+            let scope = definition_level(e);
             return Meaning::Lexical {
                 reason: format!(
-                    "`{name}` sits in code that does not parse (lines {}-{})",
-                    e.start_position().row + 1,
-                    e.end_position().row + 1
+                    "`{name}` sits in code that does not parse: {}",
+                    failure::describe(scope, src)
                 ),
                 needs_review: true,
             };
@@ -362,13 +390,34 @@ impl Classifier<'_> {
         }
     }
 
-    fn macro_meaning<'t>(&self, src: &[u8], is: usize, ie: usize, name: String) -> Meaning<'t> {
+    fn macro_meaning<'t>(
+        &self,
+        node: Node<'t>,
+        src: &[u8],
+        is: usize,
+        ie: usize,
+        name: String,
+    ) -> Meaning<'t> {
         let pasted = src[..is].trim_ascii_end().ends_with(b"##")
             || src[ie..].trim_ascii_start().starts_with(b"##");
         let member_access = {
             let before = src[..is].trim_ascii_end();
             before.ends_with(b".") || before.ends_with(b"->")
         };
+        let definition = macro_definition(node);
+        if self.is_api_name(&name)
+            && !pasted
+            && let Some(def) = definition
+            && let Some(macro_name) = def.child_by_field_name("name")
+        {
+            let macro_name = text(macro_name, src).into_owned();
+            return Meaning::Macro {
+                reason: format!(
+                    "`{name}` inside the macro `{macro_name}`: what it expands to is not known here"
+                ),
+                name: macro_name,
+            };
+        }
         if self.is_api_name(&name) || (name == self.recipe.ops_member && member_access) || pasted {
             return Meaning::Lexical {
                 reason: format!(
@@ -859,6 +908,18 @@ fn exported_by<'t>(id: Node<'t>, src: &[u8]) -> Option<Node<'t>> {
     text(f, src).starts_with("EXPORT_SYMBOL").then_some(call)
 }
 
+/// The `#define` a node sits in.
+fn macro_definition(node: Node) -> Option<Node> {
+    let mut n = Some(node);
+    while let Some(p) = n {
+        if matches!(p.kind(), "preproc_def" | "preproc_function_def") {
+            return Some(p);
+        }
+        n = p.parent();
+    }
+    None
+}
+
 fn in_macro_definition(node: Node) -> bool {
     let mut n = Some(node);
     while let Some(p) = n {
@@ -871,6 +932,27 @@ fn in_macro_definition(node: Node) -> bool {
         n = p.parent();
     }
     false
+}
+
+/// The top-level definition (or file-level ERROR) a node sits in: the
+/// outermost ancestor whose parent is the translation unit or a
+/// preprocessor conditional around definitions.
+fn definition_level(node: Node) -> Node {
+    let conditional = |k: &str| {
+        matches!(
+            k,
+            "translation_unit" | "preproc_if" | "preproc_ifdef" | "preproc_else" | "preproc_elif"
+        )
+    };
+    let mut found = node;
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if conditional(p.kind()) && !conditional(n.kind()) {
+            found = n;
+        }
+        n = p;
+    }
+    found
 }
 
 fn error_ancestor(node: Node) -> Option<Node> {

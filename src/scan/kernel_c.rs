@@ -1,237 +1,36 @@
 //! Parsing kernel C with tree-sitter-c.
 //!
-//! tree-sitter-c knows ISO C, not the kernel's dialect.  The annotations
-//! the kernel sprinkles through declarations (`__init`, `__iomem`,
-//! `__releases(x)` ...) and the `struct` keyword inside `container_of()`
-//! produce ERROR nodes.  We blank them with spaces of the same length
-//! before parsing: every byte offset, line and column stays valid against
-//! the original text, and function definitions with ERROR nodes drop from
-//! about 14% to 2% of the kernel (measured, see shared/docs/rust-notes.md).
+//! tree-sitter-c knows ISO C, not the kernel's dialect.  [`parse`] is the
+//! one entry point every stage parses through:
+//! - `prep`: what tree-sitter cannot read (annotations such as `__init`
+//!   or `__releases(x)`, `struct` inside `container_of()`, the templates
+//!   and operands of inline asm) is blanked with spaces of the same length
+//!   first, so every byte offset, line and column stays valid against the
+//!   original text;
+//! - `contain`: an error that still spreads over several top-level
+//!   definitions is contained in its own definition, which is parsed
+//!   apart (a [`Region`] of the [`Parsed`] file);
+//! - [`failure`] names the construct that keeps a definition from
+//!   parsing, for the reasons kseries gives a reviewer.
+//!
+//! The rest are small syntax-tree helpers.
 
-use tree_sitter::{Node, Parser, Tree};
+mod contain;
+mod dialect;
+pub mod failure;
+mod prep;
 
-/// Annotations that expand to attributes or to nothing.
-const BARE_ANNOTATIONS: &[&str] = &[
-    "__init",
-    "__exit",
-    "__initdata",
-    "__exitdata",
-    "__initconst",
-    "__devinit",
-    "__devexit",
-    "__meminit",
-    "__meminitdata",
-    "__init_or_module",
-    "__iomem",
-    "__user",
-    "__kernel",
-    "__rcu",
-    "__percpu",
-    "__force",
-    "__bitwise",
-    "__nocast",
-    "__safe",
-    "__private",
-    "__read_mostly",
-    "__ro_after_init",
-    "__maybe_unused",
-    "__always_unused",
-    "__used",
-    "__cold",
-    "__hot",
-    "__ref",
-    "__refdata",
-    "__visible",
-    "__weak",
-    "__sched",
-    "__kprobes",
-    "notrace",
-    "asmlinkage",
-    "__always_inline",
-    "noinline",
-    "__must_check",
-    "__noreturn",
-    "__pure",
-    "__flatten",
-    "__latent_entropy",
-    "__randomize_layout",
-    "__packed",
-    "__deprecated",
-    "__noclone",
-    "__irq_entry",
-    "__lockfunc",
-    "__cacheline_aligned",
-    "__cacheline_aligned_in_smp",
-    "__page_aligned_bss",
-    "__page_aligned_data",
-    "__inline__",
-    "__inline",
-    "__malloc",
-];
+use tree_sitter::Node;
 
-/// Annotations that take a parenthesised argument list.
-const CALL_ANNOTATIONS: &[&str] = &[
-    "__releases",
-    "__acquires",
-    "__must_hold",
-    "__aligned",
-    "__section",
-    "__printf",
-    "__scanf",
-    "__alloc_size",
-];
+pub use contain::{Parsed, Region, is_damaged};
+pub use prep::{ident_end, is_ident_byte, is_ident_start, preprocess};
 
-/// Macros whose arguments name a type with the `struct` keyword, which
-/// tree-sitter cannot parse as an expression argument.
-const TYPE_ARG_MACROS: &[&str] = &[
-    "container_of",
-    "list_entry",
-    "list_first_entry",
-    "list_last_entry",
-    "list_first_entry_or_null",
-    "hlist_entry",
-    "hlist_entry_safe",
-    "rb_entry",
-    "rb_entry_safe",
-    "llist_entry",
-    "offsetof",
-    "sizeof_field",
-    "FIELD_SIZEOF",
-];
-
-/// Parses kernel C.  The returned tree's offsets refer to `src` as given.
-pub fn parse(src: &[u8]) -> Tree {
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_c::LANGUAGE.into())
-        .expect("tree-sitter-c grammar matches the tree-sitter runtime");
-    let blanked = blank_annotations(src);
-    parser
-        .parse(&blanked, None)
-        .expect("parse without a timeout or cancellation flag always returns a tree")
-}
-
-/// Replaces kernel annotations with spaces, keeping every offset.
-pub fn blank_annotations(src: &[u8]) -> Vec<u8> {
-    let mut out = src.to_vec();
-    let mut i = 0;
-    while i < src.len() {
-        match src[i] {
-            b'/' if src.get(i + 1) == Some(&b'*') => i = skip_block_comment(src, i),
-            b'/' if src.get(i + 1) == Some(&b'/') => i = skip_line(src, i),
-            b'"' | b'\'' => i = skip_quoted(src, i),
-            c if is_ident_start(c) => {
-                let end = ident_end(src, i);
-                let word = &src[i..end];
-                if BARE_ANNOTATIONS.iter().any(|a| a.as_bytes() == word) {
-                    blank(&mut out, i, end);
-                } else if CALL_ANNOTATIONS.iter().any(|a| a.as_bytes() == word) {
-                    if let Some(close) = balanced_parens_end(src, end) {
-                        blank(&mut out, i, close);
-                    }
-                } else if TYPE_ARG_MACROS.iter().any(|a| a.as_bytes() == word)
-                    && let Some(close) = balanced_parens_end(src, end)
-                {
-                    blank_struct_keywords(src, &mut out, end, close);
-                }
-                i = end;
-            }
-            _ => i += 1,
-        }
-    }
-    out
-}
-
-fn blank(out: &mut [u8], from: usize, to: usize) {
-    for b in &mut out[from..to] {
-        if *b != b'\n' {
-            *b = b' ';
-        }
-    }
-}
-
-fn blank_struct_keywords(src: &[u8], out: &mut [u8], from: usize, to: usize) {
-    let mut i = from;
-    while i < to {
-        if is_ident_start(src[i]) {
-            let end = ident_end(src, i);
-            let word = &src[i..end];
-            if word == b"struct" || word == b"union" {
-                blank(out, i, end);
-            }
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-}
-
-/// The end (exclusive) of a `( ... )` group starting at or after `from`
-/// (only white space may come before it).
-fn balanced_parens_end(src: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < src.len() && (src[i] == b' ' || src[i] == b'\t') {
-        i += 1;
-    }
-    if src.get(i) != Some(&b'(') {
-        return None;
-    }
-    let mut depth = 0usize;
-    while i < src.len() {
-        match src[i] {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            b'"' | b'\'' => {
-                i = skip_quoted(src, i);
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
-fn skip_block_comment(src: &[u8], i: usize) -> usize {
-    memchr::memmem::find(&src[i + 2..], b"*/").map_or(src.len(), |p| i + 2 + p + 2)
-}
-
-fn skip_line(src: &[u8], i: usize) -> usize {
-    memchr::memchr(b'\n', &src[i..]).map_or(src.len(), |p| i + p + 1)
-}
-
-fn skip_quoted(src: &[u8], i: usize) -> usize {
-    let quote = src[i];
-    let mut j = i + 1;
-    while j < src.len() {
-        match src[j] {
-            b'\\' => j += 2,
-            b'\n' => return j + 1,
-            c if c == quote => return j + 1,
-            _ => j += 1,
-        }
-    }
-    src.len()
-}
-
-pub fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
-}
-
-pub fn is_ident_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
-pub fn ident_end(src: &[u8], mut i: usize) -> usize {
-    while i < src.len() && is_ident_byte(src[i]) {
-        i += 1;
-    }
-    i
+/// Parses kernel C: preprocessed (offsets kept) and with parse errors
+/// contained in their own top-level definition.  Every node's offsets,
+/// lines and columns refer to `src` as given.  This is the one entry
+/// point every stage parses through, so they all see the same trees.
+pub fn parse(src: &[u8]) -> Parsed {
+    contain::parse_contained(&preprocess(src))
 }
 
 /// The whole identifier around the byte range `[start, end)`.
@@ -241,6 +40,11 @@ pub fn identifier_around(src: &[u8], start: usize, end: usize) -> (usize, usize)
         s -= 1;
     }
     (s, ident_end(src, end))
+}
+
+/// `likely(x)`, `unlikely(x)`: branch hints that mean `x`.
+pub fn is_branch_hint(name: &str) -> bool {
+    matches!(name, "likely" | "unlikely")
 }
 
 /// Source text of a node (lossy for non-UTF-8 bytes).
@@ -298,21 +102,11 @@ pub fn function_name(func: Node, src: &[u8]) -> Option<String> {
     declarator_name(func).map(|n| text(n, src).into_owned())
 }
 
-/// Whether a node or anything inside it failed to parse.
+/// Whether a node or anything inside it failed to parse: an ERROR node,
+/// or a missing `}` or `)`.  The MISSING `;` that the kernel's iterator
+/// macros (`list_for_each_entry(...) {`) produce is harmless.
 pub fn has_error(node: Node) -> bool {
-    node.has_error() && contains_error_node(node)
-}
-
-/// `has_error()` is also true for MISSING nodes, which the kernel's
-/// iterator macros (`list_for_each_entry(...) {`) produce harmlessly.
-/// Only real ERROR nodes count.
-fn contains_error_node(node: Node) -> bool {
-    if node.is_error() {
-        return true;
-    }
-    let mut cursor = node.walk();
-    node.children(&mut cursor)
-        .any(|c| c.has_error() && contains_error_node(c))
+    is_damaged(node)
 }
 
 /// Whether `node` sits inside an ERROR node.
@@ -437,16 +231,6 @@ pub fn argument_position<'a>(arg: Node<'a>) -> Option<(Node<'a>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blanking_keeps_offsets_and_removes_annotations() {
-        let src = b"static void __init f(void __iomem *p) __releases(x) { /* __init */ }";
-        let out = blank_annotations(src);
-        assert_eq!(out.len(), src.len());
-        let s = String::from_utf8(out).unwrap();
-        assert!(!s.contains("__iomem") && !s.contains("__releases"));
-        assert!(s.contains("/* __init */"), "comments stay: {s}");
-    }
 
     #[test]
     fn container_of_struct_keyword_is_blanked() {

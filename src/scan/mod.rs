@@ -9,6 +9,8 @@ mod callbacks;
 mod classify;
 mod ctypes;
 pub mod kernel_c;
+pub mod locks;
+mod macros;
 pub mod model;
 pub mod ptl;
 pub mod render;
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use model::{ApiRole, Detail, HookRole, Loc, ScanReport, Site, Summary};
+pub use model::{ApiRole, Detail, HookRole, Loc, LockHelper, ScanReport, Site, Summary};
 pub use render::render_table;
 
 use crate::recipe::Recipe;
@@ -58,22 +60,29 @@ pub fn scan(root: &Path, recipe: &Recipe) -> Result<ScanReport, ScanError> {
         .par_iter()
         .filter_map(|p| {
             let mut t = ctypes::StructTable::default();
-            t.add_file(p.tree.as_ref()?.root_node(), &p.src);
+            for root in p.tree.as_ref()?.roots() {
+                t.add_file(root, &p.src);
+            }
             Some(t)
         })
         .reduce(ctypes::StructTable::default, |mut a, b| {
             a.merge(b);
             a
         });
+    let wanted = locks::wanted(&parsed, recipe);
+    let lock_helpers = locks::learn(root, &files, &parsed, recipe, wanted)?;
+    let locks = locks::Locks::new(recipe, &lock_helpers);
     let classifier = Classifier {
         recipe,
         structs: &structs,
+        locks: &locks,
     };
     let mut facts: Vec<_> = parsed
         .par_iter()
         .map(|p| classifier.first_pass(p))
         .collect();
     callbacks::resolve(root, &files, &mut parsed, &mut facts)?;
+    macros::resolve(root, &files, &mut parsed, &mut facts, &locks)?;
     let sites = into_sites(facts.into_iter().flat_map(|f| f.drafts));
     let summary = summarise(&sites, files.len(), candidate_files, occurrences, skipped);
     Ok(ScanReport {
@@ -81,6 +90,7 @@ pub fn scan(root: &Path, recipe: &Recipe) -> Result<ScanReport, ScanError> {
         recipe: recipe.id.to_string(),
         sites,
         summary,
+        lock_helpers,
     })
 }
 

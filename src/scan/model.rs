@@ -1,7 +1,8 @@
 //! The site model: what `scan` found, as plain serde data.
 //!
 //! JSON schema (stable; fields are only ever added):
-//! `{"tree", "recipe", "sites": [Site], "summary": Summary}`; every site has
+//! `{"tree", "recipe", "sites": [Site], "summary": Summary, "lock_helpers":
+//! [LockHelper]}`; every site has
 //! `kind`, `file`, `line`, `column`, `end_line`, `function`, `subsystem`,
 //! `occurrences` and the fields of its kind (see [`Detail`]).
 
@@ -164,6 +165,32 @@ pub struct ScanReport {
     pub recipe: String,
     pub sites: Vec<Site>,
     pub summary: Summary,
+    /// Calls that return with the page-table lock held, learned from this
+    /// tree's own definitions (the recipe lists only the primitives).
+    #[serde(default)]
+    pub lock_helpers: Vec<LockHelper>,
+}
+
+/// A function that returns with the page-table lock held, learned from
+/// its definition in the scanned tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHelper {
+    pub name: String,
+    /// The definition it was learned from.
+    pub file: String,
+    pub line: usize,
+    /// When it returns with the lock held: `always`, `on-zero`,
+    /// `on-non-zero`.
+    pub held: crate::recipe::Held,
+    /// What the locked entry may map: `pte`, `pmd`, `pte-or-pmd`, `unknown`.
+    pub extent: crate::recipe::Extent,
+    /// Its parameters that name the mm, the address and the page looked
+    /// up, when known.
+    pub mm_arg: Option<usize>,
+    pub address_arg: Option<usize>,
+    pub page_arg: Option<usize>,
+    /// Why it counts, for a reviewer.
+    pub why: String,
 }
 
 /// Counts that prove nothing was skipped.

@@ -1,26 +1,43 @@
 //! Is the page-table lock held at a call?
 //!
 //! A small abstract interpretation over the structured statements of one
-//! function: the lock state is held, free or unknown; the recipe says
-//! which calls take and drop the lock and which loops run their body with
-//! it held (`while (page_vma_mapped_walk(&pvmw))`).  Branches that always
-//! jump away (`return`, `break`, `continue`, `goto`) do not reach the code
-//! after them and are left out of the merge.  `goto` targets are not
-//! followed, and code under `#ifdef` is taken as configured in (with its
-//! `#else` as the other branch): the evidence string says what was seen, so
-//! a reviewer can check the conclusion.
+//! function: the lock state is held, held if a result is (non-)zero, free
+//! or unknown.  [`Locks`] says which calls take and drop the lock (the
+//! recipe's primitives and the helpers learned from the tree) and which
+//! loops run their body with it held (`while (page_vma_mapped_walk(&pvmw))`).
+//! A helper that takes the lock only on success (`pte =
+//! page_check_address(...)`, `if (follow_pte_pmd(...))`) holds it on the
+//! branch of the test of its result that means success.  Branches that
+//! always jump away (`return`, `break`, `continue`, `goto`) do not reach
+//! the code after them and are left out of the merge.  `goto` targets are
+//! not followed, and code under `#ifdef` is taken as configured in (with
+//! its `#else` as the other branch): the evidence string says what was
+//! seen, so a reviewer can check the conclusion.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use tree_sitter::Node;
 
-use super::kernel_c::{call_args, callee_name, calls_in};
-use crate::recipe::Recipe;
+use super::kernel_c::{call_args, callee_name, calls_in, strip_parens_casts, text};
+use super::locks::{Locks, Taker};
+use crate::recipe::Held;
+
+/// The calls that took the lock on the paths that hold it, with their
+/// argument texts.
+pub type Takers = BTreeSet<(String, Vec<String>)>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
-    Held(String),
+    Held(String, Takers),
+    /// Held only if `var` is zero (`when_zero`) or non-zero: the result of
+    /// a call that takes the lock on success, not tested yet.
+    HeldIf {
+        var: String,
+        when_zero: bool,
+        why: String,
+        takers: Takers,
+    },
     Free(String),
     Unknown(String),
 }
@@ -28,8 +45,11 @@ enum State {
 impl State {
     fn merge(self, other: State) -> State {
         match (self, other) {
-            (State::Held(a), State::Held(b)) => State::Held(on_every_path(a, b)),
+            (State::Held(a, ta), State::Held(b, tb)) => {
+                State::Held(on_every_path(a, b), ta.union(&tb).cloned().collect())
+            }
             (State::Free(a), State::Free(b)) => State::Free(on_every_path(a, b)),
+            (a @ State::HeldIf { .. }, b) if a == b => a,
             (a, b) => State::Unknown(format!(
                 "paths disagree ({}; {})",
                 a.evidence(),
@@ -40,7 +60,8 @@ impl State {
 
     fn evidence(&self) -> &str {
         match self {
-            State::Held(e) | State::Free(e) | State::Unknown(e) => e,
+            State::Held(e, _) | State::Free(e) | State::Unknown(e) => e,
+            State::HeldIf { why, .. } => why,
         }
     }
 }
@@ -50,14 +71,14 @@ impl State {
 type Flow = Option<State>;
 
 /// Whether the page-table lock is held where `call` runs, and why.
-pub fn lock_at(call: Node, func: Node, src: &[u8], recipe: &Recipe) -> (Option<bool>, String) {
-    lock_at_cached(call, func, src, recipe, &LockCache::default())
+pub fn lock_at(call: Node, func: Node, src: &[u8], locks: &Locks) -> (Option<bool>, String) {
+    lock_at_cached(call, func, src, locks, &LockCache::default())
 }
 
 /// The states computed so far inside one syntax tree, so that the calls of
 /// one function are not each analysed from the function's entry again (a
 /// function with thousands of calls would take quadratic time).  Valid
-/// for one tree only: node ids are unique within a tree.
+/// for the trees of one parsed file: node ids are unique among them.
 #[derive(Default)]
 pub struct LockCache<'t> {
     blocks: RefCell<HashMap<usize, Block<'t>>>,
@@ -72,29 +93,128 @@ struct Block<'t> {
     before: Vec<State>,
 }
 
+impl<'t> Block<'t> {
+    fn new(block: Node<'t>, entry: State) -> Block<'t> {
+        let mut cursor = block.walk();
+        Block {
+            stmts: block.named_children(&mut cursor).collect(),
+            before: vec![entry],
+        }
+    }
+}
+
 /// [`lock_at`] sharing what `cache` already knows about the same tree.
 pub fn lock_at_cached<'t>(
     call: Node<'t>,
     func: Node<'t>,
     src: &[u8],
-    recipe: &Recipe,
+    locks: &Locks,
     cache: &LockCache<'t>,
 ) -> (Option<bool>, String) {
     let Some(body) = func.child_by_field_name("body") else {
         return (None, "function has no body".into());
     };
-    let cx = Cx { src, recipe, cache };
+    let cx = Cx { src, locks, cache };
     let state = cx.state_before(body, call, State::Free("function entry".into()));
     match state {
-        State::Held(e) => (Some(true), e),
+        State::Held(e, _) => (Some(true), e),
         State::Free(e) => (Some(false), e),
         State::Unknown(e) => (None, e),
+        State::HeldIf { var, why, .. } if var.is_empty() => (
+            None,
+            format!("{why}, but whether it succeeded is not tested"),
+        ),
+        State::HeldIf { var, why, .. } => (
+            None,
+            format!(
+                "{why}, but `{var}` is not tested before line {}",
+                call.start_position().row + 1
+            ),
+        ),
+    }
+}
+
+/// The lock state where a function returns.
+#[derive(Debug, Clone)]
+pub struct Exit<'t> {
+    /// The `return` statement, or `None` for the end of the body.
+    pub ret: Option<Node<'t>>,
+    /// The returned expression.
+    pub value: Option<Node<'t>>,
+    pub state: ExitState,
+    pub evidence: String,
+}
+
+/// The lock at a return: held, held if the returned value is (non-)zero,
+/// free, or not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitState {
+    Held(Takers),
+    HeldIfResult { when_zero: bool, takers: Takers },
+    Free,
+    Unknown,
+}
+
+/// The lock state at every way out of `func`: each `return` (after its
+/// value is computed) and the end of the body.
+pub fn exits<'t>(func: Node<'t>, src: &[u8], locks: &Locks) -> Vec<Exit<'t>> {
+    let Some(body) = func.child_by_field_name("body") else {
+        return Vec::new();
+    };
+    let cache = LockCache::default();
+    let cx = Cx {
+        src,
+        locks,
+        cache: &cache,
+    };
+    let entry = State::Free("function entry".into());
+    let mut out = Vec::new();
+    for ret in super::kernel_c::descendants_of_kind(body, "return_statement") {
+        let before = cx.state_before(body, ret, entry.clone());
+        let value = ret.named_child(0).filter(|v| v.kind() != "comment");
+        let state = cx.at_return(value, before);
+        out.push(Exit {
+            ret: Some(ret),
+            value,
+            evidence: state.evidence().to_string(),
+            state: exit_state(state, value, src),
+        });
+    }
+    if let Some(state) = cx.run(body, entry) {
+        out.push(Exit {
+            ret: None,
+            value: None,
+            evidence: state.evidence().to_string(),
+            state: exit_state(state, None, src),
+        });
+    }
+    out
+}
+
+fn exit_state(state: State, value: Option<Node>, src: &[u8]) -> ExitState {
+    match state {
+        State::Held(_, t) => ExitState::Held(t),
+        State::Free(_) => ExitState::Free,
+        State::Unknown(_) => ExitState::Unknown,
+        State::HeldIf {
+            var,
+            when_zero,
+            takers,
+            ..
+        } => {
+            let returned = value.map(|v| text(strip_parens_casts(v), src).into_owned());
+            if returned.as_deref() == Some(var.as_str()) || var.is_empty() {
+                ExitState::HeldIfResult { when_zero, takers }
+            } else {
+                ExitState::Unknown
+            }
+        }
     }
 }
 
 struct Cx<'a, 't> {
     src: &'a [u8],
-    recipe: &'a Recipe,
+    locks: &'a Locks<'a>,
     cache: &'a LockCache<'t>,
 }
 
@@ -189,9 +309,12 @@ impl<'t> Cx<'_, 't> {
             && let Some(walk) = self.locked_walk_in(cond)
         {
             let line = lp.start_position().row + 1;
-            return State::Held(format!(
-                "inside the body of the {walk}() loop at line {line}, which returns with the page-table lock held"
-            ));
+            return State::Held(
+                format!(
+                    "inside the body of the {walk}() loop at line {line}, which returns with the page-table lock held"
+                ),
+                Takers::new(),
+            );
         }
         state
     }
@@ -200,7 +323,27 @@ impl<'t> Cx<'_, 't> {
         calls_in(node)
             .into_iter()
             .filter_map(|c| callee_name(c, self.src))
-            .find(|name| self.recipe.is_locked_walk(name))
+            .find(|name| self.locks.is_locked_walk(name))
+    }
+
+    fn taker(&self, call: Node) -> Option<Taker<'_>> {
+        let name = callee_name(call, self.src)?;
+        self.locks
+            .taker(&name, &call_args(call, self.src).join(", "))
+    }
+
+    fn held_by(&self, call: Node, taker: &Taker) -> (String, Takers) {
+        let line = call.start_position().row + 1;
+        let why = taker
+            .why
+            .map(|w| format!(", which {w}"))
+            .unwrap_or_default();
+        let mut takers = Takers::new();
+        takers.insert((taker.name.to_string(), call_args(call, self.src)));
+        (
+            format!("taken by {}() at line {line}{why}", taker.name),
+            takers,
+        )
     }
 
     /// States entering the then and else branches of an `if`.
@@ -208,21 +351,54 @@ impl<'t> Cx<'_, 't> {
         let Some(cond) = stmt.child_by_field_name("condition") else {
             return (state.clone(), state);
         };
-        for call in calls_in(cond) {
-            let Some(name) = callee_name(call, self.src) else {
-                continue;
-            };
-            let args = call_args_text(call, self.src);
-            if let Some(op) = self.recipe.lock_acquire(&name, &args) {
-                let line = call.start_position().row + 1;
-                let held = State::Held(format!("taken by {name}() at line {line}"));
-                let free = State::Free(format!("{name}() at line {line} failed"));
-                return if op.held_on_zero {
-                    (free, held)
-                } else {
+        if let Some((tested, true_means_nonzero)) = zero_test(cond, self.src) {
+            // `if (lookup(...))`, `if (!lookup(...))`.
+            if tested.kind() == "call_expression"
+                && let Some(t) = self.taker(tested)
+            {
+                let (why, takers) = self.held_by(tested, &t);
+                let held = State::Held(why, takers);
+                let line = tested.start_position().row + 1;
+                let free = State::Free(format!("{}() at line {line} failed", t.name));
+                let held_when_true = match t.held {
+                    Held::OnZero => !true_means_nonzero,
+                    Held::OnNonZero | Held::Always => true_means_nonzero,
+                };
+                return if held_when_true {
                     (held, free)
+                } else {
+                    (free, held)
                 };
             }
+            // `pte = lookup(...); if (!pte)`.
+            if let State::HeldIf {
+                var,
+                when_zero,
+                why,
+                takers,
+            } = &state
+                && text(tested, self.src) == var.as_str()
+            {
+                let line = tested.start_position().row + 1;
+                let held = State::Held(
+                    format!("{why}, and `{var}` says it succeeded (line {line})"),
+                    takers.clone(),
+                );
+                let free = State::Free(format!("{why}, but `{var}` says it failed (line {line})"));
+                let held_when_true = *when_zero != true_means_nonzero;
+                return if held_when_true {
+                    (held, free)
+                } else {
+                    (free, held)
+                };
+            }
+        }
+        if calls_in(cond).into_iter().any(|c| self.taker(c).is_some()) {
+            let line = cond.start_position().row + 1;
+            let u = State::Unknown(format!(
+                "the condition at line {line} takes the lock in a way that is not a plain test of the call"
+            ));
+            return (u.clone(), u);
         }
         let after = self.run_expression(cond, state);
         (after.clone(), after)
@@ -335,34 +511,121 @@ impl<'t> Cx<'_, 't> {
             let Some(name) = callee_name(call, self.src) else {
                 continue;
             };
-            let args = call_args_text(call, self.src);
+            let args = call_args(call, self.src).join(", ");
             let line = call.start_position().row + 1;
-            if self.recipe.lock_acquire(&name, &args).is_some() {
-                s = State::Held(format!("taken by {name}() at line {line}"));
-            } else if self.recipe.is_lock_release(&name, &args) {
+            if let Some(t) = self.locks.taker(&name, &args) {
+                let (why, takers) = self.held_by(call, &t);
+                s = match (t.held, assigned_to(call, self.src)) {
+                    (Held::Always, _) => State::Held(why, takers),
+                    (held, Some(var)) => State::HeldIf {
+                        var,
+                        when_zero: held == Held::OnZero,
+                        why,
+                        takers,
+                    },
+                    (held, None) => State::HeldIf {
+                        var: String::new(),
+                        when_zero: held == Held::OnZero,
+                        why,
+                        takers,
+                    },
+                };
+            } else if self.locks.releases(&name, &args) {
                 s = State::Free(format!("dropped by {name}() at line {line}"));
             }
         }
         s
     }
 
+    /// The state right after a `return` computed its value.
+    fn at_return(&self, value: Option<Node>, before: State) -> State {
+        let Some(v) = value else {
+            return before;
+        };
+        let v = strip_parens_casts(v);
+        // `return lookup(...)`: held as the lookup's result says.
+        if v.kind() == "call_expression"
+            && let Some(t) = self.taker(v)
+            && t.held != Held::Always
+        {
+            let (why, takers) = self.held_by(v, &t);
+            return State::HeldIf {
+                var: String::new(),
+                when_zero: t.held == Held::OnZero,
+                why,
+                takers,
+            };
+        }
+        self.run_expression(v, before)
+    }
+
     fn touches_lock(&self, node: Node) -> bool {
         calls_in(node).into_iter().any(|c| {
-            let (Some(name), args) = (callee_name(c, self.src), call_args_text(c, self.src)) else {
+            let (Some(name), args) = (callee_name(c, self.src), call_args(c, self.src).join(", "))
+            else {
                 return false;
             };
-            self.recipe.lock_acquire(&name, &args).is_some()
-                || self.recipe.is_lock_release(&name, &args)
+            self.locks.taker(&name, &args).is_some() || self.locks.releases(&name, &args)
         })
     }
 }
 
-impl<'t> Block<'t> {
-    fn new(block: Node<'t>, entry: State) -> Block<'t> {
-        let mut cursor = block.walk();
-        Block {
-            stmts: block.named_children(&mut cursor).collect(),
-            before: vec![entry],
+/// The variable a call's result is stored in: `v = call(...)`, `T *v =
+/// call(...)`, also inside `!(v = call(...))`.
+fn assigned_to(call: Node, src: &[u8]) -> Option<String> {
+    let (parent, _) = super::kernel_c::parent_through_parens_casts(call)?;
+    match parent.kind() {
+        "assignment_expression" => {
+            let left = parent.child_by_field_name("left")?;
+            (left.kind() == "identifier").then(|| text(left, src).into_owned())
+        }
+        "init_declarator" => {
+            let d = parent.child_by_field_name("declarator")?;
+            super::kernel_c::declarator_name_of(d).map(|n| text(n, src).into_owned())
+        }
+        _ => None,
+    }
+}
+
+/// `x`, `!x`, `x == 0`, `x != NULL`, `likely(x)`...: the tested
+/// expression, and whether the condition is true when it is non-zero.
+fn zero_test<'t>(cond: Node<'t>, src: &[u8]) -> Option<(Node<'t>, bool)> {
+    let mut n = strip_parens_casts(cond);
+    let mut nonzero = true;
+    loop {
+        match n.kind() {
+            "unary_expression" if super::kernel_c::operator(n, src).as_deref() == Some("!") => {
+                nonzero = !nonzero;
+                n = strip_parens_casts(n.child_by_field_name("argument")?);
+            }
+            "call_expression"
+                if callee_name(n, src).is_some_and(|f| super::kernel_c::is_branch_hint(&f)) =>
+            {
+                let args = n.child_by_field_name("arguments")?;
+                n = strip_parens_casts(args.named_child(0)?);
+            }
+            "binary_expression" => {
+                let op = super::kernel_c::operator(n, src)?;
+                let (l, r) = (
+                    n.child_by_field_name("left")?,
+                    n.child_by_field_name("right")?,
+                );
+                let zero = |x: Node| matches!(text(x, src).as_ref(), "0" | "NULL");
+                let other = if zero(r) {
+                    l
+                } else if zero(l) {
+                    r
+                } else {
+                    return None;
+                };
+                match op.as_ref() {
+                    "==" => nonzero = !nonzero,
+                    "!=" => {}
+                    _ => return None,
+                }
+                n = strip_parens_casts(other);
+            }
+            _ => return Some((n, nonzero)),
         }
     }
 }
@@ -393,10 +656,6 @@ fn child_containing<'a>(node: Node<'a>, target: Node<'a>) -> Option<Node<'a>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor)
         .find(|c| c.start_byte() <= target.start_byte() && target.end_byte() <= c.end_byte())
-}
-
-fn call_args_text(call: Node, src: &[u8]) -> String {
-    call_args(call, src).join(", ")
 }
 
 #[cfg(test)]
@@ -430,6 +689,7 @@ mod tests {
             \tmmu_notifier_invalidate_page(mm, a);\n\
             }\n";
         let recipe = crate::recipe::invalidate_page::recipe();
+        let locks = Locks::new(&recipe, &[]);
         let tree = parse(src);
         let calls: Vec<Node> = calls_in(tree.root_node())
             .into_iter()
@@ -439,7 +699,7 @@ mod tests {
         let func = enclosing_function(calls[0]).unwrap();
         let fresh: Vec<_> = calls
             .iter()
-            .map(|c| lock_at(*c, func, src, &recipe))
+            .map(|c| lock_at(*c, func, src, &locks))
             .collect();
         let held: Vec<Option<bool>> = fresh.iter().map(|(h, _)| *h).collect();
         assert_eq!(
@@ -464,11 +724,61 @@ mod tests {
             let cache = LockCache::default();
             for i in order {
                 assert_eq!(
-                    lock_at_cached(calls[i], func, src, &recipe, &cache),
+                    lock_at_cached(calls[i], func, src, &locks, &cache),
                     fresh[i],
                     "call {i}"
                 );
             }
         }
+    }
+
+    /// A lookup that takes the lock only on success holds it on the branch
+    /// of the test of its result that means success.
+    #[test]
+    fn a_lock_taken_on_success_is_held_where_the_result_says_so() {
+        let src = b"int f(struct page *page, struct mm_struct *mm, unsigned long a)\n\
+            {\n\
+            \tspinlock_t *ptl;\n\
+            \tpte_t *pte;\n\
+            \tpte = find_pte(page, mm, a, &ptl);\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            \tif (!pte) {\n\
+            \t\tmmu_notifier_invalidate_page(mm, a);\n\
+            \t\treturn 0;\n\
+            \t}\n\
+            \tmmu_notifier_invalidate_page(mm, a);\n\
+            \tpte_unmap_unlock(pte, ptl);\n\
+            \treturn 1;\n\
+            }\n";
+        let recipe = crate::recipe::invalidate_page::recipe();
+        let helper = crate::scan::model::LockHelper {
+            name: "find_pte".into(),
+            file: "mm/x.c".into(),
+            line: 1,
+            held: Held::OnNonZero,
+            extent: crate::recipe::Extent::Unknown,
+            mm_arg: Some(1),
+            address_arg: Some(2),
+            page_arg: Some(0),
+            why: "returns non-zero with *ptlp locked".into(),
+        };
+        let helpers = [helper];
+        let locks = Locks::new(&recipe, &helpers);
+        let tree = parse(src);
+        let calls: Vec<Node> = calls_in(tree.root_node())
+            .into_iter()
+            .filter(|c| callee_name(*c, src).as_deref() == Some("mmu_notifier_invalidate_page"))
+            .collect();
+        let func = enclosing_function(calls[0]).unwrap();
+        let held: Vec<Option<bool>> = calls
+            .iter()
+            .map(|c| lock_at(*c, func, src, &locks).0)
+            .collect();
+        assert_eq!(held, [None, Some(false), Some(true)]);
+        let (_, evidence) = lock_at(calls[2], func, src, &locks);
+        assert!(
+            evidence.contains("taken by find_pte() at line 5, which returns non-zero"),
+            "{evidence}"
+        );
     }
 }

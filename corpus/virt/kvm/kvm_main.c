@@ -7,6 +7,20 @@ static inline struct kvm *mmu_notifier_to_kvm(struct mmu_notifier *mn)
 	return container_of(mn, struct kvm, mmu_notifier);
 }
 
+/*
+ * Kick every vCPU: one statement-like macro opens the loop's block and
+ * another closes it, which no C parser can read as written.  It must not
+ * hide the callback below.
+ */
+static void kvm_kick_all(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu;
+
+	KVM_VCPUS_BEGIN(kvm, vcpu) {
+		kvm_vcpu_kick(vcpu);
+	KVM_VCPUS_END;
+}
+
 static void kvm_mmu_notifier_invalidate_page(struct mmu_notifier *mn,
 					     struct mm_struct *mm,
 					     unsigned long address)
