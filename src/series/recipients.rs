@@ -140,7 +140,12 @@ impl Finder {
 
     fn run_script(&self, file: &Path) -> Result<Recipients, SeriesError> {
         let mut cmd = Command::new("perl");
+        // get_maintainer.pl orders people of equal rank by walking Perl
+        // hashes, whose order changes with every run; a fixed seed makes the
+        // same tree give the same To: line, so a resend or a diff of two
+        // runs shows only what really changed.
         cmd.current_dir(&self.tree)
+            .env("PERL_HASH_SEED", "0")
             .arg(SCRIPT)
             .args(SCRIPT_ARGS)
             .arg(file);
