@@ -279,12 +279,12 @@ impl Recipe {
         self.walk_specs.iter().find(|w| w.function == name)
     }
 
-    /// `Some(true)` for a pmd change, `Some(false)` for a pte change.
-    pub fn modifies_pmd(&self, name: &str) -> Option<bool> {
+    /// The level of the page table a call changes, if it changes one.
+    pub fn modified_level(&self, name: &str) -> Option<Level> {
         if self.pmd_modifiers.contains(&name) {
-            Some(true)
+            Some(Level::Pmd)
         } else if self.pte_modifiers.contains(&name) {
-            Some(false)
+            Some(Level::Pte)
         } else {
             None
         }
@@ -299,4 +299,12 @@ pub fn all() -> Vec<Recipe> {
 /// The recipe with this id.
 pub fn by_id(id: &str) -> Option<Recipe> {
     all().into_iter().find(|r| r.id == id)
+}
+
+/// The level of a page-table entry a call changes: its exact range is one
+/// page for a pte, the aligned PMD for a pmd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Pte,
+    Pmd,
 }

@@ -20,7 +20,7 @@ use super::text::{
     block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
 };
 use super::workspace::{UnitDraft, Workspace};
-use crate::recipe::{Extent, Recipe};
+use crate::recipe::{Extent, Level, Recipe};
 use crate::scan::kernel_c::{
     Parsed, call_args, callee_name, calls_in, enclosing_function, function_name, text,
 };
@@ -233,8 +233,7 @@ struct Bracket<'t> {
 
 /// A page-table change before the call.
 struct Change<'t> {
-    pmd: bool,
-    address: String,
+    entry: Entry,
     stmt: Node<'t>,
     block: Node<'t>,
 }
@@ -859,7 +858,7 @@ impl<'a> CallCx<'a> {
             if c.start_byte() >= call.start_byte() {
                 continue;
             }
-            let Some(pmd) = callee_name(c, self.src).and_then(|n| self.recipe.modifies_pmd(&n))
+            let Some(level) = callee_name(c, self.src).and_then(|n| self.recipe.modified_level(&n))
             else {
                 continue;
             };
@@ -870,8 +869,7 @@ impl<'a> CallCx<'a> {
             let stmt = statement_of(c);
             let block = block_of(stmt).ok_or("page-table change outside a block")?;
             out.push(Change {
-                pmd,
-                address,
+                entry: Entry { level, address },
                 stmt,
                 block,
             });
@@ -908,8 +906,7 @@ impl<'a> CallCx<'a> {
         }
         let indent = indent_at(self.src, stmt.start_byte());
         let range = if groups.len() == 1 {
-            let (pmd, addr) = &groups[0].0;
-            exact_range(*pmd, addr)
+            groups[0].0.exact_range()
         } else {
             self.assign_exact_ranges(edits, &groups, names)?;
             let holder =
@@ -945,11 +942,11 @@ impl<'a> CallCx<'a> {
     fn assign_exact_ranges(
         &self,
         edits: &mut Vec<(usize, usize, String)>,
-        groups: &[((bool, String), Vec<&Change>)],
+        groups: &[(Entry, Vec<&Change>)],
         names: &Names,
     ) -> Result<(), String> {
         let mut blocks = Vec::new();
-        for ((pmd, addr), changes) in groups {
+        for (entry, changes) in groups {
             let block = changes[0].block;
             if changes.iter().any(|c| c.block.id() != block.id()) || blocks.contains(&block.id()) {
                 return Err("page-table changes of different sizes share a branch".into());
@@ -962,12 +959,7 @@ impl<'a> CallCx<'a> {
                 .unwrap();
             let indent = indent_at(self.src, last.start_byte());
             let at = line_end(self.src, last.end_byte() - 1);
-            let (cs, ce) = (&names.cstart, &names.cend);
-            let text = if *pmd {
-                format!("{indent}{cs} = {addr} & PMD_MASK;\n{indent}{ce} = {cs} + PMD_SIZE;\n")
-            } else {
-                format!("{indent}{cs} = {addr};\n{indent}{ce} = {cs} + PAGE_SIZE;\n")
-            };
+            let text = entry.assignments(&indent, &names.cstart, &names.cend);
             edits.push((at, at, text));
         }
         Ok(())
@@ -995,31 +987,26 @@ impl<'a> CallCx<'a> {
         }
         let mut inline = true;
         let mut texts = Vec::new();
-        for ((pmd, addr), changes) in &groups {
+        for (entry, changes) in &groups {
             let last = changes
                 .iter()
                 .map(|c| c.stmt)
                 .max_by_key(|s| s.end_byte())
                 .unwrap();
             let indent = indent_at(self.src, last.start_byte());
-            let (s, e) = exact_range(*pmd, addr);
+            let (s, e) = entry.exact_range();
             let text = call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]);
             inline &= text.lines().all(|l| super::text::display_width(l) <= 80);
-            texts.push((last, indent, *pmd, addr.clone(), text));
+            texts.push((last, indent, entry, text));
         }
-        for (last, indent, pmd, addr, text) in texts {
+        for (last, indent, entry, text) in texts {
             let at = line_end(self.src, last.end_byte() - 1);
             let text = if inline {
                 text
             } else {
                 // Too long for 80 columns even wrapped: name the range.
                 let (cs, ce) = (&names.cstart, &names.cend);
-                let assign = if pmd {
-                    format!("{indent}{cs} = {addr} & PMD_MASK;\n{indent}{ce} = {cs} + PMD_SIZE;\n")
-                } else {
-                    format!("{indent}{cs} = {addr};\n{indent}{ce} = {cs} + PAGE_SIZE;\n")
-                };
-                assign
+                entry.assignments(&indent, cs, ce)
                     + &call_statement(
                         &indent,
                         self.recipe.range_call,
@@ -1066,10 +1053,10 @@ impl<'a> CallCx<'a> {
         &self,
         edits: &mut Vec<(usize, usize, String)>,
         call: Node,
-        groups: &[((bool, String), Vec<&Change>)],
+        groups: &[(Entry, Vec<&Change>)],
         mm: &str,
     ) -> Result<String, String> {
-        let [((pmd, addr), _)] = groups else {
+        let [(entry, _)] = groups else {
             return Err(format!(
                 "page-table changes of different sizes ({}) on different paths before the unlock: \
                  no one exact range under the lock covers them",
@@ -1100,7 +1087,7 @@ impl<'a> CallCx<'a> {
             self.check_movable_condition(c, unlock)?;
         }
         let indent = indent_at(self.src, unlock.start_byte());
-        let (s, e) = exact_range(*pmd, addr);
+        let (s, e) = entry.exact_range();
         let moved = match condition {
             Some(c) => format!(
                 "{indent}if {}\n{}",
@@ -1309,42 +1296,63 @@ fn site_callee(site: &Site) -> &str {
     }
 }
 
-type Groups<'c, 't> = Vec<((bool, String), Vec<&'c Change<'t>>)>;
+/// The entry a change touches: its level and the address expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    level: Level,
+    address: String,
+}
+
+impl Entry {
+    /// Exact range of the entry: a pte is one page, a pmd the aligned PMD.
+    fn exact_range(&self) -> (String, String) {
+        let addr = &self.address;
+        match self.level {
+            Level::Pmd => (
+                format!("{addr} & PMD_MASK"),
+                format!("({addr} & PMD_MASK) + PMD_SIZE"),
+            ),
+            Level::Pte => (addr.to_string(), format!("{addr} + PAGE_SIZE")),
+        }
+    }
+
+    /// The statements that set the locals `cs` and `ce` to the exact range.
+    fn assignments(&self, indent: &str, cs: &str, ce: &str) -> String {
+        let addr = &self.address;
+        match self.level {
+            Level::Pmd => {
+                format!("{indent}{cs} = {addr} & PMD_MASK;\n{indent}{ce} = {cs} + PMD_SIZE;\n")
+            }
+            Level::Pte => format!("{indent}{cs} = {addr};\n{indent}{ce} = {cs} + PAGE_SIZE;\n"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let addr = &self.address;
+        match self.level {
+            Level::Pmd => format!("a pmd at `{addr} & PMD_MASK` for PMD_SIZE"),
+            Level::Pte => format!("a pte: one page at `{addr}`"),
+        }
+    }
+}
+
+type Groups<'c, 't> = Vec<(Entry, Vec<&'c Change<'t>>)>;
 
 fn group_changes<'c, 't>(changes: &'c [Change<'t>]) -> Groups<'c, 't> {
     let mut groups: Groups = Vec::new();
     for c in changes {
-        let key = (c.pmd, c.address.clone());
-        match groups.iter_mut().find(|(k, _)| *k == key) {
+        match groups.iter_mut().find(|(k, _)| *k == c.entry) {
             Some((_, v)) => v.push(c),
-            None => groups.push((key, vec![c])),
+            None => groups.push((c.entry.clone(), vec![c])),
         }
     }
     groups
 }
 
-/// Exact range of one entry: a pte is one page, a pmd the aligned PMD.
-fn exact_range(pmd: bool, addr: &str) -> (String, String) {
-    if pmd {
-        (
-            format!("{addr} & PMD_MASK"),
-            format!("({addr} & PMD_MASK) + PMD_SIZE"),
-        )
-    } else {
-        (addr.to_string(), format!("{addr} + PAGE_SIZE"))
-    }
-}
-
-fn describe_groups(groups: &[((bool, String), Vec<&Change>)]) -> String {
+fn describe_groups(groups: &[(Entry, Vec<&Change>)]) -> String {
     groups
         .iter()
-        .map(|((pmd, addr), _)| {
-            if *pmd {
-                format!("a pmd at `{addr} & PMD_MASK` for PMD_SIZE")
-            } else {
-                format!("a pte: one page at `{addr}`")
-            }
-        })
+        .map(|(entry, _)| entry.describe())
         .collect::<Vec<_>>()
         .join("; ")
 }
