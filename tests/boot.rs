@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kseries::verify::{
-    ProblemKind, StepStatus, VerifyOptions, render_table, steps::SeriesReport, verify_series,
+    ProblemKind, StepStatus, VerifyOptions, render_table, steps::VerifyReport, verify_series,
 };
 
 fn work_dir() -> PathBuf {
@@ -28,7 +28,7 @@ fn options(repo: &std::path::Path, range: &str, name: &str) -> VerifyOptions {
     opts
 }
 
-fn show(report: &SeriesReport) {
+fn show(report: &VerifyReport) {
     eprintln!("{}", render_table(report));
     for s in &report.steps {
         if let Some(t) = &s.boot {
