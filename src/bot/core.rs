@@ -14,7 +14,7 @@ use super::config::Config;
 use super::git::{self, BranchName, PushUrl};
 use super::github::{CheckRun, GhError, GitHub};
 use super::webhook::{Event, RepoId};
-use super::{Commit, PullSeriesRequest, Series, SeriesRequest, SeriesRunner};
+use super::{BuiltSeries, Commit, PullSeriesRequest, SeriesRequest, SeriesRunner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
@@ -264,7 +264,7 @@ impl Bot {
     async fn push(
         &self,
         repo: &RepoId,
-        series: &Series,
+        series: &BuiltSeries,
         branch: &BranchName,
     ) -> Result<(), BotError> {
         let url = match &self.push_url {
@@ -286,7 +286,7 @@ impl Bot {
     async fn upsert_pull(
         &self,
         repo: &RepoId,
-        series: &Series,
+        series: &BuiltSeries,
         head: &BranchName,
         base: &BranchName,
     ) -> Result<(u64, bool, bool), BotError> {
@@ -361,7 +361,7 @@ impl Bot {
         &self,
         cfg: &Config,
         repo: &RepoId,
-        series: Arc<Series>,
+        series: Arc<BuiltSeries>,
     ) -> Result<Vec<CheckRunReport>, BotError> {
         let mut started = Vec::new();
         for commit in &series.commits {
@@ -406,7 +406,7 @@ impl Bot {
         repo: &RepoId,
         number: u64,
         head_sha: &str,
-    ) -> Result<Series, BotError> {
+    ) -> Result<BuiltSeries, BotError> {
         let commits = self
             .gh
             .pull_commits(repo, number)

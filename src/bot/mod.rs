@@ -67,7 +67,7 @@ pub struct Commit {
 
 /// A series ready to push and check: its commits live in `repo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Series {
+pub struct BuiltSeries {
     /// The local repository holding the commits.
     pub repo: PathBuf,
     /// The last commit (what the series branch points at).
@@ -120,6 +120,8 @@ pub enum RunnerError {
     Verify(#[from] crate::verify::VerifyError),
     #[error("verify ran no step for {0}")]
     NoVerifyStep(String),
+    #[error(transparent)]
+    Pipeline(crate::pipeline::PipelineError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -128,18 +130,31 @@ pub enum RunnerError {
     },
 }
 
+/// Scan and rewrite errors keep the stage's name in front, as before
+/// the pipeline was shared.
+impl From<crate::pipeline::PipelineError> for RunnerError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        use crate::pipeline::PipelineError as P;
+        match e {
+            P::Scan(e) => RunnerError::Scan(e),
+            P::Rewrite(e) => RunnerError::Rewrite(e),
+            other => RunnerError::Pipeline(other),
+        }
+    }
+}
+
 /// The pipeline, as the bot sees it.  Implementations are blocking; the
 /// bot calls them off the async runtime's worker threads.
 pub trait SeriesRunner: Send + Sync {
     /// Runs scan → rewrite → series on `req.base_sha` and returns the
     /// commits (none when there is nothing to migrate).
-    fn build_series(&self, req: &SeriesRequest) -> Result<Series, RunnerError>;
+    fn build_series(&self, req: &SeriesRequest) -> Result<BuiltSeries, RunnerError>;
     /// Makes an existing pull request's commits available for checking.
-    fn pull_series(&self, req: &PullSeriesRequest) -> Result<Series, RunnerError>;
+    fn pull_series(&self, req: &PullSeriesRequest) -> Result<BuiltSeries, RunnerError>;
     /// Runs one check on one commit of `series`.
     fn run_check(
         &self,
-        series: &Series,
+        series: &BuiltSeries,
         commit: &Commit,
         check: CheckKind,
     ) -> Result<CheckOutcome, RunnerError>;
