@@ -253,11 +253,10 @@ fn run_check(
 ) -> anyhow::Result<ExitCode> {
     let recipe = recipe(id)?;
     let report = kseries::check::check(tree.path(), &recipe)?;
-    anyhow::ensure!(
-        report.summary.files_walked > 0,
-        "no kernel source in {}: it holds no C files (*.c, *.h); give the top of a kernel tree",
-        tree.path().display()
-    );
+    if report.summary.files_walked == 0 {
+        let path = tree.path().to_path_buf();
+        return Err(kseries::pipeline::PipelineError::NoSource(path).into());
+    }
     match format {
         CheckFormat::Text => {
             write!(
