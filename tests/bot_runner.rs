@@ -26,24 +26,23 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-#[test]
-fn the_real_runner_commits_one_plan_unit_per_commit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let origin = tmp.path().join("origin");
+/// The corpus committed in `origin`, and the bot's clone of it in `work`.
+fn corpus_fork(tmp: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let origin = tmp.join("origin");
     copy_dir(&common::corpus(), &origin);
     git(&origin, &["init", "-q", "-b", "master"]);
     git(&origin, &["add", "-A"]);
     git(&origin, &["commit", "-q", "-m", "corpus"]);
-    let work = tmp.path().join("work");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            origin.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    let work = tmp.join("work");
+    let (o, w) = (origin.to_str().unwrap(), work.to_str().unwrap());
+    git(tmp, &["clone", "-q", o, w]);
+    (origin, work)
+}
+
+#[test]
+fn the_real_runner_commits_one_plan_unit_per_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (origin, work) = corpus_fork(tmp.path());
     // A push the clone has not seen yet.
     std::fs::write(origin.join("NEWS"), "pushed later\n").unwrap();
     git(&origin, &["add", "NEWS"]);
@@ -118,16 +117,10 @@ fn flat(text: &str) -> String {
 #[test]
 fn the_bot_and_the_command_line_leave_the_same_uses_for_review() {
     let tmp = tempfile::tempdir().unwrap();
-    let origin = tmp.path().join("origin");
-    copy_dir(&common::corpus(), &origin);
-    git(&origin, &["init", "-q", "-b", "master"]);
-    git(&origin, &["add", "-A"]);
-    git(&origin, &["commit", "-q", "-m", "corpus"]);
+    let (origin, work) = corpus_fork(tmp.path());
     git(&origin, &["config", "user.name", "Ada Kernel"]);
     git(&origin, &["config", "user.email", "ada@example.org"]);
-    let work = tmp.path().join("work");
-    let (o, w) = (origin.to_str().unwrap(), work.to_str().unwrap());
-    git(tmp.path(), &["clone", "-q", o, w]);
+    let o = origin.to_str().unwrap();
     let base = git(&origin, &["rev-parse", "HEAD"]);
 
     // What the command line refuses to cut without --allow-partial.

@@ -481,14 +481,19 @@ impl Run<'_> {
             &self.src,
         )?;
         let mut failure: Option<String> = None;
-
-        let compile = self.compile_x86(sha, &subject, &touched, &former, progress)?;
+        let commit = StepCommit {
+            sha,
+            subject: &subject,
+            touched: &touched,
+            former: &former,
+        };
+        let compile = self.compile_x86(&commit, progress)?;
         if let Some(report) = &compile
             && !report.no_failures()
         {
             failure = Some(x86_failure(report));
         }
-        let cross_results = self.compile_cross(sha, &subject, &touched, &former, progress)?;
+        let cross_results = self.compile_cross(&commit, progress)?;
         if failure.is_none()
             && let Some(bad) = cross_results
                 .iter()
@@ -545,15 +550,13 @@ impl Run<'_> {
     /// check is off.
     fn compile_x86(
         &mut self,
-        sha: &str,
-        subject: &str,
-        touched: &[PathBuf],
-        former: &[PathBuf],
+        commit: &StepCommit,
         progress: &Progress,
     ) -> Result<Option<CompileReport>, VerifyError> {
-        let x86_files: Vec<PathBuf> = touched
+        let x86_files: Vec<PathBuf> = commit
+            .touched
             .iter()
-            .chain(former)
+            .chain(commit.former)
             .filter(|f| is_compiled_source(f) && cross::arch_of(f).is_none())
             .cloned()
             .collect();
@@ -561,7 +564,7 @@ impl Run<'_> {
             return Ok(None);
         }
         let phase = format!("compile ({} files)", x86_files.len());
-        progress.phase(sha, &phase, subject);
+        progress.phase(commit.sha, &phase, commit.subject);
         let mut req = CompileRequest::new(&self.src, self.work.join("compile"), x86_files);
         req.jobs = self.opts.jobs;
         let mut report = compile_check(&req)?;
@@ -584,10 +587,7 @@ impl Run<'_> {
     /// Makefiles build); failures are judged against the range's base.
     fn compile_cross(
         &mut self,
-        sha: &str,
-        subject: &str,
-        touched: &[PathBuf],
-        former: &[PathBuf],
+        commit: &StepCommit,
         progress: &Progress,
     ) -> Result<Vec<CrossFile>, VerifyError> {
         let mut all = Vec::new();
@@ -604,10 +604,11 @@ impl Run<'_> {
             cross::CROSS_ARCHES.iter().filter(|a| wanted(a)).collect();
         for arch in arches {
             let src = &self.src;
-            let files: Vec<PathBuf> = touched
+            let files: Vec<PathBuf> = commit
+                .touched
                 .iter()
                 .filter(|f| cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch))
-                .chain(former.iter().filter(|f| {
+                .chain(commit.former.iter().filter(|f| {
                     cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch)
                         || (is_compiled_source(f)
                             && cross::arch_of(f).is_none()
@@ -618,7 +619,11 @@ impl Run<'_> {
             if files.is_empty() {
                 continue;
             }
-            progress.phase(sha, &format!("cross {}", arch.src_arch), subject);
+            progress.phase(
+                commit.sha,
+                &format!("cross {}", arch.src_arch),
+                commit.subject,
+            );
             let dir = self.work.join(format!("cross-{}", arch.src_arch));
             let jobs = self.opts.jobs;
             let mut results = cross::cross_check(&self.src, &dir, arch, &files, jobs)?;
@@ -656,6 +661,15 @@ impl Run<'_> {
         }
         Ok(Some(base_src))
     }
+}
+
+/// The commit a step checks and the files its compile checks start from.
+struct StepCommit<'a> {
+    sha: &'a str,
+    subject: &'a str,
+    touched: &'a [PathBuf],
+    /// Files that used what the commit removes.
+    former: &'a [PathBuf],
 }
 
 /// `x86_64 compile failed: FILE, FILE`.
