@@ -100,31 +100,7 @@ pub fn series_summary(
     )?;
     writeln!(out, "  {}", report.cover.subject)?;
     for p in &report.patches {
-        let check = match &p.checkpatch {
-            Some(c) if c.clean() && c.checks == 0 => {
-                format!(
-                    "  {}checkpatch clean{}",
-                    style::GOOD.render(),
-                    style::GOOD.render_reset()
-                )
-            }
-            Some(c) => {
-                let st = if c.clean() {
-                    style::NOTE
-                } else {
-                    style::WARNING
-                };
-                format!(
-                    "  {}checkpatch: {}, {}, {}{}",
-                    st.render(),
-                    count(c.errors, "error", "errors"),
-                    count(c.warnings, "warning", "warnings"),
-                    count(c.checks, "check", "checks"),
-                    st.render_reset()
-                )
-            }
-            None => String::new(),
-        };
+        let check = checkpatch_cell(p.checkpatch.as_ref());
         writeln!(
             out,
             "{:3} {} {}{check}",
@@ -159,6 +135,44 @@ pub fn series_summary(
     for w in &report.warnings {
         warn(w);
     }
+    files_written(report, out)?;
+    let cover = cover_source(report, opts);
+    writeln!(out, "{cover}")?;
+    Ok(())
+}
+
+/// `  checkpatch clean`, or its counts in the colour of the worst; empty
+/// without `--check`.
+fn checkpatch_cell(c: Option<&kseries::series::Checkpatch>) -> String {
+    use kseries::words::count;
+    match c {
+        Some(c) if c.clean() && c.checks == 0 => format!(
+            "  {}checkpatch clean{}",
+            style::GOOD.render(),
+            style::GOOD.render_reset()
+        ),
+        Some(c) => {
+            let st = if c.clean() {
+                style::NOTE
+            } else {
+                style::WARNING
+            };
+            format!(
+                "  {}checkpatch: {}, {}, {}{}",
+                st.render(),
+                count(c.errors, "error", "errors"),
+                count(c.warnings, "warning", "warnings"),
+                count(c.checks, "check", "checks"),
+                st.render_reset()
+            )
+        }
+        None => String::new(),
+    }
+}
+
+/// Where the patches and the mbox went, or that only the branch was made.
+fn files_written(report: &kseries::series::SeriesReport, out: &mut Out) -> anyhow::Result<()> {
+    use kseries::words::count;
     match (&report.output_dir, &report.mbox) {
         (None, None) => writeln!(
             out,
@@ -179,7 +193,15 @@ pub fn series_summary(
             }
         }
     }
-    let cover = match report.cover.source {
+    Ok(())
+}
+
+/// Whose cover letter it is, and how to change it.
+fn cover_source(
+    report: &kseries::series::SeriesReport,
+    opts: &kseries::series::SeriesOptions,
+) -> String {
+    match report.cover.source {
         kseries::series::CoverSource::Generated => format!(
             "The cover letter is kseries' own; edit it with `git branch --edit-description {}` and run series again.",
             opts.branch
@@ -193,7 +215,5 @@ pub fn series_summary(
         kseries::series::CoverSource::File => {
             "The cover letter is your file (kept as the branch description).".to_string()
         }
-    };
-    writeln!(out, "{cover}")?;
-    Ok(())
+    }
 }
