@@ -159,6 +159,30 @@ pub fn for_range(repo: &Path, range: &str, checks: &[CheckKind]) -> Result<Matri
 mod tests {
     use super::*;
 
+    /// One matrix job verifies only its check on its architecture.
+    #[test]
+    fn a_job_keeps_only_its_check_and_architecture() {
+        let fresh = || crate::verify::VerifyOptions::new("/r", "a..b");
+        let mut o = fresh();
+        restrict_to_job(&mut o, CheckKind::Build, "x86_64").unwrap();
+        assert!(o.compile_check && !o.cross && !o.boot);
+        let mut o = fresh();
+        restrict_to_job(&mut o, CheckKind::Build, "arm").unwrap();
+        assert!(!o.compile_check && o.cross && !o.boot);
+        assert_eq!(o.cross_arches, Some(vec!["arm".to_string()]));
+        let mut o = fresh();
+        restrict_to_job(&mut o, CheckKind::Boot, "x86_64").unwrap();
+        assert!(!o.compile_check && !o.cross && o.boot);
+        let err = restrict_to_job(&mut fresh(), CheckKind::Boot, "arm").unwrap_err();
+        assert_eq!(err.to_string(), "--check boot boots x86_64 only, not arm");
+        let err = restrict_to_job(&mut fresh(), CheckKind::Build, "vax").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown architecture \"vax\" (known: x86_64, arm"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_commit_builds_on_x86_64_and_the_arches_it_touches_and_boots_once() {
         let touched = [
