@@ -411,7 +411,7 @@ fn run_verify(a: VerifyArgs, out: &mut Out) -> anyhow::Result<ExitCode> {
         VerifyFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         VerifyFormat::JobJson => {
             let step = report.steps.first().context("no commit was verified")?;
-            let job = kseries::bot::checks::job_result(step, check.kind(), &a.arch);
+            let job = kseries::bot::check_runs::job_result(step, check.kind(), &a.arch);
             writeln!(out, "{}", serde_json::to_string_pretty(&job)?)?;
         }
     }
@@ -464,7 +464,7 @@ fn run_bot(cmd: BotCommand, out: &mut Out) -> anyhow::Result<ExitCode> {
             require_git_repo(tree.path())?;
             let checks = match &config {
                 Some(path) => kseries::bot::config::Config::load(path)?.checks,
-                None => kseries::bot::checks::CheckKind::ALL.to_vec(),
+                None => kseries::bot::check_runs::CheckKind::ALL.to_vec(),
             };
             let matrix = kseries::bot::matrix::for_range(tree.path(), &range, &checks)?;
             writeln!(out, "{}", serde_json::to_string(&matrix)?)?;

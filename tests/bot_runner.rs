@@ -7,7 +7,7 @@ mod bot_support;
 mod common;
 
 use bot_support::git;
-use kseries::bot::checks::CheckKind;
+use kseries::bot::check_runs::CheckKind;
 use kseries::bot::git::BranchName;
 use kseries::bot::runner::GitSeriesRunner;
 use kseries::bot::webhook::RepoId;
@@ -104,7 +104,10 @@ fn the_real_runner_commits_one_plan_unit_per_commit() {
     let boot = runner
         .run_check(&series, &series.commits[0], CheckKind::Boot)
         .unwrap();
-    assert_eq!(boot.conclusion, kseries::bot::checks::Conclusion::Skipped);
+    assert_eq!(
+        boot.conclusion,
+        kseries::bot::check_runs::Conclusion::Skipped
+    );
 }
 
 fn flat(text: &str) -> String {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::checks::{self, CheckKind, CheckOutcome, Conclusion, JobResult};
+use super::check_runs::{self, CheckKind, CheckOutcome, Conclusion, JobResult};
 use super::config::Config;
 use super::git::{self, BranchName, PushUrl};
 use super::github::{CheckRun, GhError, GitHub};
@@ -348,7 +348,7 @@ impl Bot {
         id: u64,
         outcome: &CheckOutcome,
     ) -> Result<(), BotError> {
-        for body in checks::completion_requests(outcome) {
+        for body in check_runs::completion_requests(outcome) {
             self.gh.update_check_run(repo, id, &body).await?;
         }
         Ok(())
@@ -381,7 +381,7 @@ impl Bot {
                 Err(e) => CheckOutcome {
                     conclusion: Conclusion::Neutral,
                     title: format!("{}: could not run", check.id()),
-                    summary: checks::summary_table(
+                    summary: check_runs::summary_table(
                         &["check", "error"],
                         &[vec![check.id().into(), e.to_string()]],
                     ),
@@ -525,7 +525,7 @@ impl Bot {
     /// (one per commit, check and architecture), merged per commit and
     /// check.
     pub async fn collect(&self, repo: &RepoId, results: &[JobResult]) -> Result<Report, BotError> {
-        let merged = checks::merge_job_results(results);
+        let merged = check_runs::merge_job_results(results);
         let mut existing: HashMap<String, Vec<CheckRun>> = HashMap::new();
         let mut report = Report::default();
         for ((sha, check), outcome) in merged {

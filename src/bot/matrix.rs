@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::CheckKind;
+use super::check_runs::CheckKind;
 use super::git::{self, GitError, is_hex_sha};
 use crate::verify::cross;
 

@@ -15,7 +15,7 @@
 //! [`SeriesRunner`]; [`runner::GitSeriesRunner`] is the real one.
 
 pub mod auth;
-pub mod checks;
+pub mod check_runs;
 pub mod config;
 mod core;
 pub mod git;
@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use self::auth::{AppAuth, Auth};
-use self::checks::{CheckKind, CheckOutcome};
+use self::check_runs::{CheckKind, CheckOutcome};
 use self::config::Config;
 pub use self::core::{Bot, BotError, CheckRunReport, Report};
 use self::git::BranchName;
@@ -198,7 +198,7 @@ pub enum EntryError {
     #[error(transparent)]
     Event(#[from] webhook::EventError),
     #[error(transparent)]
-    Collect(#[from] checks::CollectError),
+    Collect(#[from] check_runs::CollectError),
     #[error(transparent)]
     Bot(#[from] BotError),
 }
@@ -514,7 +514,7 @@ pub async fn collect_once(
     runner: Arc<dyn SeriesRunner>,
 ) -> Result<Report, EntryError> {
     let repo = RepoId::parse(&opts.repository)?;
-    let results = checks::read_job_results(&opts.results_dir)?;
+    let results = check_runs::read_job_results(&opts.results_dir)?;
     let bot = opts.bot.bot(runner)?;
     Ok(bot.collect(&repo, &results).await?)
 }

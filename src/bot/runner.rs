@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use super::checks::{self, CheckKind, CheckOutcome, Conclusion};
+use super::check_runs::{self, CheckKind, CheckOutcome, Conclusion};
 use super::git::{self, is_hex_sha};
 use super::{BuiltSeries, Commit, PullSeriesRequest, RunnerError, SeriesRequest, SeriesRunner};
 use crate::check::Diagnostic;
@@ -139,7 +139,7 @@ impl GitSeriesRunner {
             return Ok(CheckOutcome {
                 conclusion: Conclusion::Skipped,
                 title: "boot: not a kernel tree".into(),
-                summary: checks::summary_table(
+                summary: check_runs::summary_table(
                     &["check", "result"],
                     &[vec![
                         "boot".into(),
@@ -158,7 +158,7 @@ impl GitSeriesRunner {
             .steps
             .first()
             .ok_or_else(|| RunnerError::NoVerifyStep(commit.sha.clone()))?;
-        Ok(checks::boot_outcome(step))
+        Ok(check_runs::boot_outcome(step))
     }
 
     /// Compiles the files `commit` touches (x86_64 allmodconfig) and lints
@@ -191,7 +191,7 @@ impl GitSeriesRunner {
             annotations.push(finding_annotation(d));
         }
         let mut summary =
-            checks::summary_table(&["file", "result", "detail", "time"], &compiled.rows);
+            check_runs::summary_table(&["file", "result", "detail", "time"], &compiled.rows);
         summary.push_str(&findings_table(&findings));
         if lint_files.len() > report.files.len() {
             summary.push_str(&format!(
@@ -256,7 +256,7 @@ struct CompileOutcome {
     /// Failure when a file fails to compile; neutral when none compiled.
     conclusion: Conclusion,
     rows: Vec<Vec<String>>,
-    annotations: Vec<checks::Annotation>,
+    annotations: Vec<check_runs::Annotation>,
     /// Files that were compiled (whatever the result).
     tested: usize,
 }
@@ -279,13 +279,13 @@ impl CompileOutcome {
                     out.tested += 1;
                     out.conclusion = Conclusion::Failure;
                     out.annotations
-                        .extend(checks::compiler_annotations(errors, "failure"));
+                        .extend(check_runs::compiler_annotations(errors, "failure"));
                     ("failed".to_string(), first_line(errors))
                 }
                 FileResult::FailsAtBase { errors } => {
                     out.tested += 1;
                     out.annotations
-                        .extend(checks::compiler_annotations(errors, "warning"));
+                        .extend(check_runs::compiler_annotations(errors, "warning"));
                     ("fails at base".to_string(), first_line(errors))
                 }
                 FileResult::NotCompileTested { reason } => {
@@ -326,18 +326,18 @@ fn findings_table(findings: &[Diagnostic]) -> String {
         .collect();
     format!(
         "\n`kseries check` findings:\n\n{}",
-        checks::summary_table(&["where", "rule", "severity", "message"], &rows)
+        check_runs::summary_table(&["where", "rule", "severity", "message"], &rows)
     )
 }
 
 /// A finding as an annotation on its line: errors fail the check run.
-fn finding_annotation(d: &Diagnostic) -> checks::Annotation {
+fn finding_annotation(d: &Diagnostic) -> check_runs::Annotation {
     let level = match d.severity {
         crate::check::Severity::Error => "failure",
         crate::check::Severity::Warning => "warning",
         crate::check::Severity::Note => "notice",
     };
-    checks::Annotation {
+    check_runs::Annotation {
         path: d.file.clone(),
         start_line: d.line as u64,
         end_line: d.line as u64,

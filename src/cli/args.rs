@@ -267,10 +267,10 @@ pub enum JobCheck {
 }
 
 impl JobCheck {
-    pub fn kind(self) -> kseries::bot::checks::CheckKind {
+    pub fn kind(self) -> kseries::bot::check_runs::CheckKind {
         match self {
-            JobCheck::Build => kseries::bot::checks::CheckKind::Build,
-            JobCheck::Boot => kseries::bot::checks::CheckKind::Boot,
+            JobCheck::Build => kseries::bot::check_runs::CheckKind::Build,
+            JobCheck::Boot => kseries::bot::check_runs::CheckKind::Boot,
         }
     }
 }

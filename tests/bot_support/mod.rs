@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kseries::bot::checks::{Annotation, CheckKind, CheckOutcome, Conclusion};
+use kseries::bot::check_runs::{Annotation, CheckKind, CheckOutcome, Conclusion};
 use kseries::bot::config::Config;
 use kseries::bot::github::{Clock, RetryPolicy};
 use kseries::bot::{
