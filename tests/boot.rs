@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kseries::verify::{
-    ProblemKind, StepStatus, VerifyOptions, render_table, steps::SeriesReport, verify_series,
+    ProblemKind, StepStatus, VerifyOptions, render_table, steps::VerifyReport, verify_series,
 };
 
 fn work_dir() -> PathBuf {
@@ -28,7 +28,7 @@ fn options(repo: &std::path::Path, range: &str, name: &str) -> VerifyOptions {
     opts
 }
 
-fn show(report: &SeriesReport) {
+fn show(report: &VerifyReport) {
     eprintln!("{}", render_table(report));
     for s in &report.steps {
         if let Some(t) = &s.boot {
@@ -360,7 +360,7 @@ fn the_generated_series_verifies_and_its_final_commit_audits_clean() {
 /// touched), and a cross build job and the boot job, run as the verify
 /// jobs run them, give results the collector merges into passing checks.
 fn the_workflow_matrix_jobs_pass(clone: &Path, base: &str, tip: &str, commits: usize) {
-    use kseries::bot::checks::{CheckKind, Conclusion, JobResult, merge_job_results};
+    use kseries::bot::check_runs::{CheckKind, Conclusion, JobResult, merge_job_results};
     use kseries::bot::matrix::Matrix;
     let kseries = |args: &[&str]| String::from_utf8(common::kseries_ok(args)).unwrap();
     let repo = clone.to_str().unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use kseries::bot::checks::{CheckKind, Conclusion};
+use kseries::bot::check_runs::{CheckKind, Conclusion};
 use kseries::bot::git::BranchName;
 use kseries::bot::runner::GitSeriesRunner;
 use kseries::bot::webhook::RepoId;

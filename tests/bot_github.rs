@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bot_support::*;
 use kseries::bot::auth::{AppAuth, AppClaims, Auth};
-use kseries::bot::checks::Conclusion;
+use kseries::bot::check_runs::Conclusion;
 use kseries::bot::github::{GhError, GitHub, RetryPolicy};
 use kseries::bot::webhook::{Event, Parsed, RepoId, parse_event};
 use kseries::bot::{Bot, CollectOptions, Secret, collect_once};
@@ -541,7 +541,7 @@ async fn the_collector_merges_matrix_results_into_the_check_runs() {
         "bad",
         json!({"sha": "HEAD", "check": "build", "arch": "x", "conclusion": "success"}),
     );
-    let err = kseries::bot::checks::read_job_results(dir.path()).unwrap_err();
+    let err = kseries::bot::check_runs::read_job_results(dir.path()).unwrap_err();
     assert!(err.to_string().contains("not a commit id"), "{err}");
 }
 

@@ -7,7 +7,7 @@ mod bot_support;
 mod common;
 
 use bot_support::git;
-use kseries::bot::checks::CheckKind;
+use kseries::bot::check_runs::CheckKind;
 use kseries::bot::git::BranchName;
 use kseries::bot::runner::GitSeriesRunner;
 use kseries::bot::webhook::RepoId;
@@ -26,24 +26,23 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-#[test]
-fn the_real_runner_commits_one_plan_unit_per_commit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let origin = tmp.path().join("origin");
+/// The corpus committed in `origin`, and the bot's clone of it in `work`.
+fn corpus_fork(tmp: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let origin = tmp.join("origin");
     copy_dir(&common::corpus(), &origin);
     git(&origin, &["init", "-q", "-b", "master"]);
     git(&origin, &["add", "-A"]);
     git(&origin, &["commit", "-q", "-m", "corpus"]);
-    let work = tmp.path().join("work");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            origin.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    let work = tmp.join("work");
+    let (o, w) = (origin.to_str().unwrap(), work.to_str().unwrap());
+    git(tmp, &["clone", "-q", o, w]);
+    (origin, work)
+}
+
+#[test]
+fn the_real_runner_commits_one_plan_unit_per_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (origin, work) = corpus_fork(tmp.path());
     // A push the clone has not seen yet.
     std::fs::write(origin.join("NEWS"), "pushed later\n").unwrap();
     git(&origin, &["add", "NEWS"]);
@@ -65,7 +64,7 @@ fn the_real_runner_commits_one_plan_unit_per_commit() {
     assert!(
         series
             .cover_letter
-            .contains("Left for review (not changed):"),
+            .contains("Left for a human (not touched by this series):"),
         "{}",
         series.cover_letter
     );
@@ -105,5 +104,68 @@ fn the_real_runner_commits_one_plan_unit_per_commit() {
     let boot = runner
         .run_check(&series, &series.commits[0], CheckKind::Boot)
         .unwrap();
-    assert_eq!(boot.conclusion, kseries::bot::checks::Conclusion::Skipped);
+    assert_eq!(
+        boot.conclusion,
+        kseries::bot::check_runs::Conclusion::Skipped
+    );
+}
+
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The bot and `kseries series --allow-partial` run one pipeline: both
+/// cover letters name every use the command line's review gate refuses
+/// with, and give their number.
+#[test]
+fn the_bot_and_the_command_line_leave_the_same_uses_for_review() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (origin, work) = corpus_fork(tmp.path());
+    git(&origin, &["config", "user.name", "Ada Kernel"]);
+    git(&origin, &["config", "user.email", "ada@example.org"]);
+    let o = origin.to_str().unwrap();
+    let base = git(&origin, &["rev-parse", "HEAD"]);
+
+    // What the command line refuses to cut without --allow-partial.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_kseries"))
+        .args(["series", o])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let left: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| {
+            let (place, reason) = l.split_once(": needs-review: ")?;
+            Some(if place == "kseries" {
+                reason.to_string()
+            } else {
+                format!("{place}: {reason}")
+            })
+        })
+        .collect();
+    assert!(
+        left.iter().any(|l| l.starts_with("fs/blobfs/")),
+        "the corpus has a site the scan leaves for review: {stderr}"
+    );
+
+    let out = tmp.path().join("out");
+    common::kseries_ok(&["series", "--allow-partial", "-o", out.to_str().unwrap(), o]);
+    let cli = std::fs::read_to_string(out.join("0000-cover-letter.patch")).unwrap();
+    let bot = GitSeriesRunner::new(&work)
+        .build_series(&SeriesRequest {
+            repo: RepoId::parse("kfork/linux").unwrap(),
+            base_branch: BranchName::new("master").unwrap(),
+            base_sha: base,
+            recipe: "invalidate-page".into(),
+        })
+        .unwrap()
+        .cover_letter;
+    let count = format!("{} uses are left for review (listed below)", left.len());
+    for (who, cover) in [("kseries series", flat(&cli)), ("the bot", flat(&bot))] {
+        assert!(cover.contains(&count), "{who} says {count:?}:\n{cover}");
+        for l in &left {
+            assert!(cover.contains(&flat(l)), "{who} lists {l:?}:\n{cover}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kseries::bot::checks::CheckKind;
+use kseries::bot::check_runs::CheckKind;
 use kseries::bot::matrix::{BOOT_PACKAGES, Matrix, MatrixJob};
 use serde_yaml_ng::Value;
 

@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use super::checks::CheckKind;
+use super::check_runs::CheckKind;
 use super::git::BranchName;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::checks::{self, CheckKind, CheckOutcome, Conclusion, JobResult};
+use super::check_runs::{self, CheckKind, CheckOutcome, Conclusion, JobResult};
 use super::config::Config;
 use super::git::{self, BranchName, PushUrl};
 use super::github::{CheckRun, GhError, GitHub};
 use super::webhook::{Event, RepoId};
-use super::{Commit, PullSeriesRequest, Series, SeriesRequest, SeriesRunner};
+use super::{BuiltSeries, Commit, PullSeriesRequest, SeriesRequest, SeriesRunner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
@@ -274,7 +274,7 @@ impl Bot {
     async fn push(
         &self,
         repo: &RepoId,
-        series: &Series,
+        series: &BuiltSeries,
         branch: &BranchName,
     ) -> Result<(), BotError> {
         let url = match &self.push_url {
@@ -296,7 +296,7 @@ impl Bot {
     async fn upsert_pull(
         &self,
         repo: &RepoId,
-        series: &Series,
+        series: &BuiltSeries,
         head: &BranchName,
         base: &BranchName,
     ) -> Result<PullUpsert, BotError> {
@@ -366,7 +366,7 @@ impl Bot {
         id: u64,
         outcome: &CheckOutcome,
     ) -> Result<(), BotError> {
-        for body in checks::completion_requests(outcome) {
+        for body in check_runs::completion_requests(outcome) {
             self.gh.update_check_run(repo, id, &body).await?;
         }
         Ok(())
@@ -379,7 +379,7 @@ impl Bot {
         &self,
         cfg: &Config,
         repo: &RepoId,
-        series: Arc<Series>,
+        series: Arc<BuiltSeries>,
     ) -> Result<Vec<CheckRunReport>, BotError> {
         let mut started = Vec::new();
         for commit in &series.commits {
@@ -399,7 +399,7 @@ impl Bot {
                 Err(e) => CheckOutcome {
                     conclusion: Conclusion::Neutral,
                     title: format!("{}: could not run", check.id()),
-                    summary: checks::summary_table(
+                    summary: check_runs::summary_table(
                         &["check", "error"],
                         &[vec![check.id().into(), e.to_string()]],
                     ),
@@ -424,7 +424,7 @@ impl Bot {
         repo: &RepoId,
         number: u64,
         head_sha: &str,
-    ) -> Result<Series, BotError> {
+    ) -> Result<BuiltSeries, BotError> {
         let commits = self
             .gh
             .pull_commits(repo, number)
@@ -543,7 +543,7 @@ impl Bot {
     /// (one per commit, check and architecture), merged per commit and
     /// check.
     pub async fn collect(&self, repo: &RepoId, results: &[JobResult]) -> Result<Report, BotError> {
-        let merged = checks::merge_job_results(results);
+        let merged = check_runs::merge_job_results(results);
         let mut existing: HashMap<String, Vec<CheckRun>> = HashMap::new();
         let mut report = Report::default();
         for ((sha, check), outcome) in merged {

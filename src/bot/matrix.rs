@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::CheckKind;
+use super::check_runs::CheckKind;
 use super::git::{self, GitError, is_hex_sha};
 use crate::verify::cross;
 
@@ -29,6 +29,44 @@ pub struct MatrixJob {
     pub packages: String,
 }
 
+/// A matrix job runs one check for one architecture: `opts` keeps only
+/// that part of `verify` (the workflow runs the others in their own jobs).
+pub fn restrict_to_job(
+    opts: &mut crate::verify::VerifyOptions,
+    check: CheckKind,
+    arch: &str,
+) -> Result<(), MatrixError> {
+    let cross = crate::verify::cross::CROSS_ARCHES;
+    opts.cross = false;
+    opts.boot = false;
+    match check {
+        CheckKind::Boot => {
+            if arch != "x86_64" {
+                return Err(MatrixError::BootArch(arch.to_string()));
+            }
+            opts.compile_check = false;
+            opts.boot = true;
+        }
+        CheckKind::Build if arch == "x86_64" => {}
+        CheckKind::Build => {
+            if !cross.iter().any(|c| c.src_arch == arch) {
+                return Err(MatrixError::UnknownArch {
+                    arch: arch.to_string(),
+                    known: cross
+                        .iter()
+                        .map(|c| c.src_arch)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            opts.compile_check = false;
+            opts.cross = true;
+            opts.cross_arches = Some(vec![arch.to_string()]);
+        }
+    }
+    Ok(())
+}
+
 /// `strategy.matrix` of the workflow's verify job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Matrix {
@@ -46,6 +84,10 @@ pub enum MatrixError {
          split the series or drop a check in kseries.toml"
     )]
     TooManyJobs { jobs: usize },
+    #[error("--check boot boots x86_64 only, not {0}")]
+    BootArch(String),
+    #[error("unknown architecture {arch:?} (known: x86_64, {known})")]
+    UnknownArch { arch: String, known: String },
 }
 
 /// The jobs of one commit that touches `touched`.
@@ -75,7 +117,7 @@ pub fn jobs_for(sha: &str, touched: &[PathBuf], checks: &[CheckKind]) -> Vec<Mat
 }
 
 /// The matrix of the commits in `range` (`A..B`, oldest first).
-pub fn plan(repo: &Path, range: &str, checks: &[CheckKind]) -> Result<Matrix, MatrixError> {
+pub fn for_range(repo: &Path, range: &str, checks: &[CheckKind]) -> Result<Matrix, MatrixError> {
     let valid = range.split_once("..").is_some_and(|(a, b)| {
         let rev = |r: &str| {
             !r.is_empty()
@@ -116,6 +158,30 @@ pub fn plan(repo: &Path, range: &str, checks: &[CheckKind]) -> Result<Matrix, Ma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One matrix job verifies only its check on its architecture.
+    #[test]
+    fn a_job_keeps_only_its_check_and_architecture() {
+        let fresh = || crate::verify::VerifyOptions::new("/r", "a..b");
+        let mut o = fresh();
+        restrict_to_job(&mut o, CheckKind::Build, "x86_64").unwrap();
+        assert!(o.compile_check && !o.cross && !o.boot);
+        let mut o = fresh();
+        restrict_to_job(&mut o, CheckKind::Build, "arm").unwrap();
+        assert!(!o.compile_check && o.cross && !o.boot);
+        assert_eq!(o.cross_arches, Some(vec!["arm".to_string()]));
+        let mut o = fresh();
+        restrict_to_job(&mut o, CheckKind::Boot, "x86_64").unwrap();
+        assert!(!o.compile_check && !o.cross && o.boot);
+        let err = restrict_to_job(&mut fresh(), CheckKind::Boot, "arm").unwrap_err();
+        assert_eq!(err.to_string(), "--check boot boots x86_64 only, not arm");
+        let err = restrict_to_job(&mut fresh(), CheckKind::Build, "vax").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown architecture \"vax\" (known: x86_64, arm"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_commit_builds_on_x86_64_and_the_arches_it_touches_and_boots_once() {

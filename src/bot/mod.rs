@@ -15,7 +15,7 @@
 //! [`SeriesRunner`]; [`runner::GitSeriesRunner`] is the real one.
 
 pub mod auth;
-pub mod checks;
+pub mod check_runs;
 pub mod config;
 mod core;
 pub mod git;
@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use self::auth::{AppAuth, Auth};
-use self::checks::{CheckKind, CheckOutcome};
+use self::check_runs::{CheckKind, CheckOutcome};
 use self::config::Config;
 pub use self::core::{Bot, BotError, CheckRunReport, Report};
 use self::git::BranchName;
@@ -67,7 +67,7 @@ pub struct Commit {
 
 /// A series ready to push and check: its commits live in `repo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Series {
+pub struct BuiltSeries {
     /// The local repository holding the commits.
     pub repo: PathBuf,
     /// The last commit (what the series branch points at).
@@ -120,6 +120,8 @@ pub enum RunnerError {
     Verify(#[from] crate::verify::VerifyError),
     #[error("verify ran no step for {0}")]
     NoVerifyStep(String),
+    #[error(transparent)]
+    Pipeline(crate::pipeline::PipelineError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -128,18 +130,31 @@ pub enum RunnerError {
     },
 }
 
+/// Scan and rewrite errors keep the stage's name in front, as before
+/// the pipeline was shared.
+impl From<crate::pipeline::PipelineError> for RunnerError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        use crate::pipeline::PipelineError as P;
+        match e {
+            P::Scan(e) => RunnerError::Scan(e),
+            P::Rewrite(e) => RunnerError::Rewrite(e),
+            other => RunnerError::Pipeline(other),
+        }
+    }
+}
+
 /// The pipeline, as the bot sees it.  Implementations are blocking; the
 /// bot calls them off the async runtime's worker threads.
 pub trait SeriesRunner: Send + Sync {
     /// Runs scan → rewrite → series on `req.base_sha` and returns the
     /// commits (none when there is nothing to migrate).
-    fn build_series(&self, req: &SeriesRequest) -> Result<Series, RunnerError>;
+    fn build_series(&self, req: &SeriesRequest) -> Result<BuiltSeries, RunnerError>;
     /// Makes an existing pull request's commits available for checking.
-    fn pull_series(&self, req: &PullSeriesRequest) -> Result<Series, RunnerError>;
+    fn pull_series(&self, req: &PullSeriesRequest) -> Result<BuiltSeries, RunnerError>;
     /// Runs one check on one commit of `series`.
     fn run_check(
         &self,
-        series: &Series,
+        series: &BuiltSeries,
         commit: &Commit,
         check: CheckKind,
     ) -> Result<CheckOutcome, RunnerError>;
@@ -183,7 +198,7 @@ pub enum EntryError {
     #[error(transparent)]
     Event(#[from] webhook::EventError),
     #[error(transparent)]
-    Collect(#[from] checks::CollectError),
+    Collect(#[from] check_runs::CollectError),
     #[error(transparent)]
     Bot(#[from] BotError),
 }
@@ -499,7 +514,7 @@ pub async fn collect_once(
     runner: Arc<dyn SeriesRunner>,
 ) -> Result<Report, EntryError> {
     let repo = RepoId::parse(&opts.repository)?;
-    let results = checks::read_job_results(&opts.results_dir)?;
+    let results = check_runs::read_job_results(&opts.results_dir)?;
     let bot = opts.bot.bot(runner)?;
     Ok(bot.collect(&repo, &results).await?)
 }

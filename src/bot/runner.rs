@@ -1,4 +1,5 @@
-//! The real [`SeriesRunner`]: the library's `scan` and `rewrite::plan` on a
+//! The real [`SeriesRunner`]: [`crate::pipeline::migrate`] (scan, plan,
+//! what is left for review: the command line's own) on a
 //! local clone of the fork, cut into commits by the `series` stage (one
 //! commit per change unit, messages and cover letter from the templates);
 //! the build check is `verify::compile_check` on the files each commit
@@ -8,9 +9,12 @@
 
 use std::path::PathBuf;
 
-use super::checks::{self, CheckKind, CheckOutcome, Conclusion};
+use super::check_runs::{self, CheckKind, CheckOutcome, Conclusion};
 use super::git::{self, is_hex_sha};
-use super::{Commit, PullSeriesRequest, RunnerError, Series, SeriesRequest, SeriesRunner};
+use super::{BuiltSeries, Commit, PullSeriesRequest, RunnerError, SeriesRequest, SeriesRunner};
+use crate::check::Diagnostic;
+use crate::pipeline::{Gate, Migration, migrate};
+use crate::rewrite::ReviewItem;
 use crate::verify::{CompileRequest, FileResult};
 
 /// Runs the pipeline in `workdir`, a git clone of the fork that the bot
@@ -50,7 +54,7 @@ impl GitSeriesRunner {
 }
 
 impl SeriesRunner for GitSeriesRunner {
-    fn build_series(&self, req: &SeriesRequest) -> Result<Series, RunnerError> {
+    fn build_series(&self, req: &SeriesRequest) -> Result<BuiltSeries, RunnerError> {
         let recipe = recipe(&req.recipe)?;
         // The pushed commit may be newer than the bot's clone.
         let have = self
@@ -60,25 +64,21 @@ impl SeriesRunner for GitSeriesRunner {
             self.git(&["fetch", "-q", "origin", "--", &req.base_branch.full_ref()])?;
         }
         self.checkout(&req.base_sha)?;
-        let root = self.workdir.as_path();
-        let report = crate::scan::scan(root, &recipe)?;
-        let plan = crate::rewrite::plan(root, &report, &recipe)?;
-        let (commits, head, title, mut cover) = if plan.units.is_empty() {
+        // The same scan, plan and review list as `kseries series
+        // --allow-partial`: a pull request shows what can be done, and its
+        // cover letter names what was left.
+        let migration = migrate(&self.workdir, &recipe, Gate::AllowPartial)?;
+        let (commits, head, title, cover) = if migration.plan.units.is_empty() {
             let title = format!(
                 "[kseries] {}: nothing to change on {}",
                 req.recipe, req.base_branch
             );
-            (Vec::new(), req.base_sha.clone(), title, String::new())
+            let cover = nothing_to_change(&migration.plan.needs_review);
+            (Vec::new(), req.base_sha.clone(), title, cover)
         } else {
-            self.cut_series(&plan, &req.base_sha)?
+            self.cut_series(&migration, &req.base_sha)?
         };
-        if !plan.needs_review.is_empty() {
-            cover.push_str("\nLeft for review (not changed):\n\n");
-            for r in &plan.needs_review {
-                cover.push_str(&format!("- {r}\n"));
-            }
-        }
-        Ok(Series {
+        Ok(BuiltSeries {
             repo: self.workdir.clone(),
             head,
             commits,
@@ -88,7 +88,7 @@ impl SeriesRunner for GitSeriesRunner {
         })
     }
 
-    fn pull_series(&self, req: &PullSeriesRequest) -> Result<Series, RunnerError> {
+    fn pull_series(&self, req: &PullSeriesRequest) -> Result<BuiltSeries, RunnerError> {
         require_commit_id(&req.head_sha)?;
         let have = self
             .git(&["cat-file", "-e", &format!("{}^{{commit}}", req.head_sha)])
@@ -102,7 +102,7 @@ impl SeriesRunner for GitSeriesRunner {
                 &format!("refs/pull/{}/head", req.number),
             ])?;
         }
-        Ok(Series {
+        Ok(BuiltSeries {
             repo: self.workdir.clone(),
             head: req.head_sha.clone(),
             commits: req.commits.clone(),
@@ -114,7 +114,7 @@ impl SeriesRunner for GitSeriesRunner {
 
     fn run_check(
         &self,
-        series: &Series,
+        series: &BuiltSeries,
         commit: &Commit,
         check: CheckKind,
     ) -> Result<CheckOutcome, RunnerError> {
@@ -129,13 +129,17 @@ impl GitSeriesRunner {
     /// Builds the commit's kernel, boots it in QEMU with the notifier
     /// auditor and reads the console (`kseries verify` for one commit).
     /// A repository that is not a kernel tree has nothing to boot.
-    fn boot_check(&self, series: &Series, commit: &Commit) -> Result<CheckOutcome, RunnerError> {
+    fn boot_check(
+        &self,
+        series: &BuiltSeries,
+        commit: &Commit,
+    ) -> Result<CheckOutcome, RunnerError> {
         require_commit_id(&commit.sha)?;
         if !series.repo.join("Kbuild").is_file() {
             return Ok(CheckOutcome {
                 conclusion: Conclusion::Skipped,
                 title: "boot: not a kernel tree".into(),
-                summary: checks::summary_table(
+                summary: check_runs::summary_table(
                     &["check", "result"],
                     &[vec![
                         "boot".into(),
@@ -154,32 +158,21 @@ impl GitSeriesRunner {
             .steps
             .first()
             .ok_or_else(|| RunnerError::NoVerifyStep(commit.sha.clone()))?;
-        Ok(checks::boot_outcome(step))
+        Ok(check_runs::boot_outcome(step))
     }
 
     /// Compiles the files `commit` touches (x86_64 allmodconfig) and lints
     /// them with `kseries check` (E2-W1 on each file's text): compiler
     /// errors and lint findings become annotations on their lines.
-    fn build_check(&self, series: &Series, commit: &Commit) -> Result<CheckOutcome, RunnerError> {
+    fn build_check(
+        &self,
+        series: &BuiltSeries,
+        commit: &Commit,
+    ) -> Result<CheckOutcome, RunnerError> {
         let recipe = recipe(&series.recipe)?;
         require_commit_id(&commit.sha)?;
-        let touched = self.git(&[
-            "diff-tree",
-            "--no-commit-id",
-            "--name-only",
-            "-r",
-            "--root",
-            &commit.sha,
-        ])?;
-        let mut files: Vec<PathBuf> = touched
-            .lines()
-            .filter(|l| l.ends_with(".c") || l.ends_with(".h"))
-            .map(PathBuf::from)
-            .collect();
-        // `.c` files first: they are what is cheapest to check.
-        files.sort_by_key(|f| (f.extension().is_some_and(|e| e == "h"), f.clone()));
-        let all = files.len();
-        let lint_files = files.clone();
+        let lint_files = self.touched_sources(&commit.sha)?;
+        let mut files = lint_files.clone();
         if let Some(max) = self.max_files_per_commit {
             files.truncate(max);
         }
@@ -187,106 +180,169 @@ impl GitSeriesRunner {
         let mut req = CompileRequest::new(&self.workdir, &self.build_dir, files);
         req.jobs = self.jobs;
         let report = crate::verify::compile_check(&req)?;
-        let mut conclusion = Conclusion::Success;
-        let mut rows = Vec::new();
-        let mut annotations = Vec::new();
-        let mut tested = 0;
-        for f in &report.files {
-            let file = f.file.display().to_string();
-            let (status, detail) = match &f.result {
-                FileResult::Ok => {
-                    tested += 1;
-                    ("ok".to_string(), String::new())
-                }
-                FileResult::Failed { errors } => {
-                    tested += 1;
-                    conclusion = Conclusion::Failure;
-                    annotations.extend(checks::compiler_annotations(errors, "failure"));
-                    ("failed".to_string(), first_line(errors))
-                }
-                FileResult::FailsAtBase { errors } => {
-                    tested += 1;
-                    annotations.extend(checks::compiler_annotations(errors, "warning"));
-                    ("fails at base".to_string(), first_line(errors))
-                }
-                FileResult::NotCompileTested { reason } => {
-                    ("not compile-tested".to_string(), reason.clone())
-                }
-            };
-            rows.push(vec![
-                format!("`{file}`"),
-                status,
-                detail,
-                format!("{} ms", f.duration_ms),
-            ]);
-        }
-        if tested == 0 {
-            conclusion = Conclusion::Neutral;
-        }
-        let mut summary = checks::summary_table(&["file", "result", "detail", "time"], &rows);
-        // The linter, on every touched file as this commit has it.
-        let mut findings = Vec::new();
-        for f in &lint_files {
-            let rel = f.to_string_lossy().replace('\\', "/");
-            let Ok(src) = std::fs::read(self.workdir.join(f)) else {
-                continue; // deleted by this commit
-            };
-            findings.extend(crate::check::check_source(&rel, &src, &recipe));
-        }
-        if !findings.is_empty() {
-            let rows: Vec<Vec<String>> = findings
-                .iter()
-                .take(100)
-                .map(|d| {
-                    vec![
-                        format!("`{}:{}`", d.file, d.line),
-                        d.code.clone(),
-                        d.severity.as_str().to_string(),
-                        d.message.clone(),
-                    ]
-                })
-                .collect();
-            summary.push_str("\n`kseries check` findings:\n\n");
-            summary.push_str(&checks::summary_table(
-                &["where", "rule", "severity", "message"],
-                &rows,
-            ));
-        }
+        let compiled = CompileOutcome::of(&report);
+        let findings = self.lint(&lint_files, &recipe);
+        let mut conclusion = compiled.conclusion;
+        let mut annotations = compiled.annotations;
         for d in &findings {
-            let level = match d.severity {
-                crate::check::Severity::Error => {
-                    conclusion = Conclusion::Failure;
-                    "failure"
-                }
-                crate::check::Severity::Warning => "warning",
-                crate::check::Severity::Note => "notice",
-            };
-            annotations.push(checks::Annotation {
-                path: d.file.clone(),
-                start_line: d.line as u64,
-                end_line: d.line as u64,
-                annotation_level: level.to_string(),
-                message: format!("{}: {}", d.code, d.message),
-            });
+            if d.severity == crate::check::Severity::Error {
+                conclusion = Conclusion::Failure;
+            }
+            annotations.push(finding_annotation(d));
         }
-        if all > report.files.len() {
+        let mut summary =
+            check_runs::summary_table(&["file", "result", "detail", "time"], &compiled.rows);
+        summary.push_str(&findings_table(&findings));
+        if lint_files.len() > report.files.len() {
             summary.push_str(&format!(
-                "\n{} of {all} touched files checked (limit per commit).\n",
-                report.files.len()
+                "\n{} of {} touched files checked (limit per commit).\n",
+                report.files.len(),
+                lint_files.len()
             ));
         }
         Ok(CheckOutcome {
             conclusion,
             title: format!(
-                "build (x86_64 allmodconfig): {}, {tested} of {} files compiled, \
+                "build (x86_64 allmodconfig): {}, {} of {} files compiled, \
                  {} check findings",
                 conclusion.as_str(),
+                compiled.tested,
                 report.files.len(),
                 findings.len()
             ),
             summary,
             annotations,
         })
+    }
+
+    /// The C sources and headers `sha` touches, `.c` files first (they are
+    /// what is cheapest to check).
+    fn touched_sources(&self, sha: &str) -> Result<Vec<PathBuf>, RunnerError> {
+        let touched = self.git(&[
+            "diff-tree",
+            "--no-commit-id",
+            "--name-only",
+            "-r",
+            "--root",
+            sha,
+        ])?;
+        let mut files: Vec<PathBuf> = touched
+            .lines()
+            .filter(|l| l.ends_with(".c") || l.ends_with(".h"))
+            .map(PathBuf::from)
+            .collect();
+        files.sort_by_key(|f| (f.extension().is_some_and(|e| e == "h"), f.clone()));
+        Ok(files)
+    }
+
+    /// The linter on every touched file as the checked-out commit has it
+    /// (a file the commit deletes has nothing to lint).
+    fn lint(&self, files: &[PathBuf], recipe: &crate::recipe::Recipe) -> Vec<Diagnostic> {
+        let mut findings = Vec::new();
+        for f in files {
+            let rel = f.to_string_lossy().replace('\\', "/");
+            let Ok(src) = std::fs::read(self.workdir.join(f)) else {
+                continue;
+            };
+            findings.extend(crate::check::check_source(&rel, &src, recipe));
+        }
+        findings
+    }
+}
+
+/// The compile check as a check run sees it: one table row per file,
+/// compiler errors as annotations.
+struct CompileOutcome {
+    /// Failure when a file fails to compile; neutral when none compiled.
+    conclusion: Conclusion,
+    rows: Vec<Vec<String>>,
+    annotations: Vec<check_runs::Annotation>,
+    /// Files that were compiled (whatever the result).
+    tested: usize,
+}
+
+impl CompileOutcome {
+    fn of(report: &crate::verify::CompileReport) -> CompileOutcome {
+        let mut out = CompileOutcome {
+            conclusion: Conclusion::Success,
+            rows: Vec::new(),
+            annotations: Vec::new(),
+            tested: 0,
+        };
+        for f in &report.files {
+            let (status, detail) = match &f.result {
+                FileResult::Ok => {
+                    out.tested += 1;
+                    ("ok".to_string(), String::new())
+                }
+                FileResult::Failed { errors } => {
+                    out.tested += 1;
+                    out.conclusion = Conclusion::Failure;
+                    out.annotations
+                        .extend(check_runs::compiler_annotations(errors, "failure"));
+                    ("failed".to_string(), first_line(errors))
+                }
+                FileResult::FailsAtBase { errors } => {
+                    out.tested += 1;
+                    out.annotations
+                        .extend(check_runs::compiler_annotations(errors, "warning"));
+                    ("fails at base".to_string(), first_line(errors))
+                }
+                FileResult::NotCompileTested { reason } => {
+                    ("not compile-tested".to_string(), reason.clone())
+                }
+            };
+            out.rows.push(vec![
+                format!("`{}`", f.file.display()),
+                status,
+                detail,
+                format!("{} ms", f.duration_ms),
+            ]);
+        }
+        if out.tested == 0 {
+            out.conclusion = Conclusion::Neutral;
+        }
+        out
+    }
+}
+
+/// The linter's findings as a Markdown table (the first 100), after the
+/// compile table; empty without findings.
+fn findings_table(findings: &[Diagnostic]) -> String {
+    if findings.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = findings
+        .iter()
+        .take(100)
+        .map(|d| {
+            vec![
+                format!("`{}:{}`", d.file, d.line),
+                d.code.clone(),
+                d.severity.as_str().to_string(),
+                d.message.clone(),
+            ]
+        })
+        .collect();
+    format!(
+        "\n`kseries check` findings:\n\n{}",
+        check_runs::summary_table(&["where", "rule", "severity", "message"], &rows)
+    )
+}
+
+/// A finding as an annotation on its line: errors fail the check run.
+fn finding_annotation(d: &Diagnostic) -> check_runs::Annotation {
+    let level = match d.severity {
+        crate::check::Severity::Error => "failure",
+        crate::check::Severity::Warning => "warning",
+        crate::check::Severity::Note => "notice",
+    };
+    check_runs::Annotation {
+        path: d.file.clone(),
+        start_line: d.line as u64,
+        end_line: d.line as u64,
+        annotation_level: level.to_string(),
+        message: format!("{}: {}", d.code, d.message),
     }
 }
 
@@ -314,7 +370,7 @@ impl GitSeriesRunner {
     /// the pull request title and the cover letter's text.
     fn cut_series(
         &self,
-        plan: &crate::rewrite::Plan,
+        migration: &Migration,
         base: &str,
     ) -> Result<(Vec<Commit>, String, String, String), RunnerError> {
         let root = self.workdir.as_path();
@@ -335,7 +391,13 @@ impl GitSeriesRunner {
             output_dir: Some(out.path().to_path_buf()),
             ..Default::default()
         };
-        let report = crate::series::make_series(root, plan, &opts, &Default::default(), None)?;
+        let report = crate::series::make_series(
+            root,
+            &migration.plan,
+            &opts,
+            &migration.verification,
+            None,
+        )?;
         let commits = report
             .patches
             .iter()
@@ -363,6 +425,19 @@ impl GitSeriesRunner {
         };
         Ok((commits, report.tip, title, cover))
     }
+}
+
+/// The pull request body when no commit could be made: what was left for
+/// review, in the series' cover letter's words.
+fn nothing_to_change(review: &[ReviewItem]) -> String {
+    if review.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("Left for a human (not touched by this series):\n\n");
+    for r in review {
+        text.push_str(&format!("- {r}\n"));
+    }
+    text
 }
 
 /// The text of a format-patch cover letter: after the mail headers, up to

@@ -22,7 +22,6 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::git::Git;
 use crate::send::address;
@@ -34,16 +33,6 @@ pub const TAGS: &[&str] = &["Reviewed-by", "Acked-by", "Tested-by", "Reported-by
 /// Failures of `trailers`.
 #[derive(Debug, thiserror::Error)]
 pub enum TrailersError {
-    /// A git command failed.
-    #[error("git {args} failed in {}: {stderr}", dir.display())]
-    Git {
-        /// The arguments.
-        args: String,
-        /// Where it ran.
-        dir: PathBuf,
-        /// What git said.
-        stderr: String,
-    },
     /// A git command could not run or failed.
     #[error("{0}")]
     GitCommand(#[from] crate::git::GitError),
@@ -360,34 +349,80 @@ pub fn trailers(
 ) -> Result<TrailersReport, TrailersError> {
     let repo = &opts.repo;
     let replies = read_replies(&opts.replies)?;
-    let io = |e| TrailersError::Io {
-        what: "cannot write output".into(),
-        source: e,
-    };
-
-    // Patch messages: Message-Id -> Some(patch number) (0 = cover).
-    let mut patch_of_id: HashMap<String, u32> = HashMap::new();
-    let mut total = None;
-    let mut patch_subjects: HashMap<u32, String> = HashMap::new();
-    let mut patch_msg_ids: HashSet<String> = HashSet::new();
-    for m in &replies {
-        let subj = m.subject().unwrap_or("");
-        let (num, rest) = split_subject(subj);
-        let is_reply = subj.trim_start().to_ascii_lowercase().starts_with("re:");
-        if let (Some((i, n)), false) = (num, is_reply) {
-            if let Some(id) = m.header("Message-Id").and_then(|v| msg_ids(v).pop()) {
-                patch_of_id.insert(id.clone(), i);
-                patch_msg_ids.insert(id);
-            }
-            patch_subjects.insert(i, rest);
-            total = Some(n);
-        }
-    }
+    let mut patches = PatchIndex::from_replies(&replies);
     if let Some(dir) = &opts.series {
+        patches.add_series_dir(dir)?;
+    }
+    let branch = SeriesBranch::resolve(repo, opts, patches.total)?;
+    if let Some(n) = patches
+        .total
+        .filter(|&n| n as usize != branch.commits.len())
+    {
+        writeln!(
+            out,
+            "warning: the replies speak of {n} patches, {}..{} holds {}",
+            branch.base,
+            opts.branch,
+            branch.commits.len()
+        )
+        .map_err(write_error)?;
+    }
+    let mut report = TrailersReport::default();
+    let per_commit = assign_trailers(repo, &replies, &patches, &branch, &mut report);
+    let new_head = rewrite_commits(repo, opts, &branch, &per_commit, &mut report, out)?;
+    print_problems(&report, out)?;
+    report.new_head = finish_branch(repo, opts, &branch, new_head, out)?;
+    Ok(report)
+}
+
+fn write_error(source: std::io::Error) -> TrailersError {
+    TrailersError::Io {
+        what: "cannot write output".into(),
+        source,
+    }
+}
+
+/// The patch messages of the series: which Message-Id is which patch,
+/// and what the patches were called.
+#[derive(Default)]
+struct PatchIndex {
+    /// Message-Id -> patch number (0 = cover letter).
+    patch_of_id: HashMap<String, u32>,
+    /// The N of `[PATCH i/N]`.
+    total: Option<u32>,
+    /// Patch number -> subject without its `[PATCH ...]` prefix.
+    subjects: HashMap<u32, String>,
+    /// The patch messages themselves (their own trailers are already in
+    /// the commits).
+    patch_msg_ids: HashSet<String>,
+}
+
+impl PatchIndex {
+    /// The patch messages among the replies (a thread downloaded from an
+    /// archive holds them).
+    fn from_replies(replies: &[Patch]) -> PatchIndex {
+        let mut index = PatchIndex::default();
+        for m in replies {
+            let subj = m.subject().unwrap_or("");
+            let (num, rest) = split_subject(subj);
+            let is_reply = subj.trim_start().to_ascii_lowercase().starts_with("re:");
+            if let (Some((i, n)), false) = (num, is_reply) {
+                if let Some(id) = m.header("Message-Id").and_then(|v| msg_ids(v).pop()) {
+                    index.patch_of_id.insert(id.clone(), i);
+                    index.patch_msg_ids.insert(id);
+                }
+                index.subjects.insert(i, rest);
+                index.total = Some(n);
+            }
+        }
+        index
+    }
+
+    /// The patch files' own Message-Ids (`kseries series`, `git
+    /// format-patch --thread`), so that a series never sent, or sent by
+    /// another tool, is matched; then `kseries send`'s state file.
+    fn add_series_dir(&mut self, dir: &Path) -> Result<(), TrailersError> {
         let state_path = dir.join(crate::send::STATE_FILE);
-        // The patch files name their own Message-Ids (`kseries series`,
-        // `git format-patch --thread`): a series that was never sent, or
-        // sent by another tool, is matched by them.
         let files = series_message_ids(dir)?;
         if files.is_empty() && !state_path.exists() {
             return Err(TrailersError::Input {
@@ -402,10 +437,10 @@ pub fn trailers(
         for (id, subject) in files {
             let (num, rest) = split_subject(&subject);
             if let Some((i, n)) = num {
-                patch_of_id.insert(id.clone(), i);
-                patch_msg_ids.insert(id);
-                patch_subjects.entry(i).or_insert(rest);
-                total.get_or_insert(n);
+                self.patch_of_id.insert(id.clone(), i);
+                self.patch_msg_ids.insert(id);
+                self.subjects.entry(i).or_insert(rest);
+                self.total.get_or_insert(n);
             }
         }
         let state =
@@ -416,113 +451,148 @@ pub fn trailers(
         for r in state.sent {
             let (num, rest) = split_subject(&r.subject);
             if let Some((i, n)) = num {
-                patch_of_id.insert(r.message_id, i);
-                patch_subjects.entry(i).or_insert(rest);
-                total.get_or_insert(n);
+                self.patch_of_id.insert(r.message_id, i);
+                self.subjects.entry(i).or_insert(rest);
+                self.total.get_or_insert(n);
             }
         }
+        Ok(())
     }
+}
 
-    // The commits.
-    let base = match (&opts.base, total) {
-        (Some(b), _) => b.clone(),
-        (None, Some(n)) => format!("{}~{n}", opts.branch),
-        (None, None) => {
+/// The commits of the series branch, oldest first.
+struct SeriesBranch {
+    /// `--base`, or `BRANCH~N`, as the user would read it.
+    base: String,
+    base_sha: String,
+    old_head: String,
+    commits: Vec<String>,
+    subjects: Vec<String>,
+    /// `git patch-id --stable` of each commit's diff.
+    patch_ids: Vec<Option<String>>,
+}
+
+impl SeriesBranch {
+    /// From `--base` (or `BRANCH~N` with N from the replies) to the
+    /// branch: a linear, non-empty run of commits.
+    fn resolve(
+        repo: &Path,
+        opts: &TrailersOptions,
+        total: Option<u32>,
+    ) -> Result<SeriesBranch, TrailersError> {
+        let base = match (&opts.base, total) {
+            (Some(b), _) => b.clone(),
+            (None, Some(n)) => format!("{}~{n}", opts.branch),
+            (None, None) => {
+                return Err(TrailersError::Input {
+                    problem:
+                        "cannot tell where the series starts: the replies hold no [PATCH i/N] message"
+                            .into(),
+                    fix: "pass --base REV".into(),
+                });
+            }
+        };
+        let old_head = git_str(
+            repo,
+            &[
+                "rev-parse",
+                "--verify",
+                &format!("{}^{{commit}}", opts.branch),
+            ],
+        )?;
+        let base_sha = git_str(
+            repo,
+            &["rev-parse", "--verify", &format!("{base}^{{commit}}")],
+        )?;
+        let list = git_str(
+            repo,
+            &["rev-list", "--reverse", &format!("{base_sha}..{old_head}")],
+        )?;
+        let commits: Vec<String> = list.lines().map(str::to_string).collect();
+        let merges = git_str(
+            repo,
+            &["rev-list", "--merges", &format!("{base_sha}..{old_head}")],
+        )?;
+        if !merges.is_empty() {
             return Err(TrailersError::Input {
-                problem:
-                    "cannot tell where the series starts: the replies hold no [PATCH i/N] message"
-                        .into(),
-                fix: "pass --base REV".into(),
+                problem: format!("{base}..{} contains merge commits", opts.branch),
+                fix: "a patch series is linear: check --base".into(),
             });
         }
-    };
-    let old_head = git_str(
-        repo,
-        &[
-            "rev-parse",
-            "--verify",
-            &format!("{}^{{commit}}", opts.branch),
-        ],
-    )?;
-    let base_sha = git_str(
-        repo,
-        &["rev-parse", "--verify", &format!("{base}^{{commit}}")],
-    )?;
-    let list = git_str(
-        repo,
-        &["rev-list", "--reverse", &format!("{base_sha}..{old_head}")],
-    )?;
-    let commits: Vec<String> = list.lines().map(str::to_string).collect();
-    let merges = git_str(
-        repo,
-        &["rev-list", "--merges", &format!("{base_sha}..{old_head}")],
-    )?;
-    if !merges.is_empty() {
-        return Err(TrailersError::Input {
-            problem: format!("{base}..{} contains merge commits", opts.branch),
-            fix: "a patch series is linear: check --base".into(),
-        });
-    }
-    if commits.is_empty() {
-        return Err(TrailersError::Input {
-            problem: format!("{base}..{} holds no commit", opts.branch),
-            fix: "check --base and the branch name".into(),
-        });
-    }
-    if total.is_some_and(|n| n as usize != commits.len()) {
-        writeln!(
-            out,
-            "warning: the replies speak of {} patches, {base}..{} holds {}",
-            total.unwrap_or(0),
-            opts.branch,
-            commits.len()
-        )
-        .map_err(io)?;
-    }
-    let subjects: Vec<String> = commits
-        .iter()
-        .map(|c| git_str(repo, &["log", "-1", "--format=%s", c]))
-        .collect::<Result<_, _>>()?;
-    let commit_pids: Vec<Option<String>> = commits
-        .iter()
-        .map(|c| {
-            git(repo, &["show", "--format=", c], None)
-                .ok()
-                .and_then(|d| patch_id(repo, &d))
+        if commits.is_empty() {
+            return Err(TrailersError::Input {
+                problem: format!("{base}..{} holds no commit", opts.branch),
+                fix: "check --base and the branch name".into(),
+            });
+        }
+        let subjects: Vec<String> = commits
+            .iter()
+            .map(|c| git_str(repo, &["log", "-1", "--format=%s", c]))
+            .collect::<Result<_, _>>()?;
+        let patch_ids = commits
+            .iter()
+            .map(|c| {
+                git(repo, &["show", "--format=", c], None)
+                    .ok()
+                    .and_then(|d| patch_id(repo, &d))
+            })
+            .collect();
+        Ok(SeriesBranch {
+            base,
+            base_sha,
+            old_head,
+            commits,
+            subjects,
+            patch_ids,
         })
-        .collect();
-    // Patch number -> commit index: by subject, else by position.
-    let commit_of_patch = |i: u32| -> Option<usize> {
+    }
+
+    /// Patch number -> commit index: by subject, else by position.
+    fn commit_of_patch(&self, patches: &PatchIndex, i: u32) -> Option<usize> {
         if i == 0 {
             return None;
         }
-        if let Some(s) = patch_subjects.get(&i)
-            && let Some(k) = subjects.iter().position(|c| c == s)
+        if let Some(s) = patches.subjects.get(&i)
+            && let Some(k) = self.subjects.iter().position(|c| c == s)
         {
             return Some(k);
         }
         let k = i as usize - 1;
-        (k < commits.len()).then_some(k)
-    };
+        (k < self.commits.len()).then_some(k)
+    }
+}
 
+/// The Message-Id a message answers: `In-Reply-To:`, else the nearest
+/// `References:` entry.
+fn replied_to(m: &Patch) -> Option<String> {
+    m.header("In-Reply-To")
+        .and_then(|v| msg_ids(v).pop())
+        .or_else(|| m.header("References").and_then(|v| msg_ids(v).pop()))
+}
+
+/// The trailers each commit receives, from every reply that has some.
+/// Malformed lines and replies that match no patch go into `report`.
+fn assign_trailers(
+    repo: &Path,
+    replies: &[Patch],
+    patches: &PatchIndex,
+    branch: &SeriesBranch,
+    report: &mut TrailersReport,
+) -> Vec<Vec<Trailer>> {
     // Parent links between all messages, to walk replies-to-replies.
     let mut parent: HashMap<String, String> = HashMap::new();
-    for m in &replies {
+    for m in replies {
         let Some(id) = m.header("Message-Id").and_then(|v| msg_ids(v).pop()) else {
             continue;
         };
-        let p = m
-            .header("In-Reply-To")
-            .and_then(|v| msg_ids(v).pop())
-            .or_else(|| m.header("References").and_then(|v| msg_ids(v).pop()));
-        if let Some(p) = p {
+        if let Some(p) = replied_to(m) {
             parent.insert(id, p);
         }
     }
     let resolve = |start: &str| -> Option<u32> {
         let mut cur = start.to_string();
         for _ in 0..100 {
-            if let Some(&i) = patch_of_id.get(&cur) {
+            if let Some(&i) = patches.patch_of_id.get(&cur) {
                 return Some(i);
             }
             cur = parent.get(&cur)?.clone();
@@ -530,11 +600,13 @@ pub fn trailers(
         None
     };
 
-    let mut per_commit: Vec<Vec<Trailer>> = vec![Vec::new(); commits.len()];
-    let mut report = TrailersReport::default();
-    for m in &replies {
+    let mut per_commit: Vec<Vec<Trailer>> = vec![Vec::new(); branch.commits.len()];
+    for m in replies {
         let id = m.header("Message-Id").and_then(|v| msg_ids(v).pop());
-        if id.as_ref().is_some_and(|i| patch_msg_ids.contains(i)) {
+        if id
+            .as_ref()
+            .is_some_and(|i| patches.patch_msg_ids.contains(i))
+        {
             continue; // the patch itself: its own trailers are already in the commit
         }
         let (found, bad) = scan_body(&m.body);
@@ -549,28 +621,10 @@ pub fn trailers(
         if found.is_empty() {
             continue;
         }
-        let parent_id = m
-            .header("In-Reply-To")
-            .and_then(|v| msg_ids(v).pop())
-            .or_else(|| m.header("References").and_then(|v| msg_ids(v).pop()));
-        let target: Option<Vec<usize>> = match parent_id.as_deref().and_then(resolve) {
-            Some(0) => Some((0..commits.len()).collect()),
-            Some(i) => commit_of_patch(i).map(|k| vec![k]),
-            None => {
-                // No threading: a reply quoting a whole diff, by patch-id.
-                let unquoted: Vec<u8> = String::from_utf8_lossy(&m.body)
-                    .lines()
-                    .filter_map(|l| l.strip_prefix('>'))
-                    .map(|l| l.strip_prefix(' ').unwrap_or(l))
-                    .flat_map(|l| format!("{l}\n").into_bytes())
-                    .collect();
-                patch_id(repo, &unquoted).and_then(|pid| {
-                    commit_pids
-                        .iter()
-                        .position(|c| c.as_deref() == Some(pid.as_str()))
-                        .map(|k| vec![k])
-                })
-            }
+        let target: Option<Vec<usize>> = match replied_to(m).as_deref().and_then(resolve) {
+            Some(0) => Some((0..branch.commits.len()).collect()),
+            Some(i) => branch.commit_of_patch(patches, i).map(|k| vec![k]),
+            None => by_quoted_diff(repo, m, branch).map(|k| vec![k]),
         };
         match target {
             Some(ks) => {
@@ -581,8 +635,35 @@ pub fn trailers(
             None => report.unmatched.push(who),
         }
     }
+    per_commit
+}
 
-    // Rewrite.
+/// No threading: a reply quoting a whole diff is matched by patch-id.
+fn by_quoted_diff(repo: &Path, m: &Patch, branch: &SeriesBranch) -> Option<usize> {
+    let unquoted: Vec<u8> = String::from_utf8_lossy(&m.body)
+        .lines()
+        .filter_map(|l| l.strip_prefix('>'))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect();
+    let pid = patch_id(repo, &unquoted)?;
+    branch
+        .patch_ids
+        .iter()
+        .position(|c| c.as_deref() == Some(pid.as_str()))
+}
+
+/// Rewrites the commits with their new trailers on top of the base (from
+/// the first commit that changes on; none in a dry run), printing each
+/// trailer added.  Returns the new head when anything changed.
+fn rewrite_commits(
+    repo: &Path,
+    opts: &TrailersOptions,
+    branch: &SeriesBranch,
+    per_commit: &[Vec<Trailer>],
+    report: &mut TrailersReport,
+    out: &mut dyn Write,
+) -> Result<Option<String>, TrailersError> {
     let submitter = crate::send::compose::resolve_sender(
         None,
         &crate::send::GitConfig::load(repo).map_err(|e| TrailersError::Input {
@@ -593,9 +674,9 @@ pub fn trailers(
     )
     .map(|m| m.addr)
     .unwrap_or_default();
-    let mut new_parent = base_sha.clone();
+    let mut new_parent = branch.base_sha.clone();
     let mut changed = false;
-    for (k, c) in commits.iter().enumerate() {
+    for (k, c) in branch.commits.iter().enumerate() {
         let msg = String::from_utf8_lossy(&git(repo, &["log", "-1", "--format=%B", c], None)?)
             .to_string();
         let (new_msg, added) = add_trailers(&msg, &per_commit[k], &submitter);
@@ -603,106 +684,110 @@ pub fn trailers(
             c.clone()
         } else {
             changed = true;
-            let fmt = git_str(
-                repo,
-                &[
-                    "log",
-                    "-1",
-                    "--format=%an%x00%ae%x00%ad%x00%T",
-                    "--date=raw",
-                    c,
-                ],
-            )?;
-            let f: Vec<&str> = fmt.split('\0').collect();
-            let mut cmd = Command::new("git");
-            cmd.current_dir(repo)
-                .args(["commit-tree", f[3], "-p", &new_parent, "-F", "-"])
-                .env("GIT_AUTHOR_NAME", f[0])
-                .env("GIT_AUTHOR_EMAIL", f[1])
-                .env("GIT_AUTHOR_DATE", f[2])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = cmd.spawn().map_err(|e| TrailersError::Io {
-                what: "cannot run git commit-tree".into(),
-                source: e,
-            })?;
-            child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(new_msg.as_bytes())
-                .map_err(|e| TrailersError::Io {
-                    what: "cannot write to git commit-tree".into(),
-                    source: e,
-                })?;
-            let o = child.wait_with_output().map_err(|e| TrailersError::Io {
-                what: "git commit-tree".into(),
-                source: e,
-            })?;
-            if !o.status.success() {
-                return Err(TrailersError::Git {
-                    args: "commit-tree".into(),
-                    dir: repo.clone(),
-                    stderr: String::from_utf8_lossy(&o.stderr).into(),
-                });
-            }
-            String::from_utf8_lossy(&o.stdout).trim().to_string()
+            recommit(repo, c, &new_parent, &new_msg)?
         };
         for t in &added {
-            writeln!(out, "{}: + {}", subjects[k], t.line()).map_err(io)?;
+            writeln!(out, "{}: + {}", branch.subjects[k], t.line()).map_err(write_error)?;
         }
         new_parent = new_sha.clone();
         report.commits.push(CommitUpdate {
             old: c.clone(),
             new: new_sha,
-            subject: subjects[k].clone(),
+            subject: branch.subjects[k].clone(),
             added,
         });
     }
+    Ok(changed.then_some(new_parent))
+}
+
+/// `commit` again, with `message`, on `parent`: its tree, author and
+/// author date kept (`git commit-tree`).
+fn recommit(
+    repo: &Path,
+    commit: &str,
+    parent: &str,
+    message: &str,
+) -> Result<String, TrailersError> {
+    let fmt = git_str(
+        repo,
+        &[
+            "log",
+            "-1",
+            "--format=%an%x00%ae%x00%ad%x00%T",
+            "--date=raw",
+            commit,
+        ],
+    )?;
+    let f: Vec<&str> = fmt.split('\0').collect();
+    let out = Git::new(repo)
+        .args(["commit-tree", f[3], "-p", parent, "-F", "-"])
+        .env("GIT_AUTHOR_NAME", f[0])
+        .env("GIT_AUTHOR_EMAIL", f[1])
+        .env("GIT_AUTHOR_DATE", f[2])
+        .stdin(message.as_bytes())
+        .text()?;
+    Ok(out.trim().to_string())
+}
+
+/// Malformed trailer lines and replies that matched no patch.
+fn print_problems(report: &TrailersReport, out: &mut dyn Write) -> Result<(), TrailersError> {
     for m in &report.malformed {
         writeln!(
             out,
             "malformed trailer in {}: {:?}: {}",
             m.reply, m.line, m.reason
         )
-        .map_err(io)?;
+        .map_err(write_error)?;
     }
     for u in &report.unmatched {
-        writeln!(out, "warning: reply {u} has trailers but matches no patch").map_err(io)?;
+        writeln!(out, "warning: reply {u} has trailers but matches no patch")
+            .map_err(write_error)?;
     }
-    if changed {
-        let refname = format!(
-            "refs/heads/{}",
-            opts.branch.trim_start_matches("refs/heads/")
-        );
-        git(
-            repo,
-            &[
-                "update-ref",
-                "-m",
-                "kseries trailers",
-                &refname,
-                &new_parent,
-                &old_head,
-            ],
-            None,
-        )?;
-        writeln!(
-            out,
-            "{} updated: {} -> {}",
-            opts.branch,
-            &old_head[..12],
-            &new_parent[..12]
-        )
-        .map_err(io)?;
-        report.new_head = Some(new_parent);
-    } else if opts.dry_run {
-        writeln!(out, "Dry run: the branch is unchanged.").map_err(io)?;
-    } else {
-        writeln!(out, "No new trailers; {} is unchanged.", opts.branch).map_err(io)?;
-    }
-    Ok(report)
+    Ok(())
+}
+
+/// Moves the branch to `new_head` (only if it still points where it did)
+/// and says what happened to it.
+fn finish_branch(
+    repo: &Path,
+    opts: &TrailersOptions,
+    branch: &SeriesBranch,
+    new_head: Option<String>,
+    out: &mut dyn Write,
+) -> Result<Option<String>, TrailersError> {
+    let Some(new_head) = new_head else {
+        if opts.dry_run {
+            writeln!(out, "Dry run: the branch is unchanged.").map_err(write_error)?;
+        } else {
+            writeln!(out, "No new trailers; {} is unchanged.", opts.branch).map_err(write_error)?;
+        }
+        return Ok(None);
+    };
+    let refname = format!(
+        "refs/heads/{}",
+        opts.branch.trim_start_matches("refs/heads/")
+    );
+    git(
+        repo,
+        &[
+            "update-ref",
+            "-m",
+            "kseries trailers",
+            &refname,
+            &new_head,
+            &branch.old_head,
+        ],
+        None,
+    )?;
+    writeln!(
+        out,
+        "{} updated: {} -> {}",
+        opts.branch,
+        &branch.old_head[..12],
+        &new_head[..12]
+    )
+    .map_err(write_error)?;
+    Ok(Some(new_head))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::diagnostics::{self, error_lines};
 use super::kbuild::{self, ALLMOD_FRAGMENT_NAME, Make};
-use super::targets::{self, Plan};
+use super::targets::{self, Target};
 use super::{Arch, VerifyError};
 
 /// What to compile, where.
@@ -148,7 +148,7 @@ pub enum FileResult {
 pub fn compile_check(req: &CompileRequest) -> Result<CompileReport, VerifyError> {
     let start = Instant::now();
     kbuild::check_source_tree(&req.tree)?;
-    let plans = plan_all(req)?;
+    let plans = targets_of_all(req)?;
     let (config, mut files) = compile_planned(req, &plans)?;
     if let Some(baseline) = &req.baseline {
         compare_with_baseline(req, baseline, &mut files)?;
@@ -164,7 +164,7 @@ pub fn compile_check(req: &CompileRequest) -> Result<CompileReport, VerifyError>
 }
 
 /// The requested files (relative to the tree) with how to compile each.
-fn plan_all(req: &CompileRequest) -> Result<Vec<(PathBuf, Plan)>, VerifyError> {
+fn targets_of_all(req: &CompileRequest) -> Result<Vec<(PathBuf, Target)>, VerifyError> {
     req.files
         .iter()
         .map(|file| {
@@ -174,7 +174,7 @@ fn plan_all(req: &CompileRequest) -> Result<Vec<(PathBuf, Plan)>, VerifyError> {
                 .header_hosts
                 .get(&rel)
                 .or_else(|| req.header_hosts.get(file));
-            let plan = targets::plan(&req.tree, &rel, req.arch, host.map(PathBuf::as_path));
+            let plan = targets::target_of(&req.tree, &rel, req.arch, host.map(PathBuf::as_path));
             Ok((rel, plan))
         })
         .collect()
@@ -184,9 +184,11 @@ fn plan_all(req: &CompileRequest) -> Result<Vec<(PathBuf, Plan)>, VerifyError> {
 /// compiled) and compiles each planned source once.
 fn compile_planned(
     req: &CompileRequest,
-    plans: &[(PathBuf, Plan)],
+    plans: &[(PathBuf, Target)],
 ) -> Result<(Option<ConfigReport>, Vec<FileReport>), VerifyError> {
-    let needs_build = plans.iter().any(|(_, p)| matches!(p, Plan::Compile { .. }));
+    let needs_build = plans
+        .iter()
+        .any(|(_, p)| matches!(p, Target::Compile { .. }));
     if !needs_build {
         let files = plans
             .iter()
@@ -213,7 +215,7 @@ fn compile_planned(
     let mut done: HashMap<PathBuf, FileResult> = HashMap::new();
     let mut files = Vec::with_capacity(plans.len());
     for (file, plan) in plans {
-        let Plan::Compile {
+        let Target::Compile {
             source,
             make_args,
             object,
@@ -247,10 +249,10 @@ fn compile_planned(
     Ok((Some(config), files))
 }
 
-fn skipped(file: &Path, plan: &Plan) -> FileReport {
+fn skipped(file: &Path, plan: &Target) -> FileReport {
     let reason = match plan {
-        Plan::Skip { reason } => reason.clone(),
-        Plan::Compile { .. } => unreachable!("skipped() is only called for skipped plans"),
+        Target::Skip { reason } => reason.clone(),
+        Target::Compile { .. } => unreachable!("skipped() is only called for skipped plans"),
     };
     FileReport {
         file: file.to_path_buf(),

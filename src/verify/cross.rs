@@ -107,7 +107,7 @@ pub fn have_compiler(arch: &CrossArch) -> bool {
 
 /// How a touched file is compiled: the make target, its object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Plan {
+struct CrossTarget {
     target: String,
     build_dir_arg: Option<String>,
     object: PathBuf,
@@ -117,20 +117,20 @@ struct Plan {
 /// compiled through `virt/kvm/kvm_main.c` as the arch's KVM Makefile
 /// builds it (`build-dir=arch/<x>/kvm`); another header through the first
 /// `.c` file of the arch (sorted) that includes it as `<asm/NAME>`.
-fn plan_file(tree: &Path, arch: &CrossArch, file: &Path) -> Option<Plan> {
+fn cross_target(tree: &Path, arch: &CrossArch, file: &Path) -> Option<CrossTarget> {
     let name = file.to_str()?;
     if let Some(stem) = name.strip_suffix(".c")
         && let Some(dir) = arch_build_dir(tree, arch, file)
     {
         let up = "../".repeat(Path::new(&dir).components().count());
-        return Some(Plan {
+        return Some(CrossTarget {
             target: format!("{dir}/{up}{stem}.o"),
             build_dir_arg: Some(dir),
             object: PathBuf::from(format!("{stem}.o")),
         });
     }
     if let Some(stem) = name.strip_suffix(".c") {
-        return Some(Plan {
+        return Some(CrossTarget {
             target: format!("{stem}.o"),
             build_dir_arg: None,
             object: PathBuf::from(format!("{stem}.o")),
@@ -145,7 +145,7 @@ fn plan_file(tree: &Path, arch: &CrossArch, file: &Path) -> Option<Plan> {
             .join(format!("arch/{}/kvm/Makefile", arch.src_arch))
             .is_file()
     {
-        return Some(Plan {
+        return Some(CrossTarget {
             target: format!("arch/{}/kvm/../../../virt/kvm/kvm_main.o", arch.src_arch),
             build_dir_arg: Some(format!("arch/{}/kvm", arch.src_arch)),
             object: PathBuf::from("virt/kvm/kvm_main.o"),
@@ -160,7 +160,7 @@ fn plan_file(tree: &Path, arch: &CrossArch, file: &Path) -> Option<Plan> {
         .find(|p| fs::read_to_string(p).is_ok_and(|t| t.contains(&include)))?;
     let rel = host.strip_prefix(tree).ok()?.to_str()?.to_string();
     let stem = rel.strip_suffix(".c")?;
-    Some(Plan {
+    Some(CrossTarget {
         target: format!("{stem}.o"),
         build_dir_arg: None,
         object: PathBuf::from(format!("{stem}.o")),
@@ -273,121 +273,33 @@ pub fn cross_check(
     files: &[PathBuf],
     jobs: u32,
 ) -> Result<Vec<CrossFile>, VerifyError> {
-    let not_tested = |reason: String| -> Vec<CrossFile> {
+    let all = |result: FileResult| -> Vec<CrossFile> {
         files
             .iter()
             .map(|f| CrossFile {
                 arch: arch.src_arch.to_string(),
                 file: f.clone(),
-                result: FileResult::NotCompileTested {
-                    reason: reason.clone(),
-                },
+                result: result.clone(),
                 duration_ms: 0,
             })
             .collect()
     };
     if !have_compiler(arch) {
-        return Ok(not_tested(format!(
+        return Ok(all(not_tested(format!(
             "not compile-tested: no cross compiler ({}gcc; apt-get install {})",
             arch.prefix, arch.package
-        )));
+        ))));
     }
-    fs::create_dir_all(build).map_err(|e| VerifyError::io(build, e))?;
-    let stamp = build.join(".kseries-cross");
-    let want = format!(
-        "{} {} {}",
-        arch.defconfig,
-        arch.extra.join(","),
-        arch.make_args.join(" ")
-    );
-    if fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
-        let mut cmd = make_cmd(tree, build, arch, jobs);
-        cmd.arg(arch.defconfig);
-        let (ok, out) = run(cmd)?;
-        if !ok {
-            return Ok(not_tested(format!(
-                "not compile-tested: {} failed: {}",
-                arch.defconfig,
-                super::kbuild::last_lines(&out, 5)
-            )));
-        }
-        let config = build.join(".config");
-        let mut text = fs::read_to_string(&config).map_err(|e| VerifyError::io(&config, e))?;
-        for line in arch.extra {
-            text.push_str(line);
-            text.push('\n');
-        }
-        fs::write(&config, text).map_err(|e| VerifyError::io(&config, e))?;
-        let mut cmd = make_cmd(tree, build, arch, jobs);
-        cmd.arg("olddefconfig");
-        run(cmd)?;
-        fs::write(&stamp, &want).map_err(|e| VerifyError::io(&stamp, e))?;
+    if let Err(reason) = configure(tree, build, arch, jobs)? {
+        return Ok(all(not_tested(reason)));
     }
-    let mut cmd = make_cmd(tree, build, arch, jobs);
-    cmd.arg("prepare");
-    let (ok, out) = run(cmd)?;
-    if !ok {
-        let errs = super::diagnostics::error_lines(&out);
-        let reason = if errs.is_empty() {
-            return Ok(not_tested(format!(
-                "not compile-tested: make prepare failed: {}",
-                super::kbuild::last_lines(&out, 5)
-            )));
-        } else {
-            errs.join("\n")
-        };
-        return Ok(files
-            .iter()
-            .map(|f| CrossFile {
-                arch: arch.src_arch.to_string(),
-                file: f.clone(),
-                result: FileResult::Failed {
-                    errors: reason.clone(),
-                },
-                duration_ms: 0,
-            })
-            .collect());
+    if let Err(result) = prepare(tree, build, arch, jobs)? {
+        return Ok(all(result));
     }
     let mut results = Vec::new();
     for file in files {
         let start = Instant::now();
-        let result = if !tree.join(file).is_file() {
-            FileResult::NotCompileTested {
-                reason: "deleted".to_string(),
-            }
-        } else if let Some(plan) = plan_file(tree, arch, file) {
-            let _ = fs::remove_file(build.join(&plan.object));
-            let mut cmd = make_cmd(tree, build, arch, jobs);
-            if let Some(dir) = &plan.build_dir_arg {
-                cmd.arg(format!("build-dir={dir}"));
-            }
-            cmd.arg(&plan.target);
-            let (ok, out) = run(cmd)?;
-            if ok && build.join(&plan.object).is_file() {
-                FileResult::Ok
-            } else if out.contains("No rule to make target") {
-                FileResult::NotCompileTested {
-                    reason: format!(
-                        "not compile-tested: no Makefile rule for {} under {}",
-                        plan.target, arch.defconfig
-                    ),
-                }
-            } else {
-                let errs = super::diagnostics::error_lines(&out);
-                FileResult::Failed {
-                    errors: if errs.is_empty() {
-                        super::kbuild::last_lines(&out, 20)
-                    } else {
-                        errs.join("\n")
-                    },
-                }
-            }
-        } else {
-            FileResult::NotCompileTested {
-                reason: "not compile-tested: no .c file of this arch found to compile it"
-                    .to_string(),
-            }
-        };
+        let result = compile_one(tree, build, arch, file, jobs)?;
         results.push(CrossFile {
             arch: arch.src_arch.to_string(),
             file: file.clone(),
@@ -396,6 +308,123 @@ pub fn cross_check(
         });
     }
     Ok(results)
+}
+
+fn not_tested(reason: String) -> FileResult {
+    FileResult::NotCompileTested { reason }
+}
+
+/// The arch's defconfig with its extra options in `build`, made once and
+/// remembered by a stamp; `Err(reason)` when the defconfig fails.
+fn configure(
+    tree: &Path,
+    build: &Path,
+    arch: &CrossArch,
+    jobs: u32,
+) -> Result<Result<(), String>, VerifyError> {
+    fs::create_dir_all(build).map_err(|e| VerifyError::io(build, e))?;
+    let stamp = build.join(".kseries-cross");
+    let want = format!(
+        "{} {} {}",
+        arch.defconfig,
+        arch.extra.join(","),
+        arch.make_args.join(" ")
+    );
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
+        return Ok(Ok(()));
+    }
+    let mut cmd = make_cmd(tree, build, arch, jobs);
+    cmd.arg(arch.defconfig);
+    let (ok, out) = run(cmd)?;
+    if !ok {
+        return Ok(Err(format!(
+            "not compile-tested: {} failed: {}",
+            arch.defconfig,
+            super::kbuild::last_lines(&out, 5)
+        )));
+    }
+    let config = build.join(".config");
+    let mut text = fs::read_to_string(&config).map_err(|e| VerifyError::io(&config, e))?;
+    for line in arch.extra {
+        text.push_str(line);
+        text.push('\n');
+    }
+    fs::write(&config, text).map_err(|e| VerifyError::io(&config, e))?;
+    let mut cmd = make_cmd(tree, build, arch, jobs);
+    cmd.arg("olddefconfig");
+    run(cmd)?;
+    fs::write(&stamp, &want).map_err(|e| VerifyError::io(&stamp, e))?;
+    Ok(Ok(()))
+}
+
+/// `make prepare`; `Err(result)` for every file when it fails: its
+/// compiler errors (the tree does not build), or not compile-tested when
+/// it printed none.
+fn prepare(
+    tree: &Path,
+    build: &Path,
+    arch: &CrossArch,
+    jobs: u32,
+) -> Result<Result<(), FileResult>, VerifyError> {
+    let mut cmd = make_cmd(tree, build, arch, jobs);
+    cmd.arg("prepare");
+    let (ok, out) = run(cmd)?;
+    if ok {
+        return Ok(Ok(()));
+    }
+    let errs = super::diagnostics::error_lines(&out);
+    Ok(Err(if errs.is_empty() {
+        not_tested(format!(
+            "not compile-tested: make prepare failed: {}",
+            super::kbuild::last_lines(&out, 5)
+        ))
+    } else {
+        FileResult::Failed {
+            errors: errs.join("\n"),
+        }
+    }))
+}
+
+/// Compiles one file through the object its plan names.
+fn compile_one(
+    tree: &Path,
+    build: &Path,
+    arch: &CrossArch,
+    file: &Path,
+    jobs: u32,
+) -> Result<FileResult, VerifyError> {
+    if !tree.join(file).is_file() {
+        return Ok(not_tested("deleted".to_string()));
+    }
+    let Some(plan) = cross_target(tree, arch, file) else {
+        return Ok(not_tested(
+            "not compile-tested: no .c file of this arch found to compile it".to_string(),
+        ));
+    };
+    let _ = fs::remove_file(build.join(&plan.object));
+    let mut cmd = make_cmd(tree, build, arch, jobs);
+    if let Some(dir) = &plan.build_dir_arg {
+        cmd.arg(format!("build-dir={dir}"));
+    }
+    cmd.arg(&plan.target);
+    let (ok, out) = run(cmd)?;
+    Ok(if ok && build.join(&plan.object).is_file() {
+        FileResult::Ok
+    } else if out.contains("No rule to make target") {
+        not_tested(format!(
+            "not compile-tested: no Makefile rule for {} under {}",
+            plan.target, arch.defconfig
+        ))
+    } else {
+        let errs = super::diagnostics::error_lines(&out);
+        FileResult::Failed {
+            errors: if errs.is_empty() {
+                super::kbuild::last_lines(&out, 20)
+            } else {
+                errs.join("\n")
+            },
+        }
+    })
 }
 
 /// Judges failures by errors that are new compared with `base_tree` (the
@@ -506,7 +535,7 @@ mod tests {
         assert_eq!(arch_build_dir(t, arm, f).as_deref(), Some("arch/arm/kvm"));
         assert_eq!(arch_build_dir(t, mips, f), None, "mips does not build it");
         assert_eq!(arch_build_dir(t, arm, Path::new("mm/rmap.c")), None);
-        let plan = plan_file(t, arm, f).unwrap();
+        let plan = cross_target(t, arm, f).unwrap();
         assert_eq!(plan.target, "arch/arm/kvm/../../../virt/kvm/kvm_main.o");
         assert_eq!(plan.build_dir_arg.as_deref(), Some("arch/arm/kvm"));
         assert_eq!(plan.object, PathBuf::from("virt/kvm/kvm_main.o"));

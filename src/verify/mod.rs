@@ -81,6 +81,10 @@ pub enum VerifyError {
     Git(#[from] crate::git::GitError),
     #[error("{0} is not a path relative to the source tree")]
     BadPath(PathBuf),
+    /// `verify` without a range: the series branch has no merge base
+    /// with HEAD (no such branch, or unrelated histories).
+    #[error("cannot find where {branch} forks from HEAD: {stderr} (give --range A..B)")]
+    NoForkPoint { branch: String, stderr: String },
     #[error("the baseline tree needs its own build directory, not {0}")]
     BaselineSharesBuildDir(PathBuf),
 }
@@ -128,6 +132,6 @@ pub mod steps;
 
 pub use report::{junit_xml, render_table};
 pub use steps::{
-    FirstFailure, SeriesReport, StepReport, StepStatus, VerifyOptions, default_work_dir,
-    verify_series,
+    FirstFailure, StepReport, StepStatus, VerifyOptions, VerifyReport, branch_range,
+    default_work_dir, verify_series,
 };

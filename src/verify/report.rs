@@ -1,9 +1,10 @@
-//! Rendering a [`SeriesReport`]: the human summary table and JUnit XML.
+//! Rendering a [`VerifyReport`]: the human summary table and JUnit XML.
 
 use std::fmt::Write;
 
+use super::boot::BootTest;
 use super::compile::FileResult;
-use super::steps::{SeriesReport, StepReport, StepStatus};
+use super::steps::{StepReport, StepStatus, VerifyReport};
 
 fn secs(ms: u64) -> String {
     format!("{:.1}s", ms as f64 / 1000.0)
@@ -66,7 +67,7 @@ fn boot_cells(step: &StepReport) -> (String, String, String) {
 }
 
 /// The summary table, one row per commit, then the first failure.
-pub fn render_table(report: &SeriesReport) -> String {
+pub fn render_table(report: &VerifyReport) -> String {
     let mut rows = vec![[
         "#".to_string(),
         "commit".into(),
@@ -161,116 +162,130 @@ fn esc(s: &str) -> String {
 }
 
 /// JUnit XML: one test case per commit and phase (compile, build, boot).
-pub fn junit_xml(report: &SeriesReport) -> String {
-    struct Case {
-        name: String,
-        class: String,
-        ms: u64,
-        failure: Option<(String, String)>,
-        skipped: Option<String>,
+pub fn junit_xml(report: &VerifyReport) -> String {
+    let cases: Vec<Case> = report.steps.iter().flat_map(step_cases).collect();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    write_suite_open(&mut x, report, &cases);
+    for c in &cases {
+        write_case(&mut x, c);
+    }
+    x.push_str("</testsuite></testsuites>\n");
+    x
+}
+
+/// One JUnit test case.
+struct Case {
+    name: String,
+    class: String,
+    ms: u64,
+    /// (message, body)
+    failure: Option<(String, String)>,
+    skipped: Option<String>,
+}
+
+/// A step's test cases: each compiled file, the kernel and auditor
+/// builds, the boot; a failing step with no failing case gets one that
+/// says why it failed.
+fn step_cases(s: &StepReport) -> Vec<Case> {
+    let class = format!(
+        "kseries.verify.{:02}-{}",
+        s.index,
+        &s.sha[..s.sha.len().min(12)]
+    );
+    if s.status == StepStatus::Skipped {
+        return vec![Case {
+            name: s.subject.clone(),
+            class,
+            ms: 0,
+            failure: None,
+            skipped: Some("an earlier commit failed".into()),
+        }];
     }
     let mut cases = Vec::new();
-    for s in &report.steps {
-        let class = format!(
-            "kseries.verify.{:02}-{}",
-            s.index,
-            &s.sha[..s.sha.len().min(12)]
-        );
-        let first = cases.len();
-        if s.status == StepStatus::Skipped {
-            cases.push(Case {
-                name: s.subject.clone(),
-                class,
-                ms: 0,
-                failure: None,
-                skipped: Some("an earlier commit failed".into()),
-            });
-            continue;
-        }
-        if let Some(c) = &s.compile {
-            for f in &c.files {
-                let (failure, skipped) = match &f.result {
-                    FileResult::Failed { errors } => {
-                        (Some(("compile failed".to_string(), errors.clone())), None)
-                    }
-                    FileResult::NotCompileTested { reason } => (None, Some(reason.clone())),
-                    _ => (None, None),
-                };
-                cases.push(Case {
-                    name: format!("compile x86_64 {}", f.file.display()),
-                    class: class.clone(),
-                    ms: f.duration_ms,
-                    failure,
-                    skipped,
-                });
-            }
-        }
-        for f in &s.cross {
-            let (failure, skipped) = match &f.result {
-                FileResult::Failed { errors } => {
-                    (Some(("compile failed".to_string(), errors.clone())), None)
-                }
-                FileResult::NotCompileTested { reason } => (None, Some(reason.clone())),
-                _ => (None, None),
-            };
-            cases.push(Case {
-                name: format!("compile {} {}", f.arch, f.file.display()),
-                class: class.clone(),
-                ms: f.duration_ms,
-                failure,
-                skipped,
-            });
-        }
-        if let Some(t) = &s.boot {
-            cases.push(Case {
-                name: "build bzImage".into(),
-                class: class.clone(),
-                ms: t.kernel.build_ms,
-                failure: (!t.kernel.success)
-                    .then(|| ("kernel build failed".into(), t.kernel.errors.clone())),
-                skipped: None,
-            });
-            if let Some(a) = &t.auditor {
-                cases.push(Case {
-                    name: "build auditor".into(),
-                    class: class.clone(),
-                    ms: a.build_ms,
-                    failure: (!a.success)
-                        .then(|| ("auditor build failed".into(), a.errors.clone())),
-                    skipped: None,
-                });
-            }
-            if let Some(b) = &t.boot {
-                let detail: Vec<String> = b
-                    .verdict
-                    .problems
-                    .iter()
-                    .map(|p| format!("{:?} (console line {}): {}", p.kind, p.line, p.text))
-                    .chain(b.verdict.audit_reports.iter().cloned())
-                    .collect();
-                cases.push(Case {
-                    name: "boot + audit".into(),
-                    class: class.clone(),
-                    ms: b.boot_ms,
-                    failure: (!b.passed).then(|| (b.verdict.summary(), detail.join("\n"))),
-                    skipped: None,
-                });
-            }
-        }
-        if s.status == StepStatus::Fail && !cases[first..].iter().any(|c| c.failure.is_some()) {
-            let f = s.failure.clone().unwrap_or_default();
-            cases.push(Case {
-                name: "verify".into(),
-                class: class.clone(),
-                ms: s.total_ms,
-                failure: Some((f.clone(), f)),
-                skipped: None,
-            });
+    if let Some(c) = &s.compile {
+        for f in &c.files {
+            let name = format!("compile x86_64 {}", f.file.display());
+            cases.push(compile_case(name, &class, f.duration_ms, &f.result));
         }
     }
+    for f in &s.cross {
+        let name = format!("compile {} {}", f.arch, f.file.display());
+        cases.push(compile_case(name, &class, f.duration_ms, &f.result));
+    }
+    if let Some(t) = &s.boot {
+        cases.extend(boot_cases(t, &class));
+    }
+    if s.status == StepStatus::Fail && !cases.iter().any(|c| c.failure.is_some()) {
+        let f = s.failure.clone().unwrap_or_default();
+        cases.push(Case {
+            name: "verify".into(),
+            class,
+            ms: s.total_ms,
+            failure: Some((f.clone(), f)),
+            skipped: None,
+        });
+    }
+    cases
+}
+
+fn compile_case(name: String, class: &str, ms: u64, result: &FileResult) -> Case {
+    let (failure, skipped) = match result {
+        FileResult::Failed { errors } => {
+            (Some(("compile failed".to_string(), errors.clone())), None)
+        }
+        FileResult::NotCompileTested { reason } => (None, Some(reason.clone())),
+        _ => (None, None),
+    };
+    Case {
+        name,
+        class: class.to_string(),
+        ms,
+        failure,
+        skipped,
+    }
+}
+
+/// The kernel build, the auditor's build and the boot with its audit.
+fn boot_cases(t: &BootTest, class: &str) -> Vec<Case> {
+    let mut cases = vec![Case {
+        name: "build bzImage".into(),
+        class: class.to_string(),
+        ms: t.kernel.build_ms,
+        failure: (!t.kernel.success)
+            .then(|| ("kernel build failed".into(), t.kernel.errors.clone())),
+        skipped: None,
+    }];
+    if let Some(a) = &t.auditor {
+        cases.push(Case {
+            name: "build auditor".into(),
+            class: class.to_string(),
+            ms: a.build_ms,
+            failure: (!a.success).then(|| ("auditor build failed".into(), a.errors.clone())),
+            skipped: None,
+        });
+    }
+    if let Some(b) = &t.boot {
+        let detail: Vec<String> = b
+            .verdict
+            .problems
+            .iter()
+            .map(|p| format!("{:?} (console line {}): {}", p.kind, p.line, p.text))
+            .chain(b.verdict.audit_reports.iter().cloned())
+            .collect();
+        cases.push(Case {
+            name: "boot + audit".into(),
+            class: class.to_string(),
+            ms: b.boot_ms,
+            failure: (!b.passed).then(|| (b.verdict.summary(), detail.join("\n"))),
+            skipped: None,
+        });
+    }
+    cases
+}
+
+fn write_suite_open(x: &mut String, report: &VerifyReport, cases: &[Case]) {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     writeln!(
         x,
         "<testsuites><testsuite name=\"kseries verify {}\" tests=\"{}\" failures=\"{failures}\" \
@@ -280,31 +295,30 @@ pub fn junit_xml(report: &SeriesReport) -> String {
         report.total_ms as f64 / 1000.0
     )
     .unwrap();
-    for c in &cases {
-        write!(
+}
+
+fn write_case(x: &mut String, c: &Case) {
+    write!(
+        x,
+        "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+        esc(&c.class),
+        esc(&c.name),
+        c.ms as f64 / 1000.0
+    )
+    .unwrap();
+    match (&c.failure, &c.skipped) {
+        (Some((msg, body)), _) => writeln!(
             x,
-            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            esc(&c.class),
-            esc(&c.name),
-            c.ms as f64 / 1000.0
+            "><failure message=\"{}\">{}</failure></testcase>",
+            esc(msg),
+            esc(body)
         )
-        .unwrap();
-        match (&c.failure, &c.skipped) {
-            (Some((msg, body)), _) => writeln!(
-                x,
-                "><failure message=\"{}\">{}</failure></testcase>",
-                esc(msg),
-                esc(body)
-            )
-            .unwrap(),
-            (None, Some(why)) => {
-                writeln!(x, "><skipped message=\"{}\"/></testcase>", esc(why)).unwrap()
-            }
-            (None, None) => writeln!(x, "/>").unwrap(),
+        .unwrap(),
+        (None, Some(why)) => {
+            writeln!(x, "><skipped message=\"{}\"/></testcase>", esc(why)).unwrap()
         }
+        (None, None) => writeln!(x, "/>").unwrap(),
     }
-    x.push_str("</testsuite></testsuites>\n");
-    x
 }
 
 #[cfg(test)]
@@ -339,8 +353,8 @@ mod tests {
         }
     }
 
-    fn sample() -> SeriesReport {
-        SeriesReport {
+    fn sample() -> VerifyReport {
+        VerifyReport {
             repo: "/r".into(),
             range: "a..b".into(),
             work_dir: "/w".into(),

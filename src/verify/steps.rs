@@ -26,10 +26,12 @@ use super::cross::{self, CrossFile};
 use super::{VerifyError, cache_home, kbuild};
 use crate::git::Git;
 
-/// The options of `kseries verify` (one field per flag).
+/// The options of `kseries verify`.  Most fields are one flag each; the
+/// QEMU binary and CPU model have no flag (library callers set them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyOptions {
-    /// The repository holding the commits (`--repo`, default `.`).
+    /// The repository holding the commits (the `TREE` argument, default
+    /// `.`).
     pub repo: PathBuf,
     /// `A..B` (the commits of B not in A, oldest first) or one commit.
     pub range: String,
@@ -48,7 +50,8 @@ pub struct VerifyOptions {
     pub cross_arches: Option<Vec<String>>,
     /// Build and boot the kernel with the auditor (`--no-boot`).
     pub boot: bool,
-    /// QEMU settings (`--timeout SECS`, `--qemu PATH`, `--cpu MODEL`).
+    /// QEMU settings: only the timeout has a flag (`--timeout SECONDS`);
+    /// the binary, memory and CPU model keep [`QemuOptions::default`].
     pub qemu: QemuOptions,
     /// Per-step console and build logs (`--log-dir DIR`).
     pub log_dir: Option<PathBuf>,
@@ -56,7 +59,8 @@ pub struct VerifyOptions {
     pub junit: Option<PathBuf>,
     /// Go on after the first failing commit (`--keep-going`).
     pub keep_going: bool,
-    /// Progress bars on stderr (off with `--quiet` or when not a tty).
+    /// A progress bar on stderr: the command line turns it on when stderr
+    /// is a terminal (there is no flag).
     pub progress: bool,
 }
 
@@ -154,7 +158,7 @@ pub struct FirstFailure {
 
 /// The result of `kseries verify`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesReport {
+pub struct VerifyReport {
     pub repo: PathBuf,
     pub range: String,
     pub work_dir: PathBuf,
@@ -163,7 +167,7 @@ pub struct SeriesReport {
     pub total_ms: u64,
 }
 
-impl SeriesReport {
+impl VerifyReport {
     /// Every step ran and passed.  The CLI exits non-zero otherwise.
     pub fn passed(&self) -> bool {
         self.first_failure.is_none() && self.steps.iter().all(|s| s.status == StepStatus::Pass)
@@ -238,10 +242,34 @@ fn is_compiled_source(f: &Path) -> bool {
     )
 }
 
+/// The default range of `kseries verify`: the series branch from where it
+/// forks from HEAD (`$(git merge-base HEAD BRANCH)..BRANCH`).
+pub fn branch_range(repo: &Path, branch: &str) -> Result<String, VerifyError> {
+    let o = Git::new(repo)
+        .args(["merge-base", "HEAD"])
+        // A full ref name: a branch can never be taken for an option.
+        .arg(format!(
+            "refs/heads/{}",
+            branch.trim_start_matches("refs/heads/")
+        ))
+        .output()?;
+    if !o.status.success() {
+        return Err(VerifyError::NoForkPoint {
+            branch: branch.to_string(),
+            stderr: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        });
+    }
+    Ok(format!(
+        "{}..{}",
+        String::from_utf8_lossy(&o.stdout).trim(),
+        branch
+    ))
+}
+
 /// Runs `kseries verify`.  Errors are for the run as a whole (no such
 /// repository, a build directory that is not ours, QEMU missing); a
-/// failing commit is in the report ([`SeriesReport::passed`]).
-pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> {
+/// failing commit is in the report ([`VerifyReport::passed`]).
+pub fn verify_series(opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
     let start = Instant::now();
     let repo = fs::canonicalize(&opts.repo).map_err(|e| VerifyError::io(&opts.repo, e))?;
     let work = opts
@@ -257,9 +285,63 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
         Some(first) => parent_of(&repo, first)?,
         None => None,
     };
+    let mut run = Run {
+        opts,
+        repo,
+        work,
+        src,
+        build_dir,
+        first: shas.first().cloned().unwrap_or_default(),
+        range_base,
+        base_ready: false,
+    };
+    let progress = Progress::new(opts.progress, shas.len());
+    let mut steps = Vec::new();
+    let mut first_failure: Option<FirstFailure> = None;
+    for (index, sha) in shas.iter().enumerate() {
+        let subject = git(&run.repo, &["log", "-1", "--format=%s", sha])?
+            .trim()
+            .to_string();
+        if first_failure.is_some() && !opts.keep_going {
+            steps.push(skipped_step(index + 1, sha, subject));
+            progress.inc();
+            continue;
+        }
+        let step = run.step(index + 1, sha, subject, &progress)?;
+        progress.done(&step);
+        if let (Some(reason), None) = (&step.failure, &first_failure) {
+            first_failure = Some(FirstFailure {
+                sha: sha.clone(),
+                subject: step.subject.clone(),
+                reason: reason.clone(),
+            });
+        }
+        steps.push(step);
+        progress.inc();
+    }
+    progress.finish();
+    let report = VerifyReport {
+        repo: run.repo,
+        range: opts.range.clone(),
+        work_dir: run.work,
+        steps,
+        first_failure,
+        total_ms: start.elapsed().as_millis() as u64,
+    };
+    write_reports(opts, &report)?;
+    Ok(report)
+}
 
-    let bar = if opts.progress {
-        let bar = ProgressBar::new(shas.len() as u64);
+/// The progress bar on stderr (hidden unless asked for): the phase each
+/// step is in, and a line per finished step.
+struct Progress(ProgressBar);
+
+impl Progress {
+    fn new(shown: bool, steps: usize) -> Progress {
+        if !shown {
+            return Progress(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::new(steps as u64);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:25} {pos}/{len} {msg}",
@@ -267,163 +349,158 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
             .expect("valid template"),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+        Progress(bar)
+    }
 
-    let mut steps = Vec::new();
-    let mut first_failure: Option<FirstFailure> = None;
-    let mut base_ready = false;
-    for (index, sha) in shas.iter().enumerate() {
+    /// `<short sha> <phase>  <subject>`.
+    fn phase(&self, sha: &str, phase: &str, subject: &str) {
         let short = &sha[..sha.len().min(12)];
-        let subject = git(&repo, &["log", "-1", "--format=%s", sha])?
-            .trim()
-            .to_string();
-        if first_failure.is_some() && !opts.keep_going {
-            steps.push(StepReport {
-                index: index + 1,
-                sha: sha.clone(),
-                subject,
-                touched: Vec::new(),
-                former_users: Vec::new(),
-                status: StepStatus::Skipped,
-                failure: None,
-                compile: None,
-                cross: Vec::new(),
-                boot: None,
-                checkout_ms: 0,
-                total_ms: 0,
-                log_dir: None,
-            });
-            bar.inc(1);
-            continue;
-        }
+        self.0.set_message(format!("{short} {phase}  {subject}"));
+    }
+
+    fn done(&self, step: &StepReport) {
+        let short = &step.sha[..step.sha.len().min(12)];
+        self.0.println(format!(
+            "{} {short} {}{}",
+            if step.failure.is_some() {
+                "FAIL"
+            } else {
+                "ok  "
+            },
+            step.subject,
+            step.failure
+                .as_ref()
+                .map(|f| format!("\n     {f}"))
+                .unwrap_or_default()
+        ));
+    }
+
+    fn inc(&self) {
+        self.0.inc(1);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// A step not run because an earlier commit failed.
+fn skipped_step(index: usize, sha: &str, subject: String) -> StepReport {
+    StepReport {
+        index,
+        sha: sha.to_string(),
+        subject,
+        touched: Vec::new(),
+        former_users: Vec::new(),
+        status: StepStatus::Skipped,
+        failure: None,
+        compile: None,
+        cross: Vec::new(),
+        boot: None,
+        checkout_ms: 0,
+        total_ms: 0,
+        log_dir: None,
+    }
+}
+
+/// The JUnit file and `report.json` in the log directory, when asked for.
+fn write_reports(opts: &VerifyOptions, report: &VerifyReport) -> Result<(), VerifyError> {
+    if let Some(path) = &opts.junit {
+        let xml = super::report::junit_xml(report);
+        fs::write(path, xml).map_err(|e| VerifyError::io(path, e))?;
+    }
+    if let Some(dir) = &opts.log_dir {
+        let path = dir.join("report.json");
+        let json = serde_json::to_string_pretty(report).expect("report serialises");
+        fs::write(&path, json).map_err(|e| VerifyError::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// One verify run: where it works, and what every step shares.
+struct Run<'a> {
+    opts: &'a VerifyOptions,
+    /// The verified repository (canonical).
+    repo: PathBuf,
+    work: PathBuf,
+    /// The checkout each step is read into.
+    src: PathBuf,
+    /// The boot build directory (locked for the run).
+    build_dir: PathBuf,
+    /// The first commit of the range.
+    first: String,
+    /// The parent of the first commit.
+    range_base: Option<String>,
+    /// Whether the range's base is checked out in `work/base-src`.
+    base_ready: bool,
+}
+
+impl Run<'_> {
+    /// Checks out one commit and runs its phases: the x86_64 compile
+    /// check, the cross architectures, then build and boot (only while
+    /// nothing failed).
+    fn step(
+        &mut self,
+        index: usize,
+        sha: &str,
+        subject: String,
+        progress: &Progress,
+    ) -> Result<StepReport, VerifyError> {
         let step_start = Instant::now();
-        bar.set_message(format!("{short} checkout  {subject}"));
-        checkout(&src, sha)?;
+        progress.phase(sha, "checkout", &subject);
+        checkout(&self.src, sha)?;
         let checkout_ms = step_start.elapsed().as_millis() as u64;
-        let touched = touched_files(&repo, sha)?;
-        let former = former_users(&repo, range_base.as_deref(), sha, &touched, &src)?;
+        let touched = touched_files(&self.repo, sha)?;
+        let former = former_users(
+            &self.repo,
+            self.range_base.as_deref(),
+            sha,
+            &touched,
+            &self.src,
+        )?;
         let mut failure: Option<String> = None;
-
-        // x86_64 compile check of the touched files and of the files that
-        // used what the commit removes.
-        let x86_files: Vec<PathBuf> = touched
-            .iter()
-            .chain(&former)
-            .filter(|f| is_compiled_source(f) && cross::arch_of(f).is_none())
-            .cloned()
-            .collect();
-        let mut compile = None;
-        if opts.compile_check && !x86_files.is_empty() {
-            bar.set_message(format!(
-                "{short} compile ({} files)  {subject}",
-                x86_files.len()
+        let commit = StepCommit {
+            sha,
+            subject: &subject,
+            touched: &touched,
+            former: &former,
+        };
+        let compile = self.compile_x86(&commit, progress)?;
+        if let Some(report) = &compile
+            && !report.no_failures()
+        {
+            failure = Some(x86_failure(report));
+        }
+        let cross_results = self.compile_cross(&commit, progress)?;
+        if failure.is_none()
+            && let Some(bad) = cross_results
+                .iter()
+                .find(|r| matches!(r.result, FileResult::Failed { .. }))
+        {
+            failure = Some(format!(
+                "{} compile failed: {}",
+                bad.arch,
+                bad.file.display()
             ));
-            let mut req = CompileRequest::new(&src, work.join("compile"), x86_files.clone());
-            req.jobs = opts.jobs;
-            let mut report = compile_check(&req)?;
-            if !report.no_failures() {
-                // Judge by errors new compared with the range's base
-                // (checked out once, when first needed).
-                if let Some(base_src) = ensure_base(&repo, &shas[0], &work, &mut base_ready)? {
-                    req.baseline = Some(Baseline {
-                        tree: base_src,
-                        build_dir: work.join("base-compile"),
-                    });
-                    report = compile_check(&req)?;
-                }
-            }
-            if !report.no_failures() {
-                let bad: Vec<String> = report
-                    .files
-                    .iter()
-                    .filter(|f| matches!(f.result, FileResult::Failed { .. }))
-                    .map(|f| f.file.display().to_string())
-                    .collect();
-                failure = Some(format!("x86_64 compile failed: {}", bad.join(", ")));
-            }
-            compile = Some(report);
         }
-
-        // Other architectures.
-        let mut cross_results = Vec::new();
-        if opts.cross {
-            let wanted = |a: &cross::CrossArch| {
-                opts.cross_arches
-                    .as_ref()
-                    .is_none_or(|only| only.iter().any(|o| o == a.src_arch))
-            };
-            for arch in cross::CROSS_ARCHES.iter().filter(|a| wanted(a)) {
-                // The arch's own files, and the former users it builds:
-                // its files, and generic ones only its Makefiles build.
-                let files: Vec<PathBuf> = touched
-                    .iter()
-                    .filter(|f| cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch))
-                    .chain(former.iter().filter(|f| {
-                        cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch)
-                            || (is_compiled_source(f)
-                                && cross::arch_of(f).is_none()
-                                && cross::arch_build_dir(&src, arch, f).is_some())
-                    }))
-                    .cloned()
-                    .collect();
-                if files.is_empty() {
-                    continue;
-                }
-                bar.set_message(format!("{short} cross {}  {subject}", arch.src_arch));
-                let dir = work.join(format!("cross-{}", arch.src_arch));
-                let mut results = cross::cross_check(&src, &dir, arch, &files, opts.jobs)?;
-                if results
-                    .iter()
-                    .any(|r| matches!(r.result, FileResult::Failed { .. }))
-                    && let Some(base_src) = ensure_base(&repo, &shas[0], &work, &mut base_ready)?
-                {
-                    let base_dir = work.join(format!("base-cross-{}", arch.src_arch));
-                    cross::compare_with_base(
-                        &mut results,
-                        &src,
-                        &base_src,
-                        &base_dir,
-                        arch,
-                        opts.jobs,
-                    )?;
-                }
-                if failure.is_none()
-                    && let Some(bad) = results
-                        .iter()
-                        .find(|r| matches!(r.result, FileResult::Failed { .. }))
-                {
-                    failure = Some(format!(
-                        "{} compile failed: {}",
-                        bad.arch,
-                        bad.file.display()
-                    ));
-                }
-                cross_results.extend(results);
-            }
-        }
-
-        // Build, auditor, boot.
         let mut boot_test = None;
-        if opts.boot && failure.is_none() {
-            bar.set_message(format!("{short} build+boot  {subject}"));
+        if self.opts.boot && failure.is_none() {
+            progress.phase(sha, "build+boot", &subject);
             let t = boot::boot_test(
-                &src,
-                &build_dir,
-                &work.join("scratch"),
-                opts.jobs,
-                &opts.qemu,
+                &self.src,
+                &self.build_dir,
+                &self.work.join("scratch"),
+                self.opts.jobs,
+                &self.opts.qemu,
             )?;
             failure = t.failure();
             boot_test = Some(t);
         }
 
         let mut step = StepReport {
-            index: index + 1,
-            sha: sha.clone(),
-            subject: subject.clone(),
+            index,
+            sha: sha.to_string(),
+            subject,
             touched,
             former_users: former,
             status: if failure.is_some() {
@@ -431,7 +508,7 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
             } else {
                 StepStatus::Pass
             },
-            failure: failure.clone(),
+            failure,
             compile,
             cross: cross_results,
             boot: boot_test,
@@ -439,46 +516,149 @@ pub fn verify_series(opts: &VerifyOptions) -> Result<SeriesReport, VerifyError> 
             total_ms: step_start.elapsed().as_millis() as u64,
             log_dir: None,
         };
-        if let Some(dir) = &opts.log_dir {
+        if let Some(dir) = &self.opts.log_dir {
             step.log_dir = Some(write_step_logs(dir, &step)?);
         }
-        bar.println(format!(
-            "{} {short} {subject}{}",
-            if failure.is_some() { "FAIL" } else { "ok  " },
-            failure
-                .as_ref()
-                .map(|f| format!("\n     {f}"))
-                .unwrap_or_default()
-        ));
-        if let (Some(reason), None) = (&failure, &first_failure) {
-            first_failure = Some(FirstFailure {
-                sha: sha.clone(),
-                subject,
-                reason: reason.clone(),
-            });
+        Ok(step)
+    }
+
+    /// x86_64 compile check of the touched files and of the files that
+    /// used what the commit removes; failures are judged against the
+    /// range's base.  `None` when there is nothing to compile or the
+    /// check is off.
+    fn compile_x86(
+        &mut self,
+        commit: &StepCommit,
+        progress: &Progress,
+    ) -> Result<Option<CompileReport>, VerifyError> {
+        let x86_files: Vec<PathBuf> = commit
+            .touched
+            .iter()
+            .chain(commit.former)
+            .filter(|f| is_compiled_source(f) && cross::arch_of(f).is_none())
+            .cloned()
+            .collect();
+        if !self.opts.compile_check || x86_files.is_empty() {
+            return Ok(None);
         }
-        steps.push(step);
-        bar.inc(1);
+        let phase = format!("compile ({} files)", x86_files.len());
+        progress.phase(commit.sha, &phase, commit.subject);
+        let mut req = CompileRequest::new(&self.src, self.work.join("compile"), x86_files);
+        req.jobs = self.opts.jobs;
+        let mut report = compile_check(&req)?;
+        if !report.no_failures() {
+            // Judge by errors new compared with the range's base
+            // (checked out once, when first needed).
+            if let Some(base_src) = self.ensure_base()? {
+                req.baseline = Some(Baseline {
+                    tree: base_src,
+                    build_dir: self.work.join("base-compile"),
+                });
+                report = compile_check(&req)?;
+            }
+        }
+        Ok(Some(report))
     }
-    bar.finish_and_clear();
-    let report = SeriesReport {
-        repo,
-        range: opts.range.clone(),
-        work_dir: work,
-        steps,
-        first_failure,
-        total_ms: start.elapsed().as_millis() as u64,
-    };
-    if let Some(path) = &opts.junit {
-        let xml = super::report::junit_xml(&report);
-        fs::write(path, xml).map_err(|e| VerifyError::io(path, e))?;
+
+    /// Every wanted cross architecture: its own touched files, and the
+    /// former users it builds (its files, and generic ones only its
+    /// Makefiles build); failures are judged against the range's base.
+    fn compile_cross(
+        &mut self,
+        commit: &StepCommit,
+        progress: &Progress,
+    ) -> Result<Vec<CrossFile>, VerifyError> {
+        let mut all = Vec::new();
+        if !self.opts.cross {
+            return Ok(all);
+        }
+        let wanted = |a: &cross::CrossArch| {
+            self.opts
+                .cross_arches
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|o| o == a.src_arch))
+        };
+        let arches: Vec<&cross::CrossArch> =
+            cross::CROSS_ARCHES.iter().filter(|a| wanted(a)).collect();
+        for arch in arches {
+            let src = &self.src;
+            let files: Vec<PathBuf> = commit
+                .touched
+                .iter()
+                .filter(|f| cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch))
+                .chain(commit.former.iter().filter(|f| {
+                    cross::arch_of(f).is_some_and(|a| a.src_arch == arch.src_arch)
+                        || (is_compiled_source(f)
+                            && cross::arch_of(f).is_none()
+                            && cross::arch_build_dir(src, arch, f).is_some())
+                }))
+                .cloned()
+                .collect();
+            if files.is_empty() {
+                continue;
+            }
+            progress.phase(
+                commit.sha,
+                &format!("cross {}", arch.src_arch),
+                commit.subject,
+            );
+            let dir = self.work.join(format!("cross-{}", arch.src_arch));
+            let jobs = self.opts.jobs;
+            let mut results = cross::cross_check(&self.src, &dir, arch, &files, jobs)?;
+            if results
+                .iter()
+                .any(|r| matches!(r.result, FileResult::Failed { .. }))
+                && let Some(base_src) = self.ensure_base()?
+            {
+                let base_dir = self.work.join(format!("base-cross-{}", arch.src_arch));
+                cross::compare_with_base(
+                    &mut results,
+                    &self.src,
+                    &base_src,
+                    &base_dir,
+                    arch,
+                    jobs,
+                )?;
+            }
+            all.extend(results);
+        }
+        Ok(all)
     }
-    if let Some(dir) = &opts.log_dir {
-        let path = dir.join("report.json");
-        let json = serde_json::to_string_pretty(&report).expect("report serialises");
-        fs::write(&path, json).map_err(|e| VerifyError::io(&path, e))?;
+
+    /// The range's base (the parent of its first commit) checked out into
+    /// `work/base-src`, once per run; `None` for a root commit.
+    fn ensure_base(&mut self) -> Result<Option<PathBuf>, VerifyError> {
+        let Some(base) = parent_of(&self.repo, &self.first)? else {
+            return Ok(None);
+        };
+        let base_src = self.work.join("base-src");
+        if !self.base_ready {
+            prepare_checkout(&base_src, &self.repo)?;
+            checkout(&base_src, &base)?;
+            self.base_ready = true;
+        }
+        Ok(Some(base_src))
     }
-    Ok(report)
+}
+
+/// The commit a step checks and the files its compile checks start from.
+struct StepCommit<'a> {
+    sha: &'a str,
+    subject: &'a str,
+    touched: &'a [PathBuf],
+    /// Files that used what the commit removes.
+    former: &'a [PathBuf],
+}
+
+/// `x86_64 compile failed: FILE, FILE`.
+fn x86_failure(report: &CompileReport) -> String {
+    let bad: Vec<String> = report
+        .files
+        .iter()
+        .filter(|f| matches!(f.result, FileResult::Failed { .. }))
+        .map(|f| f.file.display().to_string())
+        .collect();
+    format!("x86_64 compile failed: {}", bad.join(", "))
 }
 
 /// Files that referred, at the range's base, to declarations `sha`
@@ -499,26 +679,6 @@ fn former_users(
         .into_iter()
         .filter(|f| !touched.contains(f) && checkout.join(f).is_file())
         .collect())
-}
-
-/// The range's base (the parent of its first commit) checked out into
-/// `work/base-src`, once per run; `None` for a root commit.
-fn ensure_base(
-    repo: &Path,
-    first: &str,
-    work: &Path,
-    ready: &mut bool,
-) -> Result<Option<PathBuf>, VerifyError> {
-    let Some(base) = parent_of(repo, first)? else {
-        return Ok(None);
-    };
-    let base_src = work.join("base-src");
-    if !*ready {
-        prepare_checkout(&base_src, repo)?;
-        checkout(&base_src, &base)?;
-        *ready = true;
-    }
-    Ok(Some(base_src))
 }
 
 fn parent_of(repo: &Path, sha: &str) -> Result<Option<String>, VerifyError> {

@@ -9,7 +9,7 @@ use super::Arch;
 
 /// How one requested file gets compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Plan {
+pub(crate) enum Target {
     /// Compile `source` (the file itself, or the `.c` file chosen to
     /// include a header) with `make <make_args>`, producing `object`
     /// (relative to the build directory).
@@ -70,15 +70,20 @@ pub(crate) fn object_target(source: &Path, arch: Arch) -> (Vec<String>, PathBuf)
 
 /// Decides how to compile `file`.  `chosen_host` is the caller's `.c`
 /// file for a header, if any.
-pub(crate) fn plan(tree: &Path, file: &Path, arch: Arch, chosen_host: Option<&Path>) -> Plan {
+pub(crate) fn target_of(
+    tree: &Path,
+    file: &Path,
+    arch: Arch,
+    chosen_host: Option<&Path>,
+) -> Target {
     if let Some(reason) = other_arch_reason(file, arch) {
-        return Plan::Skip { reason };
+        return Target::Skip { reason };
     }
     if let Some(reason) = not_kernel_code_reason(file) {
-        return Plan::Skip { reason };
+        return Target::Skip { reason };
     }
     if !tree.join(file).is_file() {
-        return Plan::Skip {
+        return Target::Skip {
             reason: "file does not exist in the tree (deleted?)".to_string(),
         };
     }
@@ -90,24 +95,24 @@ pub(crate) fn plan(tree: &Path, file: &Path, arch: Arch, chosen_host: Option<&Pa
         {
             Some(host) => host,
             None => {
-                return Plan::Skip {
+                return Target::Skip {
                     reason: "header: no .c file found that includes it; choose one".to_string(),
                 };
             }
         },
         _ => {
-            return Plan::Skip {
+            return Target::Skip {
                 reason: "not a C source or header".to_string(),
             };
         }
     };
     if let Some(reason) = other_arch_reason(&source, arch) {
-        return Plan::Skip {
+        return Target::Skip {
             reason: format!("compiled through {}, which {reason}", source.display()),
         };
     }
     let (make_args, object) = object_target(&source, arch);
-    Plan::Compile {
+    Target::Compile {
         source,
         make_args,
         object,

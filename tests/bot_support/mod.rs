@@ -12,11 +12,12 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kseries::bot::checks::{Annotation, CheckKind, CheckOutcome, Conclusion};
+use kseries::bot::check_runs::{Annotation, CheckKind, CheckOutcome, Conclusion};
 use kseries::bot::config::Config;
 use kseries::bot::github::{Clock, RetryPolicy};
 use kseries::bot::{
-    AuthOptions, BotOptions, Commit, PullSeriesRequest, Secret, Series, SeriesRequest, SeriesRunner,
+    AuthOptions, BotOptions, BuiltSeries, Commit, PullSeriesRequest, Secret, SeriesRequest,
+    SeriesRunner,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
@@ -455,7 +456,7 @@ pub fn annotations(n: u64) -> Vec<Annotation> {
 /// outcomes: the last commit's build fails with `failing_annotations`
 /// annotations, everything else succeeds.
 pub struct FakeRunner {
-    pub series: Series,
+    pub series: BuiltSeries,
     pub failing_annotations: u64,
     pub calls: Mutex<Vec<String>>,
 }
@@ -463,7 +464,7 @@ pub struct FakeRunner {
 impl FakeRunner {
     pub fn new(r: &Repos, failing_annotations: u64) -> Arc<FakeRunner> {
         Arc::new(FakeRunner {
-            series: Series {
+            series: BuiltSeries {
                 repo: r.work.clone(),
                 head: r.commits.last().unwrap().sha.clone(),
                 commits: r.commits.clone(),
@@ -481,20 +482,23 @@ impl FakeRunner {
 }
 
 impl SeriesRunner for FakeRunner {
-    fn build_series(&self, req: &SeriesRequest) -> Result<Series, kseries::bot::RunnerError> {
+    fn build_series(&self, req: &SeriesRequest) -> Result<BuiltSeries, kseries::bot::RunnerError> {
         self.calls
             .lock()
             .unwrap()
             .push(format!("build_series {} {}", req.base_branch, req.base_sha));
         Ok(self.series.clone())
     }
-    fn pull_series(&self, req: &PullSeriesRequest) -> Result<Series, kseries::bot::RunnerError> {
+    fn pull_series(
+        &self,
+        req: &PullSeriesRequest,
+    ) -> Result<BuiltSeries, kseries::bot::RunnerError> {
         self.calls.lock().unwrap().push(format!(
             "pull_series {} {}",
             req.number,
             req.commits.len()
         ));
-        Ok(Series {
+        Ok(BuiltSeries {
             commits: req.commits.clone(),
             head: req.head_sha.clone(),
             ..self.series.clone()
@@ -502,7 +506,7 @@ impl SeriesRunner for FakeRunner {
     }
     fn run_check(
         &self,
-        _s: &Series,
+        _s: &BuiltSeries,
         c: &Commit,
         check: CheckKind,
     ) -> Result<CheckOutcome, kseries::bot::RunnerError> {
