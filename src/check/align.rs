@@ -1,6 +1,6 @@
 //! E5: a huge-page notifier range whose start is not aligned to its size
-//! (seed 002, bug 3: the rmap walk does not promise a 2 MiB-aligned
-//! address).
+//! (a bug of the reverted 2017 series: the rmap walk does not promise a
+//! 2 MiB-aligned address).
 //!
 //! A range is a huge-page range when its end is `start + SIZE` with SIZE a
 //! huge size (`HPAGE_PMD_SIZE`, `PMD_SIZE`, `huge_page_size(h)`,
@@ -12,8 +12,8 @@
 //! ~HPAGE_PMD_MASK)`), or, for a parameter of a static function, when
 //! every caller in the file passes an aligned value.  Clamps are seen
 //! through: `end = min(vma->vm_end, start + (PAGE_SIZE <<
-//! compound_order(page)))` is a compound-page range from `start` (seed
-//! 002's third bug), and `max(vma->vm_start, haddr)` starts aligned when
+//! compound_order(page)))` is a compound-page range from `start` (that
+//! same bug), and `max(vma->vm_start, haddr)` starts aligned when
 //! `haddr` does.  Every bracket call of the tree's API is checked, and
 //! the atomic `invalidate_range` too.  Anything not proven
 //! is an error (a parameter of a non-static function too: assert it, as

@@ -7,7 +7,7 @@
 //! tree's `include/linux/mmu_notifier.h`, of the primitives the recipe
 //! names (`__mmu_notifier_invalidate_range_start`/`_end`).  So a function
 //! defined in that header that calls a start primitive is a start, one that
-//! returns a value can fail (after a failed start no end is due, seed 004),
+//! returns a value can fail (after a failed start no end is due),
 //! and one that calls an end primitive is an end.  Without the header (a
 //! single file, a partial tree) the recipe's two names stand.
 

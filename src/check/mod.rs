@@ -1,8 +1,7 @@
 //! `kseries check`: a linter for mmu_notifier semantics.
 //!
 //! It reads any tree (before the migration, after it, or new code) and
-//! reports, like a compiler, what breaks the rules of
-//! `shared/docs/migration.md`:
+//! reports, like a compiler, what breaks the rules of the notifier API:
 //!
 //! - E1: a use of the removed API (call, ops entry, arch hook), from
 //!   [`crate::scan::scan`];

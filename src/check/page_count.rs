@@ -1,5 +1,5 @@
-//! E4: a page count used as a byte length (seed 002, bug 2:
-//! `address + (1UL << compound_order(page))` is 512, not 2 MiB).
+//! E4: a page count used as a byte length (a bug of the reverted 2017
+//! series: `address + (1UL << compound_order(page))` is 512, not 2 MiB).
 //!
 //! Page counts are `1 << compound_order(page)`, `1 << order`,
 //! `HPAGE_PMD_NR`, `hpage_nr_pages(page)` (the recipe lists them).  They

@@ -1,5 +1,5 @@
 //! E3: `mmu_notifier_invalidate_range()` in place of the start/end bracket
-//! (the first bug of the reverted 2017 patch, seed 002): for a notifier
+//! (the first bug of the reverted 2017 series): for a notifier
 //! that implements only `invalidate_range_start`/`_end`, like KVM, a lone
 //! `invalidate_range()` is a no-op.
 //!

@@ -1,7 +1,7 @@
 //! W1: a callback the core calls under the page-table lock
 //! (`invalidate_page`, `invalidate_range`, `change_pte` of a
-//! `struct mmu_notifier_ops` initializer) that can sleep (seed 003: "No
-//! way can we sleep when we're traversing page tables").
+//! `struct mmu_notifier_ops` initializer) that can sleep: the core holds
+//! a spinlock while it walks the page tables, so sleeping there is a bug.
 //!
 //! The callback's body is searched for a sleeping call (recipe list:
 //! `mutex_lock`, `down_read`, `wait_event*`, `GFP_KERNEL` allocations ...),

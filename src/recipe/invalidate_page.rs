@@ -1,6 +1,6 @@
 //! The Linux 4.13 `mmu_notifier_invalidate_page()` removal.
 //!
-//! Source of truth: `shared/docs/migration.md`.  Callers of
+//! Callers of
 //! `mmu_notifier_invalidate_page()` become range_start/range/range_end
 //! brackets, `->invalidate_page` callbacks go or are converted, the
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
@@ -134,8 +134,9 @@ const MESSAGES: super::Messages = super::Messages {
           ->invalidate_page, remove them, with the comments that document them.",
 };
 
-/// What `kseries check` knows about mmu_notifier semantics (see
-/// shared/docs/migration.md, §2 and seeds 002/003).
+/// What `kseries check` knows about mmu_notifier semantics: which calls
+/// open and close a bracket, which sleep, which change the accessed bit.
+/// Long because it is one table, an entry a line.
 pub fn check_rules() -> CheckRules {
     CheckRules {
         needles: &[
@@ -193,7 +194,7 @@ pub fn check_rules() -> CheckRules {
             "set_huge_pte_at",
         ],
         // The callbacks the core calls with the page-table lock held
-        // (migration.md §1: since 4.11 invalidate_page runs under the ptl;
+        // (since 4.11 invalidate_page runs under the ptl;
         // invalidate_range and change_pte always did).
         atomic_members: &["invalidate_page", "invalidate_range", "change_pte"],
         sleeping_calls: &[

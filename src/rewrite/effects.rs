@@ -699,6 +699,8 @@ impl<'f, 't> Eval<'f, 't> {
         ))
     }
 
+    /// The symbolic value of expression `n`.  One match arm per expression
+    /// kind, which is why it runs past a hundred lines.
     fn eval(&self, n: Node<'t>, budget: &mut usize, visiting: &mut HashSet<usize>) -> Val {
         if *budget == 0 {
             return Val::Unknown;
