@@ -353,8 +353,15 @@ pub fn convert(
         );
         if left.work.is_empty() {
             let evidence = describe_coverage(recipe, &entry, &cov.covered, true);
-            let removed =
-                remove_entry_and_callback(&mut draft, file, &src, &tree, &entry, cb_site)?;
+            let removed = remove_entry_and_callback(
+                &mut draft,
+                file,
+                &src,
+                &tree,
+                &entry,
+                cb_site,
+                recipe.ops_member,
+            )?;
             let fed = remove_feeds(ws, &mut draft, &entry, &left)?;
             draft
                 .description
@@ -556,7 +563,7 @@ fn cross_file(
         &entry.site.subsystem,
         &format!("drop the {} callback", recipe.ops_member),
     );
-    let pair = entry_pair(ops.0, ops.1, entry)
+    let pair = entry_pair(ops.0, ops.1, entry, recipe.ops_member)
         .ok_or_else(|| RewriteError::Internal(format!("{file}: ops entry not found")))?;
     remove_initializer_pair(&mut draft, file, ops.1, pair);
     let Detail::Callback {
@@ -787,8 +794,9 @@ pub fn remove_entry_and_callback(
     tree: &Tree,
     entry: &Entry,
     cb_site: &Site,
+    member: &str,
 ) -> Result<String, RewriteError> {
-    let pair = entry_pair(tree, src, entry)
+    let pair = entry_pair(tree, src, entry, member)
         .ok_or_else(|| RewriteError::Internal(format!("{file}: ops entry not found")))?;
     remove_initializer_pair(draft, file, src, pair);
     let Detail::Callback { other_users, .. } = &cb_site.detail else {
@@ -835,8 +843,9 @@ pub fn remove_entry_and_callback(
     })
 }
 
-/// The `.member = callback` pair of the entry.
-pub fn entry_pair<'t>(tree: &'t Tree, src: &[u8], entry: &Entry) -> Option<Node<'t>> {
+/// The `.member = callback` pair of the entry (`member` is the recipe's
+/// removed ops member, the fallback when the scan's line has moved).
+pub fn entry_pair<'t>(tree: &'t Tree, src: &[u8], entry: &Entry, member: &str) -> Option<Node<'t>> {
     let line = entry.site.line - 1;
     descendants(tree.root_node(), &["initializer_pair"])
         .into_iter()
@@ -852,7 +861,7 @@ pub fn entry_pair<'t>(tree: &'t Tree, src: &[u8], entry: &Entry) -> Option<Node<
                     p.child_by_field_name("value")
                         .is_some_and(|v| text(v, src) == entry.callback)
                         && p.child_by_field_name("designator")
-                            .is_some_and(|d| text(d, src).contains("invalidate_page"))
+                            .is_some_and(|d| text(d, src).contains(member))
                 })
         })
 }
@@ -921,7 +930,7 @@ fn convert_uncovered(
         .into_iter()
         .next()
         .ok_or("callback not found")?;
-    let pair = entry_pair(tree, src, entry).ok_or("ops entry not found")?;
+    let pair = entry_pair(tree, src, entry, recipe.ops_member).ok_or("ops entry not found")?;
     let page_params = param_names(page_def, src);
     let [_, _, _] = page_params.as_slice() else {
         return Err(Refusal::Review(format!(

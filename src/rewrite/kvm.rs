@@ -156,7 +156,7 @@ fn kvm_unit(
     );
     let from = line_start(src, with_leading_comment(page_def, src));
     let to = line_end(src, page_def.end_byte() - 1);
-    let pair = entry_pair(tree, src, entry).ok_or("ops entry not found")?;
+    let pair = entry_pair(tree, src, entry, recipe.ops_member).ok_or("ops entry not found")?;
     // The page callback becomes the hook's weak default and the new
     // callback; its entry becomes the new member.
     let cb_params: Vec<String> = param_decls(page_def)

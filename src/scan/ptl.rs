@@ -693,7 +693,7 @@ mod tests {
         let tree = parse(src);
         let calls: Vec<Node> = calls_in(tree.root_node())
             .into_iter()
-            .filter(|c| callee_name(*c, src).as_deref() == Some("mmu_notifier_invalidate_page"))
+            .filter(|c| callee_name(*c, src).as_deref() == Some(recipe.api_functions[0]))
             .collect();
         assert_eq!(calls.len(), 8);
         let func = enclosing_function(calls[0]).unwrap();
@@ -767,7 +767,7 @@ mod tests {
         let tree = parse(src);
         let calls: Vec<Node> = calls_in(tree.root_node())
             .into_iter()
-            .filter(|c| callee_name(*c, src).as_deref() == Some("mmu_notifier_invalidate_page"))
+            .filter(|c| callee_name(*c, src).as_deref() == Some(recipe.api_functions[0]))
             .collect();
         let func = enclosing_function(calls[0]).unwrap();
         let held: Vec<Option<bool>> = calls
