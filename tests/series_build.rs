@@ -29,7 +29,7 @@ fn every_commit_of_the_real_series_compiles_and_a_broken_one_is_named() {
     // Break the first caller patch: it must stop there, named.
     let mut broken = plan.clone();
     let first = &mut broken.units[0];
-    assert_eq!(first.stage, Stage::Callers);
+    assert_eq!(first.stage, Stage::new("callers"));
     let path = first.files[0].path.clone();
     let original = std::fs::read(clone.join(&path)).unwrap();
     let patched = first.files[0].apply(&original).unwrap();

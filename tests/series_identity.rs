@@ -29,7 +29,7 @@ fn no_identity_is_a_clear_error() {
         recipe: "invalidate-page".into(),
         tree: ".".into(),
         units: vec![kseries::rewrite::plan::ChangeUnit {
-            stage: kseries::rewrite::plan::Stage::Callers,
+            stage: kseries::rewrite::plan::Stage::new("callers"),
             subsystem: "a".into(),
             summary: "x".into(),
             description: vec![],

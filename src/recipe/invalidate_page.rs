@@ -6,7 +6,9 @@
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
 //! become range hooks, and the API is deleted last.
 
-use super::{CheckRules, Extent, LockLearning, LockOp, Recipe, UnlockOp, WalkSpec};
+use super::{CheckRules, Extent, LockLearning, LockOp, Recipe, StageSpec, UnlockOp, WalkSpec};
+use crate::rewrite::rule::{FnRule, Rule, Wait};
+use crate::rewrite::{api, callbacks, callers, kvm};
 
 pub fn recipe() -> Recipe {
     Recipe {
@@ -97,6 +99,8 @@ pub fn recipe() -> Recipe {
         ],
         check: check_rules(),
         messages: MESSAGES,
+        stages: STAGES,
+        rules,
     }
 }
 
@@ -119,20 +123,77 @@ const MESSAGES: super::Messages = super::Messages {
          ->invalidate_page() callback, dead by then; then KVM with every architecture's \
          hook; and last the API itself, so that every step builds and bisects.",
     ],
-    callers: "Convert the calls of mmu_notifier_invalidate_page() in {subsystem}: \
-              mmu_notifier_invalidate_range_start() and _end() around the page-table change, \
-              outside the lock, and mmu_notifier_invalidate_range() with the exact byte range \
-              under the lock.",
-    callbacks: "Now that nothing calls mmu_notifier_invalidate_page(), the ->invalidate_page() \
-                callback of {subsystem} is never called: remove it, and keep any work of its \
-                own in a range callback.",
-    kvm: "Now that nothing calls mmu_notifier_invalidate_page(), KVM's ->invalidate_page() \
-          callback is never called. Move the work of its architecture hook to a range hook \
-          called from a new ->invalidate_range() callback, right after the page-table \
-          change, and remove the empty stubs.",
-    api: "Now that nothing calls mmu_notifier_invalidate_page() and no mmu_notifier_ops sets \
-          ->invalidate_page, remove them, with the comments that document them.",
 };
+
+/// Callers first, one patch per subsystem; then each driver's dead
+/// callback; then KVM with every architecture's hook; the API last.
+const STAGES: &[StageSpec] = &[
+    StageSpec {
+        name: "callers",
+        title: "callers",
+        fallback: "Convert the calls of mmu_notifier_invalidate_page() in {subsystem}: \
+                   mmu_notifier_invalidate_range_start() and _end() around the page-table \
+                   change, outside the lock, and mmu_notifier_invalidate_range() with the \
+                   exact byte range under the lock.",
+        flag_day: None,
+    },
+    StageSpec {
+        name: "callbacks",
+        title: "callbacks",
+        fallback: "Now that nothing calls mmu_notifier_invalidate_page(), the \
+                   ->invalidate_page() callback of {subsystem} is never called: remove it, \
+                   and keep any work of its own in a range callback.",
+        flag_day: None,
+    },
+    StageSpec {
+        name: "kvm",
+        title: "KVM",
+        fallback: "Now that nothing calls mmu_notifier_invalidate_page(), KVM's \
+                   ->invalidate_page() callback is never called. Move the work of its \
+                   architecture hook to a range hook called from a new ->invalidate_range() \
+                   callback, right after the page-table change, and remove the empty stubs.",
+        flag_day: None,
+    },
+    StageSpec {
+        name: "api",
+        title: "API",
+        fallback: "Now that nothing calls mmu_notifier_invalidate_page() and no \
+                   mmu_notifier_ops sets ->invalidate_page, remove them, with the comments \
+                   that document them.",
+        flag_day: None,
+    },
+];
+
+/// The rules of the stages above.  Callbacks and KVM hooks are dead only
+/// once no caller is left; the API goes only when nothing at all is left.
+fn rules() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(FnRule {
+            stage: "callers",
+            wait: Wait::Never,
+            kept: "callers",
+            convert: callers::convert,
+        }),
+        Box::new(FnRule {
+            stage: "callbacks",
+            wait: Wait::For(&["callers"]),
+            kept: "callbacks",
+            convert: callbacks::convert,
+        }),
+        Box::new(FnRule {
+            stage: "kvm",
+            wait: Wait::For(&["callers"]),
+            kept: "KVM hooks",
+            convert: kvm::convert,
+        }),
+        Box::new(FnRule {
+            stage: "api",
+            wait: Wait::ForAll,
+            kept: "the API",
+            convert: |ws, recipe, report, _review| api::remove_api(ws, recipe, report),
+        }),
+    ]
+}
 
 /// What `kseries check` knows about mmu_notifier semantics: which calls
 /// open and close a bracket, which sleep, which change the accessed bit.

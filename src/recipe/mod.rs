@@ -77,6 +77,28 @@ pub struct Recipe {
     /// What the patch series says in prose (cover letter, fallback commit
     /// messages).
     pub messages: Messages,
+    /// The stages of the series, in bisectable order.
+    pub stages: &'static [StageSpec],
+    /// The rewrite rules, one per stage, in the same order.
+    #[serde(skip)]
+    pub rules: fn() -> Vec<Box<dyn crate::rewrite::rule::Rule>>,
+}
+
+/// One stage of a recipe's series.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StageSpec {
+    /// The name a plan stores (`callers`).
+    pub name: &'static str,
+    /// How prose names it ("KVM").
+    pub title: &'static str,
+    /// The commit message of a unit whose plan has no description of its
+    /// own (plans written by hand or by older versions); `{subsystem}` is
+    /// replaced by the unit's subsystem.
+    pub fallback: &'static str,
+    /// Set when the stage is one commit across subsystems, because what it
+    /// changes cannot be split and still build (a signature change of an
+    /// ops member): why, for the cover letter.
+    pub flag_day: Option<&'static str>,
 }
 
 /// The prose of a series made with a recipe.  The engine writes what it
@@ -93,13 +115,6 @@ pub struct Messages {
     /// kernel way, `commit 0123456789ab ("subject")`), the rule applied,
     /// the order of the patches.
     pub cover: &'static [&'static str],
-    /// The commit message of a unit whose plan has no description of its
-    /// own (plans written by hand or by older versions), per stage;
-    /// `{subsystem}` is replaced by the unit's subsystem.
-    pub callers: &'static str,
-    pub callbacks: &'static str,
-    pub kvm: &'static str,
-    pub api: &'static str,
 }
 
 /// A page-table walk whose loop body runs with the lock held, and the
@@ -247,6 +262,11 @@ pub struct UnlockOp {
 }
 
 impl Recipe {
+    /// The stage named `name`, and its place in the series' order.
+    pub fn stage(&self, name: &str) -> Option<(usize, &StageSpec)> {
+        self.stages.iter().enumerate().find(|(_, s)| s.name == name)
+    }
+
     /// Whether `name` is one of the old API's functions.
     pub fn is_api_function(&self, name: &str) -> bool {
         self.api_functions.contains(&name)

@@ -33,7 +33,7 @@ pub fn remove_api(
         .map(|f| crate::scan::walk::subsystem_of(f))
         .unwrap_or_default();
     let mut draft = UnitDraft::new(
-        Stage::Api,
+        Stage::new("api"),
         &subsystem,
         &format!("remove the {} API", recipe.ops_member),
     );

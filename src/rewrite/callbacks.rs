@@ -346,7 +346,7 @@ pub fn convert(
         }
         let left = leftovers(ws, recipe, file, &entry, &cov)?;
         let summary = format!("drop the {} callback", recipe.ops_member);
-        let mut draft = UnitDraft::new(Stage::Callbacks, &entry.site.subsystem, &summary);
+        let mut draft = UnitDraft::new(Stage::new("callbacks"), &entry.site.subsystem, &summary);
         let what = format!(
             "{file}: {}.{} = {}().",
             entry.ops, recipe.ops_member, entry.callback
@@ -559,7 +559,7 @@ fn cross_file(
         )));
     }
     let mut draft = UnitDraft::new(
-        Stage::Callbacks,
+        Stage::new("callbacks"),
         &entry.site.subsystem,
         &format!("drop the {} callback", recipe.ops_member),
     );

@@ -47,7 +47,7 @@ pub fn convert(
     for (subsystem, sites) in by_subsystem {
         let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
         let summary = format!("use range notifiers in {}", list_functions(&functions));
-        let mut draft = UnitDraft::new(Stage::Callers, subsystem, &summary);
+        let mut draft = UnitDraft::new(Stage::new("callers"), subsystem, &summary);
         let mut shapes = Vec::new();
         let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
         for s in sites {

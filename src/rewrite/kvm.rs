@@ -86,7 +86,7 @@ fn kvm_unit(
 ) -> Result<UnitDraft, Refusal> {
     let file = entry.site.file.as_str();
     let mut draft = UnitDraft::new(
-        Stage::Kvm,
+        Stage::new("kvm"),
         &entry.site.subsystem,
         "replace the page callback by a range hook",
     );

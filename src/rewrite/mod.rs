@@ -5,19 +5,20 @@
 //! KVM, API.  Every stage re-parses what it edits; positions from the scan
 //! are only used to find sites in files no earlier unit touched.
 
-mod api;
+pub(crate) mod api;
 pub mod apply;
 mod behaviour;
-mod callbacks;
-mod callers;
+pub(crate) mod callbacks;
+pub(crate) mod callers;
 mod effects;
-mod kvm;
+pub(crate) mod kvm;
 pub mod plan;
 mod removal;
+pub mod rule;
 pub mod scope;
 mod syntax;
 pub mod text;
-mod workspace;
+pub mod workspace;
 
 use std::path::{Path, PathBuf};
 
@@ -102,29 +103,14 @@ impl From<RewriteError> for Refusal {
     }
 }
 
-/// Computes the whole migration for the scanned tree.
+/// Computes the whole migration for the scanned tree: the recipe's rules
+/// in order (see [`rule::run`] for what waits for review), then each
+/// unit's behaviour notes.
 pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, RewriteError> {
     let mut ws = workspace::Workspace::new(root);
     let mut review = Vec::new();
-    let mut units = Vec::new();
-    units.extend(callers::convert(&mut ws, recipe, report, &mut review)?);
-    // Callbacks are dead only once no caller is left: while a use of the
-    // API waits for review, removing what it calls would lose work.
-    let undecided = report.of_kind("needs-review").count();
-    if review.is_empty() && undecided == 0 {
-        units.extend(callbacks::convert(&mut ws, recipe, report, &mut review)?);
-        units.extend(kvm::convert(&mut ws, recipe, report, &mut review)?);
-        if review.is_empty() {
-            units.extend(api::remove_api(&mut ws, recipe, report)?);
-        } else {
-            review.push(gate("the API is kept", review.len()));
-        }
-    } else {
-        review.push(gate(
-            "callbacks, KVM hooks and the API are kept",
-            review.len() + undecided,
-        ));
-    }
+    let rules = (recipe.rules)();
+    let mut units = rule::run(&rules, &mut ws, recipe, report, &mut review)?;
     behaviour::name_changes(root, &mut units, recipe)?;
     Ok(Plan {
         recipe: recipe.id.to_string(),
@@ -132,24 +118,6 @@ pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, R
         units,
         needs_review: review,
     })
-}
-
-/// A note that later stages waited because of what is left for review.
-fn gate(what: &str, left: usize) -> ReviewItem {
-    ReviewItem {
-        file: String::new(),
-        line: 0,
-        reason: format!(
-            "{what}: {} of the API above {} left for review, and removing what {} still \
-             need{} would break or silently change {}; convert {} first, then re-run",
-            crate::words::count(left, "use", "uses"),
-            crate::words::noun(left, "is", "are"),
-            crate::words::noun(left, "it", "they"),
-            crate::words::noun(left, "s", ""),
-            crate::words::noun(left, "it", "them"),
-            crate::words::noun(left, "it", "those")
-        ),
-    }
 }
 
 /// Each touched file's original and final content, in path order.

@@ -20,18 +20,27 @@ pub struct Plan {
     pub needs_review: Vec<ReviewItem>,
 }
 
-/// The four stages, in bisectable order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stage {
-    /// Convert the callers (after this, the callbacks are dead).
-    Callers,
-    /// Remove or convert each driver's callback.
-    Callbacks,
-    /// KVM: generic code and every architecture's hook.
-    Kvm,
-    /// Remove the API itself.
-    Api,
+/// A stage of a recipe's series (`callers`, `api` ...).  The recipe names
+/// its stages and their bisectable order (`Recipe::stages`); a plan stores
+/// the name, so plans of every recipe share one type and one JSON shape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Stage(pub String);
+
+impl Stage {
+    pub fn new(name: &str) -> Stage {
+        Stage(name.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// One future commit.

@@ -107,10 +107,11 @@ impl Scope {
                 .map(|f| f.path.clone());
             let why = if !outside.is_empty() {
                 Some(format!("it changes {} outside {dir}", outside.join(", ")))
-            } else if let Some(stage) = lost_stage.filter(|s| *s < unit.stage) {
+            } else if let Some(stage) = lost_stage.as_ref().filter(|s| **s != unit.stage) {
+                // Units come in stage order: a stage other than the first
+                // one left out is a later one.
                 Some(format!(
-                    "it may only follow every {} unit, and some of those lie outside {dir}",
-                    stage_name(stage)
+                    "it may only follow every {stage} unit, and some of those lie outside {dir}"
                 ))
             } else {
                 waits_for.map(|f| format!("{f} is changed first by a unit outside {dir}"))
@@ -118,7 +119,7 @@ impl Scope {
             match why {
                 None => kept.push(unit),
                 Some(why) => {
-                    lost_stage = Some(lost_stage.map_or(unit.stage, |s| s.min(unit.stage)));
+                    lost_stage.get_or_insert_with(|| unit.stage.clone());
                     held_files.extend(unit.files.iter().map(|f| f.path.clone()));
                     left.push(ReviewItem {
                         file: String::new(),
@@ -126,7 +127,7 @@ impl Scope {
                         reason: format!(
                             "change unit {} ({} stage, {}: {}) is left out: {why}; run rewrite on {} for the whole migration",
                             i + 1,
-                            stage_name(unit.stage),
+                            unit.stage,
                             unit.subsystem,
                             unit.summary,
                             self.top.display()
@@ -144,15 +145,6 @@ impl Scope {
             },
             left,
         )
-    }
-}
-
-fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Callers => "callers",
-        Stage::Callbacks => "callbacks",
-        Stage::Kvm => "KVM",
-        Stage::Api => "API",
     }
 }
 
@@ -187,7 +179,7 @@ mod tests {
     fn subsystems(plan: &Plan) -> Vec<(Stage, String)> {
         plan.units
             .iter()
-            .map(|u| (u.stage, u.files[0].path.clone()))
+            .map(|u| (u.stage.clone(), u.files[0].path.clone()))
             .collect()
     }
 
@@ -197,10 +189,13 @@ mod tests {
             recipe: "r".into(),
             tree: "t".into(),
             units: vec![
-                unit(Stage::Callers, &["mm/rmap.c"]),
-                unit(Stage::Callers, &["fs/dax.c"]),
-                unit(Stage::Callbacks, &["mm/cb.c"]),
-                unit(Stage::Api, &["mm/mmu_notifier.c", "include/linux/mn.h"]),
+                unit(Stage::new("callers"), &["mm/rmap.c"]),
+                unit(Stage::new("callers"), &["fs/dax.c"]),
+                unit(Stage::new("callbacks"), &["mm/cb.c"]),
+                unit(
+                    Stage::new("api"),
+                    &["mm/mmu_notifier.c", "include/linux/mn.h"],
+                ),
             ],
             needs_review: Vec::new(),
         };
@@ -213,7 +208,7 @@ mod tests {
         let (kept, left) = scope.restrict(plan.clone());
         assert_eq!(
             subsystems(&kept),
-            [(Stage::Callers, "mm/rmap.c".to_string())]
+            [(Stage::new("callers"), "mm/rmap.c".to_string())]
         );
         assert_eq!(left.len(), 3, "{left:#?}");
         assert!(left[0].reason.contains("fs/dax.c"), "{left:#?}");

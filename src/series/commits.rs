@@ -20,7 +20,7 @@ use super::recipients::Finder;
 use super::text;
 use super::{SeriesError, SeriesOptions};
 use crate::recipe::Recipe;
-use crate::rewrite::plan::{ChangeUnit, Plan, Stage};
+use crate::rewrite::plan::{ChangeUnit, Plan};
 
 /// The templates, compiled in so an installed binary needs no files.
 pub(crate) fn templates() -> Environment<'static> {
@@ -536,14 +536,10 @@ fn build_sentence(checker: &str, not_tested: &[String]) -> String {
 
 /// The recipe's commit message for a unit whose plan has none.
 fn fallback_description(recipe: &Recipe, unit: &ChangeUnit) -> String {
-    let m = &recipe.messages;
-    let text = match unit.stage {
-        Stage::Callers => m.callers,
-        Stage::Callbacks => m.callbacks,
-        Stage::Kvm => m.kvm,
-        Stage::Api => m.api,
-    };
-    text.replace("{subsystem}", &unit.subsystem)
+    recipe
+        .stage(unit.stage.as_str())
+        .map_or("", |(_, spec)| spec.fallback)
+        .replace("{subsystem}", &unit.subsystem)
 }
 
 #[cfg(test)]

@@ -227,13 +227,24 @@ pub enum SeriesError {
     #[error("the plan has no change units: nothing to commit")]
     EmptyPlan,
     #[error(
-        "the plan is not in bisectable order: unit {index} ({subsystem}, stage {stage:?}) comes after a unit of stage {previous:?}; callers, callbacks, KVM and API removal must come in that order"
+        "the plan is not in bisectable order: unit {index} ({subsystem}, stage {stage}) comes after a unit of stage {previous}; the recipe's stages must come in the order {order}"
     )]
     Unsorted {
         index: usize,
         subsystem: String,
         stage: Stage,
         previous: Stage,
+        order: String,
+    },
+    #[error(
+        "the plan's unit {index} ({subsystem}) has stage `{stage}`, which recipe `{recipe}` does not have (its stages: {order})"
+    )]
+    UnknownStage {
+        index: usize,
+        subsystem: String,
+        stage: Stage,
+        recipe: String,
+        order: String,
     },
     #[error(
         "not a git repository: {} (series makes commits: give the top of a kernel git tree, or run `git init && git add -A && git commit -m base` there first)",
@@ -314,20 +325,42 @@ pub enum SeriesError {
     },
 }
 
-/// Checks that the units come in bisectable stage order.
+/// Checks that the units come in the recipe's bisectable stage order.
 pub fn check_order(plan: &Plan) -> Result<(), SeriesError> {
     if plan.units.is_empty() {
         return Err(SeriesError::EmptyPlan);
     }
-    for (i, w) in plan.units.windows(2).enumerate() {
-        if w[1].stage < w[0].stage {
+    let recipe = crate::recipe::by_id(&plan.recipe)
+        .ok_or_else(|| SeriesError::UnknownRecipe(plan.recipe.clone()))?;
+    let order = recipe
+        .stages
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut previous: Option<(usize, &Stage)> = None;
+    for (i, unit) in plan.units.iter().enumerate() {
+        let Some((rank, _)) = recipe.stage(unit.stage.as_str()) else {
+            return Err(SeriesError::UnknownStage {
+                index: i + 1,
+                subsystem: unit.subsystem.clone(),
+                stage: unit.stage.clone(),
+                recipe: recipe.id.to_string(),
+                order,
+            });
+        };
+        if let Some((before, stage)) = previous
+            && rank < before
+        {
             return Err(SeriesError::Unsorted {
-                index: i + 2,
-                subsystem: w[1].subsystem.clone(),
-                stage: w[1].stage,
-                previous: w[0].stage,
+                index: i + 1,
+                subsystem: unit.subsystem.clone(),
+                stage: unit.stage.clone(),
+                previous: stage.clone(),
+                order,
             });
         }
+        previous = Some((rank, &unit.stage));
     }
     Ok(())
 }

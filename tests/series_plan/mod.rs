@@ -166,9 +166,9 @@ impl UnitBuilder<'_> {
 
 /// The whole migration on the 4.12 tree, 13 units.
 pub fn invalidate_page_plan(tree: &Path) -> Plan {
-    use Stage::*;
     let mut p = PlanBuilder::new(tree);
-    p.unit(Callers, "mm", "use mmu_notifier_invalidate_range() in rmap walkers")
+    p.unit(
+        Stage::new("callers"), "mm", "use mmu_notifier_invalidate_range() in rmap walkers")
         .replace(
             "mm/rmap.c",
             "\t\t\tmmu_notifier_invalidate_page(vma->vm_mm, address);",
@@ -181,7 +181,8 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
         )
         .why("page_mkclean_one() and try_to_unmap_one() change the entry under the page-table lock, so the atomic range callback is the one to call there.")
         .done();
-    p.unit(Callers, "fs/dax", "use mmu_notifier_invalidate_range() when cleaning entries")
+    p.unit(
+        Stage::new("callers"), "fs/dax", "use mmu_notifier_invalidate_range() when cleaning entries")
         .replace(
             "fs/dax.c",
             "\t\t\tmmu_notifier_invalidate_page(vma->vm_mm, address);",
@@ -190,7 +191,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
         .done();
 
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "drivers/iommu/amd",
         "remove the unused invalidate_page callback",
     )
@@ -206,7 +207,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
     .why("mn_invalidate_range() already flushes any range, one page included.")
     .done();
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "drivers/iommu/intel",
         "remove the unused invalidate_page callback",
     )
@@ -221,7 +222,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
     )
     .done();
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "drivers/xen",
         "remove the unused invalidate_page callback",
     )
@@ -234,7 +235,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
     .why("mn_invl_page() only forwarded one page to mn_invl_range_start().")
     .done();
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "drivers/infiniband/core",
         "remove the unused invalidate_page callback",
     )
@@ -249,7 +250,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
     )
     .done();
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "drivers/infiniband/hw/hfi1",
         "remove the unused invalidate_page callback",
     )
@@ -269,7 +270,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
     )
     .done();
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "drivers/gpu/drm/amd/amdgpu",
         "remove the unused invalidate_page callback",
     )
@@ -283,13 +284,14 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
         ",",
     )
     .done();
-    p.unit(Callbacks, "drivers/misc/sgi-gru", "remove the unused invalidate_page callback")
+    p.unit(
+        Stage::new("callbacks"), "drivers/misc/sgi-gru", "remove the unused invalidate_page callback")
         .remove_fn("drivers/misc/sgi-gru/grutlbpurge.c", "static void gru_invalidate_page(")
         .remove("drivers/misc/sgi-gru/grutlbpurge.c", "\t.invalidate_page\t= gru_invalidate_page,", ",")
         .review("the mmu_invalidate_page statistics counter of the GRU driver is kept (it is user-visible in /proc) but no longer incremented.")
         .done();
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "drivers/misc/mic/scif",
         "remove the unused invalidate_page callback",
     )
@@ -304,7 +306,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
     )
     .done();
     p.unit(
-        Callbacks,
+        Stage::new("callbacks"),
         "arch/powerpc/platforms/powernv",
         "remove the unused invalidate_page callback",
     )
@@ -365,7 +367,8 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
     .review("arch/x86/kvm/x86.c: kvm_arch_mmu_notifier_invalidate_page() is converted, not removed: the APIC access page reload now runs from invalidate_range_start() for every range that contains the page.")
     .done();
 
-    p.unit(Api, "mm", "remove the invalidate_page API")
+    p.unit(
+        Stage::new("api"), "mm", "remove the invalidate_page API")
         .remove("include/linux/mmu_notifier.h", "\t/*\n\t * Before this is invoked any secondary MMU", "unsigned long address);")
         .remove("include/linux/mmu_notifier.h", "extern void __mmu_notifier_invalidate_page(", "unsigned long address);")
         .remove_fn("include/linux/mmu_notifier.h", "static inline void mmu_notifier_invalidate_page(struct mm_struct *mm,\n\t\t\t\t\t  unsigned long address)\n{\n\tif")
@@ -475,15 +478,19 @@ pub fn small_repo() -> (tempfile::TempDir, PathBuf) {
 
 pub fn small_plan(dir: &Path) -> Plan {
     let mut p = PlanBuilder::new(dir);
-    p.unit(Stage::Callers, "mm", "use mmu_notifier_invalidate_range()")
-        .replace(
-            "mm/rmap.c",
-            "mmu_notifier_invalidate_page(vma->vm_mm, address);",
-            "mmu_notifier_invalidate_range(vma->vm_mm, address,\n\t\t\t\t\t      address + PAGE_SIZE);",
-        )
-        .done();
     p.unit(
-        Stage::Callbacks,
+        Stage::new("callers"),
+        "mm",
+        "use mmu_notifier_invalidate_range()",
+    )
+    .replace(
+        "mm/rmap.c",
+        "mmu_notifier_invalidate_page(vma->vm_mm, address);",
+        "mmu_notifier_invalidate_range(vma->vm_mm, address,\n\t\t\t\t\t      address + PAGE_SIZE);",
+    )
+    .done();
+    p.unit(
+        Stage::new("callbacks"),
         "drivers/iommu/amd",
         "remove the unused invalidate_page callback",
     )
@@ -493,7 +500,7 @@ pub fn small_plan(dir: &Path) -> Plan {
     )
     .remove("drivers/iommu/amd_iommu_v2.c", "\t.invalidate_page ", ",")
     .done();
-    p.unit(Stage::Api, "mm", "remove the invalidate_page API")
+    p.unit(Stage::new("api"), "mm", "remove the invalidate_page API")
         .remove(
             "include/linux/mmu_notifier.h",
             "\tvoid (*invalidate_page)",
