@@ -72,23 +72,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = stdout();
     let out = &mut out;
     match cli.command {
+        Command::Recipes => run_recipes(out),
         Command::Scan {
             tree,
             format,
-            recipe: id,
-        } => run_scan(tree, format, &id, out),
+            recipe,
+        } => run_scan(tree, format, recipe.id(), out),
         Command::Rewrite {
             tree,
             format,
             apply,
             allow_partial,
-            recipe: id,
-        } => run_rewrite(tree, format, apply, allow_partial, &id, out),
+            recipe,
+        } => run_rewrite(tree, format, apply, allow_partial, recipe.id(), out),
         Command::Check {
             tree,
             format,
-            recipe: id,
-        } => run_check(tree, format, &id, out),
+            recipe,
+        } => run_check(tree, format, recipe.id(), out),
         Command::Series(a) => run_series(*a, out),
         Command::Verify(a) => run_verify(*a, out),
         Command::Send(a) => run_send(*a, out),
@@ -99,10 +100,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             base,
             series,
             dry_run,
+            recipe: r,
         } => {
+            recipe(r.id())?;
             let opts = kseries::trailers::TrailersOptions {
                 repo: tree.path().to_path_buf(),
-                branch,
+                branch: r.branch(&branch),
                 base,
                 replies,
                 series,
@@ -114,6 +117,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => run_completions(shell, out),
         Command::Man { dir } => run_man(dir),
     }
+}
+
+/// `kseries recipes`: one line each, id and what it migrates.
+fn run_recipes(out: &mut Out) -> anyhow::Result<ExitCode> {
+    for r in kseries::recipe::all() {
+        let stages: Vec<&str> = r.stages.iter().map(|s| s.name).collect();
+        writeln!(
+            out,
+            "{:<16} {} (stages: {})",
+            r.id,
+            r.messages.what,
+            stages.join(", ")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `kseries scan`.
@@ -314,6 +332,15 @@ fn run_series(a: SeriesArgs, out: &mut Out) -> anyhow::Result<ExitCode> {
         Some(p) => {
             let plan: kseries::rewrite::Plan = serde_json::from_str(&read(p)?)
                 .with_context(|| format!("{}: not a plan", p.display()))?;
+            if let Some(given) = &a.recipe.recipe {
+                anyhow::ensure!(
+                    *given == plan.recipe,
+                    "{} is a plan of recipe `{}`, not `{given}`: drop --recipe, or give a plan \
+                     made with `kseries rewrite --recipe {given} --format json`",
+                    p.display(),
+                    plan.recipe
+                );
+            }
             (plan, series::Verification::default())
         }
         None => {
@@ -323,7 +350,7 @@ fn run_series(a: SeriesArgs, out: &mut Out) -> anyhow::Result<ExitCode> {
             } else {
                 Gate::RefusePartial
             };
-            let migration = kseries::pipeline::migrate(&tree, &recipe("invalidate-page")?, gate)?;
+            let migration = kseries::pipeline::migrate(&tree, &recipe(a.recipe.id())?, gate)?;
             (migration.plan, migration.verification)
         }
     };
@@ -338,7 +365,10 @@ fn run_series(a: SeriesArgs, out: &mut Out) -> anyhow::Result<ExitCode> {
     };
     let checker: Option<&dyn series::BuildCheck> = a.check_build.then_some(&kbuild as _);
     let opts = series::SeriesOptions {
-        branch: a.branch,
+        branch: a
+            .branch
+            .clone()
+            .unwrap_or_else(|| series::default_branch(&plan.recipe)),
         force: a.force,
         output_dir: a.output_dir,
         mbox: a.mbox,
@@ -383,7 +413,10 @@ fn run_verify(a: VerifyArgs, out: &mut Out) -> anyhow::Result<ExitCode> {
     require_git_repo(&repo)?;
     let range = match a.range.or(a.commit) {
         Some(r) => r,
-        None => kseries::verify::branch_range(&repo, &a.branch)?,
+        None => {
+            recipe(a.recipe.id())?;
+            kseries::verify::branch_range(&repo, &a.recipe.branch(&a.branch))?
+        }
     };
     let mut opts = kseries::verify::VerifyOptions::new(&repo, range);
     opts.work_dir = a.work_dir;

@@ -308,3 +308,79 @@ fn colour_only_on_a_terminal_or_when_asked() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&err.stderr).contains('\u{1b}'));
 }
+
+/// `kseries recipes` names every recipe the library has, a line each, and
+/// every subcommand that depends on the migration refuses an unknown one
+/// by naming the known ones.
+#[test]
+fn recipes_are_listed_and_an_unknown_one_is_refused_everywhere() {
+    let out = kseries().arg("recipes").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let all = kseries::recipe::all();
+    assert_eq!(text.lines().count(), all.len(), "{text}");
+    for (line, r) in text.lines().zip(&all) {
+        assert!(line.starts_with(r.id), "{line}");
+        assert!(line.contains(r.messages.what), "{line}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().to_str().unwrap();
+    // A repository, so the subcommands that need one get to the recipe.
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .args([
+                "-C",
+                tree,
+                "-c",
+                "user.name=T",
+                "-c",
+                "user.email=t@example.org",
+            ])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "base"]);
+    for sub in [
+        &["scan", tree][..],
+        &["rewrite", tree],
+        &["check", tree],
+        &["series", tree],
+        &["verify", tree],
+        &["trailers", tree, "--replies", tree],
+    ] {
+        let out = kseries()
+            .args(sub)
+            .args(["--recipe", "no-such-recipe"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{sub:?}: {err}");
+        assert!(
+            err.contains("no-such-recipe") && err.contains(kseries::recipe::DEFAULT),
+            "{sub:?}: {err}"
+        );
+    }
+
+    // A plan carries its recipe: a different --recipe is a mistake.
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"recipe":"invalidate-page","tree":".","units":[],"needs_review":[]}"#,
+    )
+    .unwrap();
+    let out = kseries()
+        .args(["series", tree, "--plan", plan.to_str().unwrap()])
+        .args(["--recipe", "another-recipe"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("plan of recipe `invalidate-page`, not `another-recipe`"),
+        "{err}"
+    );
+}

@@ -55,8 +55,33 @@ impl TreeArg {
     }
 }
 
+/// The migration a subcommand works on.
+#[derive(clap::Args)]
+pub struct RecipeArg {
+    /// The migration recipe (`kseries recipes` lists them; default:
+    /// invalidate-page, or the plan's own with --plan).
+    #[arg(long, value_name = "ID")]
+    pub recipe: Option<String>,
+}
+
+impl RecipeArg {
+    /// The recipe id given, else the default one.
+    pub fn id(&self) -> &str {
+        self.recipe.as_deref().unwrap_or(kseries::recipe::DEFAULT)
+    }
+
+    /// The series branch to use: the one given, else the recipe's default.
+    pub fn branch(&self, given: &Option<String>) -> String {
+        given
+            .clone()
+            .unwrap_or_else(|| kseries::series::default_branch(self.id()))
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Command {
+    /// List the migration recipes, a line each.
+    Recipes,
     /// Find every use of the old API by C meaning and account for every
     /// textual occurrence.
     Scan {
@@ -65,9 +90,8 @@ pub enum Command {
         /// Output: a table for people, or JSON (schema in README.md).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// The migration recipe.
-        #[arg(long, default_value = "invalidate-page", value_name = "ID")]
-        recipe: String,
+        #[command(flatten)]
+        recipe: RecipeArg,
     },
     /// Compute the whole migration as a plan of change units; print its
     /// diff or its JSON, or write it into the tree.
@@ -84,9 +108,8 @@ pub enum Command {
         /// Exit 0 even when some sites were left for review.
         #[arg(long)]
         allow_partial: bool,
-        /// The migration recipe.
-        #[arg(long, default_value = "invalidate-page", value_name = "ID")]
-        recipe: String,
+        #[command(flatten)]
+        recipe: RecipeArg,
     },
     /// Lint notifier semantics: removed API (E1), unpaired brackets (E2),
     /// invalidate_range in place of a bracket (E3), page counts as lengths
@@ -99,9 +122,8 @@ pub enum Command {
         /// scanning.
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
-        /// The migration recipe.
-        #[arg(long, default_value = "invalidate-page", value_name = "ID")]
-        recipe: String,
+        #[command(flatten)]
+        recipe: RecipeArg,
     },
     /// Cut a plan into a bisectable patch series on a new branch and write
     /// it as format-patch files and/or an mbox.
@@ -117,9 +139,11 @@ pub enum Command {
     Trailers {
         #[command(flatten)]
         tree: TreeArg,
-        /// The series branch to rewrite.
-        #[arg(long, default_value = kseries::series::DEFAULT_BRANCH)]
-        branch: String,
+        /// The series branch to rewrite (default: kseries/RECIPE).
+        #[arg(long)]
+        branch: Option<String>,
+        #[command(flatten)]
+        recipe: RecipeArg,
         /// The replies: an mbox file or a maildir.
         #[arg(long, value_name = "MBOX_OR_MAILDIR")]
         replies: PathBuf,
@@ -223,9 +247,12 @@ pub struct VerifyArgs {
     /// With --format job-json: the check the job runs (boot: x86_64 only).
     #[arg(long, value_enum)]
     pub check: Option<JobCheck>,
-    /// The series branch, when no --range is given.
-    #[arg(long, default_value = kseries::series::DEFAULT_BRANCH)]
-    pub branch: String,
+    /// The series branch, when no --range is given (default:
+    /// kseries/RECIPE).
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[command(flatten)]
+    pub recipe: RecipeArg,
     /// Where the checkout and the persistent build directories live.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
@@ -388,9 +415,11 @@ pub struct SeriesArgs {
     /// With no --plan: cut a series even when sites were left for review.
     #[arg(long)]
     pub allow_partial: bool,
-    /// The branch to create on top of HEAD.
-    #[arg(long, default_value = kseries::series::DEFAULT_BRANCH)]
-    pub branch: String,
+    /// The branch to create on top of HEAD (default: kseries/RECIPE).
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[command(flatten)]
+    pub recipe: RecipeArg,
     /// Replace the branch (and same-version patches in --output-dir).
     #[arg(long)]
     pub force: bool,

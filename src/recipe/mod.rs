@@ -311,6 +311,9 @@ impl Recipe {
     }
 }
 
+/// The recipe a subcommand uses unless told.
+pub const DEFAULT: &str = "invalidate-page";
+
 /// All recipes kseries knows, by id.
 pub fn all() -> Vec<Recipe> {
     vec![invalidate_page::recipe()]

@@ -33,6 +33,11 @@ use crate::rewrite::plan::{ApplyError, Plan, Stage};
 /// The default branch the series is built on.
 pub const DEFAULT_BRANCH: &str = "kseries/invalidate-page";
 
+/// The branch a recipe's series goes to unless told: `kseries/ID`.
+pub fn default_branch(recipe: &str) -> String {
+    format!("kseries/{recipe}")
+}
+
 /// Everything `kseries series` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeriesOptions {
