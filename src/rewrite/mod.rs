@@ -5,18 +5,13 @@
 //! KVM, API.  Every stage re-parses what it edits; positions from the scan
 //! are only used to find sites in files no earlier unit touched.
 
-pub(crate) mod api;
 pub mod apply;
-mod behaviour;
-pub(crate) mod callbacks;
-pub(crate) mod callers;
-mod effects;
-pub(crate) mod kvm;
+pub(crate) mod behaviour;
 pub mod plan;
-mod removal;
+pub(crate) mod removal;
 pub mod rule;
 pub mod scope;
-mod syntax;
+pub(crate) mod syntax;
 pub mod text;
 pub mod workspace;
 

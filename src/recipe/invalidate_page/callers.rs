@@ -12,88 +12,103 @@ use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::RewriteError;
-use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::syntax::*;
-use super::text::declaration_insert;
-use super::text::{
+use crate::recipe::{Extent, Level, Recipe};
+use crate::rewrite::RewriteError;
+use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
+use crate::rewrite::rule::Rule;
+use crate::rewrite::syntax::*;
+use crate::rewrite::text::declaration_insert;
+use crate::rewrite::text::{
     block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
 };
-use super::workspace::{UnitDraft, Workspace};
-use crate::recipe::{Extent, Level, Recipe};
+use crate::rewrite::workspace::{UnitDraft, Workspace};
 use crate::scan::kernel_c::{
     Parsed, call_args, callee_name, calls_in, enclosing_function, function_name, text,
 };
 use crate::scan::locks::Locks;
 use crate::scan::{Detail, ScanReport, Site, ptl};
 
-/// Converts every call site, one unit per subsystem.
-pub fn convert(
-    ws: &mut Workspace,
-    recipe: &Recipe,
-    report: &ScanReport,
-    review: &mut Vec<ReviewItem>,
-) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
-    for s in report
-        .sites
-        .iter()
-        .filter(|s| matches!(s.detail, Detail::Call { .. }))
-    {
-        by_subsystem.entry(&s.subsystem).or_default().push(s);
+/// Stage 1: every call of the old API, one unit per subsystem.
+pub(super) struct Callers;
+
+impl Rule for Callers {
+    fn stage(&self) -> &'static str {
+        super::CALLERS
     }
-    let locks = Locks::new(recipe, &report.lock_helpers);
-    let mut units = Vec::new();
-    for (subsystem, sites) in by_subsystem {
-        let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
-        let summary = format!("use range notifiers in {}", list_functions(&functions));
-        let mut draft = UnitDraft::new(Stage::new("callers"), subsystem, &summary);
-        let mut shapes = Vec::new();
-        let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
-        for s in sites {
-            by_file.entry(&s.file).or_default().push(s);
+
+    fn kept(&self) -> &'static str {
+        "callers"
+    }
+
+    /// Converts every call site, one unit per subsystem.
+    fn convert(
+        &self,
+        ws: &mut Workspace,
+        recipe: &Recipe,
+        report: &ScanReport,
+        review: &mut Vec<ReviewItem>,
+    ) -> Result<Vec<ChangeUnit>, RewriteError> {
+        let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
+        for s in report
+            .sites
+            .iter()
+            .filter(|s| matches!(s.detail, Detail::Call { .. }))
+        {
+            by_subsystem.entry(&s.subsystem).or_default().push(s);
         }
-        for (file, sites) in by_file {
-            let (src, tree) = ws.parsed(file)?;
-            let mut seen_functions = Vec::new();
-            for site in sites {
-                if seen_functions.contains(&site.function) {
-                    review.push(ReviewItem {
-                        file: file.to_string(),
-                        line: site.line,
-                        reason: "a second call in the same function: one bracket for both cannot be proven".into(),
-                    });
-                    continue;
-                }
-                seen_functions.push(site.function.clone());
-                let cx = CallCx {
-                    recipe,
-                    locks: &locks,
-                    file,
-                    src: &src,
-                };
-                match cx.convert_site(&tree, site) {
-                    Ok(conv) => {
-                        for (s, e, t) in conv.edits {
-                            draft.replace(file, s, e, t);
-                        }
-                        draft.rationale.push(conv.rationale);
-                        shapes.push(conv.shape);
+        let locks = Locks::new(recipe, &report.lock_helpers);
+        let mut units = Vec::new();
+        for (subsystem, sites) in by_subsystem {
+            let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
+            let summary = format!("use range notifiers in {}", list_functions(&functions));
+            let mut draft = UnitDraft::new(Stage::new(super::CALLERS), subsystem, &summary);
+            let mut shapes = Vec::new();
+            let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
+            for s in sites {
+                by_file.entry(&s.file).or_default().push(s);
+            }
+            for (file, sites) in by_file {
+                let (src, tree) = ws.parsed(file)?;
+                let mut seen_functions = Vec::new();
+                for site in sites {
+                    if seen_functions.contains(&site.function) {
+                        review.push(ReviewItem {
+                            file: file.to_string(),
+                            line: site.line,
+                            reason: "a second call in the same function: one bracket for both cannot be proven".into(),
+                        });
+                        continue;
                     }
-                    Err(reason) => review.push(ReviewItem {
-                        file: file.to_string(),
-                        line: site.line,
-                        reason,
-                    }),
+                    seen_functions.push(site.function.clone());
+                    let cx = CallCx {
+                        recipe,
+                        locks: &locks,
+                        file,
+                        src: &src,
+                    };
+                    match cx.convert_site(&tree, site) {
+                        Ok(conv) => {
+                            for (s, e, t) in conv.edits {
+                                draft.replace(file, s, e, t);
+                            }
+                            draft.rationale.push(conv.rationale);
+                            shapes.push(conv.shape);
+                        }
+                        Err(reason) => review.push(ReviewItem {
+                            file: file.to_string(),
+                            line: site.line,
+                            reason,
+                        }),
+                    }
                 }
             }
+            if !draft.is_empty() {
+                draft.description = describe(recipe, &shapes);
+                units.push(ws.commit(draft)?);
+            }
         }
-        if !draft.is_empty() {
-            draft.description = describe(recipe, &shapes);
-            units.push(ws.commit(draft)?);
-        }
+        Ok(units)
     }
-    Ok(units)
 }
 
 struct CallCx<'a> {
@@ -200,7 +215,7 @@ fn describe(recipe: &Recipe, shapes: &[Shape]) -> Vec<String> {
 /// `a()`, `a() and b()`, `a(), b() and c()`.
 fn join_functions(names: &[String]) -> String {
     let calls: Vec<String> = names.iter().map(|f| format!("{f}()")).collect();
-    super::text::join_and(&calls)
+    crate::rewrite::text::join_and(&calls)
 }
 
 /// How the page-table lock around the call is taken.
@@ -996,7 +1011,9 @@ impl<'a> CallCx<'a> {
             let indent = indent_at(self.src, last.start_byte());
             let (s, e) = entry.exact_range();
             let text = call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]);
-            inline &= text.lines().all(|l| super::text::display_width(l) <= 80);
+            inline &= text
+                .lines()
+                .all(|l| crate::rewrite::text::display_width(l) <= 80);
             texts.push((last, indent, entry, text));
         }
         for (last, indent, entry, text) in texts {

@@ -22,13 +22,14 @@ use std::collections::BTreeMap;
 use tree_sitter::{Node, Tree};
 
 use super::effects::{self, Comparison, Effect, How, Match};
-use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
-use super::syntax::{contains, descendants, param_names};
-use super::text::{line_end, line_start};
-use super::workspace::{UnitDraft, Workspace};
-use super::{Refusal, RewriteError};
 use crate::recipe::Recipe;
+use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
+use crate::rewrite::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
+use crate::rewrite::rule::{Rule, Wait};
+use crate::rewrite::syntax::{contains, descendants, param_names};
+use crate::rewrite::text::{line_end, line_start};
+use crate::rewrite::workspace::{UnitDraft, Workspace};
+use crate::rewrite::{Refusal, RewriteError};
 use crate::scan::kernel_c::{is_static, text};
 use crate::scan::{Detail, ScanReport, Site};
 
@@ -315,148 +316,171 @@ fn word_mentions(src: &[u8], name: &str) -> Vec<usize> {
         .collect()
 }
 
-pub fn convert(
-    ws: &mut Workspace,
-    recipe: &Recipe,
-    report: &ScanReport,
-    review: &mut Vec<ReviewItem>,
-) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let mut units = Vec::new();
-    for entry in entries(report) {
-        let file = entry.site.file.as_str();
-        let Some(cb_site) = entry.callback_site else {
-            review.push(ReviewItem {
-                file: file.into(),
-                line: entry.site.line,
-                reason: format!("the callback {}() was not found", entry.callback),
-            });
-            continue;
-        };
-        let (src, tree) = ws.parsed(file)?;
-        if cb_site.file != file {
-            match cross_file(ws, recipe, &entry, cb_site, (&tree, &src)) {
-                Ok(draft) => units.push(ws.commit(draft)?),
-                Err(refusal) => refusal.review_or_stop(review, file, entry.site.line)?,
-            }
-            continue;
-        }
-        let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
-        if forwards_to_arch_hook(recipe, &cov) {
-            continue; // the KVM stage
-        }
-        let left = leftovers(ws, recipe, file, &entry, &cov)?;
-        let summary = format!("drop the {} callback", recipe.ops_member);
-        let mut draft = UnitDraft::new(Stage::new("callbacks"), &entry.site.subsystem, &summary);
-        let what = format!(
-            "{file}: {}.{} = {}().",
-            entry.ops, recipe.ops_member, entry.callback
-        );
-        if left.work.is_empty() {
-            let evidence = describe_coverage(recipe, &entry, &cov.covered, true);
-            let removed = remove_entry_and_callback(
-                &mut draft,
-                file,
-                &src,
-                &tree,
-                &entry,
-                cb_site,
-                recipe.ops_member,
-            )?;
-            let fed = remove_feeds(ws, &mut draft, &entry, &left)?;
-            draft
-                .description
-                .push(covered_description(recipe, &entry, &cov, cb_site));
-            draft.description.extend(feeds_description(&entry, &left));
-            draft
-                .rationale
-                .push(format!("{what} {evidence} {removed}{fed}"));
-        } else {
-            let sleeps = crate::check::sleep_chain(
-                &[(file.to_string(), src.clone())],
-                recipe,
-                &entry.callback,
-            );
-            let member = if sleeps.is_some() {
-                recipe.sleepable_after_member
-            } else {
-                recipe.atomic_member
-            };
-            let evidence = describe_coverage(recipe, &entry, &cov.covered, false);
-            match convert_uncovered(&mut draft, recipe, member, file, &src, &tree, &entry) {
-                Ok(how) => {
-                    draft.summary = format!("move {} work to a range callback", recipe.ops_member);
-                    let why_member = match &sleeps {
-                        Some(chain) => format!(
-                            " It can sleep ({chain}), so it goes to {member}, which runs after the change \
-                             and may sleep, rather than under the page-table lock."
-                        ),
-                        None => String::new(),
-                    };
-                    draft.description.push(format!(
-                        "{} {}() does work that no range callback of {} could be shown to do for the page: {}.",
-                        nothing_calls(recipe, &entry),
-                        entry.callback,
-                        entry.ops,
-                        snippets(&left.work)
-                    ));
-                    let sleeps_note = if sleeps.is_some() {
-                        format!(
-                            " It can sleep, so it goes to ->{member}(), which runs after the change \
-                             and may sleep, rather than under the page-table lock."
-                        )
-                    } else {
-                        String::new()
-                    };
-                    draft.description.push(format!("{how}{sleeps_note}"));
+/// Stage 2: each driver's page callback, dead once no caller is left.
+pub(super) struct Callbacks;
 
-                    draft.rationale.push(format!(
-                        "{what} Not shown to be done by a range callback for the page: {}. {how}{why_member} {evidence}",
-                        left.work
-                            .iter()
-                            .map(|e| {
-                                let near = cov
-                                    .uncovered
-                                    .iter()
-                                    .position(|u| u.line == e.line && u.snippet == e.snippet)
-                                    .and_then(|i| cov.near[i].as_ref())
-                                    .map(|(r, owner)| {
-                                        format!("; {owner}() makes `{}`, with other values", r.snippet)
-                                    })
-                                    .unwrap_or_default();
-                                format!("`{}` (line {}{near})", e.snippet, e.line)
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                    draft.review_notes.push(format!(
-                        "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
-                         It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
-                         the per-page calls can go.",
-                        entry.callback,
-                        left.work
-                            .iter()
-                            .map(|e| format!("`{}`", e.snippet))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                Err(refusal) => {
-                    refusal.review_or_stop(review, file, entry.site.line)?;
-                    continue;
-                }
-            }
-        }
-        for (e, point, others) in &left.traces {
-            if !others {
-                draft.review_notes.push(format!(
-                    "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
-                    e.snippet
-                ));
-            }
-        }
-        units.push(ws.commit(draft)?);
+impl Rule for Callbacks {
+    fn stage(&self) -> &'static str {
+        super::CALLBACKS
     }
-    Ok(units)
+
+    fn wait(&self) -> Wait {
+        Wait::For(&[super::CALLERS])
+    }
+
+    fn kept(&self) -> &'static str {
+        "callbacks"
+    }
+
+    fn convert(
+        &self,
+        ws: &mut Workspace,
+        recipe: &Recipe,
+        report: &ScanReport,
+        review: &mut Vec<ReviewItem>,
+    ) -> Result<Vec<ChangeUnit>, RewriteError> {
+        let mut units = Vec::new();
+        for entry in entries(report) {
+            let file = entry.site.file.as_str();
+            let Some(cb_site) = entry.callback_site else {
+                review.push(ReviewItem {
+                    file: file.into(),
+                    line: entry.site.line,
+                    reason: format!("the callback {}() was not found", entry.callback),
+                });
+                continue;
+            };
+            let (src, tree) = ws.parsed(file)?;
+            if cb_site.file != file {
+                match cross_file(ws, recipe, &entry, cb_site, (&tree, &src)) {
+                    Ok(draft) => units.push(ws.commit(draft)?),
+                    Err(refusal) => refusal.review_or_stop(review, file, entry.site.line)?,
+                }
+                continue;
+            }
+            let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
+            if forwards_to_arch_hook(recipe, &cov) {
+                continue; // the KVM stage
+            }
+            let left = leftovers(ws, recipe, file, &entry, &cov)?;
+            let summary = format!("drop the {} callback", recipe.ops_member);
+            let mut draft = UnitDraft::new(
+                Stage::new(super::CALLBACKS),
+                &entry.site.subsystem,
+                &summary,
+            );
+            let what = format!(
+                "{file}: {}.{} = {}().",
+                entry.ops, recipe.ops_member, entry.callback
+            );
+            if left.work.is_empty() {
+                let evidence = describe_coverage(recipe, &entry, &cov.covered, true);
+                let removed = remove_entry_and_callback(
+                    &mut draft,
+                    file,
+                    &src,
+                    &tree,
+                    &entry,
+                    cb_site,
+                    recipe.ops_member,
+                )?;
+                let fed = remove_feeds(ws, &mut draft, &entry, &left)?;
+                draft
+                    .description
+                    .push(covered_description(recipe, &entry, &cov, cb_site));
+                draft.description.extend(feeds_description(&entry, &left));
+                draft
+                    .rationale
+                    .push(format!("{what} {evidence} {removed}{fed}"));
+            } else {
+                let sleeps = crate::check::sleep_chain(
+                    &[(file.to_string(), src.clone())],
+                    recipe,
+                    &entry.callback,
+                );
+                let member = if sleeps.is_some() {
+                    recipe.sleepable_after_member
+                } else {
+                    recipe.atomic_member
+                };
+                let evidence = describe_coverage(recipe, &entry, &cov.covered, false);
+                match convert_uncovered(&mut draft, recipe, member, file, &src, &tree, &entry) {
+                    Ok(how) => {
+                        draft.summary =
+                            format!("move {} work to a range callback", recipe.ops_member);
+                        let why_member = match &sleeps {
+                            Some(chain) => format!(
+                                " It can sleep ({chain}), so it goes to {member}, which runs after the change \
+                                 and may sleep, rather than under the page-table lock."
+                            ),
+                            None => String::new(),
+                        };
+                        draft.description.push(format!(
+                            "{} {}() does work that no range callback of {} could be shown to do for the page: {}.",
+                            nothing_calls(recipe, &entry),
+                            entry.callback,
+                            entry.ops,
+                            snippets(&left.work)
+                        ));
+                        let sleeps_note = if sleeps.is_some() {
+                            format!(
+                                " It can sleep, so it goes to ->{member}(), which runs after the change \
+                                 and may sleep, rather than under the page-table lock."
+                            )
+                        } else {
+                            String::new()
+                        };
+                        draft.description.push(format!("{how}{sleeps_note}"));
+
+                        draft.rationale.push(format!(
+                            "{what} Not shown to be done by a range callback for the page: {}. {how}{why_member} {evidence}",
+                            left.work
+                                .iter()
+                                .map(|e| {
+                                    let near = cov
+                                        .uncovered
+                                        .iter()
+                                        .position(|u| u.line == e.line && u.snippet == e.snippet)
+                                        .and_then(|i| cov.near[i].as_ref())
+                                        .map(|(r, owner)| {
+                                            format!("; {owner}() makes `{}`, with other values", r.snippet)
+                                        })
+                                        .unwrap_or_default();
+                                    format!("`{}` (line {}{near})", e.snippet, e.line)
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                        draft.review_notes.push(format!(
+                            "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
+                             It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
+                             the per-page calls can go.",
+                            entry.callback,
+                            left.work
+                                .iter()
+                                .map(|e| format!("`{}`", e.snippet))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    Err(refusal) => {
+                        refusal.review_or_stop(review, file, entry.site.line)?;
+                        continue;
+                    }
+                }
+            }
+            for (e, point, others) in &left.traces {
+                if !others {
+                    draft.review_notes.push(format!(
+                        "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
+                        e.snippet
+                    ));
+                }
+            }
+            units.push(ws.commit(draft)?);
+        }
+        Ok(units)
+    }
 }
 
 /// Removes the declarations and printers of the values only the removed
@@ -559,7 +583,7 @@ fn cross_file(
         )));
     }
     let mut draft = UnitDraft::new(
-        Stage::new("callbacks"),
+        Stage::new(super::CALLBACKS),
         &entry.site.subsystem,
         &format!("drop the {} callback", recipe.ops_member),
     );
@@ -654,7 +678,7 @@ fn covered_description(recipe: &Recipe, entry: &Entry, cov: &Comparison, cb_site
         0 => format!("{}() has no effect of its own to keep", entry.callback),
         n => format!(
             "{} {} everything {}() did, for any range",
-            super::text::join_and(&owners),
+            crate::rewrite::text::join_and(&owners),
             if n == 1 { "does" } else { "do" },
             entry.callback
         ),
@@ -672,7 +696,7 @@ fn snippets(effects: &[Effect]) -> String {
     if effects.len() > 3 {
         shown.push(format!("{} more", effects.len() - 3));
     }
-    super::text::join_and(&shown)
+    crate::rewrite::text::join_and(&shown)
 }
 
 /// The commit message's sentence for each value only the removed callback
@@ -953,21 +977,21 @@ fn convert_uncovered(
                 .child_by_field_name("body")
                 .ok_or("range callback without body")?;
             let var = fresh_name(range_def, src, "addr");
-            let decls = super::syntax::leading_declarations(body);
+            let decls = crate::rewrite::syntax::leading_declarations(body);
             let call = format!("{}({rmn}, {rmm}, {var});", entry.callback);
             let lp = format!(
                 "\tfor ({var} = {start}; {var} < {end}; {var} += {page_size})\n\t\t{call}\n"
             );
             match decls.last() {
                 Some(last) => {
-                    let (at, decl) = super::text::declaration_insert(
+                    let (at, decl) = crate::rewrite::text::declaration_insert(
                         src,
                         body,
                         &format!("unsigned long {var};"),
                     );
                     draft.insert(file, at, decl);
                     let after = line_end(src, last.end_byte() - 1);
-                    let blank = if super::text::line_is_blank(src, after) {
+                    let blank = if crate::rewrite::text::line_is_blank(src, after) {
                         ""
                     } else {
                         "\n"
@@ -988,7 +1012,10 @@ fn convert_uncovered(
                 && !has_prototype_before(tree, src, &entry.callback, range_def)
             {
                 let proto = prototype_text(page_def, src);
-                let at = line_start(src, super::removal::with_leading_comment(range_def, src));
+                let at = line_start(
+                    src,
+                    crate::rewrite::removal::with_leading_comment(range_def, src),
+                );
                 draft.insert(file, at, format!("{proto}\n\n"));
             }
             remove_initializer_pair(draft, file, src, pair);
@@ -1010,7 +1037,7 @@ fn convert_uncovered(
                 after,
                 format!(
                     "\nstatic void {new_fn}(struct mmu_notifier *mn, struct mm_struct *mm,\n{}unsigned long start, unsigned long end)\n{{\n\tunsigned long addr;\n\n\tfor (addr = start; addr < end; addr += {page_size})\n\t\t{}(mn, mm, addr);\n}}\n",
-                    super::text::align_to(13 + new_fn.len()),
+                    crate::rewrite::text::align_to(13 + new_fn.len()),
                     entry.callback
                 ),
             );
@@ -1035,7 +1062,7 @@ fn convert_uncovered(
 }
 
 fn fresh_name(def: Node, src: &[u8], base: &str) -> String {
-    let used = super::syntax::identifiers(def, src);
+    let used = crate::rewrite::syntax::identifiers(def, src);
     (0..)
         .map(|i| {
             if i == 0 {

@@ -21,59 +21,79 @@
 use tree_sitter::{Node, Tree};
 
 use super::callbacks::{Entry, coverage, entries, entry_pair, forwards_to_arch_hook};
-use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::removal::{function_definitions, prototypes, remove, with_leading_comment};
-use super::syntax::{descendants, param_decls, param_names, statement_of, statements};
-use super::text::{indent_at, line_end, line_start, signature};
-use super::workspace::{UnitDraft, Workspace};
-use super::{Refusal, RewriteError};
 use crate::recipe::Recipe;
+use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
+use crate::rewrite::removal::{function_definitions, prototypes, remove, with_leading_comment};
+use crate::rewrite::rule::{Rule, Wait};
+use crate::rewrite::syntax::{descendants, param_decls, param_names, statement_of, statements};
+use crate::rewrite::text::{indent_at, line_end, line_start, signature};
+use crate::rewrite::workspace::{UnitDraft, Workspace};
+use crate::rewrite::{Refusal, RewriteError};
 use crate::scan::kernel_c::{call_args, callee_name, declarator_name, text};
 use crate::scan::{Detail, HookRole, ScanReport};
 
-pub fn convert(
-    ws: &mut Workspace,
-    recipe: &Recipe,
-    report: &ScanReport,
-    review: &mut Vec<ReviewItem>,
-) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let mut units = Vec::new();
-    for entry in entries(report) {
-        let file = entry.site.file.clone();
-        let (src, tree) = ws.parsed(&file)?;
-        let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
-        if !forwards_to_arch_hook(recipe, &cov) {
-            continue;
-        }
-        let others: Vec<String> = cov
-            .uncovered
-            .iter()
-            .filter(|e| {
-                !recipe
-                    .arch_hooks
-                    .iter()
-                    .any(|h| e.key == format!("call:{h}"))
-            })
-            .map(|e| format!("`{}` (line {})", e.snippet, e.line))
-            .collect();
-        if !others.is_empty() {
-            review.push(ReviewItem {
-                file: file.clone(),
-                line: entry.site.line,
-                reason: format!(
-                    "{}() does work no range callback does besides the arch hook: {}",
-                    entry.callback,
-                    others.join(", ")
-                ),
-            });
-            continue;
-        }
-        match kvm_unit(ws, recipe, report, &entry, &src, &tree) {
-            Ok(draft) => units.push(ws.commit(draft)?),
-            Err(refusal) => refusal.review_or_stop(review, &file, entry.site.line)?,
-        }
+/// Stage 3: KVM's page callback and every architecture's hook, dead once
+/// no caller is left.
+pub(super) struct Kvm;
+
+impl Rule for Kvm {
+    fn stage(&self) -> &'static str {
+        super::KVM
     }
-    Ok(units)
+
+    fn wait(&self) -> Wait {
+        Wait::For(&[super::CALLERS])
+    }
+
+    fn kept(&self) -> &'static str {
+        "KVM hooks"
+    }
+
+    fn convert(
+        &self,
+        ws: &mut Workspace,
+        recipe: &Recipe,
+        report: &ScanReport,
+        review: &mut Vec<ReviewItem>,
+    ) -> Result<Vec<ChangeUnit>, RewriteError> {
+        let mut units = Vec::new();
+        for entry in entries(report) {
+            let file = entry.site.file.clone();
+            let (src, tree) = ws.parsed(&file)?;
+            let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
+            if !forwards_to_arch_hook(recipe, &cov) {
+                continue;
+            }
+            let others: Vec<String> = cov
+                .uncovered
+                .iter()
+                .filter(|e| {
+                    !recipe
+                        .arch_hooks
+                        .iter()
+                        .any(|h| e.key == format!("call:{h}"))
+                })
+                .map(|e| format!("`{}` (line {})", e.snippet, e.line))
+                .collect();
+            if !others.is_empty() {
+                review.push(ReviewItem {
+                    file: file.clone(),
+                    line: entry.site.line,
+                    reason: format!(
+                        "{}() does work no range callback does besides the arch hook: {}",
+                        entry.callback,
+                        others.join(", ")
+                    ),
+                });
+                continue;
+            }
+            match kvm_unit(ws, recipe, report, &entry, &src, &tree) {
+                Ok(draft) => units.push(ws.commit(draft)?),
+                Err(refusal) => refusal.review_or_stop(review, &file, entry.site.line)?,
+            }
+        }
+        Ok(units)
+    }
 }
 
 fn kvm_unit(
@@ -86,7 +106,7 @@ fn kvm_unit(
 ) -> Result<UnitDraft, Refusal> {
     let file = entry.site.file.as_str();
     let mut draft = UnitDraft::new(
-        Stage::new("kvm"),
+        Stage::new(super::KVM),
         &entry.site.subsystem,
         "replace the page callback by a range hook",
     );
@@ -272,7 +292,7 @@ fn kvm_description(
             }
         }
     }
-    let and = super::text::join_and;
+    let and = crate::rewrite::text::join_and;
     let api = recipe
         .api_functions
         .first()
@@ -380,7 +400,9 @@ fn hook_body(
     for b in &before {
         statements.push_str(&format!("{indent}{}\n", normalized(&text(*b, src))));
     }
-    statements.push_str(&super::text::call_statement(&indent, range_hook, args));
+    statements.push_str(&crate::rewrite::text::call_statement(
+        &indent, range_hook, args,
+    ));
     for a in &after {
         statements.push_str(&format!("{indent}{}\n", normalized(&text(*a, src))));
     }
@@ -389,7 +411,7 @@ fn hook_body(
     let mut needed: std::collections::HashSet<String> = kept
         .iter()
         .chain(std::iter::once(&hook_stmt))
-        .flat_map(|s| super::syntax::identifiers(*s, src))
+        .flat_map(|s| crate::rewrite::syntax::identifiers(*s, src))
         .collect();
     let decls: Vec<Node> = stmts
         .iter()
@@ -418,7 +440,7 @@ fn hook_body(
                 );
                 if needed.contains(&name) && !lines.iter().any(|(_, l)| *l == line) {
                     lines.push((declarator.start_byte(), line));
-                    needed.extend(super::syntax::identifiers(declarator, src));
+                    needed.extend(crate::rewrite::syntax::identifiers(declarator, src));
                     grew = true;
                 }
             }
@@ -453,9 +475,9 @@ fn no_sleep_proof(
         let original = ws.content(path)?.to_vec();
         let mut edits = edits.clone();
         edits.sort_by_key(|e| (e.start, e.end));
-        let fe = super::plan::FileEdit {
+        let fe = crate::rewrite::plan::FileEdit {
             path: path.clone(),
-            base_blob: super::plan::git_blob_id(&original),
+            base_blob: crate::rewrite::plan::git_blob_id(&original),
             edits,
         };
         let new = fe
@@ -755,7 +777,7 @@ pub(super) fn update_comments(
             continue; // it goes with what this unit removes
         }
         let old_text = text(comment, &src).into_owned();
-        let Some(new_text) = super::text::rename_in_comment(&old_text, old, new) else {
+        let Some(new_text) = crate::rewrite::text::rename_in_comment(&old_text, old, new) else {
             notes.push(format!(
                 "{}:{}: a comment names {old}() together with {new}(); it is left as it is.",
                 site.file, site.line
