@@ -99,14 +99,12 @@ impl From<RewriteError> for Refusal {
 }
 
 /// Computes the whole migration for the scanned tree: the recipe's rules
-/// in order (see [`rule::run`] for what waits for review), then each
-/// unit's behaviour notes.
+/// in order (see [`rule::run`] for what waits for review).
 pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, RewriteError> {
     let mut ws = workspace::Workspace::new(root);
     let mut review = Vec::new();
     let rules = (recipe.rules)();
-    let mut units = rule::run(&rules, &mut ws, recipe, report, &mut review)?;
-    behaviour::name_changes(root, &mut units, recipe)?;
+    let units = rule::run(&rules, &mut ws, recipe, report, &mut review)?;
     Ok(Plan {
         recipe: recipe.id.to_string(),
         tree: root.display().to_string(),

@@ -48,6 +48,7 @@ impl Rule for Callers {
         report: &ScanReport,
         review: &mut Vec<ReviewItem>,
     ) -> Result<Vec<ChangeUnit>, RewriteError> {
+        let before = ws.clone();
         let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
         for s in report
             .sites
@@ -107,6 +108,7 @@ impl Rule for Callers {
                 units.push(ws.commit(draft)?);
             }
         }
+        super::accessed::name_young_tests(before, &mut units, recipe)?;
         Ok(units)
     }
 }

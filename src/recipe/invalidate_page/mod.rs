@@ -6,6 +6,7 @@
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
 //! become range hooks, and the API is deleted last.
 
+mod accessed;
 mod api;
 mod callbacks;
 mod callers;
