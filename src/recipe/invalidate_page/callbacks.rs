@@ -332,6 +332,9 @@ impl Rule for Callbacks {
         "callbacks"
     }
 
+    /// One unit per ops entry whose page callback is dead: removed when
+    /// its range callbacks do its work, else moved into a range callback.
+    /// KVM's, which forwards to an arch hook, is the next stage's.
     fn convert(
         &self,
         ws: &mut Workspace,
@@ -369,117 +372,173 @@ impl Rule for Callbacks {
                 &entry.site.subsystem,
                 &summary,
             );
-            let what = format!(
-                "{file}: {}.{} = {}().",
-                entry.ops, recipe.ops_member, entry.callback
-            );
+            let dead = Dead {
+                file,
+                src: &src,
+                tree: &tree,
+                entry: &entry,
+                cb_site,
+                cov: &cov,
+                left: &left,
+            };
             if left.work.is_empty() {
-                let evidence = describe_coverage(recipe, &entry, &cov.covered, true);
-                let removed = remove_entry_and_callback(
-                    &mut draft,
-                    file,
-                    &src,
-                    &tree,
-                    &entry,
-                    cb_site,
-                    recipe.ops_member,
-                )?;
-                let fed = remove_feeds(ws, &mut draft, &entry, &left)?;
-                draft
-                    .description
-                    .push(covered_description(recipe, &entry, &cov, cb_site));
-                draft.description.extend(feeds_description(&entry, &left));
-                draft
-                    .rationale
-                    .push(format!("{what} {evidence} {removed}{fed}"));
-            } else {
-                let sleeps = crate::check::sleep_chain(
-                    &[(file.to_string(), src.clone())],
-                    recipe,
-                    &entry.callback,
-                );
-                let member = if sleeps.is_some() {
-                    recipe.sleepable_after_member
-                } else {
-                    recipe.atomic_member
-                };
-                let evidence = describe_coverage(recipe, &entry, &cov.covered, false);
-                match convert_uncovered(&mut draft, recipe, member, file, &src, &tree, &entry) {
-                    Ok(how) => {
-                        draft.summary =
-                            format!("move {} work to a range callback", recipe.ops_member);
-                        let why_member = match &sleeps {
-                            Some(chain) => format!(
-                                " It can sleep ({chain}), so it goes to {member}, which runs after the change \
-                                 and may sleep, rather than under the page-table lock."
-                            ),
-                            None => String::new(),
-                        };
-                        draft.description.push(format!(
-                            "{} {}() does work that no range callback of {} could be shown to do for the page: {}.",
-                            nothing_calls(recipe, &entry),
-                            entry.callback,
-                            entry.ops,
-                            snippets(&left.work)
-                        ));
-                        let sleeps_note = if sleeps.is_some() {
-                            format!(
-                                " It can sleep, so it goes to ->{member}(), which runs after the change \
-                                 and may sleep, rather than under the page-table lock."
-                            )
-                        } else {
-                            String::new()
-                        };
-                        draft.description.push(format!("{how}{sleeps_note}"));
-
-                        draft.rationale.push(format!(
-                            "{what} Not shown to be done by a range callback for the page: {}. {how}{why_member} {evidence}",
-                            left.work
-                                .iter()
-                                .map(|e| {
-                                    let near = cov
-                                        .uncovered
-                                        .iter()
-                                        .position(|u| u.line == e.line && u.snippet == e.snippet)
-                                        .and_then(|i| cov.near[i].as_ref())
-                                        .map(|(r, owner)| {
-                                            format!("; {owner}() makes `{}`, with other values", r.snippet)
-                                        })
-                                        .unwrap_or_default();
-                                    format!("`{}` (line {}{near})", e.snippet, e.line)
-                                })
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
-                        draft.review_notes.push(format!(
-                            "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
-                             It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
-                             the per-page calls can go.",
-                            entry.callback,
-                            left.work
-                                .iter()
-                                .map(|e| format!("`{}`", e.snippet))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
-                    }
-                    Err(refusal) => {
-                        refusal.review_or_stop(review, file, entry.site.line)?;
-                        continue;
-                    }
-                }
+                remove_covered(ws, &mut draft, recipe, &dead)?;
+            } else if let Err(refusal) = move_uncovered(&mut draft, recipe, &dead) {
+                refusal.review_or_stop(review, file, entry.site.line)?;
+                continue;
             }
-            for (e, point, others) in &left.traces {
-                if !others {
-                    draft.review_notes.push(format!(
-                        "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
-                        e.snippet
-                    ));
-                }
-            }
+            note_traces(&mut draft, file, &left);
             units.push(ws.commit(draft)?);
         }
         Ok(units)
+    }
+}
+
+/// A dead page callback in the file of its ops entry, and what the
+/// comparison with its range callbacks found.
+struct Dead<'a, 'r> {
+    file: &'a str,
+    src: &'a [u8],
+    tree: &'a Tree,
+    entry: &'a Entry<'r>,
+    cb_site: &'r Site,
+    cov: &'a Comparison,
+    left: &'a Leftovers,
+}
+
+impl Dead<'_, '_> {
+    /// `file: ops.member = callback().`, how the rationale opens.
+    fn what(&self, recipe: &Recipe) -> String {
+        format!(
+            "{}: {}.{} = {}().",
+            self.file, self.entry.ops, recipe.ops_member, self.entry.callback
+        )
+    }
+}
+
+/// Every piece of work is done by a range callback: the entry and the
+/// callback go, with what only they fed.
+fn remove_covered(
+    ws: &mut Workspace,
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    dead: &Dead,
+) -> Result<(), RewriteError> {
+    let (file, entry, cov) = (dead.file, dead.entry, dead.cov);
+    let evidence = describe_coverage(recipe, entry, &cov.covered, true);
+    let removed = remove_entry_and_callback(
+        draft,
+        file,
+        dead.src,
+        dead.tree,
+        entry,
+        dead.cb_site,
+        recipe.ops_member,
+    )?;
+    let fed = remove_feeds(ws, draft, entry, dead.left)?;
+    draft
+        .description
+        .push(covered_description(recipe, entry, cov, dead.cb_site));
+    draft
+        .description
+        .extend(feeds_description(entry, dead.left));
+    draft
+        .rationale
+        .push(format!("{} {evidence} {removed}{fed}", dead.what(recipe)));
+    Ok(())
+}
+
+/// Work no range callback is shown to do moves into a per-page loop in
+/// the ops' atomic member, or the sleepable one after the change when
+/// the callback can sleep.
+fn move_uncovered(draft: &mut UnitDraft, recipe: &Recipe, dead: &Dead) -> Result<(), Refusal> {
+    let (file, entry, left) = (dead.file, dead.entry, dead.left);
+    let sleeps = crate::check::sleep_chain(
+        &[(file.to_string(), dead.src.to_vec())],
+        recipe,
+        &entry.callback,
+    );
+    let member = if sleeps.is_some() {
+        recipe.sleepable_after_member
+    } else {
+        recipe.atomic_member
+    };
+    let evidence = describe_coverage(recipe, entry, &dead.cov.covered, false);
+    let how = convert_uncovered(draft, recipe, member, file, dead.src, dead.tree, entry)?;
+    draft.summary = format!("move {} work to a range callback", recipe.ops_member);
+    let why_member = match &sleeps {
+        Some(chain) => format!(
+            " It can sleep ({chain}), so it goes to {member}, which runs after the change \
+             and may sleep, rather than under the page-table lock."
+        ),
+        None => String::new(),
+    };
+    draft.description.push(format!(
+        "{} {}() does work that no range callback of {} could be shown to do for the page: {}.",
+        nothing_calls(recipe, entry),
+        entry.callback,
+        entry.ops,
+        snippets(&left.work)
+    ));
+    let sleeps_note = if sleeps.is_some() {
+        format!(
+            " It can sleep, so it goes to ->{member}(), which runs after the change \
+             and may sleep, rather than under the page-table lock."
+        )
+    } else {
+        String::new()
+    };
+    draft.description.push(format!("{how}{sleeps_note}"));
+    draft.rationale.push(format!(
+        "{} Not shown to be done by a range callback for the page: {}. {how}{why_member} {evidence}",
+        dead.what(recipe),
+        uncovered_work(dead)
+    ));
+    draft.review_notes.push(format!(
+        "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
+         It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
+         the per-page calls can go.",
+        entry.callback,
+        left.work
+            .iter()
+            .map(|e| format!("`{}`", e.snippet))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(())
+}
+
+/// The work left, each with its line and the nearest range-callback
+/// effect with other values.
+fn uncovered_work(dead: &Dead) -> String {
+    let cov = dead.cov;
+    dead.left
+        .work
+        .iter()
+        .map(|e| {
+            let near = cov
+                .uncovered
+                .iter()
+                .position(|u| u.line == e.line && u.snippet == e.snippet)
+                .and_then(|i| cov.near[i].as_ref())
+                .map(|(r, owner)| format!("; {owner}() makes `{}`, with other values", r.snippet))
+                .unwrap_or_default();
+            format!("`{}` (line {}{near})", e.snippet, e.line)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A trace point the callback was the only caller of stays defined,
+/// unused: say so.
+fn note_traces(draft: &mut UnitDraft, file: &str, left: &Leftovers) {
+    for (e, point, others) in &left.traces {
+        if !others {
+            draft.review_notes.push(format!(
+                "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
+                e.snippet
+            ));
+        }
     }
 }
 
