@@ -1021,103 +1021,158 @@ fn convert_uncovered(
             entry.callback
         )));
     };
-    let page_size = recipe.check.base_page_size;
+    let page = PageCallback {
+        file,
+        src,
+        tree,
+        entry,
+        def: page_def,
+        pair,
+        page_size: recipe.check.base_page_size,
+    };
     match entry.sets.get(member) {
-        Some(range_fn) => {
-            let range_def = function_definitions(tree, src, range_fn)
-                .into_iter()
-                .next()
-                .ok_or("range callback not found")?;
-            let rp = param_names(range_def, src);
-            let [rmn, rmm, start, end] = rp.as_slice() else {
-                return Err(format!("{range_fn}() does not take (mn, mm, start, end)").into());
-            };
-            let body = range_def
-                .child_by_field_name("body")
-                .ok_or("range callback without body")?;
-            let var = fresh_name(range_def, src, "addr");
-            let decls = crate::rewrite::syntax::leading_declarations(body);
-            let call = format!("{}({rmn}, {rmm}, {var});", entry.callback);
-            let lp = format!(
-                "\tfor ({var} = {start}; {var} < {end}; {var} += {page_size})\n\t\t{call}\n"
+        Some(range_fn) => call_from_range_callback(draft, &page, range_fn),
+        None => new_range_callback(draft, recipe, &page, member),
+    }
+}
+
+/// The page callback whose work moves, with its ops entry.
+struct PageCallback<'a, 't> {
+    file: &'a str,
+    src: &'a [u8],
+    tree: &'t Tree,
+    entry: &'a Entry<'a>,
+    def: Node<'t>,
+    pair: Node<'t>,
+    /// The step of the per-page loop.
+    page_size: &'a str,
+}
+
+/// The ops' range callback calls the page callback for every page of its
+/// range, first thing (declared before it if it is defined later), and
+/// the page entry goes.
+fn call_from_range_callback(
+    draft: &mut UnitDraft,
+    page: &PageCallback,
+    range_fn: &str,
+) -> Result<String, Refusal> {
+    let (file, src, tree, entry) = (page.file, page.src, page.tree, page.entry);
+    let range_def = function_definitions(tree, src, range_fn)
+        .into_iter()
+        .next()
+        .ok_or("range callback not found")?;
+    let rp = param_names(range_def, src);
+    let [rmn, rmm, start, end] = rp.as_slice() else {
+        return Err(format!("{range_fn}() does not take (mn, mm, start, end)").into());
+    };
+    let body = range_def
+        .child_by_field_name("body")
+        .ok_or("range callback without body")?;
+    let var = fresh_name(range_def, src, "addr");
+    let call = format!("{}({rmn}, {rmm}, {var});", entry.callback);
+    let lp = format!(
+        "\tfor ({var} = {start}; {var} < {end}; {var} += {})\n\t\t{call}\n",
+        page.page_size
+    );
+    insert_loop_first(draft, file, src, body, &var, &lp);
+    if page.def.start_byte() > range_def.start_byte()
+        && !has_prototype_before(tree, src, &entry.callback, range_def)
+    {
+        let proto = prototype_text(page.def, src);
+        let at = line_start(
+            src,
+            crate::rewrite::removal::with_leading_comment(range_def, src),
+        );
+        draft.insert(file, at, format!("{proto}\n\n"));
+    }
+    remove_initializer_pair(draft, file, src, page.pair);
+    Ok(format!(
+        "The entry goes and {range_fn}(), which runs where the page callback ran (after the change), \
+         now calls {}() for every page of its range, first thing.",
+        entry.callback
+    ))
+}
+
+/// Declares `var` with the body's declarations and puts the loop `lp`
+/// right after them, a blank line apart.
+fn insert_loop_first(
+    draft: &mut UnitDraft,
+    file: &str,
+    src: &[u8],
+    body: Node,
+    var: &str,
+    lp: &str,
+) {
+    let decls = crate::rewrite::syntax::leading_declarations(body);
+    match decls.last() {
+        Some(last) => {
+            let (at, decl) = crate::rewrite::text::declaration_insert(
+                src,
+                body,
+                &format!("unsigned long {var};"),
             );
-            match decls.last() {
-                Some(last) => {
-                    let (at, decl) = crate::rewrite::text::declaration_insert(
-                        src,
-                        body,
-                        &format!("unsigned long {var};"),
-                    );
-                    draft.insert(file, at, decl);
-                    let after = line_end(src, last.end_byte() - 1);
-                    let blank = if crate::rewrite::text::line_is_blank(src, after) {
-                        ""
-                    } else {
-                        "\n"
-                    };
-                    let at = if blank.is_empty() {
-                        line_end(src, after)
-                    } else {
-                        after
-                    };
-                    draft.insert(file, at, format!("{blank}{lp}\n"));
-                }
-                None => {
-                    let open = line_end(src, body.start_byte());
-                    draft.insert(file, open, format!("\tunsigned long {var};\n\n{lp}\n"));
-                }
-            }
-            if page_def.start_byte() > range_def.start_byte()
-                && !has_prototype_before(tree, src, &entry.callback, range_def)
-            {
-                let proto = prototype_text(page_def, src);
-                let at = line_start(
-                    src,
-                    crate::rewrite::removal::with_leading_comment(range_def, src),
-                );
-                draft.insert(file, at, format!("{proto}\n\n"));
-            }
-            remove_initializer_pair(draft, file, src, pair);
-            Ok(format!(
-                "The entry goes and {range_fn}(), which runs where the page callback ran (after the change), \
-                 now calls {}() for every page of its range, first thing.",
-                entry.callback
-            ))
+            draft.insert(file, at, decl);
+            let after = line_end(src, last.end_byte() - 1);
+            let blank = if crate::rewrite::text::line_is_blank(src, after) {
+                ""
+            } else {
+                "\n"
+            };
+            let at = if blank.is_empty() {
+                line_end(src, after)
+            } else {
+                after
+            };
+            draft.insert(file, at, format!("{blank}{lp}\n"));
         }
         None => {
-            let new_fn = if member == recipe.atomic_member {
-                format!("{}_range", entry.callback)
-            } else {
-                format!("{}_range_end", entry.callback)
-            };
-            let after = line_end(src, page_def.end_byte() - 1);
-            draft.insert(
-                file,
-                after,
-                format!(
-                    "\nstatic void {new_fn}(struct mmu_notifier *mn, struct mm_struct *mm,\n{}unsigned long start, unsigned long end)\n{{\n\tunsigned long addr;\n\n\tfor (addr = start; addr < end; addr += {page_size})\n\t\t{}(mn, mm, addr);\n}}\n",
-                    crate::rewrite::text::align_to(13 + new_fn.len()),
-                    entry.callback
-                ),
-            );
-            // The entry keeps its place and its spacing: member and
-            // function change.
-            let field = pair
-                .child_by_field_name("designator")
-                .and_then(|d| descendants(d, &["field_identifier"]).into_iter().next())
-                .ok_or("ops entry without a member name")?;
-            let value = pair
-                .child_by_field_name("value")
-                .ok_or("ops entry without a value")?;
-            draft.replace(file, field.start_byte(), field.end_byte(), member);
-            draft.replace(file, value.start_byte(), value.end_byte(), new_fn.clone());
-            Ok(format!(
-                "The entry becomes `.{member} = {new_fn}`, a new callback that runs after the change \
-                 and calls {}() for every page of the range.",
-                entry.callback
-            ))
+            let open = line_end(src, body.start_byte());
+            draft.insert(file, open, format!("\tunsigned long {var};\n\n{lp}\n"));
         }
     }
+}
+
+/// The ops has no `member` callback: a new one after the page callback
+/// calls it for every page of the range, and the entry becomes it.
+fn new_range_callback(
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    page: &PageCallback,
+    member: &str,
+) -> Result<String, Refusal> {
+    let (file, src, entry, pair) = (page.file, page.src, page.entry, page.pair);
+    let new_fn = if member == recipe.atomic_member {
+        format!("{}_range", entry.callback)
+    } else {
+        format!("{}_range_end", entry.callback)
+    };
+    let after = line_end(src, page.def.end_byte() - 1);
+    draft.insert(
+        file,
+        after,
+        format!(
+            "\nstatic void {new_fn}(struct mmu_notifier *mn, struct mm_struct *mm,\n{}unsigned long start, unsigned long end)\n{{\n\tunsigned long addr;\n\n\tfor (addr = start; addr < end; addr += {})\n\t\t{}(mn, mm, addr);\n}}\n",
+            crate::rewrite::text::align_to(13 + new_fn.len()),
+            page.page_size,
+            entry.callback
+        ),
+    );
+    // The entry keeps its place and its spacing: member and
+    // function change.
+    let field = pair
+        .child_by_field_name("designator")
+        .and_then(|d| descendants(d, &["field_identifier"]).into_iter().next())
+        .ok_or("ops entry without a member name")?;
+    let value = pair
+        .child_by_field_name("value")
+        .ok_or("ops entry without a value")?;
+    draft.replace(file, field.start_byte(), field.end_byte(), member);
+    draft.replace(file, value.start_byte(), value.end_byte(), new_fn.clone());
+    Ok(format!(
+        "The entry becomes `.{member} = {new_fn}`, a new callback that runs after the change \
+         and calls {}() for every page of the range.",
+        entry.callback
+    ))
 }
 
 fn fresh_name(def: Node, src: &[u8], base: &str) -> String {
