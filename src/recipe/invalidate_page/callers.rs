@@ -113,6 +113,29 @@ impl Rule for Callers {
     }
 }
 
+/// A lookup that takes the lock, as the bracket's range needs it.
+struct Lookup<'a, 't> {
+    stmt: Node<'t>,
+    call: Node<'t>,
+    args: &'a [String],
+    /// Its address argument, and the index of its page argument.
+    addr: &'a str,
+    page_arg: Option<usize>,
+}
+
+/// The worst case of a walk or lookup of `page`: the whole compound page,
+/// aligned to its size, within the vma.
+fn compound_page_range(names: &Names, page: &str, vma: &str, addr: &str) -> Vec<String> {
+    let Names {
+        start, end, span, ..
+    } = names;
+    vec![
+        format!("{span} = PAGE_SIZE << compound_order({page});"),
+        format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
+        format!("{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"),
+    ]
+}
+
 struct CallCx<'a> {
     recipe: &'a Recipe,
     locks: &'a Locks<'a>,
@@ -415,43 +438,7 @@ impl<'a> CallCx<'a> {
         names: &Names,
     ) -> Result<Bracket<'t>, String> {
         match lock {
-            LockSite::Walk { lp, walk } => {
-                let block = block_of(*lp).ok_or("the walk loop is not in a block")?;
-                let spec = self
-                    .recipe
-                    .walk_spec(&callee_name(*walk, self.src).unwrap_or_default())
-                    .unwrap();
-                let state = call_args(*walk, self.src)
-                    .first()
-                    .cloned()
-                    .unwrap_or_default();
-                let state = state.trim_start_matches('&');
-                let init = self.walk_initializer(block, state, *lp)?;
-                let get = |m: &str| {
-                    init.get(m)
-                        .cloned()
-                        .ok_or(format!("`{state}` does not set .{m}"))
-                };
-                let (page, vma, addr) = (
-                    get(spec.page_member)?,
-                    get(spec.vma_member)?,
-                    get(spec.address_member)?,
-                );
-                let Names {
-                    start, end, span, ..
-                } = names;
-                let lines = vec![
-                    format!("{span} = PAGE_SIZE << compound_order({page});"),
-                    format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
-                    format!("{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"),
-                ];
-                Ok(Bracket {
-                    block,
-                    region: vec![*lp],
-                    lines,
-                    comment: Some(self.recipe.walk_worst_case_comment),
-                })
-            }
+            LockSite::Walk { lp, walk } => self.walk_bracket(*lp, *walk, names),
             LockSite::Lookup {
                 stmt,
                 call,
@@ -470,54 +457,14 @@ impl<'a> CallCx<'a> {
                 let args = call_args(*call, self.src);
                 let addr = args.get(*address_arg).ok_or("lookup without an address")?;
                 let region = self.lookup_region(block, *stmt, func);
-                let Names {
-                    start, end, span, ..
-                } = names;
-                let name = callee_name(*call, self.src).unwrap_or_default();
-                let (lines, comment) = match extent {
-                    Extent::Pte => (
-                        vec![
-                            format!("{start} = {addr};"),
-                            format!("{end} = {addr} + PAGE_SIZE;"),
-                        ],
-                        None,
-                    ),
-                    Extent::Pmd | Extent::PteOrPmd => {
-                        let vma = self.vma_of(&args[0], *stmt)?;
-                        (
-                            vec![
-                                format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
-                                format!(
-                                    "{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"
-                                ),
-                            ],
-                            Some(self.recipe.pmd_worst_case_comment),
-                        )
-                    }
-                    Extent::Unknown => {
-                        // What the lock guards is not known from the call:
-                        // the worst case is the whole compound page the
-                        // lookup looks for, aligned to its size.
-                        let page = page_arg.and_then(|i| args.get(i)).ok_or_else(|| {
-                            format!(
-                                "{name}() takes the lock on an entry of unknown size and no page to bound it: \
-                                 the bracket's range cannot be chosen"
-                            )
-                        })?;
-                        let mm = self.lookup_mm(*call, &args)?;
-                        let vma = self.vma_of(&mm, *stmt)?;
-                        (
-                            vec![
-                                format!("{span} = PAGE_SIZE << compound_order({page});"),
-                                format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
-                                format!(
-                                    "{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"
-                                ),
-                            ],
-                            Some(self.recipe.lookup_worst_case_comment),
-                        )
-                    }
+                let lookup = Lookup {
+                    stmt: *stmt,
+                    call: *call,
+                    args: &args,
+                    addr,
+                    page_arg: *page_arg,
                 };
+                let (lines, comment) = self.lookup_range(&lookup, *extent, names)?;
                 Ok(Bracket {
                     block,
                     region,
@@ -526,6 +473,96 @@ impl<'a> CallCx<'a> {
                 })
             }
         }
+    }
+
+    /// A walk loop: the bracket spans the loop, for the whole compound
+    /// page the walk looks for (its state's initializer names the page,
+    /// the vma and the address).
+    fn walk_bracket<'t>(
+        &self,
+        lp: Node<'t>,
+        walk: Node<'t>,
+        names: &Names,
+    ) -> Result<Bracket<'t>, String> {
+        let block = block_of(lp).ok_or("the walk loop is not in a block")?;
+        let spec = self
+            .recipe
+            .walk_spec(&callee_name(walk, self.src).unwrap_or_default())
+            .unwrap();
+        let state = call_args(walk, self.src)
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let state = state.trim_start_matches('&');
+        let init = self.walk_initializer(block, state, lp)?;
+        let get = |m: &str| {
+            init.get(m)
+                .cloned()
+                .ok_or(format!("`{state}` does not set .{m}"))
+        };
+        let (page, vma, addr) = (
+            get(spec.page_member)?,
+            get(spec.vma_member)?,
+            get(spec.address_member)?,
+        );
+        Ok(Bracket {
+            block,
+            region: vec![lp],
+            lines: compound_page_range(names, &page, &vma, &addr),
+            comment: Some(self.recipe.walk_worst_case_comment),
+        })
+    }
+
+    /// The range lines of a lookup's bracket, by what the lock it takes
+    /// guards, and the comment a worst case gets.
+    fn lookup_range(
+        &self,
+        lookup: &Lookup,
+        extent: Extent,
+        names: &Names,
+    ) -> Result<(Vec<String>, Option<&'static [&'static str]>), String> {
+        let Names { start, end, .. } = names;
+        let addr = lookup.addr;
+        Ok(match extent {
+            Extent::Pte => (
+                vec![
+                    format!("{start} = {addr};"),
+                    format!("{end} = {addr} + PAGE_SIZE;"),
+                ],
+                None,
+            ),
+            Extent::Pmd | Extent::PteOrPmd => {
+                let vma = self.vma_of(&lookup.args[0], lookup.stmt)?;
+                (
+                    vec![
+                        format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
+                        format!("{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"),
+                    ],
+                    Some(self.recipe.pmd_worst_case_comment),
+                )
+            }
+            Extent::Unknown => {
+                // What the lock guards is not known from the call: the
+                // worst case is the whole compound page the lookup looks
+                // for, aligned to its size.
+                let page = lookup
+                    .page_arg
+                    .and_then(|i| lookup.args.get(i))
+                    .ok_or_else(|| {
+                        format!(
+                            "{}() takes the lock on an entry of unknown size and no page to bound it: \
+                             the bracket's range cannot be chosen",
+                            callee_name(lookup.call, self.src).unwrap_or_default()
+                        )
+                    })?;
+                let mm = self.lookup_mm(lookup.call, lookup.args)?;
+                let vma = self.vma_of(&mm, lookup.stmt)?;
+                (
+                    compound_page_range(names, page, &vma, addr),
+                    Some(self.recipe.lookup_worst_case_comment),
+                )
+            }
+        })
     }
 
     /// The statements from a lookup to the end of its block, or up to a
