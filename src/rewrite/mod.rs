@@ -1,9 +1,14 @@
 //! `kseries rewrite`: the migration as a plan of change units.
 //!
-//! The plan is computed stage by stage on a [`workspace::Workspace`] that
-//! holds each file as it is after the units before: callers, callbacks,
-//! KVM, API.  Every stage re-parses what it edits; positions from the scan
-//! are only used to find sites in files no earlier unit touched.
+//! This is the engine: it knows C, kernel style and plans, not any API.
+//! A recipe brings its strategy as [`rule::Rule`]s (in its own folder
+//! under `src/recipe/`), one per stage of its series; [`plan()`] runs them
+//! in order on one [`workspace::Workspace`] that holds each file as it is
+//! after the units before.  Every rule re-parses what it edits; positions
+//! from the scan are only used to find sites in files no earlier unit
+//! touched.  What a recipe's rules build with: [`workspace`] (`Workspace`,
+//! `UnitDraft`), `syntax`, [`text`], `removal`, [`plan`](mod@plan),
+//! `behaviour`, and `Refusal`.
 
 pub mod apply;
 pub(crate) mod behaviour;

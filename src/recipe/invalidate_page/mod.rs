@@ -5,6 +5,11 @@
 //! brackets, `->invalidate_page` callbacks go or are converted, the
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
 //! become range hooks, and the API is deleted last.
+//!
+//! This file is the recipe's data (names, prose, stages, the check
+//! table); each stage's rule is a [`Rule`] type in its own file
+//! (`callers.rs`, `callbacks.rs` with `effects.rs`, `kvm.rs`, `api.rs`),
+//! built on the engine's workspace, syntax, text and removal helpers.
 
 mod accessed;
 mod api;
