@@ -448,6 +448,11 @@ fn table_output_groups_by_subsystem_and_accounts() {
         text.contains("shrink_wrprotect_one(), under the page-table lock"),
         "{text}"
     );
+    // The member an ops entry sets is named from the report's recipe.
+    assert!(
+        text.contains("widget_mn_ops: .invalidate_page = widget_zap;"),
+        "{text}"
+    );
 }
 
 fn scan_fails(args: &[&std::ffi::OsStr]) -> String {

@@ -1,6 +1,7 @@
 //! Migration recipes: the knowledge of one API migration (names, shapes,
 //! rules), kept apart from the engine so that a second migration is a new
-//! file here and nothing else.
+//! folder here (its data in `mod.rs`, one `rewrite::rule::Rule` per stage)
+//! and its line in [`all`], and nothing else.
 //!
 //! The scanner asks a [`Recipe`] what to look for and how to name what it
 //! finds; it never hard-codes an API name itself.

@@ -1,85 +1,90 @@
-//! Behaviour the plan changes on purpose, named where it changes.
+//! Behaviour a plan changes on purpose, found where it changes.
 //!
-//! Opening the bracket before a walk changes what the walk sees: once
-//! `invalidate_range_start` has run, a secondary MMU that drops its
-//! mappings there (KVM) has nothing left to report, so an accessed-bit
-//! test inside the bracket no longer sees its accessed bit.  That is
-//! `check`'s W2.  Each unit's files are linted as they are before and
-//! after the unit; a W2 the unit introduces is named in its rationale and
-//! in its review notes (and so in the cover letter's review list).
+//! A rule that changes what code runs inside some construct (a bracket it
+//! opens, say) may change behaviour that `check` can see: each unit's
+//! files are linted as they are before and after the unit, and the
+//! diagnostics of one code that the unit brings are handed back to the
+//! rule, which knows why they happen and says so in the unit's rationale
+//! and review notes.  A diagnostic counts as brought when no diagnostic of
+//! the same code was there before it in the same function about the same
+//! call.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::RewriteError;
 use super::plan::ChangeUnit;
+use super::workspace::Workspace;
 use crate::check::{Diagnostic, check_source};
 use crate::recipe::Recipe;
 
-/// Adds to each unit the accessed-bit tests it moves into a bracket.
-pub fn name_changes(
-    root: &Path,
-    units: &mut [ChangeUnit],
+/// A diagnostic a unit brings into one of its files.
+pub(crate) struct Introduced {
+    pub path: String,
+    pub diagnostic: Diagnostic,
+}
+
+impl Introduced {
+    /// The function the diagnostic is in.
+    pub(crate) fn function(&self) -> &str {
+        self.diagnostic.function.as_deref().unwrap_or_default()
+    }
+
+    /// The call the diagnostic is about (its message starts with it).
+    pub(crate) fn call(&self) -> String {
+        callee(&self.diagnostic)
+    }
+}
+
+/// For each unit in order, the diagnostics of `code` it brings.  `before`
+/// is the workspace as it was before the first of `units`; each unit's
+/// edits apply to its files as the units before it left them.
+pub(crate) fn introduced(
+    mut before: Workspace,
+    units: &[ChangeUnit],
     recipe: &Recipe,
-) -> Result<(), RewriteError> {
+    code: &str,
+) -> Result<Vec<Vec<Introduced>>, RewriteError> {
     let mut current: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for unit in units.iter_mut() {
-        let mut found: Vec<(String, Diagnostic)> = Vec::new();
+    let mut all = Vec::with_capacity(units.len());
+    for unit in units {
+        let mut found = Vec::new();
         for fe in &unit.files {
-            let before = match current.get(&fe.path) {
+            let old_bytes = match current.get(&fe.path) {
                 Some(b) => b.clone(),
-                None => {
-                    let full = root.join(&fe.path);
-                    std::fs::read(&full).map_err(|source| RewriteError::Io {
-                        path: full.clone(),
-                        source,
-                    })?
-                }
+                None => before.content(&fe.path)?.to_vec(),
             };
-            let after = fe
-                .apply(&before)
+            let new_bytes = fe
+                .apply(&old_bytes)
                 .map_err(|e| RewriteError::Internal(e.to_string()))?;
             if fe.path.ends_with(".c") || fe.path.ends_with(".h") {
-                let old = young_tests(&fe.path, &before, recipe);
-                for d in young_tests(&fe.path, &after, recipe) {
+                let old = diagnostics(&fe.path, &old_bytes, recipe, code);
+                for d in diagnostics(&fe.path, &new_bytes, recipe, code) {
                     let seen = old
                         .iter()
                         .any(|o| o.function == d.function && callee(o) == callee(&d));
                     if !seen {
-                        found.push((fe.path.clone(), d));
+                        found.push(Introduced {
+                            path: fe.path.clone(),
+                            diagnostic: d,
+                        });
                     }
                 }
             }
-            current.insert(fe.path.clone(), after);
+            current.insert(fe.path.clone(), new_bytes);
         }
-        for (path, d) in found {
-            let function = d.function.clone().unwrap_or_default();
-            let call = callee(&d);
-            unit.rationale.push(format!(
-                "{path}: {function}() now calls {call}() inside the {}()/{}() bracket. A secondary MMU \
-                 that drops its mappings in invalidate_range_start (KVM) has already done so when \
-                 {call}() asks whether the page was recently used, so its accessed bit is no longer \
-                 seen: reclaim may take a page a guest is using for an idle one. This is a change of \
-                 behaviour that bracketing the walk brings, not an accident.",
-                recipe.range_start, recipe.range_end
-            ));
-            unit.review_notes.push(format!(
-                "{path}: in {function}(), {call}() now runs inside the bracket, so secondary MMUs' \
-                 accessed bits are no longer seen there (reclaim behaviour changes)."
-            ));
-        }
+        all.push(found);
     }
-    Ok(())
+    Ok(all)
 }
 
-fn young_tests(rel: &str, src: &[u8], recipe: &Recipe) -> Vec<Diagnostic> {
+fn diagnostics(rel: &str, src: &[u8], recipe: &Recipe, code: &str) -> Vec<Diagnostic> {
     check_source(rel, src, recipe)
         .into_iter()
-        .filter(|d| d.code == "W2")
+        .filter(|d| d.code == code)
         .collect()
 }
 
-/// The accessed-bit test a W2 is about (its message starts with it).
+/// The call a diagnostic is about (its message starts with it).
 fn callee(d: &Diagnostic) -> String {
     d.message
         .trim_start_matches('`')

@@ -1,22 +1,22 @@
 //! `kseries rewrite`: the migration as a plan of change units.
 //!
-//! The plan is computed stage by stage on a [`workspace::Workspace`] that
-//! holds each file as it is after the units before: callers, callbacks,
-//! KVM, API.  Every stage re-parses what it edits; positions from the scan
-//! are only used to find sites in files no earlier unit touched.
+//! This is the engine: it knows C, kernel style and plans, not any API.
+//! A recipe brings its strategy as [`rule::Rule`]s (in its own folder
+//! under `src/recipe/`), one per stage of its series; [`plan()`] runs them
+//! in order on one [`workspace::Workspace`] that holds each file as it is
+//! after the units before.  Every rule re-parses what it edits; positions
+//! from the scan are only used to find sites in files no earlier unit
+//! touched.  What a recipe's rules build with: [`workspace`] (`Workspace`,
+//! `UnitDraft`), `syntax`, [`text`], `removal`, [`plan`](mod@plan),
+//! `behaviour`, and `Refusal`.
 
-pub(crate) mod api;
 pub mod apply;
-mod behaviour;
-pub(crate) mod callbacks;
-pub(crate) mod callers;
-mod effects;
-pub(crate) mod kvm;
+pub(crate) mod behaviour;
 pub mod plan;
-mod removal;
+pub(crate) mod removal;
 pub mod rule;
 pub mod scope;
-mod syntax;
+pub(crate) mod syntax;
 pub mod text;
 pub mod workspace;
 
@@ -104,14 +104,12 @@ impl From<RewriteError> for Refusal {
 }
 
 /// Computes the whole migration for the scanned tree: the recipe's rules
-/// in order (see [`rule::run`] for what waits for review), then each
-/// unit's behaviour notes.
+/// in order (see [`rule::run`] for what waits for review).
 pub fn plan(root: &Path, report: &ScanReport, recipe: &Recipe) -> Result<Plan, RewriteError> {
     let mut ws = workspace::Workspace::new(root);
     let mut review = Vec::new();
     let rules = (recipe.rules)();
-    let mut units = rule::run(&rules, &mut ws, recipe, report, &mut review)?;
-    behaviour::name_changes(root, &mut units, recipe)?;
+    let units = rule::run(&rules, &mut ws, recipe, report, &mut review)?;
     Ok(Plan {
         recipe: recipe.id.to_string(),
         tree: root.display().to_string(),

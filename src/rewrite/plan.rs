@@ -47,10 +47,10 @@ impl std::fmt::Display for Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeUnit {
     pub stage: Stage,
-    /// Where it belongs (`mm`, `drivers/iommu`, `virt/kvm` ...).
+    /// Where it belongs (`mm`, `drivers/iommu` ...).
     pub subsystem: String,
     /// A one-line summary of the change, without subject prefix
-    /// (e.g. "use range notifiers in rmap walkers").
+    /// (e.g. "remove the unused callback").
     pub summary: String,
     /// The commit message's own paragraphs: what changes and why, for a
     /// reader of `git log` (no file positions, no tool output).  Empty in

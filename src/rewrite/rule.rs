@@ -118,44 +118,6 @@ fn gate(kept: &[&str], left: usize) -> ReviewItem {
     }
 }
 
-/// A rule made of a plain function, for stages that need no state.
-pub struct FnRule {
-    pub stage: &'static str,
-    pub wait: Wait,
-    pub kept: &'static str,
-    #[allow(clippy::type_complexity)]
-    pub convert: fn(
-        &mut Workspace,
-        &Recipe,
-        &ScanReport,
-        &mut Vec<ReviewItem>,
-    ) -> Result<Vec<ChangeUnit>, RewriteError>,
-}
-
-impl Rule for FnRule {
-    fn stage(&self) -> &'static str {
-        self.stage
-    }
-
-    fn wait(&self) -> Wait {
-        self.wait
-    }
-
-    fn kept(&self) -> &'static str {
-        self.kept
-    }
-
-    fn convert(
-        &self,
-        ws: &mut Workspace,
-        recipe: &Recipe,
-        report: &ScanReport,
-        review: &mut Vec<ReviewItem>,
-    ) -> Result<Vec<ChangeUnit>, RewriteError> {
-        (self.convert)(ws, recipe, report, review)
-    }
-}
-
 /// The stage a rule names, as the plan stores it.
 pub fn stage_of(rule: &dyn Rule) -> Stage {
     Stage::new(rule.stage())

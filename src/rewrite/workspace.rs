@@ -10,7 +10,10 @@ use super::RewriteError;
 use super::plan::{ChangeUnit, Edit, FileEdit, Stage, git_blob_id};
 use crate::scan::kernel_c;
 
-/// Current contents of the files touched so far.
+/// Current contents of the files touched so far.  A clone keeps the files
+/// as they are now, for a rule that compares its units with what was
+/// there before them ([`super::behaviour::introduced`]).
+#[derive(Clone)]
 pub struct Workspace {
     root: PathBuf,
     files: BTreeMap<String, Vec<u8>>,

@@ -15,6 +15,9 @@ pub fn render_table(report: &ScanReport) -> String {
         "kseries scan of {} (recipe {})",
         report.tree, report.recipe
     );
+    // The member an ops entry sets is the recipe's (a report names its
+    // recipe by id).
+    let member = crate::recipe::by_id(&report.recipe).map_or("?", |r| r.ops_member);
     let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
     for s in &report.sites {
         by_subsystem.entry(&s.subsystem).or_default().push(s);
@@ -23,7 +26,12 @@ pub fn render_table(report: &ScanReport) -> String {
         let _ = writeln!(out, "\n{subsystem}");
         for s in sites {
             let place = format!("{}:{}:{}", s.file, s.line, s.column);
-            let _ = writeln!(out, "  {place:<48} {:<12} {}", s.detail.kind(), describe(s));
+            let _ = writeln!(
+                out,
+                "  {place:<48} {:<12} {}",
+                s.detail.kind(),
+                describe(s, member)
+            );
         }
     }
     out.push('\n');
@@ -31,7 +39,7 @@ pub fn render_table(report: &ScanReport) -> String {
     out
 }
 
-fn describe(s: &Site) -> String {
+fn describe(s: &Site, member: &str) -> String {
     let func = s
         .function
         .as_deref()
@@ -58,7 +66,7 @@ fn describe(s: &Site) -> String {
         } => {
             let others: Vec<&str> = sets.keys().map(String::as_str).collect();
             format!(
-                "{ops}: .invalidate_page = {callback}; also sets [{}]",
+                "{ops}: .{member} = {callback}; also sets [{}]",
                 others.join(", ")
             )
         }

@@ -22,13 +22,14 @@ use std::collections::BTreeMap;
 use tree_sitter::{Node, Tree};
 
 use super::effects::{self, Comparison, Effect, How, Match};
-use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
-use super::syntax::{contains, descendants, param_names};
-use super::text::{line_end, line_start};
-use super::workspace::{UnitDraft, Workspace};
-use super::{Refusal, RewriteError};
 use crate::recipe::Recipe;
+use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
+use crate::rewrite::removal::{function_definitions, prototypes, remove, remove_initializer_pair};
+use crate::rewrite::rule::{Rule, Wait};
+use crate::rewrite::syntax::{contains, descendants, param_names};
+use crate::rewrite::text::{line_end, line_start};
+use crate::rewrite::workspace::{UnitDraft, Workspace};
+use crate::rewrite::{Refusal, RewriteError};
 use crate::scan::kernel_c::{is_static, text};
 use crate::scan::{Detail, ScanReport, Site};
 
@@ -315,148 +316,230 @@ fn word_mentions(src: &[u8], name: &str) -> Vec<usize> {
         .collect()
 }
 
-pub fn convert(
-    ws: &mut Workspace,
-    recipe: &Recipe,
-    report: &ScanReport,
-    review: &mut Vec<ReviewItem>,
-) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let mut units = Vec::new();
-    for entry in entries(report) {
-        let file = entry.site.file.as_str();
-        let Some(cb_site) = entry.callback_site else {
-            review.push(ReviewItem {
-                file: file.into(),
-                line: entry.site.line,
-                reason: format!("the callback {}() was not found", entry.callback),
-            });
-            continue;
-        };
-        let (src, tree) = ws.parsed(file)?;
-        if cb_site.file != file {
-            match cross_file(ws, recipe, &entry, cb_site, (&tree, &src)) {
-                Ok(draft) => units.push(ws.commit(draft)?),
-                Err(refusal) => refusal.review_or_stop(review, file, entry.site.line)?,
-            }
-            continue;
-        }
-        let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
-        if forwards_to_arch_hook(recipe, &cov) {
-            continue; // the KVM stage
-        }
-        let left = leftovers(ws, recipe, file, &entry, &cov)?;
-        let summary = format!("drop the {} callback", recipe.ops_member);
-        let mut draft = UnitDraft::new(Stage::new("callbacks"), &entry.site.subsystem, &summary);
-        let what = format!(
-            "{file}: {}.{} = {}().",
-            entry.ops, recipe.ops_member, entry.callback
-        );
-        if left.work.is_empty() {
-            let evidence = describe_coverage(recipe, &entry, &cov.covered, true);
-            let removed = remove_entry_and_callback(
-                &mut draft,
-                file,
-                &src,
-                &tree,
-                &entry,
-                cb_site,
-                recipe.ops_member,
-            )?;
-            let fed = remove_feeds(ws, &mut draft, &entry, &left)?;
-            draft
-                .description
-                .push(covered_description(recipe, &entry, &cov, cb_site));
-            draft.description.extend(feeds_description(&entry, &left));
-            draft
-                .rationale
-                .push(format!("{what} {evidence} {removed}{fed}"));
-        } else {
-            let sleeps = crate::check::sleep_chain(
-                &[(file.to_string(), src.clone())],
-                recipe,
-                &entry.callback,
-            );
-            let member = if sleeps.is_some() {
-                recipe.sleepable_after_member
-            } else {
-                recipe.atomic_member
-            };
-            let evidence = describe_coverage(recipe, &entry, &cov.covered, false);
-            match convert_uncovered(&mut draft, recipe, member, file, &src, &tree, &entry) {
-                Ok(how) => {
-                    draft.summary = format!("move {} work to a range callback", recipe.ops_member);
-                    let why_member = match &sleeps {
-                        Some(chain) => format!(
-                            " It can sleep ({chain}), so it goes to {member}, which runs after the change \
-                             and may sleep, rather than under the page-table lock."
-                        ),
-                        None => String::new(),
-                    };
-                    draft.description.push(format!(
-                        "{} {}() does work that no range callback of {} could be shown to do for the page: {}.",
-                        nothing_calls(recipe, &entry),
-                        entry.callback,
-                        entry.ops,
-                        snippets(&left.work)
-                    ));
-                    let sleeps_note = if sleeps.is_some() {
-                        format!(
-                            " It can sleep, so it goes to ->{member}(), which runs after the change \
-                             and may sleep, rather than under the page-table lock."
-                        )
-                    } else {
-                        String::new()
-                    };
-                    draft.description.push(format!("{how}{sleeps_note}"));
+/// Stage 2: each driver's page callback, dead once no caller is left.
+pub(super) struct Callbacks;
 
-                    draft.rationale.push(format!(
-                        "{what} Not shown to be done by a range callback for the page: {}. {how}{why_member} {evidence}",
-                        left.work
-                            .iter()
-                            .map(|e| {
-                                let near = cov
-                                    .uncovered
-                                    .iter()
-                                    .position(|u| u.line == e.line && u.snippet == e.snippet)
-                                    .and_then(|i| cov.near[i].as_ref())
-                                    .map(|(r, owner)| {
-                                        format!("; {owner}() makes `{}`, with other values", r.snippet)
-                                    })
-                                    .unwrap_or_default();
-                                format!("`{}` (line {}{near})", e.snippet, e.line)
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                    draft.review_notes.push(format!(
-                        "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
-                         It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
-                         the per-page calls can go.",
-                        entry.callback,
-                        left.work
-                            .iter()
-                            .map(|e| format!("`{}`", e.snippet))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                Err(refusal) => {
-                    refusal.review_or_stop(review, file, entry.site.line)?;
-                    continue;
-                }
-            }
-        }
-        for (e, point, others) in &left.traces {
-            if !others {
-                draft.review_notes.push(format!(
-                    "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
-                    e.snippet
-                ));
-            }
-        }
-        units.push(ws.commit(draft)?);
+impl Rule for Callbacks {
+    fn stage(&self) -> &'static str {
+        super::CALLBACKS
     }
-    Ok(units)
+
+    fn wait(&self) -> Wait {
+        Wait::For(&[super::CALLERS])
+    }
+
+    fn kept(&self) -> &'static str {
+        "callbacks"
+    }
+
+    /// One unit per ops entry whose page callback is dead: removed when
+    /// its range callbacks do its work, else moved into a range callback.
+    /// KVM's, which forwards to an arch hook, is the next stage's.
+    fn convert(
+        &self,
+        ws: &mut Workspace,
+        recipe: &Recipe,
+        report: &ScanReport,
+        review: &mut Vec<ReviewItem>,
+    ) -> Result<Vec<ChangeUnit>, RewriteError> {
+        let mut units = Vec::new();
+        for entry in entries(report) {
+            let file = entry.site.file.as_str();
+            let Some(cb_site) = entry.callback_site else {
+                review.push(ReviewItem {
+                    file: file.into(),
+                    line: entry.site.line,
+                    reason: format!("the callback {}() was not found", entry.callback),
+                });
+                continue;
+            };
+            let (src, tree) = ws.parsed(file)?;
+            if cb_site.file != file {
+                match cross_file(ws, recipe, &entry, cb_site, (&tree, &src)) {
+                    Ok(draft) => units.push(ws.commit(draft)?),
+                    Err(refusal) => refusal.review_or_stop(review, file, entry.site.line)?,
+                }
+                continue;
+            }
+            let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
+            if forwards_to_arch_hook(recipe, &cov) {
+                continue; // the KVM stage
+            }
+            let left = leftovers(ws, recipe, file, &entry, &cov)?;
+            let summary = format!("drop the {} callback", recipe.ops_member);
+            let mut draft = UnitDraft::new(
+                Stage::new(super::CALLBACKS),
+                &entry.site.subsystem,
+                &summary,
+            );
+            let dead = Dead {
+                file,
+                src: &src,
+                tree: &tree,
+                entry: &entry,
+                cb_site,
+                cov: &cov,
+                left: &left,
+            };
+            if left.work.is_empty() {
+                remove_covered(ws, &mut draft, recipe, &dead)?;
+            } else if let Err(refusal) = move_uncovered(&mut draft, recipe, &dead) {
+                refusal.review_or_stop(review, file, entry.site.line)?;
+                continue;
+            }
+            note_traces(&mut draft, file, &left);
+            units.push(ws.commit(draft)?);
+        }
+        Ok(units)
+    }
+}
+
+/// A dead page callback in the file of its ops entry, and what the
+/// comparison with its range callbacks found.
+struct Dead<'a, 'r> {
+    file: &'a str,
+    src: &'a [u8],
+    tree: &'a Tree,
+    entry: &'a Entry<'r>,
+    cb_site: &'r Site,
+    cov: &'a Comparison,
+    left: &'a Leftovers,
+}
+
+impl Dead<'_, '_> {
+    /// `file: ops.member = callback().`, how the rationale opens.
+    fn what(&self, recipe: &Recipe) -> String {
+        format!(
+            "{}: {}.{} = {}().",
+            self.file, self.entry.ops, recipe.ops_member, self.entry.callback
+        )
+    }
+}
+
+/// Every piece of work is done by a range callback: the entry and the
+/// callback go, with what only they fed.
+fn remove_covered(
+    ws: &mut Workspace,
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    dead: &Dead,
+) -> Result<(), RewriteError> {
+    let (file, entry, cov) = (dead.file, dead.entry, dead.cov);
+    let evidence = describe_coverage(recipe, entry, &cov.covered, true);
+    let removed = remove_entry_and_callback(
+        draft,
+        file,
+        dead.src,
+        dead.tree,
+        entry,
+        dead.cb_site,
+        recipe.ops_member,
+    )?;
+    let fed = remove_feeds(ws, draft, entry, dead.left)?;
+    draft
+        .description
+        .push(covered_description(recipe, entry, cov, dead.cb_site));
+    draft
+        .description
+        .extend(feeds_description(entry, dead.left));
+    draft
+        .rationale
+        .push(format!("{} {evidence} {removed}{fed}", dead.what(recipe)));
+    Ok(())
+}
+
+/// Work no range callback is shown to do moves into a per-page loop in
+/// the ops' atomic member, or the sleepable one after the change when
+/// the callback can sleep.
+fn move_uncovered(draft: &mut UnitDraft, recipe: &Recipe, dead: &Dead) -> Result<(), Refusal> {
+    let (file, entry, left) = (dead.file, dead.entry, dead.left);
+    let sleeps = crate::check::sleep_chain(
+        &[(file.to_string(), dead.src.to_vec())],
+        recipe,
+        &entry.callback,
+    );
+    let member = if sleeps.is_some() {
+        recipe.sleepable_after_member
+    } else {
+        recipe.atomic_member
+    };
+    let evidence = describe_coverage(recipe, entry, &dead.cov.covered, false);
+    let how = convert_uncovered(draft, recipe, member, file, dead.src, dead.tree, entry)?;
+    draft.summary = format!("move {} work to a range callback", recipe.ops_member);
+    let why_member = match &sleeps {
+        Some(chain) => format!(
+            " It can sleep ({chain}), so it goes to {member}, which runs after the change \
+             and may sleep, rather than under the page-table lock."
+        ),
+        None => String::new(),
+    };
+    draft.description.push(format!(
+        "{} {}() does work that no range callback of {} could be shown to do for the page: {}.",
+        nothing_calls(recipe, entry),
+        entry.callback,
+        entry.ops,
+        snippets(&left.work)
+    ));
+    let sleeps_note = if sleeps.is_some() {
+        format!(
+            " It can sleep, so it goes to ->{member}(), which runs after the change \
+             and may sleep, rather than under the page-table lock."
+        )
+    } else {
+        String::new()
+    };
+    draft.description.push(format!("{how}{sleeps_note}"));
+    draft.rationale.push(format!(
+        "{} Not shown to be done by a range callback for the page: {}. {how}{why_member} {evidence}",
+        dead.what(recipe),
+        uncovered_work(dead)
+    ));
+    draft.review_notes.push(format!(
+        "{}() in {file} is converted, not removed: its range callbacks could not be shown to do {} for the page. \
+         It now runs once for every page of every range (a large munmap too); if the range callbacks do that work, \
+         the per-page calls can go.",
+        entry.callback,
+        left.work
+            .iter()
+            .map(|e| format!("`{}`", e.snippet))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(())
+}
+
+/// The work left, each with its line and the nearest range-callback
+/// effect with other values.
+fn uncovered_work(dead: &Dead) -> String {
+    let cov = dead.cov;
+    dead.left
+        .work
+        .iter()
+        .map(|e| {
+            let near = cov
+                .uncovered
+                .iter()
+                .position(|u| u.line == e.line && u.snippet == e.snippet)
+                .and_then(|i| cov.near[i].as_ref())
+                .map(|(r, owner)| format!("; {owner}() makes `{}`, with other values", r.snippet))
+                .unwrap_or_default();
+            format!("`{}` (line {}{near})", e.snippet, e.line)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A trace point the callback was the only caller of stays defined,
+/// unused: say so.
+fn note_traces(draft: &mut UnitDraft, file: &str, left: &Leftovers) {
+    for (e, point, others) in &left.traces {
+        if !others {
+            draft.review_notes.push(format!(
+                "{file}: `{}` was the only caller of the trace point {point}; its definition stays, unused.",
+                e.snippet
+            ));
+        }
+    }
 }
 
 /// Removes the declarations and printers of the values only the removed
@@ -559,7 +642,7 @@ fn cross_file(
         )));
     }
     let mut draft = UnitDraft::new(
-        Stage::new("callbacks"),
+        Stage::new(super::CALLBACKS),
         &entry.site.subsystem,
         &format!("drop the {} callback", recipe.ops_member),
     );
@@ -654,7 +737,7 @@ fn covered_description(recipe: &Recipe, entry: &Entry, cov: &Comparison, cb_site
         0 => format!("{}() has no effect of its own to keep", entry.callback),
         n => format!(
             "{} {} everything {}() did, for any range",
-            super::text::join_and(&owners),
+            crate::rewrite::text::join_and(&owners),
             if n == 1 { "does" } else { "do" },
             entry.callback
         ),
@@ -672,7 +755,7 @@ fn snippets(effects: &[Effect]) -> String {
     if effects.len() > 3 {
         shown.push(format!("{} more", effects.len() - 3));
     }
-    super::text::join_and(&shown)
+    crate::rewrite::text::join_and(&shown)
 }
 
 /// The commit message's sentence for each value only the removed callback
@@ -938,104 +1021,162 @@ fn convert_uncovered(
             entry.callback
         )));
     };
-    let page_size = recipe.check.base_page_size;
+    let page = PageCallback {
+        file,
+        src,
+        tree,
+        entry,
+        def: page_def,
+        pair,
+        page_size: recipe.check.base_page_size,
+    };
     match entry.sets.get(member) {
-        Some(range_fn) => {
-            let range_def = function_definitions(tree, src, range_fn)
-                .into_iter()
-                .next()
-                .ok_or("range callback not found")?;
-            let rp = param_names(range_def, src);
-            let [rmn, rmm, start, end] = rp.as_slice() else {
-                return Err(format!("{range_fn}() does not take (mn, mm, start, end)").into());
-            };
-            let body = range_def
-                .child_by_field_name("body")
-                .ok_or("range callback without body")?;
-            let var = fresh_name(range_def, src, "addr");
-            let decls = super::syntax::leading_declarations(body);
-            let call = format!("{}({rmn}, {rmm}, {var});", entry.callback);
-            let lp = format!(
-                "\tfor ({var} = {start}; {var} < {end}; {var} += {page_size})\n\t\t{call}\n"
+        Some(range_fn) => call_from_range_callback(draft, &page, range_fn),
+        None => new_range_callback(draft, recipe, &page, member),
+    }
+}
+
+/// The page callback whose work moves, with its ops entry.
+struct PageCallback<'a, 't> {
+    file: &'a str,
+    src: &'a [u8],
+    tree: &'t Tree,
+    entry: &'a Entry<'a>,
+    def: Node<'t>,
+    pair: Node<'t>,
+    /// The step of the per-page loop.
+    page_size: &'a str,
+}
+
+/// The ops' range callback calls the page callback for every page of its
+/// range, first thing (declared before it if it is defined later), and
+/// the page entry goes.
+fn call_from_range_callback(
+    draft: &mut UnitDraft,
+    page: &PageCallback,
+    range_fn: &str,
+) -> Result<String, Refusal> {
+    let (file, src, tree, entry) = (page.file, page.src, page.tree, page.entry);
+    let range_def = function_definitions(tree, src, range_fn)
+        .into_iter()
+        .next()
+        .ok_or("range callback not found")?;
+    let rp = param_names(range_def, src);
+    let [rmn, rmm, start, end] = rp.as_slice() else {
+        return Err(format!("{range_fn}() does not take (mn, mm, start, end)").into());
+    };
+    let body = range_def
+        .child_by_field_name("body")
+        .ok_or("range callback without body")?;
+    let var = fresh_name(range_def, src, "addr");
+    let call = format!("{}({rmn}, {rmm}, {var});", entry.callback);
+    let lp = format!(
+        "\tfor ({var} = {start}; {var} < {end}; {var} += {})\n\t\t{call}\n",
+        page.page_size
+    );
+    insert_loop_first(draft, file, src, body, &var, &lp);
+    if page.def.start_byte() > range_def.start_byte()
+        && !has_prototype_before(tree, src, &entry.callback, range_def)
+    {
+        let proto = prototype_text(page.def, src);
+        let at = line_start(
+            src,
+            crate::rewrite::removal::with_leading_comment(range_def, src),
+        );
+        draft.insert(file, at, format!("{proto}\n\n"));
+    }
+    remove_initializer_pair(draft, file, src, page.pair);
+    Ok(format!(
+        "The entry goes and {range_fn}(), which runs where the page callback ran (after the change), \
+         now calls {}() for every page of its range, first thing.",
+        entry.callback
+    ))
+}
+
+/// Declares `var` with the body's declarations and puts the loop `lp`
+/// right after them, a blank line apart.
+fn insert_loop_first(
+    draft: &mut UnitDraft,
+    file: &str,
+    src: &[u8],
+    body: Node,
+    var: &str,
+    lp: &str,
+) {
+    let decls = crate::rewrite::syntax::leading_declarations(body);
+    match decls.last() {
+        Some(last) => {
+            let (at, decl) = crate::rewrite::text::declaration_insert(
+                src,
+                body,
+                &format!("unsigned long {var};"),
             );
-            match decls.last() {
-                Some(last) => {
-                    let (at, decl) = super::text::declaration_insert(
-                        src,
-                        body,
-                        &format!("unsigned long {var};"),
-                    );
-                    draft.insert(file, at, decl);
-                    let after = line_end(src, last.end_byte() - 1);
-                    let blank = if super::text::line_is_blank(src, after) {
-                        ""
-                    } else {
-                        "\n"
-                    };
-                    let at = if blank.is_empty() {
-                        line_end(src, after)
-                    } else {
-                        after
-                    };
-                    draft.insert(file, at, format!("{blank}{lp}\n"));
-                }
-                None => {
-                    let open = line_end(src, body.start_byte());
-                    draft.insert(file, open, format!("\tunsigned long {var};\n\n{lp}\n"));
-                }
-            }
-            if page_def.start_byte() > range_def.start_byte()
-                && !has_prototype_before(tree, src, &entry.callback, range_def)
-            {
-                let proto = prototype_text(page_def, src);
-                let at = line_start(src, super::removal::with_leading_comment(range_def, src));
-                draft.insert(file, at, format!("{proto}\n\n"));
-            }
-            remove_initializer_pair(draft, file, src, pair);
-            Ok(format!(
-                "The entry goes and {range_fn}(), which runs where the page callback ran (after the change), \
-                 now calls {}() for every page of its range, first thing.",
-                entry.callback
-            ))
+            draft.insert(file, at, decl);
+            let after = line_end(src, last.end_byte() - 1);
+            let blank = if crate::rewrite::text::line_is_blank(src, after) {
+                ""
+            } else {
+                "\n"
+            };
+            let at = if blank.is_empty() {
+                line_end(src, after)
+            } else {
+                after
+            };
+            draft.insert(file, at, format!("{blank}{lp}\n"));
         }
         None => {
-            let new_fn = if member == recipe.atomic_member {
-                format!("{}_range", entry.callback)
-            } else {
-                format!("{}_range_end", entry.callback)
-            };
-            let after = line_end(src, page_def.end_byte() - 1);
-            draft.insert(
-                file,
-                after,
-                format!(
-                    "\nstatic void {new_fn}(struct mmu_notifier *mn, struct mm_struct *mm,\n{}unsigned long start, unsigned long end)\n{{\n\tunsigned long addr;\n\n\tfor (addr = start; addr < end; addr += {page_size})\n\t\t{}(mn, mm, addr);\n}}\n",
-                    super::text::align_to(13 + new_fn.len()),
-                    entry.callback
-                ),
-            );
-            // The entry keeps its place and its spacing: member and
-            // function change.
-            let field = pair
-                .child_by_field_name("designator")
-                .and_then(|d| descendants(d, &["field_identifier"]).into_iter().next())
-                .ok_or("ops entry without a member name")?;
-            let value = pair
-                .child_by_field_name("value")
-                .ok_or("ops entry without a value")?;
-            draft.replace(file, field.start_byte(), field.end_byte(), member);
-            draft.replace(file, value.start_byte(), value.end_byte(), new_fn.clone());
-            Ok(format!(
-                "The entry becomes `.{member} = {new_fn}`, a new callback that runs after the change \
-                 and calls {}() for every page of the range.",
-                entry.callback
-            ))
+            let open = line_end(src, body.start_byte());
+            draft.insert(file, open, format!("\tunsigned long {var};\n\n{lp}\n"));
         }
     }
 }
 
+/// The ops has no `member` callback: a new one after the page callback
+/// calls it for every page of the range, and the entry becomes it.
+fn new_range_callback(
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    page: &PageCallback,
+    member: &str,
+) -> Result<String, Refusal> {
+    let (file, src, entry, pair) = (page.file, page.src, page.entry, page.pair);
+    let new_fn = if member == recipe.atomic_member {
+        format!("{}_range", entry.callback)
+    } else {
+        format!("{}_range_end", entry.callback)
+    };
+    let after = line_end(src, page.def.end_byte() - 1);
+    draft.insert(
+        file,
+        after,
+        format!(
+            "\nstatic void {new_fn}(struct mmu_notifier *mn, struct mm_struct *mm,\n{}unsigned long start, unsigned long end)\n{{\n\tunsigned long addr;\n\n\tfor (addr = start; addr < end; addr += {})\n\t\t{}(mn, mm, addr);\n}}\n",
+            crate::rewrite::text::align_to(13 + new_fn.len()),
+            page.page_size,
+            entry.callback
+        ),
+    );
+    // The entry keeps its place and its spacing: member and
+    // function change.
+    let field = pair
+        .child_by_field_name("designator")
+        .and_then(|d| descendants(d, &["field_identifier"]).into_iter().next())
+        .ok_or("ops entry without a member name")?;
+    let value = pair
+        .child_by_field_name("value")
+        .ok_or("ops entry without a value")?;
+    draft.replace(file, field.start_byte(), field.end_byte(), member);
+    draft.replace(file, value.start_byte(), value.end_byte(), new_fn.clone());
+    Ok(format!(
+        "The entry becomes `.{member} = {new_fn}`, a new callback that runs after the change \
+         and calls {}() for every page of the range.",
+        entry.callback
+    ))
+}
+
 fn fresh_name(def: Node, src: &[u8], base: &str) -> String {
-    let used = super::syntax::identifiers(def, src);
+    let used = crate::rewrite::syntax::identifiers(def, src);
     (0..)
         .map(|i| {
             if i == 0 {

@@ -5,10 +5,27 @@
 //! brackets, `->invalidate_page` callbacks go or are converted, the
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
 //! become range hooks, and the API is deleted last.
+//!
+//! This file is the recipe's data (names, prose, stages, the check
+//! table); each stage's rule is a [`Rule`] type in its own file
+//! (`callers.rs`, `callbacks.rs` with `effects.rs`, `kvm.rs`, `api.rs`),
+//! built on the engine's workspace, syntax, text and removal helpers.
+
+mod accessed;
+mod api;
+mod callbacks;
+mod callers;
+mod effects;
+mod kvm;
 
 use super::{CheckRules, Extent, LockLearning, LockOp, Recipe, StageSpec, UnlockOp, WalkSpec};
-use crate::rewrite::rule::{FnRule, Rule, Wait};
-use crate::rewrite::{api, callbacks, callers, kvm};
+use crate::rewrite::rule::Rule;
+
+/// The stages' names, as plans store them.
+const CALLERS: &str = "callers";
+const CALLBACKS: &str = "callbacks";
+const KVM: &str = "kvm";
+const API: &str = "api";
 
 pub fn recipe() -> Recipe {
     Recipe {
@@ -129,7 +146,7 @@ const MESSAGES: super::Messages = super::Messages {
 /// callback; then KVM with every architecture's hook; the API last.
 const STAGES: &[StageSpec] = &[
     StageSpec {
-        name: "callers",
+        name: CALLERS,
         title: "callers",
         fallback: "Convert the calls of mmu_notifier_invalidate_page() in {subsystem}: \
                    mmu_notifier_invalidate_range_start() and _end() around the page-table \
@@ -138,7 +155,7 @@ const STAGES: &[StageSpec] = &[
         flag_day: None,
     },
     StageSpec {
-        name: "callbacks",
+        name: CALLBACKS,
         title: "callbacks",
         fallback: "Now that nothing calls mmu_notifier_invalidate_page(), the \
                    ->invalidate_page() callback of {subsystem} is never called: remove it, \
@@ -146,7 +163,7 @@ const STAGES: &[StageSpec] = &[
         flag_day: None,
     },
     StageSpec {
-        name: "kvm",
+        name: KVM,
         title: "KVM",
         fallback: "Now that nothing calls mmu_notifier_invalidate_page(), KVM's \
                    ->invalidate_page() callback is never called. Move the work of its \
@@ -155,7 +172,7 @@ const STAGES: &[StageSpec] = &[
         flag_day: None,
     },
     StageSpec {
-        name: "api",
+        name: API,
         title: "API",
         fallback: "Now that nothing calls mmu_notifier_invalidate_page() and no \
                    mmu_notifier_ops sets ->invalidate_page, remove them, with the comments \
@@ -168,30 +185,10 @@ const STAGES: &[StageSpec] = &[
 /// once no caller is left; the API goes only when nothing at all is left.
 fn rules() -> Vec<Box<dyn Rule>> {
     vec![
-        Box::new(FnRule {
-            stage: "callers",
-            wait: Wait::Never,
-            kept: "callers",
-            convert: callers::convert,
-        }),
-        Box::new(FnRule {
-            stage: "callbacks",
-            wait: Wait::For(&["callers"]),
-            kept: "callbacks",
-            convert: callbacks::convert,
-        }),
-        Box::new(FnRule {
-            stage: "kvm",
-            wait: Wait::For(&["callers"]),
-            kept: "KVM hooks",
-            convert: kvm::convert,
-        }),
-        Box::new(FnRule {
-            stage: "api",
-            wait: Wait::ForAll,
-            kept: "the API",
-            convert: |ws, recipe, report, _review| api::remove_api(ws, recipe, report),
-        }),
+        Box::new(callers::Callers),
+        Box::new(callbacks::Callbacks),
+        Box::new(kvm::Kvm),
+        Box::new(api::Api),
     ]
 }
 

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use tree_sitter::{Node, Tree};
 
-use super::removal::function_definitions;
-use super::syntax::descendants;
+use crate::rewrite::removal::function_definitions;
+use crate::rewrite::syntax::descendants;
 use crate::scan::kernel_c::{callee_name, declarator_name, is_static, operator, text};
 
 const MAX_DEPTH: usize = 5;
@@ -210,7 +210,7 @@ fn frame<'t>(file: (&'t Tree, &'t [u8]), name: &str, args: Vec<Val>) -> Option<F
         src: file.1,
         def,
         name: name.to_string(),
-        params: super::syntax::param_names(def, file.1),
+        params: crate::rewrite::syntax::param_names(def, file.1),
         args,
         depth: 0,
     })
@@ -491,7 +491,7 @@ fn helper_frame<'t>(f: &Frame<'t>, call: Node<'t>, e: &Effect) -> Option<Frame<'
         src: f.src,
         def,
         name: name.clone(),
-        params: super::syntax::param_names(def, f.src),
+        params: crate::rewrite::syntax::param_names(def, f.src),
         args: e.args.clone(),
         depth: f.depth + 1,
     })
@@ -852,10 +852,10 @@ impl<'f, 't> Eval<'f, 't> {
             .copied()
             .filter(|d| {
                 around.iter().any(|l| {
-                    super::syntax::contains(*l, *d)
+                    crate::rewrite::syntax::contains(*l, *d)
                         && !l
                             .child_by_field_name("initializer")
-                            .is_some_and(|i| super::syntax::contains(i, *d))
+                            .is_some_and(|i| crate::rewrite::syntax::contains(i, *d))
                 })
             })
             .collect();
@@ -1000,7 +1000,7 @@ fn conditions_around(n: Node, stop: Node, src: &[u8]) -> Vec<String> {
         }
         if x.kind() == "if_statement"
             && let Some(c) = x.child_by_field_name("condition")
-            && !super::syntax::contains(c, child)
+            && !crate::rewrite::syntax::contains(c, child)
         {
             let t = text(c, src);
             let t = t.trim();
@@ -1010,7 +1010,7 @@ fn conditions_around(n: Node, stop: Node, src: &[u8]) -> Vec<String> {
                 .unwrap_or(t);
             let in_else = x
                 .child_by_field_name("alternative")
-                .is_some_and(|a| super::syntax::contains(a, child));
+                .is_some_and(|a| crate::rewrite::syntax::contains(a, child));
             let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
             out.push(if in_else { format!("!({t})") } else { t });
         }

@@ -21,61 +21,84 @@
 use tree_sitter::{Node, Tree};
 
 use super::callbacks::{Entry, coverage, entries, entry_pair, forwards_to_arch_hook};
-use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::removal::{function_definitions, prototypes, remove, with_leading_comment};
-use super::syntax::{descendants, param_decls, param_names, statement_of, statements};
-use super::text::{indent_at, line_end, line_start, signature};
-use super::workspace::{UnitDraft, Workspace};
-use super::{Refusal, RewriteError};
 use crate::recipe::Recipe;
+use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
+use crate::rewrite::removal::{function_definitions, prototypes, remove, with_leading_comment};
+use crate::rewrite::rule::{Rule, Wait};
+use crate::rewrite::syntax::{descendants, param_decls, param_names, statement_of, statements};
+use crate::rewrite::text::{indent_at, line_end, line_start, signature};
+use crate::rewrite::workspace::{UnitDraft, Workspace};
+use crate::rewrite::{Refusal, RewriteError};
 use crate::scan::kernel_c::{call_args, callee_name, declarator_name, text};
 use crate::scan::{Detail, HookRole, ScanReport};
 
-pub fn convert(
-    ws: &mut Workspace,
-    recipe: &Recipe,
-    report: &ScanReport,
-    review: &mut Vec<ReviewItem>,
-) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let mut units = Vec::new();
-    for entry in entries(report) {
-        let file = entry.site.file.clone();
-        let (src, tree) = ws.parsed(&file)?;
-        let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
-        if !forwards_to_arch_hook(recipe, &cov) {
-            continue;
-        }
-        let others: Vec<String> = cov
-            .uncovered
-            .iter()
-            .filter(|e| {
-                !recipe
-                    .arch_hooks
-                    .iter()
-                    .any(|h| e.key == format!("call:{h}"))
-            })
-            .map(|e| format!("`{}` (line {})", e.snippet, e.line))
-            .collect();
-        if !others.is_empty() {
-            review.push(ReviewItem {
-                file: file.clone(),
-                line: entry.site.line,
-                reason: format!(
-                    "{}() does work no range callback does besides the arch hook: {}",
-                    entry.callback,
-                    others.join(", ")
-                ),
-            });
-            continue;
-        }
-        match kvm_unit(ws, recipe, report, &entry, &src, &tree) {
-            Ok(draft) => units.push(ws.commit(draft)?),
-            Err(refusal) => refusal.review_or_stop(review, &file, entry.site.line)?,
-        }
+/// Stage 3: KVM's page callback and every architecture's hook, dead once
+/// no caller is left.
+pub(super) struct Kvm;
+
+impl Rule for Kvm {
+    fn stage(&self) -> &'static str {
+        super::KVM
     }
-    Ok(units)
+
+    fn wait(&self) -> Wait {
+        Wait::For(&[super::CALLERS])
+    }
+
+    fn kept(&self) -> &'static str {
+        "KVM hooks"
+    }
+
+    fn convert(
+        &self,
+        ws: &mut Workspace,
+        recipe: &Recipe,
+        report: &ScanReport,
+        review: &mut Vec<ReviewItem>,
+    ) -> Result<Vec<ChangeUnit>, RewriteError> {
+        let mut units = Vec::new();
+        for entry in entries(report) {
+            let file = entry.site.file.clone();
+            let (src, tree) = ws.parsed(&file)?;
+            let cov = coverage(recipe, (&tree, &src), (&tree, &src), &entry);
+            if !forwards_to_arch_hook(recipe, &cov) {
+                continue;
+            }
+            let others: Vec<String> = cov
+                .uncovered
+                .iter()
+                .filter(|e| {
+                    !recipe
+                        .arch_hooks
+                        .iter()
+                        .any(|h| e.key == format!("call:{h}"))
+                })
+                .map(|e| format!("`{}` (line {})", e.snippet, e.line))
+                .collect();
+            if !others.is_empty() {
+                review.push(ReviewItem {
+                    file: file.clone(),
+                    line: entry.site.line,
+                    reason: format!(
+                        "{}() does work no range callback does besides the arch hook: {}",
+                        entry.callback,
+                        others.join(", ")
+                    ),
+                });
+                continue;
+            }
+            match kvm_unit(ws, recipe, report, &entry, &src, &tree) {
+                Ok(draft) => units.push(ws.commit(draft)?),
+                Err(refusal) => refusal.review_or_stop(review, &file, entry.site.line)?,
+            }
+        }
+        Ok(units)
+    }
 }
 
+/// The KVM unit for one ops entry whose page callback forwards to the
+/// arch hook: find the parts, replace the page callback, convert the
+/// hooks, prove the new callback does not sleep, explain.
 fn kvm_unit(
     ws: &mut Workspace,
     recipe: &Recipe,
@@ -86,83 +109,178 @@ fn kvm_unit(
 ) -> Result<UnitDraft, Refusal> {
     let file = entry.site.file.as_str();
     let mut draft = UnitDraft::new(
-        Stage::new("kvm"),
+        Stage::new(super::KVM),
         &entry.site.subsystem,
         "replace the page callback by a range hook",
     );
-    let page_def = function_definitions(tree, src, &entry.callback)
-        .into_iter()
-        .next()
-        .ok_or("callback not found")?;
-    let (hook_call, hook) =
-        hook_call_in(recipe, page_def, src).ok_or("arch hook call not found")?;
-    let range_start = entry
-        .sets
-        .get(recipe.before_member)
-        .ok_or("the ops has no range-start callback to take its signature from")?;
-    let start_def = function_definitions(tree, src, range_start)
-        .into_iter()
-        .next()
-        .ok_or("range-start callback not found")?;
-    let page_addr = param_names(page_def, src)
-        .get(2)
-        .cloned()
-        .ok_or("page callback without an address")?;
-    let [_, _, rstart, rend] = param_names(start_def, src)
-        .try_into()
-        .map_err(|_| "range-start callback does not take (mn, mm, start, end)")?;
+    let parts = Parts::find(recipe, entry, src, tree)?;
+    let callback = new_callback_name(recipe, entry, &parts, src, tree)?;
+    let body = hook_body(
+        parts.page_def,
+        parts.hook_call,
+        src,
+        recipe.arch_hook_range,
+        &parts.range_args(src),
+    )?;
+    let hook_params = hook_params(ws, report, recipe, &parts.hook)?;
+    let params = range_params(
+        &hook_params,
+        page_addr_param_index(&call_args(parts.hook_call, src), &parts.page_addr),
+    );
+    replace_page_callback(&mut draft, recipe, entry, &parts, &callback, &body, &params)?;
+    let hooks = convert_hooks(ws, recipe, report, &mut draft, &parts.hook, &params)?;
+    add_prototype(ws, recipe, &mut draft, &params)?;
+    let renames = [
+        (entry.callback.as_str(), callback.as_str()),
+        (parts.hook.as_str(), recipe.arch_hook_range),
+    ];
+    let comments = update_comments(ws, report, &mut draft, &renames)?;
+    // W1 on the result: the callback runs under the page-table lock, so
+    // nothing it reaches (every architecture's hook) may sleep.
+    let proof = no_sleep_proof(ws, recipe, &draft, file, &callback)?;
+    explain(&mut draft, recipe, report, entry, &parts, &callback, &body);
+    draft.rationale.push(proof);
+    draft.rationale.extend(hooks);
+    draft.rationale.extend(comments);
+    draft.review_notes.push(format!(
+        "{}() is new and runs from {callback}(), under the page-table lock: an architecture's hook must not sleep, \
+         and must check whether its address lies in [start, end).",
+        recipe.arch_hook_range
+    ));
+    Ok(draft)
+}
 
-    // The hook with the range instead of the address.
-    let args: Vec<String> = call_args(hook_call, src)
-        .into_iter()
-        .flat_map(|a| {
-            if a == page_addr {
-                vec![rstart.clone(), rend.clone()]
-            } else {
-                vec![a]
-            }
+/// What the KVM unit works from: the page callback and its hook call,
+/// and the range-start callback whose signature the new callback takes.
+struct Parts<'t> {
+    /// The file's content and tree.
+    src: &'t [u8],
+    tree: &'t Tree,
+    page_def: Node<'t>,
+    hook_call: Node<'t>,
+    /// The arch hook the page callback calls.
+    hook: String,
+    /// The ops' range-start callback and its definition.
+    range_start: String,
+    start_def: Node<'t>,
+    /// The page callback's address parameter, and the range-start
+    /// callback's bounds.
+    page_addr: String,
+    rstart: String,
+    rend: String,
+}
+
+impl<'t> Parts<'t> {
+    fn find(
+        recipe: &Recipe,
+        entry: &Entry,
+        src: &'t [u8],
+        tree: &'t Tree,
+    ) -> Result<Parts<'t>, Refusal> {
+        let page_def = function_definitions(tree, src, &entry.callback)
+            .into_iter()
+            .next()
+            .ok_or("callback not found")?;
+        let (hook_call, hook) =
+            hook_call_in(recipe, page_def, src).ok_or("arch hook call not found")?;
+        let range_start = entry
+            .sets
+            .get(recipe.before_member)
+            .ok_or("the ops has no range-start callback to take its signature from")?;
+        let start_def = function_definitions(tree, src, range_start)
+            .into_iter()
+            .next()
+            .ok_or("range-start callback not found")?;
+        let page_addr = param_names(page_def, src)
+            .get(2)
+            .cloned()
+            .ok_or("page callback without an address")?;
+        let [_, _, rstart, rend] = param_names(start_def, src)
+            .try_into()
+            .map_err(|_| "range-start callback does not take (mn, mm, start, end)")?;
+        Ok(Parts {
+            src,
+            tree,
+            page_def,
+            hook_call,
+            hook,
+            range_start: range_start.clone(),
+            start_def,
+            page_addr,
+            rstart,
+            rend,
         })
-        .collect();
+    }
 
-    // It runs from the ops' atomic callback: under the page-table lock,
-    // right after the change (and again from the range end).  A new one
-    // when the ops has none.
+    /// The hook's arguments with the range instead of the address.
+    fn range_args(&self, src: &[u8]) -> Vec<String> {
+        call_args(self.hook_call, src)
+            .into_iter()
+            .flat_map(|a| {
+                if a == self.page_addr {
+                    vec![self.rstart.clone(), self.rend.clone()]
+                } else {
+                    vec![a]
+                }
+            })
+            .collect()
+    }
+}
+
+/// The name of the new atomic callback, which runs the hook under the
+/// page-table lock, right after the change (and again from the range
+/// end).  Refused when the ops already sets the atomic member: merging
+/// the hook and what it needs into a callback that already does other
+/// work is a human's call.
+fn new_callback_name(
+    recipe: &Recipe,
+    entry: &Entry,
+    parts: &Parts,
+    src: &[u8],
+    tree: &Tree,
+) -> Result<String, Refusal> {
     let atomic = recipe.atomic_member;
     if let Some(existing) = entry.sets.get(atomic) {
-        // Merging the hook and what it needs into a callback that already
-        // does other work is a human's call.
         return Err(Refusal::Review(format!(
             "the ops already sets .{atomic} = {existing}(): call {}() from it, after the change, by hand",
             recipe.arch_hook_range
         )));
     }
-    let callback = atomic_callback_name(recipe, range_start, &entry.callback)
-        .filter(|n| function_definitions(tree, src, n).is_empty())
-        .ok_or("no free name for the new callback")?;
-    let body = hook_body(page_def, hook_call, src, recipe.arch_hook_range, &args)?;
+    Ok(
+        atomic_callback_name(recipe, &parts.range_start, &entry.callback)
+            .filter(|n| function_definitions(tree, src, n).is_empty())
+            .ok_or("no free name for the new callback")?,
+    )
+}
 
-    let hook_params = hook_params(ws, report, recipe, &hook)?;
-    let params = range_params(
-        &hook_params,
-        page_addr_param_index(&call_args(hook_call, src), &page_addr),
-    );
+/// The page callback becomes the hook's weak default and the new
+/// callback; its ops entry becomes the atomic member, set to the new
+/// callback.
+fn replace_page_callback(
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    entry: &Entry,
+    parts: &Parts,
+    callback: &str,
+    body: &HookBody,
+    params: &[String],
+) -> Result<(), Refusal> {
+    let (file, src, tree) = (entry.site.file.as_str(), parts.src, parts.tree);
     let weak = format!(
         "{}{{\n}}\n",
         signature(
             &format!("__weak void {}", recipe.arch_hook_range),
-            &params,
+            params,
             ""
         )
     );
-    let from = line_start(src, with_leading_comment(page_def, src));
-    let to = line_end(src, page_def.end_byte() - 1);
+    let from = line_start(src, with_leading_comment(parts.page_def, src));
+    let to = line_end(src, parts.page_def.end_byte() - 1);
     let pair = entry_pair(tree, src, entry, recipe.ops_member).ok_or("ops entry not found")?;
-    // The page callback becomes the hook's weak default and the new
-    // callback; its entry becomes the new member.
-    let cb_params: Vec<String> = param_decls(page_def)
+    let cb_params: Vec<String> = param_decls(parts.page_def)
         .into_iter()
         .take(2)
-        .chain(param_decls(start_def).into_iter().skip(2))
+        .chain(param_decls(parts.start_def).into_iter().skip(2))
         .map(|p| normalized(&text(p, src)))
         .collect();
     let declarations = if body.declarations.is_empty() {
@@ -186,21 +304,29 @@ fn kvm_unit(
         .into_iter()
         .next()
         .ok_or("ops entry without a member name")?;
-    draft.replace(file, field.start_byte(), field.end_byte(), atomic);
-    draft.replace(file, value.start_byte(), value.end_byte(), callback.clone());
+    draft.replace(
+        file,
+        field.start_byte(),
+        field.end_byte(),
+        recipe.atomic_member,
+    );
+    draft.replace(file, value.start_byte(), value.end_byte(), callback);
+    Ok(())
+}
 
-    let hooks = convert_hooks(ws, recipe, report, &mut draft, &hook, &params)?;
-    add_prototype(ws, recipe, &mut draft, &params)?;
-    let renames = [
-        (entry.callback.as_str(), callback.as_str()),
-        (hook.as_str(), recipe.arch_hook_range),
-    ];
-    let comments = update_comments(ws, report, &mut draft, &renames)?;
-
-    // W1 on the result: the callback runs under the page-table lock, so
-    // nothing it reaches (every architecture's hook) may sleep.
-    let proof = no_sleep_proof(ws, recipe, &draft, file, &callback)?;
-
+/// Why the hook moves and where to: the rationale's first paragraphs and
+/// the commit message.
+fn explain(
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    report: &ScanReport,
+    entry: &Entry,
+    parts: &Parts,
+    callback: &str,
+    body: &HookBody,
+) {
+    let file = entry.site.file.as_str();
+    let (hook, range_start, atomic) = (&parts.hook, &parts.range_start, recipe.atomic_member);
     draft.rationale.push(format!(
         "{file}: {}() did what {range_start}() and its end counterpart do for a range (the unmap has a range \
          form, the sequence is bumped at the end), plus a call of {hook}(), which no range callback made. \
@@ -212,8 +338,8 @@ fn kvm_unit(
         recipe,
         report,
         entry,
-        &hook,
-        (range_start, &callback),
+        hook,
+        (range_start, callback),
     ));
     draft.rationale.push(format!(
         "The hook tells an architecture that an address it tracks was invalidated (x86 then asks every vCPU to \
@@ -232,15 +358,6 @@ fn kvm_unit(
             )
         }
     ));
-    draft.rationale.push(proof);
-    draft.rationale.extend(hooks);
-    draft.rationale.extend(comments);
-    draft.review_notes.push(format!(
-        "{}() is new and runs from {callback}(), under the page-table lock: an architecture's hook must not sleep, \
-         and must check whether its address lies in [start, end).",
-        recipe.arch_hook_range
-    ));
-    Ok(draft)
 }
 
 /// The commit message of the KVM unit: what the dead callback still did,
@@ -272,7 +389,7 @@ fn kvm_description(
             }
         }
     }
-    let and = super::text::join_and;
+    let and = crate::rewrite::text::join_and;
     let api = recipe
         .api_functions
         .first()
@@ -380,7 +497,9 @@ fn hook_body(
     for b in &before {
         statements.push_str(&format!("{indent}{}\n", normalized(&text(*b, src))));
     }
-    statements.push_str(&super::text::call_statement(&indent, range_hook, args));
+    statements.push_str(&crate::rewrite::text::call_statement(
+        &indent, range_hook, args,
+    ));
     for a in &after {
         statements.push_str(&format!("{indent}{}\n", normalized(&text(*a, src))));
     }
@@ -389,7 +508,7 @@ fn hook_body(
     let mut needed: std::collections::HashSet<String> = kept
         .iter()
         .chain(std::iter::once(&hook_stmt))
-        .flat_map(|s| super::syntax::identifiers(*s, src))
+        .flat_map(|s| crate::rewrite::syntax::identifiers(*s, src))
         .collect();
     let decls: Vec<Node> = stmts
         .iter()
@@ -418,7 +537,7 @@ fn hook_body(
                 );
                 if needed.contains(&name) && !lines.iter().any(|(_, l)| *l == line) {
                     lines.push((declarator.start_byte(), line));
-                    needed.extend(super::syntax::identifiers(declarator, src));
+                    needed.extend(crate::rewrite::syntax::identifiers(declarator, src));
                     grew = true;
                 }
             }
@@ -453,9 +572,9 @@ fn no_sleep_proof(
         let original = ws.content(path)?.to_vec();
         let mut edits = edits.clone();
         edits.sort_by_key(|e| (e.start, e.end));
-        let fe = super::plan::FileEdit {
+        let fe = crate::rewrite::plan::FileEdit {
             path: path.clone(),
-            base_blob: super::plan::git_blob_id(&original),
+            base_blob: crate::rewrite::plan::git_blob_id(&original),
             edits,
         };
         let new = fe
@@ -755,7 +874,7 @@ pub(super) fn update_comments(
             continue; // it goes with what this unit removes
         }
         let old_text = text(comment, &src).into_owned();
-        let Some(new_text) = super::text::rename_in_comment(&old_text, old, new) else {
+        let Some(new_text) = crate::rewrite::text::rename_in_comment(&old_text, old, new) else {
             notes.push(format!(
                 "{}:{}: a comment names {old}() together with {new}(); it is left as it is.",
                 site.file, site.line

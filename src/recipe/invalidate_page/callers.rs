@@ -12,88 +12,128 @@ use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::RewriteError;
-use super::plan::{ChangeUnit, ReviewItem, Stage};
-use super::syntax::*;
-use super::text::declaration_insert;
-use super::text::{
+use crate::recipe::{Extent, Level, Recipe};
+use crate::rewrite::RewriteError;
+use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
+use crate::rewrite::rule::Rule;
+use crate::rewrite::syntax::*;
+use crate::rewrite::text::declaration_insert;
+use crate::rewrite::text::{
     block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
 };
-use super::workspace::{UnitDraft, Workspace};
-use crate::recipe::{Extent, Level, Recipe};
+use crate::rewrite::workspace::{UnitDraft, Workspace};
 use crate::scan::kernel_c::{
     Parsed, call_args, callee_name, calls_in, enclosing_function, function_name, text,
 };
 use crate::scan::locks::Locks;
 use crate::scan::{Detail, ScanReport, Site, ptl};
 
-/// Converts every call site, one unit per subsystem.
-pub fn convert(
-    ws: &mut Workspace,
-    recipe: &Recipe,
-    report: &ScanReport,
-    review: &mut Vec<ReviewItem>,
-) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
-    for s in report
-        .sites
-        .iter()
-        .filter(|s| matches!(s.detail, Detail::Call { .. }))
-    {
-        by_subsystem.entry(&s.subsystem).or_default().push(s);
+/// Stage 1: every call of the old API, one unit per subsystem.
+pub(super) struct Callers;
+
+impl Rule for Callers {
+    fn stage(&self) -> &'static str {
+        super::CALLERS
     }
-    let locks = Locks::new(recipe, &report.lock_helpers);
-    let mut units = Vec::new();
-    for (subsystem, sites) in by_subsystem {
-        let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
-        let summary = format!("use range notifiers in {}", list_functions(&functions));
-        let mut draft = UnitDraft::new(Stage::new("callers"), subsystem, &summary);
-        let mut shapes = Vec::new();
-        let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
-        for s in sites {
-            by_file.entry(&s.file).or_default().push(s);
+
+    fn kept(&self) -> &'static str {
+        "callers"
+    }
+
+    /// Converts every call site, one unit per subsystem.
+    fn convert(
+        &self,
+        ws: &mut Workspace,
+        recipe: &Recipe,
+        report: &ScanReport,
+        review: &mut Vec<ReviewItem>,
+    ) -> Result<Vec<ChangeUnit>, RewriteError> {
+        let before = ws.clone();
+        let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
+        for s in report
+            .sites
+            .iter()
+            .filter(|s| matches!(s.detail, Detail::Call { .. }))
+        {
+            by_subsystem.entry(&s.subsystem).or_default().push(s);
         }
-        for (file, sites) in by_file {
-            let (src, tree) = ws.parsed(file)?;
-            let mut seen_functions = Vec::new();
-            for site in sites {
-                if seen_functions.contains(&site.function) {
-                    review.push(ReviewItem {
-                        file: file.to_string(),
-                        line: site.line,
-                        reason: "a second call in the same function: one bracket for both cannot be proven".into(),
-                    });
-                    continue;
-                }
-                seen_functions.push(site.function.clone());
-                let cx = CallCx {
-                    recipe,
-                    locks: &locks,
-                    file,
-                    src: &src,
-                };
-                match cx.convert_site(&tree, site) {
-                    Ok(conv) => {
-                        for (s, e, t) in conv.edits {
-                            draft.replace(file, s, e, t);
-                        }
-                        draft.rationale.push(conv.rationale);
-                        shapes.push(conv.shape);
+        let locks = Locks::new(recipe, &report.lock_helpers);
+        let mut units = Vec::new();
+        for (subsystem, sites) in by_subsystem {
+            let functions: Vec<String> = sites.iter().filter_map(|s| s.function.clone()).collect();
+            let summary = format!("use range notifiers in {}", list_functions(&functions));
+            let mut draft = UnitDraft::new(Stage::new(super::CALLERS), subsystem, &summary);
+            let mut shapes = Vec::new();
+            let mut by_file: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
+            for s in sites {
+                by_file.entry(&s.file).or_default().push(s);
+            }
+            for (file, sites) in by_file {
+                let (src, tree) = ws.parsed(file)?;
+                let mut seen_functions = Vec::new();
+                for site in sites {
+                    if seen_functions.contains(&site.function) {
+                        review.push(ReviewItem {
+                            file: file.to_string(),
+                            line: site.line,
+                            reason: "a second call in the same function: one bracket for both cannot be proven".into(),
+                        });
+                        continue;
                     }
-                    Err(reason) => review.push(ReviewItem {
-                        file: file.to_string(),
-                        line: site.line,
-                        reason,
-                    }),
+                    seen_functions.push(site.function.clone());
+                    let cx = CallCx {
+                        recipe,
+                        locks: &locks,
+                        file,
+                        src: &src,
+                    };
+                    match cx.convert_site(&tree, site) {
+                        Ok(conv) => {
+                            for (s, e, t) in conv.edits {
+                                draft.replace(file, s, e, t);
+                            }
+                            draft.rationale.push(conv.rationale);
+                            shapes.push(conv.shape);
+                        }
+                        Err(reason) => review.push(ReviewItem {
+                            file: file.to_string(),
+                            line: site.line,
+                            reason,
+                        }),
+                    }
                 }
             }
+            if !draft.is_empty() {
+                draft.description = describe(recipe, &shapes);
+                units.push(ws.commit(draft)?);
+            }
         }
-        if !draft.is_empty() {
-            draft.description = describe(recipe, &shapes);
-            units.push(ws.commit(draft)?);
-        }
+        super::accessed::name_young_tests(before, &mut units, recipe)?;
+        Ok(units)
     }
-    Ok(units)
+}
+
+/// A lookup that takes the lock, as the bracket's range needs it.
+struct Lookup<'a, 't> {
+    stmt: Node<'t>,
+    call: Node<'t>,
+    args: &'a [String],
+    /// Its address argument, and the index of its page argument.
+    addr: &'a str,
+    page_arg: Option<usize>,
+}
+
+/// The worst case of a walk or lookup of `page`: the whole compound page,
+/// aligned to its size, within the vma.
+fn compound_page_range(names: &Names, page: &str, vma: &str, addr: &str) -> Vec<String> {
+    let Names {
+        start, end, span, ..
+    } = names;
+    vec![
+        format!("{span} = PAGE_SIZE << compound_order({page});"),
+        format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
+        format!("{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"),
+    ]
 }
 
 struct CallCx<'a> {
@@ -200,7 +240,7 @@ fn describe(recipe: &Recipe, shapes: &[Shape]) -> Vec<String> {
 /// `a()`, `a() and b()`, `a(), b() and c()`.
 fn join_functions(names: &[String]) -> String {
     let calls: Vec<String> = names.iter().map(|f| format!("{f}()")).collect();
-    super::text::join_and(&calls)
+    crate::rewrite::text::join_and(&calls)
 }
 
 /// How the page-table lock around the call is taken.
@@ -398,43 +438,7 @@ impl<'a> CallCx<'a> {
         names: &Names,
     ) -> Result<Bracket<'t>, String> {
         match lock {
-            LockSite::Walk { lp, walk } => {
-                let block = block_of(*lp).ok_or("the walk loop is not in a block")?;
-                let spec = self
-                    .recipe
-                    .walk_spec(&callee_name(*walk, self.src).unwrap_or_default())
-                    .unwrap();
-                let state = call_args(*walk, self.src)
-                    .first()
-                    .cloned()
-                    .unwrap_or_default();
-                let state = state.trim_start_matches('&');
-                let init = self.walk_initializer(block, state, *lp)?;
-                let get = |m: &str| {
-                    init.get(m)
-                        .cloned()
-                        .ok_or(format!("`{state}` does not set .{m}"))
-                };
-                let (page, vma, addr) = (
-                    get(spec.page_member)?,
-                    get(spec.vma_member)?,
-                    get(spec.address_member)?,
-                );
-                let Names {
-                    start, end, span, ..
-                } = names;
-                let lines = vec![
-                    format!("{span} = PAGE_SIZE << compound_order({page});"),
-                    format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
-                    format!("{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"),
-                ];
-                Ok(Bracket {
-                    block,
-                    region: vec![*lp],
-                    lines,
-                    comment: Some(self.recipe.walk_worst_case_comment),
-                })
-            }
+            LockSite::Walk { lp, walk } => self.walk_bracket(*lp, *walk, names),
             LockSite::Lookup {
                 stmt,
                 call,
@@ -453,54 +457,14 @@ impl<'a> CallCx<'a> {
                 let args = call_args(*call, self.src);
                 let addr = args.get(*address_arg).ok_or("lookup without an address")?;
                 let region = self.lookup_region(block, *stmt, func);
-                let Names {
-                    start, end, span, ..
-                } = names;
-                let name = callee_name(*call, self.src).unwrap_or_default();
-                let (lines, comment) = match extent {
-                    Extent::Pte => (
-                        vec![
-                            format!("{start} = {addr};"),
-                            format!("{end} = {addr} + PAGE_SIZE;"),
-                        ],
-                        None,
-                    ),
-                    Extent::Pmd | Extent::PteOrPmd => {
-                        let vma = self.vma_of(&args[0], *stmt)?;
-                        (
-                            vec![
-                                format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
-                                format!(
-                                    "{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"
-                                ),
-                            ],
-                            Some(self.recipe.pmd_worst_case_comment),
-                        )
-                    }
-                    Extent::Unknown => {
-                        // What the lock guards is not known from the call:
-                        // the worst case is the whole compound page the
-                        // lookup looks for, aligned to its size.
-                        let page = page_arg.and_then(|i| args.get(i)).ok_or_else(|| {
-                            format!(
-                                "{name}() takes the lock on an entry of unknown size and no page to bound it: \
-                                 the bracket's range cannot be chosen"
-                            )
-                        })?;
-                        let mm = self.lookup_mm(*call, &args)?;
-                        let vma = self.vma_of(&mm, *stmt)?;
-                        (
-                            vec![
-                                format!("{span} = PAGE_SIZE << compound_order({page});"),
-                                format!("{start} = max({vma}->vm_start, {addr} & ~({span} - 1));"),
-                                format!(
-                                    "{end} = min({vma}->vm_end, ALIGN({addr} + {span}, {span}));"
-                                ),
-                            ],
-                            Some(self.recipe.lookup_worst_case_comment),
-                        )
-                    }
+                let lookup = Lookup {
+                    stmt: *stmt,
+                    call: *call,
+                    args: &args,
+                    addr,
+                    page_arg: *page_arg,
                 };
+                let (lines, comment) = self.lookup_range(&lookup, *extent, names)?;
                 Ok(Bracket {
                     block,
                     region,
@@ -509,6 +473,96 @@ impl<'a> CallCx<'a> {
                 })
             }
         }
+    }
+
+    /// A walk loop: the bracket spans the loop, for the whole compound
+    /// page the walk looks for (its state's initializer names the page,
+    /// the vma and the address).
+    fn walk_bracket<'t>(
+        &self,
+        lp: Node<'t>,
+        walk: Node<'t>,
+        names: &Names,
+    ) -> Result<Bracket<'t>, String> {
+        let block = block_of(lp).ok_or("the walk loop is not in a block")?;
+        let spec = self
+            .recipe
+            .walk_spec(&callee_name(walk, self.src).unwrap_or_default())
+            .unwrap();
+        let state = call_args(walk, self.src)
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let state = state.trim_start_matches('&');
+        let init = self.walk_initializer(block, state, lp)?;
+        let get = |m: &str| {
+            init.get(m)
+                .cloned()
+                .ok_or(format!("`{state}` does not set .{m}"))
+        };
+        let (page, vma, addr) = (
+            get(spec.page_member)?,
+            get(spec.vma_member)?,
+            get(spec.address_member)?,
+        );
+        Ok(Bracket {
+            block,
+            region: vec![lp],
+            lines: compound_page_range(names, &page, &vma, &addr),
+            comment: Some(self.recipe.walk_worst_case_comment),
+        })
+    }
+
+    /// The range lines of a lookup's bracket, by what the lock it takes
+    /// guards, and the comment a worst case gets.
+    fn lookup_range(
+        &self,
+        lookup: &Lookup,
+        extent: Extent,
+        names: &Names,
+    ) -> Result<(Vec<String>, Option<&'static [&'static str]>), String> {
+        let Names { start, end, .. } = names;
+        let addr = lookup.addr;
+        Ok(match extent {
+            Extent::Pte => (
+                vec![
+                    format!("{start} = {addr};"),
+                    format!("{end} = {addr} + PAGE_SIZE;"),
+                ],
+                None,
+            ),
+            Extent::Pmd | Extent::PteOrPmd => {
+                let vma = self.vma_of(&lookup.args[0], lookup.stmt)?;
+                (
+                    vec![
+                        format!("{start} = max({vma}->vm_start, {addr} & PMD_MASK);"),
+                        format!("{end} = min({vma}->vm_end, ({addr} & PMD_MASK) + PMD_SIZE);"),
+                    ],
+                    Some(self.recipe.pmd_worst_case_comment),
+                )
+            }
+            Extent::Unknown => {
+                // What the lock guards is not known from the call: the
+                // worst case is the whole compound page the lookup looks
+                // for, aligned to its size.
+                let page = lookup
+                    .page_arg
+                    .and_then(|i| lookup.args.get(i))
+                    .ok_or_else(|| {
+                        format!(
+                            "{}() takes the lock on an entry of unknown size and no page to bound it: \
+                             the bracket's range cannot be chosen",
+                            callee_name(lookup.call, self.src).unwrap_or_default()
+                        )
+                    })?;
+                let mm = self.lookup_mm(lookup.call, lookup.args)?;
+                let vma = self.vma_of(&mm, lookup.stmt)?;
+                (
+                    compound_page_range(names, page, &vma, addr),
+                    Some(self.recipe.lookup_worst_case_comment),
+                )
+            }
+        })
     }
 
     /// The statements from a lookup to the end of its block, or up to a
@@ -996,7 +1050,9 @@ impl<'a> CallCx<'a> {
             let indent = indent_at(self.src, last.start_byte());
             let (s, e) = entry.exact_range();
             let text = call_statement(&indent, self.recipe.range_call, &[mm.into(), s, e]);
-            inline &= text.lines().all(|l| super::text::display_width(l) <= 80);
+            inline &= text
+                .lines()
+                .all(|l| crate::rewrite::text::display_width(l) <= 80);
             texts.push((last, indent, entry, text));
         }
         for (last, indent, entry, text) in texts {
