@@ -440,3 +440,85 @@ fn the_workflow_matrix_jobs_pass(clone: &Path, base: &str, tip: &str, commits: u
             .contains("arm64")
     );
 }
+
+/// The auditor's source against stub headers of both shapes (gcc
+/// `-fsyntax-only`, no kernel needed): with the flags kseries chooses from
+/// each header it compiles, and with the other shape's flags it does not,
+/// so a wrong detection or a wrong `#ifdef` fails here.
+#[test]
+fn the_auditor_compiles_against_both_shapes_of_the_notifier_header() {
+    use kseries::verify::boot::{AUDIT_C, range_callback_shape};
+    let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit");
+    let rules = kseries::recipe::invalidate_page::check_rules();
+    let compile = |shape_dir: &str, flags: &[&str]| -> (bool, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let linux = dir.path().join("linux");
+        std::fs::create_dir_all(&linux).unwrap();
+        for h in [
+            "module",
+            "kernel",
+            "init",
+            "mm",
+            "proc_fs",
+            "sched",
+            "spinlock",
+            "kallsyms",
+            "stacktrace",
+            "uaccess",
+        ] {
+            std::fs::write(linux.join(format!("{h}.h")), "").unwrap();
+        }
+        std::fs::copy(
+            stubs.join(shape_dir).join("mmu_notifier.h"),
+            linux.join("mmu_notifier.h"),
+        )
+        .unwrap();
+        let c = dir.path().join("kseries_audit.c");
+        std::fs::write(&c, AUDIT_C).unwrap();
+        let out = std::process::Command::new("gcc")
+            .args(["-fsyntax-only", "-std=gnu11", "-Werror"])
+            .arg("-Werror=incompatible-pointer-types")
+            .arg("-include")
+            .arg(stubs.join("kstub.h"))
+            .arg("-I")
+            .arg(dir.path())
+            .args(flags)
+            .arg(&c)
+            .output()
+            .expect("gcc runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let flags_of = |shape_dir: &str| -> Vec<&'static str> {
+        let header = std::fs::read_to_string(stubs.join(shape_dir).join("mmu_notifier.h")).unwrap();
+        let mut f = range_callback_shape(&header, &rules).cflags();
+        if header.contains("(*invalidate_page)") {
+            f.push("-DHAVE_INVALIDATE_PAGE");
+        }
+        f
+    };
+    let old = flags_of("old");
+    let range = flags_of("range");
+    assert_eq!(range, ["-DHAVE_NOTIFIER_RANGE"]);
+    assert_eq!(old, ["-DHAVE_INVALIDATE_PAGE"]);
+    for (shape, flags) in [("old", &old), ("range", &range)] {
+        let (ok, err) = compile(shape, flags);
+        assert!(
+            ok,
+            "auditor against the {shape} header with {flags:?}:\n{err}"
+        );
+    }
+    // The other shape's callbacks do not fit: the test can tell.
+    let (ok, _) = compile("range", &["-DHAVE_INVALIDATE_PAGE"]);
+    assert!(
+        !ok,
+        "old callbacks must not compile against the range header"
+    );
+    let (ok, _) = compile("old", &["-DHAVE_NOTIFIER_RANGE", "-DHAVE_INVALIDATE_PAGE"]);
+    assert!(
+        !ok,
+        "range callbacks must not compile against the old header"
+    );
+}

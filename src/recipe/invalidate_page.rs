@@ -6,6 +6,7 @@
 //! per-architecture `kvm_arch_mmu_notifier_invalidate_page` hooks go or
 //! become range hooks, and the API is deleted last.
 
+use super::check::RangeForm;
 use super::{CheckRules, Extent, LockLearning, LockOp, Recipe, StageSpec, UnlockOp, WalkSpec};
 use crate::rewrite::rule::{FnRule, Rule, Wait};
 use crate::rewrite::{api, callbacks, callers, kvm};
@@ -219,6 +220,16 @@ pub fn check_rules() -> CheckRules {
         bracket_header: "include/linux/mmu_notifier.h",
         start_primitives: &["__mmu_notifier_invalidate_range_start"],
         end_primitives: &["__mmu_notifier_invalidate_range_end"],
+        range: RangeForm {
+            tag: "mmu_notifier_range",
+            init: "mmu_notifier_range_init",
+            mm_member: "mm",
+            start_member: "start",
+            end_member: "end",
+            init_args: [0, 1, 2, 3],
+            ops_struct: "mmu_notifier_ops",
+            callbacks: &["invalidate_range_start", "invalidate_range_end"],
+        },
         young_calls: &[
             "*_clear_flush_young_notify",
             "mmu_notifier_clear_flush_young",
