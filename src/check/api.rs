@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use super::Source;
 use crate::recipe::CheckRules;
+use tree_sitter::Node;
+
 use crate::scan::kernel_c::{callee_name, calls_in, descendants_of_kind, function_name, text};
 
 /// What a bracket call does.
@@ -31,6 +33,41 @@ pub struct BracketApi {
     pub calls: BTreeMap<String, Role>,
     /// The header it was learned from, if any.
     pub learned_from: Option<String>,
+    /// How many arguments each learned call takes (the header's
+    /// declaration); empty for the fallback.
+    pub arity: BTreeMap<String, usize>,
+    /// The function that fills a range structure, and which of its
+    /// arguments is which.
+    pub init: RangeInit,
+    /// Whether the header's init exists (the structure form), when it was
+    /// learned from a header.
+    pub header_has_init: Option<bool>,
+    /// Whether the header's ops members (the recipe's range callbacks)
+    /// take the range structure, when the header declares them.
+    pub callbacks_take_range: Option<bool>,
+}
+
+/// `init(&range, mm, start, end)`: the positions of its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeInit {
+    pub name: String,
+    pub range: usize,
+    pub mm: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl RangeInit {
+    fn fallback(rules: &CheckRules) -> RangeInit {
+        let [range, mm, start, end] = rules.range.init_args;
+        RangeInit {
+            name: rules.range.init.to_string(),
+            range,
+            mm,
+            start,
+            end,
+        }
+    }
 }
 
 impl BracketApi {
@@ -45,6 +82,10 @@ impl BracketApi {
         BracketApi {
             calls,
             learned_from: None,
+            arity: BTreeMap::new(),
+            init: RangeInit::fallback(rules),
+            header_has_init: None,
+            callbacks_take_range: None,
         }
     }
 
@@ -54,15 +95,40 @@ impl BracketApi {
         let Some(header) = files.iter().find(|f| f.rel == rules.bracket_header) else {
             return BracketApi::fallback(rules);
         };
-        let learned = wrappers(header, rules);
+        let (learned, arity) = wrappers(header, rules);
+        let callbacks_take_range = callbacks_take_range(&header.src, rules);
         if !learned.values().any(|r| matches!(r, Role::Start { .. }))
             || !learned.values().any(|r| *r == Role::End)
         {
-            return BracketApi::fallback(rules);
+            return BracketApi {
+                callbacks_take_range,
+                ..BracketApi::fallback(rules)
+            };
         }
+        let init = range_init(header, rules);
         BracketApi {
             calls: learned,
             learned_from: Some(header.rel.clone()),
+            arity,
+            header_has_init: Some(init.is_some()),
+            init: init.unwrap_or_else(|| RangeInit::fallback(rules)),
+            callbacks_take_range,
+        }
+    }
+
+    /// The key of a bracket call's arguments: a range structure passed by
+    /// address or by pointer (`&range`, `range`) is the range variable.
+    pub fn range_variable(arg: &str) -> &str {
+        let mut a = arg.trim();
+        loop {
+            let before = a;
+            a = a.trim_start_matches('&').trim();
+            if a.starts_with('(') && a.ends_with(')') {
+                a = a[1..a.len() - 1].trim();
+            }
+            if a == before {
+                return a;
+            }
         }
     }
 
@@ -75,9 +141,15 @@ impl BracketApi {
     }
 }
 
-fn wrappers(header: &Source, rules: &CheckRules) -> BTreeMap<String, Role> {
+/// The header's bracket wrappers with their roles, and the number of
+/// parameters each takes.
+fn wrappers(
+    header: &Source,
+    rules: &CheckRules,
+) -> (BTreeMap<String, Role>, BTreeMap<String, usize>) {
     let src = &header.src;
     let mut out = BTreeMap::new();
+    let mut arity = BTreeMap::new();
     for def in descendants_of_kind(header.tree.root_node(), "function_definition") {
         let Some(name) = function_name(def, src) else {
             continue;
@@ -92,23 +164,167 @@ fn wrappers(header: &Source, rules: &CheckRules) -> BTreeMap<String, Role> {
         let returns_value = def
             .child_by_field_name("type")
             .is_some_and(|t| text(t, src) != "void");
-        if called
+        let is_start = called
             .iter()
-            .any(|c| rules.start_primitives.contains(&c.as_str()))
-        {
+            .any(|c| rules.start_primitives.contains(&c.as_str()));
+        let is_end = called
+            .iter()
+            .any(|c| rules.end_primitives.contains(&c.as_str()));
+        if is_start || is_end {
+            arity.insert(name.clone(), parameters(def).len());
+        }
+        if is_start {
             out.insert(
                 name,
                 Role::Start {
                     can_fail: returns_value,
                 },
             );
-        } else if called
-            .iter()
-            .any(|c| rules.end_primitives.contains(&c.as_str()))
-        {
+        } else if is_end {
             out.insert(name, Role::End);
         }
     }
+    (out, arity)
+}
+
+/// The parameter declarations of a function definition (none for
+/// `(void)`).
+fn parameters(def: Node) -> Vec<Node> {
+    let mut d = def.child_by_field_name("declarator");
+    while let Some(x) = d {
+        if x.kind() == "function_declarator" {
+            let Some(params) = x.child_by_field_name("parameters") else {
+                break;
+            };
+            let mut c = params.walk();
+            return params
+                .named_children(&mut c)
+                .filter(|p| p.kind() == "parameter_declaration")
+                .filter(|p| p.child_by_field_name("declarator").is_some())
+                .collect();
+        }
+        d = x.child_by_field_name("declarator");
+    }
+    Vec::new()
+}
+
+/// The header's range init: a function with a pointer to the range
+/// structure among its parameters that stores other parameters in its
+/// mm, start and end members (`range->start = start;`).
+fn range_init(header: &Source, rules: &CheckRules) -> Option<RangeInit> {
+    let src = &header.src;
+    let tag = format!("struct {}", rules.range.tag);
+    for def in descendants_of_kind(header.tree.root_node(), "function_definition") {
+        let params = parameters(def);
+        let names: Vec<String> = params
+            .iter()
+            .map(|p| {
+                crate::scan::kernel_c::declarator_name(*p)
+                    .map(|n| text(n, src).into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let Some(range) = params
+            .iter()
+            .position(|p| squash_ws(&text(*p, src)).starts_with(&squash_ws(&tag)))
+        else {
+            continue;
+        };
+        let Some(body) = def.child_by_field_name("body") else {
+            continue;
+        };
+        let stored = |member: &str| -> Option<usize> {
+            descendants_of_kind(body, "assignment_expression")
+                .into_iter()
+                .find_map(|a| {
+                    let l = a.child_by_field_name("left")?;
+                    let r = a.child_by_field_name("right")?;
+                    let lhs = squash_ws(&text(l, src));
+                    (lhs == format!("{}->{member}", names[range]))
+                        .then(|| names.iter().position(|n| *n == text(r, src).trim()))
+                        .flatten()
+                })
+        };
+        let (Some(mm), Some(start), Some(end)) = (
+            stored(rules.range.mm_member),
+            stored(rules.range.start_member),
+            stored(rules.range.end_member),
+        ) else {
+            continue;
+        };
+        let name = function_name(def, src)?;
+        return Some(RangeInit {
+            name,
+            range,
+            mm,
+            start,
+            end,
+        });
+    }
+    None
+}
+
+fn squash_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether the header's ops members for the range callbacks take the
+/// range structure (`None`: the header does not declare them).
+fn callbacks_take_range(header: &[u8], rules: &CheckRules) -> Option<bool> {
+    let text = strip_c_comments(&String::from_utf8_lossy(header));
+    let tag = format!("struct {}", rules.range.tag);
+    let shapes: Vec<bool> = rules
+        .range
+        .callbacks
+        .iter()
+        .filter_map(|m| member_declaration(&text, m))
+        .map(|(_, params)| squash_ws(&params).contains(&tag))
+        .collect();
+    let first = *shapes.first()?;
+    Some(first)
+}
+
+/// `ret (*member)(params);` in `header` (comments stripped): the return
+/// type and the parameter list's text.
+pub(crate) fn member_declaration(header: &str, member: &str) -> Option<(String, String)> {
+    let pointer = format!("(*{member})");
+    let at = header.find(&pointer)?;
+    let ret_start = header[..at].rfind([';', '{', '}']).map_or(0, |i| i + 1);
+    let ret = header[ret_start..at].trim().to_string();
+    let rest = &header[at + pointer.len()..];
+    let open = rest.find('(')?;
+    let mut depth = 0usize;
+    for (i, c) in rest[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((ret, rest[open + 1..open + i].to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// C text with its comments blanked (for a declaration search that must
+/// not match a comment's words).
+pub(crate) fn strip_c_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("/*").into_iter().chain(rest.find("//")).min() {
+        out.push_str(&rest[..i]);
+        let end = if rest[i..].starts_with("/*") {
+            rest[i..].find("*/").map_or(rest.len(), |e| i + e + 2)
+        } else {
+            rest[i..].find('\n').map_or(rest.len(), |e| i + e)
+        };
+        out.push(' ');
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
     out
 }
 

@@ -11,6 +11,8 @@
 //!   ([`range_only`]);
 //! - E4: a page count used as a byte length ([`page_count`]);
 //! - E5: a huge-page range whose start is not aligned ([`align`]);
+//! - E6: a half-converted tree: a call or callback of the other generation
+//!   of the bracket API than the tree's header ([`generation`]);
 //! - W1: a callback that runs under the page-table lock and can sleep
 //!   ([`sleep`]);
 //! - W2: an accessed-bit test through the notifiers inside an open bracket
@@ -24,6 +26,7 @@
 
 mod align;
 pub(crate) mod api;
+mod generation;
 mod index;
 mod page_count;
 mod pairing;
@@ -80,6 +83,10 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "E5",
         "a huge-page range whose start is not aligned to its size",
+    ),
+    (
+        "E6",
+        "a half-converted tree: a bracket call, range init or ops range callback of the other generation than the tree's notifier header (bounds or range structure)",
     ),
     (
         "W1",
@@ -289,9 +296,10 @@ fn check_file(file: &Source, ctx: &Ctx) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     out.extend(pairing::check(file, &idx, rules, &ctx.api, &ctx.summaries));
     out.extend(range_only::check(file, &idx, rules, &ctx.api));
-    out.extend(page_count::check(file, &idx, rules));
+    out.extend(page_count::check(file, &idx, rules, &ctx.api));
     out.extend(align::check(file, &idx, rules, &ctx.api));
     out.extend(sleep::check(file, &idx, ctx));
+    out.extend(generation::check(file, &idx, rules, &ctx.api));
     out
 }
 

@@ -372,8 +372,17 @@ fn param_names(func: Node, src: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// A bracket is named by its arguments, spaces removed.
+/// A bracket is named by its arguments, spaces removed; one that takes a
+/// range structure by the range variable (`&range` and a pointer `range`
+/// alike), not by the bounds it holds.
 type Key = Vec<String>;
+
+fn bracket_key(args: &[String]) -> Key {
+    match args {
+        [one] => vec![BracketApi::range_variable(&squash(one)).to_string()],
+        _ => args.iter().map(|a| squash(a)).collect(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Status {
@@ -868,7 +877,7 @@ impl<'a> Cx<'_, 'a, '_> {
             }
             match self.p.api.role(&name) {
                 Some(Role::Start { can_fail }) => {
-                    let key: Key = call_args(n, self.src()).iter().map(|a| squash(a)).collect();
+                    let key = bracket_key(&call_args(n, self.src()));
                     let when = if can_fail { When::Zero } else { When::Always };
                     let origin = format!("{name}({})", call_args(n, self.src()).join(", "));
                     let what = format!("`{origin}`");
@@ -973,7 +982,7 @@ impl<'a> Cx<'_, 'a, '_> {
 
     fn end(&mut self, call: Node, name: &str, state: &mut State) {
         let args = call_args(call, self.src());
-        let key: Key = args.iter().map(|a| squash(a)).collect();
+        let key = bracket_key(&args);
         match state.0.get_mut(&key) {
             Some(e) if e.status.is_open() => {
                 let failed = match &e.status {
@@ -1041,6 +1050,7 @@ impl<'a> Cx<'_, 'a, '_> {
                 .iter()
                 .map(|k| substitute(k, &summary.params, &args))
                 .collect::<Option<Vec<String>>>()
+                .map(|k| bracket_key(&k))
             else {
                 continue; // a NULL the bracket would dereference: none
             };
@@ -1095,19 +1105,26 @@ impl<'a> Cx<'_, 'a, '_> {
         // The bracket's mm may be a local that holds the vma's
         // (`struct mm_struct *mm = vma->vm_mm;`).
         let func = crate::scan::kernel_c::enclosing_function(call);
-        let same_mm = |k: &Key| {
-            let Some(first) = k.first() else { return true };
-            mms.contains(first)
-                || func.is_some_and(|f| {
-                    values_of(f, first, self.src())
-                        .iter()
-                        .any(|v| mms.contains(v))
+        let same_mm = |mm: &String| {
+            mms.contains(mm)
+                || func
+                    .is_some_and(|f| values_of(f, mm, self.src()).iter().any(|v| mms.contains(v)))
+        };
+        // A range structure's mm is the one its init stored; a bracket
+        // whose mm is not known is taken to be of the same mm.
+        let mm_of = |k: &Key| match k.as_slice() {
+            [_, _, _] => k.first().cloned(),
+            [range] => func
+                .and_then(|f| {
+                    range_init_args(f, range, &self.p.api.init, call.start_byte(), self.src())
                 })
+                .map(|a| a.mm),
+            _ => None,
         };
         let Some((_, e)) = state
             .0
             .iter()
-            .find(|(k, e)| e.status.is_open() && (k.len() < 3 || same_mm(k)))
+            .find(|(k, e)| e.status.is_open() && mm_of(k).is_none_or(|mm| same_mm(&mm)))
         else {
             return;
         };
@@ -1562,6 +1579,43 @@ fn values_of(func: Node, name: &str, src: &[u8]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The bounds a range variable was filled with: the arguments (spaces
+/// removed) of the last `init(&range, mm, start, end)` of `range` in `func`
+/// before byte `before`.
+pub(crate) fn range_init_args(
+    func: Node,
+    range: &str,
+    init: &super::api::RangeInit,
+    before: usize,
+    src: &[u8],
+) -> Option<RangeBounds> {
+    crate::scan::kernel_c::calls_in(func)
+        .into_iter()
+        .filter(|c| c.start_byte() < before)
+        .filter(|c| callee_name(*c, src).is_some_and(|n| n == init.name))
+        .map(|c| call_args(c, src))
+        .filter(|a| {
+            a.get(init.range)
+                .is_some_and(|r| BracketApi::range_variable(&squash(r)) == range)
+        })
+        .filter_map(|a| {
+            Some(RangeBounds {
+                mm: squash(a.get(init.mm)?),
+                start: squash(a.get(init.start)?),
+                end: squash(a.get(init.end)?),
+            })
+        })
+        .last()
+}
+
+/// What a range structure was filled with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RangeBounds {
+    pub mm: String,
+    pub start: String,
+    pub end: String,
 }
 
 /// Whether the statement `block` assigns `name` a value other than zero.

@@ -205,6 +205,7 @@ pub fn check_rules() -> CheckRules {
             "mmu_notifier_invalidate_range",
             "invalidate_page",
             "mmu_notifier_ops",
+            "mmu_notifier_range",
             "compound_order",
             "HPAGE_PMD_NR",
             "HPAGE_PUD_NR",

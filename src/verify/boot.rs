@@ -155,6 +155,7 @@ impl RangeCallbackShape {
 /// range structure's tag).  Members the header does not declare leave the
 /// old shape.
 pub fn range_callback_shape(header: &str, rules: &crate::recipe::CheckRules) -> RangeCallbackShape {
+    use crate::check::api::{member_declaration, strip_c_comments};
     let header = strip_c_comments(header);
     let tag = format!("struct {}", rules.range.tag);
     let mut shape = RangeCallbackShape::default();
@@ -178,50 +179,6 @@ pub fn tree_range_callback_shape(tree: &Path) -> RangeCallbackShape {
     fs::read_to_string(tree.join(rules.bracket_header))
         .map(|h| range_callback_shape(&h, &rules))
         .unwrap_or_default()
-}
-
-/// `ret (*member)(params);` in `header`: the return type and the
-/// parameter list's text.
-fn member_declaration(header: &str, member: &str) -> Option<(String, String)> {
-    let pointer = format!("(*{member})");
-    let at = header.find(&pointer)?;
-    let ret_start = header[..at].rfind([';', '{', '}']).map_or(0, |i| i + 1);
-    let ret = header[ret_start..at].trim().to_string();
-    let rest = &header[at + pointer.len()..];
-    let open = rest.find('(')?;
-    let mut depth = 0usize;
-    for (i, c) in rest[open..].char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((ret, rest[open + 1..open + i].to_string()));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// C text with its comments blanked (for a declaration search that must
-/// not match a comment's words).
-fn strip_c_comments(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("/*").into_iter().chain(rest.find("//")).min() {
-        out.push_str(&rest[..i]);
-        let end = if rest[i..].starts_with("/*") {
-            rest[i..].find("*/").map_or(rest.len(), |e| i + e + 2)
-        } else {
-            rest[i..].find('\n').map_or(rest.len(), |e| i + e)
-        };
-        out.push(' ');
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// What a failed build says: the compiler's error lines, else the last

@@ -1,0 +1,157 @@
+//! E6: a tree that is half converted between the two generations of the
+//! bracket API: `(mm, start, end)` arguments and the range structure
+//! (Linux 4.20).
+//!
+//! The tree's bracket header says which generation it has (see [`api`]):
+//! how many arguments each start and end takes, whether it defines the
+//! init that fills a range, and what the ops' range callbacks take.  A call
+//! with another number of arguments, an init the header does not define,
+//! or a callback set in an ops initializer whose parameters are of the
+//! other generation is code the conversion missed (or a header it has not
+//! reached yet).  Without the header nothing is reported: a single file
+//! says nothing about its tree.
+//!
+//! [`api`]: super::api
+
+use super::api::BracketApi;
+use super::index::FileIndex;
+use super::sleep::ops_entries;
+use super::{Diagnostic, Severity, Source, diag};
+use crate::recipe::CheckRules;
+use crate::scan::kernel_c::call_args;
+
+pub fn check(
+    file: &Source,
+    idx: &FileIndex,
+    rules: &CheckRules,
+    api: &BracketApi,
+) -> Vec<Diagnostic> {
+    let Some(header) = api.learned_from.as_deref() else {
+        return Vec::new();
+    };
+    if file.rel == header {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    calls(file, idx, rules, api, header, &mut out);
+    callbacks(file, idx, rules, api, header, &mut out);
+    out
+}
+
+/// Starts and ends called with the other generation's arguments, and
+/// inits in a tree whose header has none.
+fn calls(
+    file: &Source,
+    idx: &FileIndex,
+    rules: &CheckRules,
+    api: &BracketApi,
+    header: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let init = &api.init.name;
+    for (name, expected) in &api.arity {
+        for (call, _) in idx.callers(name) {
+            let args = call_args(call, &file.src);
+            if args.len() == *expected {
+                continue;
+            }
+            let message = if *expected == 1 {
+                format!(
+                    "half-converted tree: `{name}({})` passes the bounds, but {header} \
+                     declares `{name}()` with a `struct {}` argument: fill a range with \
+                     `{init}()` and pass it (`&range`) to the start and its end",
+                    args.join(", "),
+                    rules.range.tag,
+                )
+            } else {
+                format!(
+                    "half-converted tree: `{name}({})` passes a range structure, but {header} \
+                     declares `{name}()` with {expected} arguments (mm, start, end): convert \
+                     the header (and the ops callbacks) first, or pass the bounds",
+                    args.join(", "),
+                )
+            };
+            out.push(diag(file, call, "E6", Severity::Error, message));
+        }
+    }
+    if api.header_has_init == Some(false) {
+        for (call, _) in idx.callers(init) {
+            out.push(diag(
+                file,
+                call,
+                "E6",
+                Severity::Error,
+                format!(
+                    "half-converted tree: `{init}()` is called, but {header} does not define \
+                     it (its starts and ends take mm, start and end): convert the header first"
+                ),
+            ));
+        }
+    }
+}
+
+/// Range callbacks of an ops initializer whose parameters are of the
+/// other generation than the header's ops members.
+fn callbacks(
+    file: &Source,
+    idx: &FileIndex,
+    rules: &CheckRules,
+    api: &BracketApi,
+    header: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(wanted) = api.callbacks_take_range else {
+        return;
+    };
+    let src = &file.src;
+    let tag = format!("struct {}", rules.range.tag);
+    for (member, _, callback) in ops_entries(file, rules.range.ops_struct, rules.range.callbacks) {
+        let Some(func) = idx.functions.get(&callback) else {
+            continue;
+        };
+        let Some(params) = parameter_list(*func, src) else {
+            continue;
+        };
+        let takes_range = params
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&tag);
+        if takes_range == wanted {
+            continue;
+        }
+        let (has, declared) = if wanted {
+            ("`(mm, start, end)`", format!("a `const {tag} *`"))
+        } else {
+            (
+                "a range structure",
+                "`(mm, start, end)` (no range structure)".to_string(),
+            )
+        };
+        out.push(diag(
+            file,
+            *func,
+            "E6",
+            Severity::Error,
+            format!(
+                "half-converted tree: `{callback}()`, the `.{member}` of `struct {}`, takes \
+                 {has} but {header} declares `->{member}` with {declared}: convert the \
+                 callback with the header",
+                rules.range.ops_struct
+            ),
+        ));
+    }
+}
+
+/// The text of a function definition's parameter list.
+fn parameter_list(func: tree_sitter::Node, src: &[u8]) -> Option<String> {
+    let mut d = func.child_by_field_name("declarator");
+    while let Some(x) = d {
+        if x.kind() == "function_declarator" {
+            let p = x.child_by_field_name("parameters")?;
+            return Some(crate::scan::kernel_c::text(p, src).into_owned());
+        }
+        d = x.child_by_field_name("declarator");
+    }
+    None
+}
