@@ -265,7 +265,7 @@ fn sarif_has_the_shape_code_scanning_reads() {
     let w1 = results.iter().find(|r| r["ruleId"] == "W1").unwrap();
     assert_eq!(w1["level"], "warning");
     // ruleIndex points at the rule in the driver's list.
-    assert_eq!(w1["ruleIndex"], 5);
+    assert_eq!(w1["ruleIndex"], 6);
 }
 
 #[test]
