@@ -392,4 +392,82 @@ mod tests {
             Some(Role::Start { can_fail: false })
         );
     }
+
+    #[test]
+    fn the_init_and_the_callbacks_shape_are_learned_from_the_header() {
+        let rules = crate::recipe::invalidate_page::check_rules();
+        // An init that takes more than the bounds, in another order: the
+        // positions come from what it stores where.
+        let h = source(
+            "include/linux/mmu_notifier.h",
+            "struct mmu_notifier_ops {\n\
+             \t/* (*invalidate_range_start)(mn, mm, start, end) once */\n\
+             \tint (*invalidate_range_start)(struct mmu_notifier *mn,\n\
+             \t\tconst struct mmu_notifier_range *range);\n\
+             };\n\
+             static inline void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *r)\n\
+             { __mmu_notifier_invalidate_range_start(r); }\n\
+             static inline void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *r)\n\
+             { __mmu_notifier_invalidate_range_end(r, false); }\n\
+             static inline void mmu_notifier_range_init(struct mmu_notifier_range *range,\n\
+             \tint event, struct vm_area_struct *vma, struct mm_struct *mm,\n\
+             \tunsigned long start, unsigned long end)\n\
+             {\n\
+             \trange->vma = vma;\n\
+             \trange->event = event;\n\
+             \trange->mm = mm;\n\
+             \trange->start = start;\n\
+             \trange->end = end;\n\
+             }\n",
+        );
+        let api = BracketApi::learn(&[h], &rules);
+        assert_eq!(
+            api.init,
+            RangeInit {
+                name: "mmu_notifier_range_init".into(),
+                range: 0,
+                mm: 3,
+                start: 4,
+                end: 5,
+            }
+        );
+        assert_eq!(api.header_has_init, Some(true));
+        assert_eq!(api.callbacks_take_range, Some(true));
+        assert_eq!(
+            api.arity.get("mmu_notifier_invalidate_range_start"),
+            Some(&1)
+        );
+    }
+
+    #[test]
+    fn an_old_header_has_no_init_and_three_argument_brackets() {
+        let rules = crate::recipe::invalidate_page::check_rules();
+        let h = source(
+            "include/linux/mmu_notifier.h",
+            "struct mmu_notifier_ops {\n\
+             \tvoid (*invalidate_range_start)(struct mmu_notifier *mn,\n\
+             \t\tstruct mm_struct *mm, unsigned long start, unsigned long end);\n\
+             };\n\
+             static inline void mmu_notifier_invalidate_range_start(struct mm_struct *mm,\n\
+             \tunsigned long start, unsigned long end)\n\
+             { __mmu_notifier_invalidate_range_start(mm, start, end); }\n\
+             static inline void mmu_notifier_invalidate_range_end(struct mm_struct *mm,\n\
+             \tunsigned long start, unsigned long end)\n\
+             { __mmu_notifier_invalidate_range_end(mm, start, end); }\n",
+        );
+        let api = BracketApi::learn(&[h], &rules);
+        assert_eq!(api.header_has_init, Some(false));
+        assert_eq!(api.callbacks_take_range, Some(false));
+        assert_eq!(api.arity.get("mmu_notifier_invalidate_range_end"), Some(&3));
+        // The recipe's positions stand for the init it does not have.
+        assert_eq!(api.init.name, rules.range.init);
+    }
+
+    #[test]
+    fn a_range_is_named_by_its_variable() {
+        assert_eq!(BracketApi::range_variable("&range"), "range");
+        assert_eq!(BracketApi::range_variable("&(range)"), "range");
+        assert_eq!(BracketApi::range_variable("r"), "r");
+        assert_eq!(BracketApi::range_variable("&p->range"), "p->range");
+    }
 }

@@ -523,6 +523,28 @@ mod tests {
     }
 
     #[test]
+    fn without_a_header_the_structure_form_pairs_by_its_range() {
+        // A single file (a rewrite linting its own output): the recipe's
+        // init positions give the bounds; the range variable pairs.
+        let src = "void f(struct vm_area_struct *vma, unsigned long a)\n\
+                   {\n\
+                   \tstruct mmu_notifier_range range, *r = &range;\n\
+                   \tmmu_notifier_range_init(&range, vma->vm_mm, a, a + HPAGE_PMD_NR);\n\
+                   \tmmu_notifier_invalidate_range_start(&range);\n\
+                   \tg(vma);\n\
+                   \tmmu_notifier_invalidate_range_end(&(range));\n\
+                   \tmmu_notifier_invalidate_range_start(r);\n\
+                   \tif (h(vma))\n\
+                   \t\treturn;\n\
+                   \tmmu_notifier_invalidate_range_end(r);\n\
+                   }\n";
+        assert_eq!(
+            codes(src),
+            vec![("E4".to_string(), 4), ("E2".to_string(), 10)]
+        );
+    }
+
+    #[test]
     fn sleeping_rules_come_from_the_recipe() {
         let r = crate::recipe::invalidate_page::recipe();
         assert!(r.check.is_sleeping_call("mutex_lock_nested"));
