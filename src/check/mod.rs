@@ -69,15 +69,15 @@ impl Severity {
 pub const RULES: &[(&str, &str)] = &[
     (
         "E1",
-        "use of the removed mmu_notifier_invalidate_page API (call, ops entry, arch hook)",
+        "use of the recipe's removed API (call, ops entry, arch hook)",
     ),
     (
         "E2",
-        "mmu_notifier_invalidate_range_start without a matching _end on some path (or an end without a start)",
+        "an invalidation bracket's start without its end on some path (or an end without a start)",
     ),
     (
         "E3",
-        "mmu_notifier_invalidate_range used in place of the range_start/range_end bracket",
+        "the atomic range invalidation used in place of the start/end bracket",
     ),
     ("E4", "a page count used as a byte length or address offset"),
     (
@@ -204,7 +204,7 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
         || walk::walk(root, recipe.check.needles),
     );
     let scanned = scanned?;
-    let mut diagnostics = e1(&scanned);
+    let mut diagnostics = e1(&scanned, recipe);
     let walked = walked?;
     let mut undecided = undecided_uses(root, &scanned, recipe);
     undecided.extend(walked.too_large.iter().map(|rel| too_large(rel)));
@@ -308,7 +308,9 @@ fn check_file(file: &Source, ctx: &Ctx) -> Vec<Diagnostic> {
 /// converted.  The API's own definition is the API, not a use of it: it is
 /// reported as a note, so that a tree that still carries the dead API after
 /// its last user is gone does not fail, but a reviewer sees it.
-fn e1(scanned: &crate::scan::ScanReport) -> Vec<Diagnostic> {
+fn e1(scanned: &crate::scan::ScanReport, recipe: &Recipe) -> Vec<Diagnostic> {
+    let (start, end) = (recipe.check.range_start, recipe.check.range_end);
+    let (member, ops) = (recipe.ops_member, recipe.ops_struct);
     scanned
         .sites
         .iter()
@@ -317,13 +319,13 @@ fn e1(scanned: &crate::scan::ScanReport) -> Vec<Diagnostic> {
                 Detail::Call { callee, .. } => (
                     Severity::Error,
                     format!(
-                        "call of the removed `{callee}()`: bracket the change with invalidate_range_start/end"
+                        "call of the removed `{callee}()`: bracket the change with `{start}()`/`{end}()`"
                     ),
                 ),
                 Detail::OpsEntry { callback, .. } => (
                     Severity::Error,
                     format!(
-                        "`.invalidate_page = {callback}` in struct mmu_notifier_ops: the callback is never called once the API is gone"
+                        "`.{member} = {callback}` in struct {ops}: the callback is never called once the API is gone"
                     ),
                 ),
                 Detail::ArchHook { name, role, .. } => (

@@ -1130,7 +1130,7 @@ impl<'a> Cx<'_, 'a, '_> {
         };
         let message = format!(
             "`{name}({})` tests the accessed bit inside the bracket opened by {} at line {}: \
-             secondary MMUs that drop their mappings in invalidate_range_start (KVM) have \
+             secondary MMUs that drop their mappings when the bracket opens have \
              already done so, so their accessed bit is never seen and the page looks unused",
             args.join(", "),
             e.start_text,
