@@ -1591,23 +1591,22 @@ pub(crate) fn range_init_args(
     before: usize,
     src: &[u8],
 ) -> Option<RangeBounds> {
-    crate::scan::kernel_c::calls_in(func)
+    let last = crate::scan::kernel_c::calls_in(func)
         .into_iter()
         .filter(|c| c.start_byte() < before)
         .filter(|c| callee_name(*c, src).is_some_and(|n| n == init.name))
-        .map(|c| call_args(c, src))
-        .filter(|a| {
+        .map(|c| (c.start_byte(), call_args(c, src)))
+        .filter(|(_, a)| {
             a.get(init.range)
                 .is_some_and(|r| BracketApi::range_variable(&squash(r)) == range)
         })
-        .filter_map(|a| {
-            Some(RangeBounds {
-                mm: squash(a.get(init.mm)?),
-                start: squash(a.get(init.start)?),
-                end: squash(a.get(init.end)?),
-            })
-        })
-        .last()
+        .max_by_key(|(at, _)| *at)?
+        .1;
+    Some(RangeBounds {
+        mm: squash(last.get(init.mm)?),
+        start: squash(last.get(init.start)?),
+        end: squash(last.get(init.end)?),
+    })
 }
 
 /// What a range structure was filled with.
