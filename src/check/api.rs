@@ -190,22 +190,27 @@ fn wrappers(
 /// The parameter declarations of a function definition (none for
 /// `(void)`).
 fn parameters(def: Node) -> Vec<Node> {
+    let Some(params) = parameter_list(def) else {
+        return Vec::new();
+    };
+    let mut c = params.walk();
+    params
+        .named_children(&mut c)
+        .filter(|p| p.kind() == "parameter_declaration")
+        .filter(|p| p.child_by_field_name("declarator").is_some())
+        .collect()
+}
+
+/// The parameter list of a function definition.
+pub(crate) fn parameter_list(def: Node) -> Option<Node> {
     let mut d = def.child_by_field_name("declarator");
     while let Some(x) = d {
         if x.kind() == "function_declarator" {
-            let Some(params) = x.child_by_field_name("parameters") else {
-                break;
-            };
-            let mut c = params.walk();
-            return params
-                .named_children(&mut c)
-                .filter(|p| p.kind() == "parameter_declaration")
-                .filter(|p| p.child_by_field_name("declarator").is_some())
-                .collect();
+            return x.child_by_field_name("parameters");
         }
         d = x.child_by_field_name("declarator");
     }
-    Vec::new()
+    None
 }
 
 /// The header's range init: a function with a pointer to the range

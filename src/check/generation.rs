@@ -13,12 +13,12 @@
 //!
 //! [`api`]: super::api
 
-use super::api::BracketApi;
+use super::api::{BracketApi, parameter_list};
 use super::index::FileIndex;
 use super::sleep::ops_entries;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
-use crate::scan::kernel_c::call_args;
+use crate::scan::kernel_c::{call_args, text};
 
 pub fn check(
     file: &Source,
@@ -109,7 +109,7 @@ fn callbacks(
         let Some(func) = idx.functions.get(&callback) else {
             continue;
         };
-        let Some(params) = parameter_list(*func, src) else {
+        let Some(params) = parameter_list(*func).map(|p| text(p, src)) else {
             continue;
         };
         let takes_range = params
@@ -141,17 +141,4 @@ fn callbacks(
             ),
         ));
     }
-}
-
-/// The text of a function definition's parameter list.
-fn parameter_list(func: tree_sitter::Node, src: &[u8]) -> Option<String> {
-    let mut d = func.child_by_field_name("declarator");
-    while let Some(x) = d {
-        if x.kind() == "function_declarator" {
-            let p = x.child_by_field_name("parameters")?;
-            return Some(crate::scan::kernel_c::text(p, src).into_owned());
-        }
-        d = x.child_by_field_name("declarator");
-    }
-    None
 }

@@ -350,14 +350,7 @@ impl<'a, 'f> Pairing<'a, 'f> {
 }
 
 fn param_names(func: Node, src: &[u8]) -> Vec<String> {
-    let mut d = func.child_by_field_name("declarator");
-    while let Some(x) = d {
-        if x.kind() == "function_declarator" {
-            break;
-        }
-        d = x.child_by_field_name("declarator");
-    }
-    let Some(params) = d.and_then(|d| d.child_by_field_name("parameters")) else {
+    let Some(params) = super::api::parameter_list(func) else {
         return Vec::new();
     };
     let mut c = params.walk();
