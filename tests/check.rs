@@ -535,7 +535,10 @@ fn the_structure_form_is_checked_like_the_old_one() {
     };
     assert!(message("drivers/frob/half_mn.c", 9).contains("half-converted"));
     assert!(message("drivers/frob/half_mn.c", 30).contains("mmu_notifier_range_init()"));
-    assert!(message("mm/pairing_bugs.c", 48).contains("(&second)"));
+    assert!(message("mm/pairing_bugs.c", 48).contains(
+        "`mmu_notifier_invalidate_range_end(&second)` does not match the open \
+         `mmu_notifier_invalidate_range_start(&first)` at line 46 (another range)"
+    ));
     assert!(message("mm/rules_bugs.c", 38).contains("HPAGE_PMD_NR"));
 }
 

@@ -1005,16 +1005,27 @@ impl<'a> Cx<'_, 'a, '_> {
 
     fn unmatched_end(&mut self, call: Node, name: &str, args: &[String], state: &State) {
         let mm = args.first().map(|a| squash(a)).unwrap_or_default();
-        let open_same_mm = state
-            .0
-            .iter()
-            .find(|(k, e)| k.len() > 1 && k.first() == Some(&mm) && e.status.is_open());
-        let message = match open_same_mm {
-            Some((_, e)) => format!(
-                "`{name}({})` does not match the open {} at line {} (same mm, different range)",
+        // Another bracket of the same mm, or in the structure form another
+        // range variable, is open: the end names the wrong one.
+        let open_other = state.0.iter().find(|(k, e)| {
+            e.status.is_open()
+                && match (k.len(), args.len()) {
+                    (1, 1) => true,
+                    (1, _) | (_, 1) => false,
+                    _ => k.first() == Some(&mm),
+                }
+        });
+        let message = match open_other {
+            Some((k, e)) => format!(
+                "`{name}({})` does not match the open {} at line {} ({})",
                 args.join(", "),
                 e.start_text,
-                e.start_line
+                e.start_line,
+                if k.len() == 1 {
+                    "another range"
+                } else {
+                    "same mm, different range"
+                }
             ),
             None => format!(
                 "`{name}({})` without a matching start on this path",
