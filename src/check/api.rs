@@ -106,11 +106,14 @@ impl BracketApi {
             };
         }
         let init = range_init(header, rules);
+        // An init whose stores are not understood (a macro, another
+        // style) still exists: the recipe's positions stand for it.
+        let has_init = init.is_some() || defines(header, rules.range.init);
         BracketApi {
             calls: learned,
             learned_from: Some(header.rel.clone()),
             arity,
-            header_has_init: Some(init.is_some()),
+            header_has_init: Some(has_init),
             init: init.unwrap_or_else(|| RangeInit::fallback(rules)),
             callbacks_take_range,
         }
@@ -238,17 +241,31 @@ fn range_init(header: &Source, rules: &CheckRules) -> Option<RangeInit> {
         let Some(body) = def.child_by_field_name("body") else {
             continue;
         };
+        // `range->start = start;`, or `.start = start` in a compound
+        // literal stored through the pointer.
+        let param = |value: Node| names.iter().position(|n| *n == text(value, src).trim());
         let stored = |member: &str| -> Option<usize> {
-            descendants_of_kind(body, "assignment_expression")
+            let assigned = descendants_of_kind(body, "assignment_expression")
                 .into_iter()
                 .find_map(|a| {
                     let l = a.child_by_field_name("left")?;
-                    let r = a.child_by_field_name("right")?;
                     let lhs = squash_ws(&text(l, src));
                     (lhs == format!("{}->{member}", names[range]))
-                        .then(|| names.iter().position(|n| *n == text(r, src).trim()))
+                        .then(|| param(a.child_by_field_name("right")?))
                         .flatten()
-                })
+                });
+            assigned.or_else(|| {
+                descendants_of_kind(body, "initializer_pair")
+                    .into_iter()
+                    .find_map(|p| {
+                        let field = descendants_of_kind(p, "field_identifier")
+                            .into_iter()
+                            .next()?;
+                        (text(field, src) == member)
+                            .then(|| param(p.child_by_field_name("value")?))
+                            .flatten()
+                    })
+            })
         };
         let (Some(mm), Some(start), Some(end)) = (
             stored(rules.range.mm_member),
@@ -267,6 +284,20 @@ fn range_init(header: &Source, rules: &CheckRules) -> Option<RangeInit> {
         });
     }
     None
+}
+
+/// Whether `header` defines `name` as a function or a function-like
+/// macro.
+fn defines(header: &Source, name: &str) -> bool {
+    let src = &header.src;
+    let root = header.tree.root_node();
+    descendants_of_kind(root, "function_definition")
+        .into_iter()
+        .any(|d| function_name(d, src).is_some_and(|n| n == name))
+        || descendants_of_kind(root, "preproc_function_def")
+            .into_iter()
+            .filter_map(|d| d.child_by_field_name("name"))
+            .any(|n| text(n, src) == name)
 }
 
 fn squash_ws(s: &str) -> String {
@@ -466,6 +497,28 @@ mod tests {
         assert_eq!(api.arity.get("mmu_notifier_invalidate_range_end"), Some(&3));
         // The recipe's positions stand for the init it does not have.
         assert_eq!(api.init.name, rules.range.init);
+    }
+
+    #[test]
+    fn an_init_by_compound_literal_or_by_macro_is_an_init() {
+        let rules = crate::recipe::invalidate_page::check_rules();
+        let brackets = "static inline void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *r)\n\
+             { __mmu_notifier_invalidate_range_start(r); }\n\
+             static inline void mmu_notifier_invalidate_range_end(struct mmu_notifier_range *r)\n\
+             { __mmu_notifier_invalidate_range_end(r, false); }\n";
+        let literal = format!(
+            "{brackets}static inline void mmu_notifier_range_init(struct mmu_notifier_range *r,\n\
+             \tunsigned long end, unsigned long start, struct mm_struct *mm)\n\
+             {{ *r = (struct mmu_notifier_range){{ .mm = mm, .start = start, .end = end }}; }}\n"
+        );
+        let api = BracketApi::learn(&[source(rules.bracket_header, &literal)], &rules);
+        assert_eq!((api.init.mm, api.init.start, api.init.end), (3, 2, 1));
+        let mac = format!(
+            "{brackets}#define mmu_notifier_range_init(r, mm, s, e) frob_fill((r), (mm), (s), (e))\n"
+        );
+        let api = BracketApi::learn(&[source(rules.bracket_header, &mac)], &rules);
+        assert_eq!(api.header_has_init, Some(true));
+        assert_eq!(api.init, RangeInit::fallback(&rules));
     }
 
     #[test]
