@@ -870,7 +870,7 @@ impl<'a> Cx<'_, 'a, '_> {
             }
             match self.p.api.role(&name) {
                 Some(Role::Start { can_fail }) => {
-                    let key = bracket_key(&call_args(n, self.src()));
+                    let key = self.range_key(n, bracket_key(&call_args(n, self.src())));
                     let when = if can_fail { When::Zero } else { When::Always };
                     let origin = format!("{name}({})", call_args(n, self.src()).join(", "));
                     let what = format!("`{origin}`");
@@ -945,6 +945,23 @@ impl<'a> Cx<'_, 'a, '_> {
         );
     }
 
+    /// A range variable that is a local pointer only ever set to the
+    /// address of another (`r = &range`) is that other.
+    fn range_key(&self, call: Node, key: Key) -> Key {
+        let [var] = key.as_slice() else {
+            return key;
+        };
+        let Some(func) = crate::scan::kernel_c::enclosing_function(call) else {
+            return key;
+        };
+        match values_of(func, var, self.src()).as_slice() {
+            [only] if only.starts_with('&') => {
+                vec![BracketApi::range_variable(only).to_string()]
+            }
+            _ => key,
+        }
+    }
+
     /// What names the result of `call` in later conditions: the variable
     /// it is assigned to (`ret = f(...)`, `int ret = f(...)`, also inside
     /// `!(...)` or a macro's argument), else the call itself.
@@ -975,7 +992,7 @@ impl<'a> Cx<'_, 'a, '_> {
 
     fn end(&mut self, call: Node, name: &str, state: &mut State) {
         let args = call_args(call, self.src());
-        let key = bracket_key(&args);
+        let key = self.range_key(call, bracket_key(&args));
         match state.0.get_mut(&key) {
             Some(e) if e.status.is_open() => {
                 let failed = match &e.status {
@@ -1054,7 +1071,7 @@ impl<'a> Cx<'_, 'a, '_> {
                 .iter()
                 .map(|k| substitute(k, &summary.params, &args))
                 .collect::<Option<Vec<String>>>()
-                .map(|k| bracket_key(&k))
+                .map(|k| self.range_key(call, bracket_key(&k)))
             else {
                 continue; // a NULL the bracket would dereference: none
             };

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Correct uses of the structure form: error paths that reach the end, a
- * bracket opened only for a copy-on-write mapping, a range used through a
- * pointer to it, a helper that opens the caller's range,
+ * bracket opened only for a copy-on-write mapping, a range started through
+ * a pointer to it and ended by its name, a helper that opens the caller's range,
  * huge ranges masked to their size, an invalidate_range() inside the
  * bracket, and accessed-bit tests outside it or of another mm.
  */
@@ -55,7 +55,7 @@ void frob_wipe_one(struct vm_area_struct *vma, unsigned long address)
 	pte = frob_pte(vma, address);
 	ptep_clear_flush(vma, address, pte);
 	mmu_notifier_invalidate_range(vma->vm_mm, address, address + PAGE_SIZE);
-	mmu_notifier_invalidate_range_end(r);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 /* Opens the bracket of the caller's range: the caller ends it. */
