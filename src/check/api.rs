@@ -13,10 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use super::Source;
-use crate::recipe::CheckRules;
 use tree_sitter::Node;
 
+use super::Source;
+use crate::recipe::CheckRules;
 use crate::scan::kernel_c::{callee_name, calls_in, descendants_of_kind, function_name, text};
 
 /// What a bracket call does.
@@ -126,7 +126,8 @@ impl BracketApi {
         loop {
             let before = a;
             a = a.trim_start_matches('&').trim();
-            if a.starts_with('(') && a.ends_with(')') {
+            // `(range)`, not `(a) + (b)`.
+            if a.starts_with('(') && a.ends_with(')') && !a[1..a.len() - 1].contains(['(', ')']) {
                 a = a[1..a.len() - 1].trim();
             }
             if a == before {
@@ -527,5 +528,6 @@ mod tests {
         assert_eq!(BracketApi::range_variable("&(range)"), "range");
         assert_eq!(BracketApi::range_variable("r"), "r");
         assert_eq!(BracketApi::range_variable("&p->range"), "p->range");
+        assert_eq!(BracketApi::range_variable("(a)+(b)"), "(a)+(b)");
     }
 }

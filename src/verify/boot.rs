@@ -110,11 +110,16 @@ pub struct BootReport {
     pub console: String,
 }
 
-/// Returns `true` when the tree's `include/linux/mmu_notifier.h` still
-/// declares the `invalidate_page` member.
+/// Returns `true` when the tree's notifier header (the recipe's
+/// `include/linux/mmu_notifier.h`) still declares the member the
+/// invalidate-page recipe removes (`->invalidate_page`).
 pub fn tree_has_invalidate_page(tree: &Path) -> bool {
-    fs::read_to_string(tree.join("include/linux/mmu_notifier.h"))
-        .map(|h| h.contains("(*invalidate_page)"))
+    let recipe = crate::recipe::invalidate_page::recipe();
+    fs::read_to_string(tree.join(recipe.check.bracket_header))
+        .map(|h| {
+            let h = crate::check::api::strip_c_comments(&h);
+            crate::check::api::member_declaration(&h, recipe.ops_member).is_some()
+        })
         .unwrap_or(false)
 }
 
@@ -628,6 +633,17 @@ mod tests {
                  \t\tstruct mm_struct *mm, unsigned long start, unsigned long end);\n\
                  };\n";
         assert!(!shape(h).range_struct);
+    }
+
+    #[test]
+    fn the_page_member_is_seen_in_the_old_header_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let inc = dir.path().join("include/linux");
+        fs::create_dir_all(&inc).unwrap();
+        fs::write(inc.join("mmu_notifier.h"), OLD_HEADER).unwrap();
+        assert!(tree_has_invalidate_page(dir.path()));
+        fs::write(inc.join("mmu_notifier.h"), RANGE_HEADER).unwrap();
+        assert!(!tree_has_invalidate_page(dir.path()));
     }
 
     #[test]
