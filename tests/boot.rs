@@ -447,10 +447,9 @@ fn the_workflow_matrix_jobs_pass(clone: &Path, base: &str, tip: &str, commits: u
 /// so a wrong detection or a wrong `#ifdef` fails here.
 #[test]
 fn the_auditor_compiles_against_both_shapes_of_the_notifier_header() {
-    use kseries::verify::boot::{AUDIT_C, range_callback_shape};
+    use kseries::verify::boot::{AUDIT_C, auditor_cflags};
     let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit");
-    let rules = kseries::recipe::invalidate_page::check_rules();
-    let compile = |shape_dir: &str, flags: &[&str]| -> (bool, String) {
+    let compile = |shape_dir: &str, flags: &[String]| -> (bool, String) {
         let dir = tempfile::tempdir().unwrap();
         let linux = dir.path().join("linux");
         std::fs::create_dir_all(&linux).unwrap();
@@ -491,13 +490,22 @@ fn the_auditor_compiles_against_both_shapes_of_the_notifier_header() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let flags_of = |shape_dir: &str| -> Vec<&'static str> {
-        let header = std::fs::read_to_string(stubs.join(shape_dir).join("mmu_notifier.h")).unwrap();
-        let mut f = range_callback_shape(&header, &rules).cflags();
-        if header.contains("(*invalidate_page)") {
-            f.push("-DHAVE_INVALIDATE_PAGE");
-        }
-        f
+    // The flags verify's build_auditor uses, read from a tree with that
+    // header.
+    let flags_of = |shape_dir: &str| -> Vec<String> {
+        let tree = tempfile::tempdir().unwrap();
+        let inc = tree.path().join("include/linux");
+        std::fs::create_dir_all(&inc).unwrap();
+        std::fs::copy(
+            stubs.join(shape_dir).join("mmu_notifier.h"),
+            inc.join("mmu_notifier.h"),
+        )
+        .unwrap();
+        auditor_cflags(tree.path())
+            .2
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     };
     let old = flags_of("old");
     let range = flags_of("range");
@@ -511,12 +519,13 @@ fn the_auditor_compiles_against_both_shapes_of_the_notifier_header() {
         );
     }
     // The other shape's callbacks do not fit: the test can tell.
-    let (ok, _) = compile("range", &["-DHAVE_INVALIDATE_PAGE"]);
+    let (ok, _) = compile("range", &old);
     assert!(
         !ok,
         "old callbacks must not compile against the range header"
     );
-    let (ok, _) = compile("old", &["-DHAVE_NOTIFIER_RANGE", "-DHAVE_INVALIDATE_PAGE"]);
+    let both: Vec<String> = range.iter().chain(&old).cloned().collect();
+    let (ok, _) = compile("old", &both);
     assert!(
         !ok,
         "range callbacks must not compile against the old header"

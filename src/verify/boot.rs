@@ -177,6 +177,20 @@ pub fn range_callback_shape(header: &str, rules: &crate::recipe::CheckRules) -> 
     shape
 }
 
+/// What the auditor is built with for `tree` (read from its header now:
+/// each verify step calls this on its own checkout): whether it hooks
+/// `->invalidate_page`, the shape of its range callbacks, and the `-D`
+/// flags that say both.
+pub fn auditor_cflags(tree: &Path) -> (bool, RangeCallbackShape, String) {
+    let invalidate_page = tree_has_invalidate_page(tree);
+    let range_callbacks = tree_range_callback_shape(tree);
+    let mut flags = range_callbacks.cflags();
+    if invalidate_page {
+        flags.push("-DHAVE_INVALIDATE_PAGE");
+    }
+    (invalidate_page, range_callbacks, flags.join(" "))
+}
+
 /// The shape of the range callbacks declared by `tree`'s notifier header
 /// (the default, old shape when it has none).
 pub fn tree_range_callback_shape(tree: &Path) -> RangeCallbackShape {
@@ -341,13 +355,7 @@ pub fn build_auditor(
             fs::write(&p, text).map_err(|e| VerifyError::io(&p, e))?;
         }
     }
-    let invalidate_page = tree_has_invalidate_page(tree);
-    let range_callbacks = tree_range_callback_shape(tree);
-    let mut flags = range_callbacks.cflags();
-    if invalidate_page {
-        flags.push("-DHAVE_INVALIDATE_PAGE");
-    }
-    let flags = flags.join(" ");
+    let (invalidate_page, range_callbacks, flags) = auditor_cflags(tree);
     let ko = module_dir.join("kseries_audit.ko");
     let _ = fs::remove_file(&ko);
     let make = Make {
@@ -633,6 +641,21 @@ mod tests {
                  \t\tstruct mm_struct *mm, unsigned long start, unsigned long end);\n\
                  };\n";
         assert!(!shape(h).range_struct);
+    }
+
+    #[test]
+    fn the_flags_follow_the_tree_as_it_changes() {
+        // One checkout, as a verify step updates it: the flags are read
+        // again each time.
+        let dir = tempfile::tempdir().unwrap();
+        let inc = dir.path().join("include/linux");
+        fs::create_dir_all(&inc).unwrap();
+        fs::write(inc.join("mmu_notifier.h"), OLD_HEADER).unwrap();
+        assert_eq!(auditor_cflags(dir.path()).2, "-DHAVE_INVALIDATE_PAGE");
+        fs::write(inc.join("mmu_notifier.h"), RANGE_HEADER).unwrap();
+        let (page, shape, flags) = auditor_cflags(dir.path());
+        assert!(!page && shape.range_struct);
+        assert_eq!(flags, "-DHAVE_NOTIFIER_RANGE");
     }
 
     #[test]
