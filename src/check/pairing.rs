@@ -744,12 +744,18 @@ impl<'a> Cx<'_, 'a, '_> {
             None => Some(else_in),
         };
         // `if (!flag) { flag = x; start }`: the bracket is open when the
-        // flag is set.
+        // flag is set.  A range's own member is set by its init
+        // (`if (!range.start) { init(&range, ...); start(&range); }`).
         let then_lits = then_lits.map(|l| match (l.as_slice(), consequence) {
-            ([one], Some(c)) if !one.truthy && assigns(c, &one.text, self.src()) => vec![Lit {
-                truthy: true,
-                ..one.clone()
-            }],
+            ([one], Some(c))
+                if !one.truthy
+                    && (assigns(c, &one.text, self.src()) || self.init_sets(c, &one.text)) =>
+            {
+                vec![Lit {
+                    truthy: true,
+                    ..one.clone()
+                }]
+            }
             _ => l,
         });
         merge_if(&before, then_flow, else_flow, then_lits, else_lits)
@@ -943,6 +949,27 @@ impl<'a> Cx<'_, 'a, '_> {
                 implied: None,
             },
         );
+    }
+
+    /// Whether `block` calls the range init on a range whose member
+    /// `member_text` is (`range.start`, `r->start`).
+    fn init_sets(&self, block: Node, member_text: &str) -> bool {
+        let init = &self.p.api.init;
+        let members = [
+            self.rules().range.mm_member,
+            self.rules().range.start_member,
+            self.rules().range.end_member,
+        ];
+        crate::scan::kernel_c::calls_in(block)
+            .into_iter()
+            .filter(|c| callee_name(*c, self.src()).is_some_and(|n| n == init.name))
+            .filter_map(|c| call_args(c, self.src()).get(init.range).map(|a| squash(a)))
+            .any(|arg| {
+                let var = BracketApi::range_variable(&arg);
+                members.iter().any(|m| {
+                    member_text == format!("{var}.{m}") || member_text == format!("{var}->{m}")
+                })
+            })
     }
 
     /// A range variable that is a local pointer only ever set to the

@@ -120,3 +120,23 @@ int frob_age_then_zap(struct vm_area_struct *vma, struct mm_struct *other,
 	mmu_notifier_invalidate_range_end(&range);
 	return young;
 }
+
+/* The bracket opens lazily, at the first populated entry of the walk. */
+void frob_protect_range(struct vm_area_struct *vma, unsigned long addr,
+			unsigned long end)
+{
+	struct mmu_notifier_range range;
+
+	range.start = 0;
+	for (; addr < end; addr += PMD_SIZE) {
+		if (frob_pmd_none(vma, addr))
+			continue;
+		if (!range.start) {
+			mmu_notifier_range_init(&range, vma->vm_mm, addr, end);
+			mmu_notifier_invalidate_range_start(&range);
+		}
+		frob_protect_pmd(vma, addr);
+	}
+	if (range.start)
+		mmu_notifier_invalidate_range_end(&range);
+}
