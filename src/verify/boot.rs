@@ -168,6 +168,7 @@ pub fn range_callback_shape(header: &str, rules: &crate::recipe::CheckRules) -> 
         let Some((ret, params)) = member_declaration(&header, member) else {
             continue;
         };
+        let params = params.split_whitespace().collect::<Vec<_>>().join(" ");
         shape.range_struct |= params.contains(&tag);
         if i == 0 {
             shape.start_returns_int = ret.split_whitespace().any(|w| w == "int");
