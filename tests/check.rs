@@ -506,6 +506,9 @@ fn the_structure_form_is_checked_like_the_old_one() {
             "drivers/frob/half_mn.c:9 E6 error",
             "drivers/frob/half_mn.c:30 E6 error",
             "drivers/frob/half_mn.c:32 E6 error",
+            // The ops in one file, a range_end callback of the old form
+            // defined in another: reported at the ops entry.
+            "drivers/frob/split_ops.c:15 E6 error",
             // goto out past the end; an early return; the end of another
             // range than the one started (both reported); a helper's
             // caller that returns with the helper's bracket open.
@@ -534,6 +537,9 @@ fn the_structure_form_is_checked_like_the_old_one() {
             .unwrap()
     };
     assert!(message("drivers/frob/half_mn.c", 9).contains("half-converted"));
+    assert!(
+        message("drivers/frob/split_ops.c", 15).contains("defined at drivers/frob/split_cb.c:12")
+    );
     assert!(message("drivers/frob/half_mn.c", 30).contains("mmu_notifier_range_init()"));
     assert!(message("mm/pairing_bugs.c", 48).contains(
         "`mmu_notifier_invalidate_range_end(&second)` does not match the open \

@@ -13,19 +13,17 @@
 //!
 //! [`api`]: super::api
 
+use tree_sitter::Node;
+
 use super::api::{BracketApi, parameter_list};
-use super::index::FileIndex;
+use super::index::{FileIndex, definition_at};
 use super::sleep::ops_entries;
-use super::{Diagnostic, Severity, Source, diag};
+use super::{Ctx, Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
 use crate::scan::kernel_c::{call_args, text};
 
-pub fn check(
-    file: &Source,
-    idx: &FileIndex,
-    rules: &CheckRules,
-    api: &BracketApi,
-) -> Vec<Diagnostic> {
+pub fn check(file: &Source, idx: &FileIndex, ctx: &Ctx) -> Vec<Diagnostic> {
+    let (rules, api) = (&ctx.recipe.check, &ctx.api);
     let Some(header) = api.learned_from.as_deref() else {
         return Vec::new();
     };
@@ -34,7 +32,7 @@ pub fn check(
     }
     let mut out = Vec::new();
     calls(file, idx, rules, api, header, &mut out);
-    callbacks(file, idx, rules, api, header, &mut out);
+    callbacks(file, idx, ctx, header, &mut out);
     out
 }
 
@@ -92,24 +90,32 @@ fn calls(
 
 /// Range callbacks of an ops initializer whose parameters are of the
 /// other generation than the header's ops members.
-fn callbacks(
-    file: &Source,
-    idx: &FileIndex,
-    rules: &CheckRules,
-    api: &BracketApi,
-    header: &str,
-    out: &mut Vec<Diagnostic>,
-) {
-    let Some(wanted) = api.callbacks_take_range else {
+fn callbacks(file: &Source, idx: &FileIndex, ctx: &Ctx, header: &str, out: &mut Vec<Diagnostic>) {
+    let rules = &ctx.recipe.check;
+    let Some(wanted) = ctx.api.callbacks_take_range else {
         return;
     };
-    let src = &file.src;
     let tag = format!("struct {}", rules.range.tag);
-    for (member, _, callback) in ops_entries(file, rules.range.ops_struct, rules.range.callbacks) {
-        let Some(func) = idx.functions.get(&callback) else {
-            continue;
+    for (member, entry, callback) in
+        ops_entries(file, rules.range.ops_struct, rules.range.callbacks)
+    {
+        // Reported at the definition when it is in this file, else at the
+        // entry, naming where the definition is.
+        let (params, at, elsewhere) = match idx.functions.get(&callback) {
+            Some(func) => (parameters_of(file, *func), *func, String::new()),
+            None => {
+                let Some((source, func)) = definition_elsewhere(ctx, &callback) else {
+                    continue;
+                };
+                let line = func.start_position().row + 1;
+                (
+                    parameters_of(source, func),
+                    entry,
+                    format!(" (defined at {}:{line})", source.rel),
+                )
+            }
         };
-        let Some(params) = parameter_list(*func).map(|p| text(p, src)) else {
+        let Some(params) = params else {
             continue;
         };
         let takes_range = params
@@ -130,15 +136,29 @@ fn callbacks(
         };
         out.push(diag(
             file,
-            *func,
+            at,
             "E6",
             Severity::Error,
             format!(
-                "half-converted tree: `{callback}()`, the `.{member}` of `struct {}`, takes \
-                 {has} but {header} declares `->{member}` with {declared}: convert the \
+                "half-converted tree: `{callback}()`{elsewhere}, the `.{member}` of `struct {}`, \
+                 takes {has} but {header} declares `->{member}` with {declared}: convert the \
                  callback with the header",
                 rules.range.ops_struct
             ),
         ));
     }
+}
+
+/// The parameter list's text of a function definition in `source`.
+fn parameters_of(source: &Source, func: Node) -> Option<String> {
+    parameter_list(func).map(|p| text(p, &source.src).into_owned())
+}
+
+/// The (first) definition of the non-static function `name` in the other
+/// checked files.
+fn definition_elsewhere<'c>(ctx: &'c Ctx, name: &str) -> Option<(&'c Source, Node<'c>)> {
+    ctx.functions.get(name)?.iter().find_map(|(i, start, end)| {
+        let source = &ctx.sources[*i];
+        Some((source, definition_at(source, *start, *end)?))
+    })
 }

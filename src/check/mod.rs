@@ -299,7 +299,7 @@ fn check_file(file: &Source, ctx: &Ctx) -> Vec<Diagnostic> {
     out.extend(page_count::check(file, &idx, rules, &ctx.api));
     out.extend(align::check(file, &idx, rules, &ctx.api));
     out.extend(sleep::check(file, &idx, ctx));
-    out.extend(generation::check(file, &idx, rules, &ctx.api));
+    out.extend(generation::check(file, &idx, ctx));
     out
 }
 
