@@ -440,3 +440,94 @@ fn the_workflow_matrix_jobs_pass(clone: &Path, base: &str, tip: &str, commits: u
             .contains("arm64")
     );
 }
+
+/// The auditor's source against stub headers of both shapes (gcc
+/// `-fsyntax-only`, no kernel needed): with the flags kseries chooses from
+/// each header it compiles, and with the other shape's flags it does not,
+/// so a wrong detection or a wrong `#ifdef` fails here.
+#[test]
+fn the_auditor_compiles_against_both_shapes_of_the_notifier_header() {
+    use kseries::verify::boot::{AUDIT_C, auditor_cflags};
+    let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit");
+    let compile = |shape_dir: &str, flags: &[String]| -> (bool, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let linux = dir.path().join("linux");
+        std::fs::create_dir_all(&linux).unwrap();
+        for h in [
+            "module",
+            "kernel",
+            "init",
+            "mm",
+            "proc_fs",
+            "sched",
+            "spinlock",
+            "kallsyms",
+            "stacktrace",
+            "uaccess",
+        ] {
+            std::fs::write(linux.join(format!("{h}.h")), "").unwrap();
+        }
+        std::fs::copy(
+            stubs.join(shape_dir).join("mmu_notifier.h"),
+            linux.join("mmu_notifier.h"),
+        )
+        .unwrap();
+        let c = dir.path().join("kseries_audit.c");
+        std::fs::write(&c, AUDIT_C).unwrap();
+        let out = std::process::Command::new("gcc")
+            .args(["-fsyntax-only", "-std=gnu11", "-Werror"])
+            .arg("-Werror=incompatible-pointer-types")
+            .arg("-include")
+            .arg(stubs.join("kstub.h"))
+            .arg("-I")
+            .arg(dir.path())
+            .args(flags)
+            .arg(&c)
+            .output()
+            .expect("gcc runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The flags verify's build_auditor uses, read from a tree with that
+    // header.
+    let flags_of = |shape_dir: &str| -> Vec<String> {
+        let tree = tempfile::tempdir().unwrap();
+        let inc = tree.path().join("include/linux");
+        std::fs::create_dir_all(&inc).unwrap();
+        std::fs::copy(
+            stubs.join(shape_dir).join("mmu_notifier.h"),
+            inc.join("mmu_notifier.h"),
+        )
+        .unwrap();
+        auditor_cflags(tree.path())
+            .2
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let old = flags_of("old");
+    let range = flags_of("range");
+    assert_eq!(range, ["-DHAVE_NOTIFIER_RANGE"]);
+    assert_eq!(old, ["-DHAVE_INVALIDATE_PAGE"]);
+    for (shape, flags) in [("old", &old), ("range", &range)] {
+        let (ok, err) = compile(shape, flags);
+        assert!(
+            ok,
+            "auditor against the {shape} header with {flags:?}:\n{err}"
+        );
+    }
+    // The other shape's callbacks do not fit: the test can tell.
+    let (ok, _) = compile("range", &old);
+    assert!(
+        !ok,
+        "old callbacks must not compile against the range header"
+    );
+    let both: Vec<String> = range.iter().chain(&old).cloned().collect();
+    let (ok, _) = compile("old", &both);
+    assert!(
+        !ok,
+        "range callbacks must not compile against the old header"
+    );
+}

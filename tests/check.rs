@@ -244,7 +244,10 @@ fn sarif_has_the_shape_code_scanning_reads() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(rules, ["E1", "E2", "E3", "E4", "E5", "W1", "W2", "N1"]);
+    assert_eq!(
+        rules,
+        ["E1", "E2", "E3", "E4", "E5", "E6", "W1", "W2", "N1"]
+    );
     let results = run0["results"].as_array().unwrap();
     assert_eq!(results.len(), 26);
     let e3 = results.iter().find(|r| r["ruleId"] == "E3").unwrap();
@@ -262,7 +265,7 @@ fn sarif_has_the_shape_code_scanning_reads() {
     let w1 = results.iter().find(|r| r["ruleId"] == "W1").unwrap();
     assert_eq!(w1["level"], "warning");
     // ruleIndex points at the rule in the driver's list.
-    assert_eq!(w1["ruleIndex"], 5);
+    assert_eq!(w1["ruleIndex"], 6);
 }
 
 #[test]
@@ -483,4 +486,123 @@ fn pristine_4_12() {
         rest.into_iter().cloned().collect::<Vec<_>>(),
         sorted(&["mm/memory.c:250 E3 note"])
     );
+}
+
+/// The structure form of the bracket API (Linux 4.20's
+/// `struct mmu_notifier_range`), learned from the tree's own header:
+/// brackets pair by their range variable, the bounds of a range are those
+/// of its init, E2-E5 and W2 hold as in the old form, and a tree half way
+/// between the two generations says so (E6).
+#[test]
+fn the_structure_form_is_checked_like_the_old_one() {
+    let (code, report) = json(&fixtures("range"));
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&report),
+        sorted(&[
+            // E6: a range_start callback with (mm, start, end) in an ops
+            // whose header takes the range, and a start and an end still
+            // passed the bounds.
+            "drivers/frob/half_mn.c:9 E6 error",
+            "drivers/frob/half_mn.c:30 E6 error",
+            "drivers/frob/half_mn.c:32 E6 error",
+            // The ops in one file, a range_end callback of the old form
+            // defined in another: reported at the ops entry.
+            "drivers/frob/split_ops.c:15 E6 error",
+            // goto out past the end; an early return; the end of another
+            // range than the one started (both reported); a helper's
+            // caller that returns with the helper's bracket open.
+            "mm/pairing_bugs.c:20 E2 error",
+            "mm/pairing_bugs.c:34 E2 error",
+            "mm/pairing_bugs.c:46 E2 error",
+            "mm/pairing_bugs.c:48 E2 error",
+            "mm/pairing_bugs.c:66 E2 error",
+            // A lone invalidate_range() through rwc.rmap_one; HPAGE_PMD_NR
+            // as the end given to the init; an HPAGE_PMD_SIZE range from an
+            // unproven address given to the init; an accessed-bit test in
+            // the bracket of the range's mm.
+            "mm/rules_bugs.c:19 E3 error",
+            "mm/rules_bugs.c:38 E4 error",
+            "mm/rules_bugs.c:48 E5 error",
+            "mm/rules_bugs.c:63 W2 warning",
+        ])
+    );
+    let message = |file: &str, line: u64| -> String {
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["file"] == file && d["line"] == line)
+            .map(|d| d["message"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert!(message("drivers/frob/half_mn.c", 9).contains("half-converted"));
+    assert!(
+        message("drivers/frob/split_ops.c", 15).contains("defined at drivers/frob/split_cb.c:12")
+    );
+    assert!(message("drivers/frob/half_mn.c", 30).contains("mmu_notifier_range_init()"));
+    assert!(message("mm/pairing_bugs.c", 48).contains(
+        "`mmu_notifier_invalidate_range_end(&second)` does not match the open \
+         `mmu_notifier_invalidate_range_start(&first)` at line 46 (another range)"
+    ));
+    assert!(message("mm/rules_bugs.c", 38).contains("HPAGE_PMD_NR"));
+}
+
+/// The reverse half: code of the structure form in a tree whose header
+/// still has `(mm, start, end)` brackets and no init.
+#[test]
+fn structure_form_code_under_an_old_header_is_half_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let inc = dir.path().join("include/linux");
+    std::fs::create_dir_all(&inc).unwrap();
+    std::fs::create_dir_all(dir.path().join("mm")).unwrap();
+    std::fs::write(
+        inc.join("mmu_notifier.h"),
+        "struct mmu_notifier_ops {\n\
+         \tvoid (*invalidate_range_start)(struct mmu_notifier *mn,\n\
+         \t\tstruct mm_struct *mm, unsigned long start, unsigned long end);\n\
+         \tvoid (*invalidate_range_end)(struct mmu_notifier *mn,\n\
+         \t\tstruct mm_struct *mm, unsigned long start, unsigned long end);\n\
+         };\n\
+         static inline void mmu_notifier_invalidate_range_start(struct mm_struct *mm,\n\
+         \t\tunsigned long start, unsigned long end)\n\
+         { __mmu_notifier_invalidate_range_start(mm, start, end); }\n\
+         static inline void mmu_notifier_invalidate_range_end(struct mm_struct *mm,\n\
+         \t\tunsigned long start, unsigned long end)\n\
+         { __mmu_notifier_invalidate_range_end(mm, start, end); }\n",
+    )
+    .unwrap();
+    let range = fixtures("range");
+    std::fs::copy(range.join("mm/clean.c"), dir.path().join("mm/clean.c")).unwrap();
+    std::fs::create_dir_all(dir.path().join("drivers")).unwrap();
+    std::fs::copy(
+        range.join("drivers/frob/frob_mn.c"),
+        dir.path().join("drivers/frob_mn.c"),
+    )
+    .unwrap();
+    let (code, report) = json(dir.path());
+    assert_eq!(code, 1);
+    let e6: Vec<String> = findings(&report)
+        .into_iter()
+        .filter(|f| f.contains(" E6 "))
+        .collect();
+    let src = std::fs::read_to_string(range.join("mm/clean.c")).unwrap();
+    // Every start, end and init call of mm/clean.c, found by reading it.
+    let mut expected: Vec<String> = src
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start();
+            l.starts_with("mmu_notifier_invalidate_range_start(")
+                || l.starts_with("mmu_notifier_invalidate_range_end(")
+                || l.starts_with("mmu_notifier_range_init(")
+        })
+        .map(|(i, _)| format!("mm/clean.c:{} E6 error", i + 1))
+        .collect();
+    // Both callbacks of the driver take the range the header lacks.
+    expected.push("drivers/frob_mn.c:8 E6 error".into());
+    expected.push("drivers/frob_mn.c:15 E6 error".into());
+    expected.sort();
+    assert!(expected.len() > 10, "{expected:?}");
+    assert_eq!(e6, expected);
 }

@@ -15,7 +15,8 @@
 //! compound_order(page)))` is a compound-page range from `start` (that
 //! same bug), and `max(vma->vm_start, haddr)` starts aligned when
 //! `haddr` does.  Every bracket call of the tree's API is checked, and
-//! the atomic `invalidate_range` too.  Anything not proven
+//! the atomic `invalidate_range` too; in the structure form, the init that
+//! fills the range with its bounds.  Anything not proven
 //! is an error (a parameter of a non-static function too: assert it, as
 //! mm/khugepaged.c does); only a chain too long to follow is a note.
 
@@ -49,11 +50,20 @@ pub fn check(
 ) -> Vec<Diagnostic> {
     let src = &file.src;
     let mut out = Vec::new();
-    let names: Vec<&str> = api
+    // Bracket calls take (mm, start, end); the init of a range structure
+    // takes its bounds where the tree's header says.
+    let names: Vec<(&str, usize, usize, usize)> = api
         .names()
         .chain(std::iter::once(rules.range_only))
+        .map(|n| (n, 3, 1, 2))
+        .chain(std::iter::once((
+            api.init.name.as_str(),
+            0,
+            api.init.start,
+            api.init.end,
+        )))
         .collect();
-    for name in names {
+    for (name, count, start_at, end_at) in names {
         for (call, func) in idx.callers(name) {
             let Some(func) = func else { continue };
             let Some(args) = call.child_by_field_name("arguments") else {
@@ -64,7 +74,10 @@ pub fn check(
                 .named_children(&mut c)
                 .filter(|n| n.kind() != "comment")
                 .collect();
-            let [_, start, end] = a.as_slice() else {
+            if count != 0 && a.len() != count {
+                continue;
+            }
+            let (Some(start), Some(end)) = (a.get(start_at), a.get(end_at)) else {
                 continue;
             };
             let cx = Cx { file, idx, rules };

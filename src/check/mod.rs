@@ -11,6 +11,8 @@
 //!   ([`range_only`]);
 //! - E4: a page count used as a byte length ([`page_count`]);
 //! - E5: a huge-page range whose start is not aligned ([`align`]);
+//! - E6: a half-converted tree: a call or callback of the other generation
+//!   of the bracket API than the tree's header ([`generation`]);
 //! - W1: a callback that runs under the page-table lock and can sleep
 //!   ([`sleep`]);
 //! - W2: an accessed-bit test through the notifiers inside an open bracket
@@ -24,6 +26,7 @@
 
 mod align;
 pub(crate) mod api;
+mod generation;
 mod index;
 mod page_count;
 mod pairing;
@@ -66,20 +69,24 @@ impl Severity {
 pub const RULES: &[(&str, &str)] = &[
     (
         "E1",
-        "use of the removed mmu_notifier_invalidate_page API (call, ops entry, arch hook)",
+        "use of the recipe's removed API (call, ops entry, arch hook)",
     ),
     (
         "E2",
-        "mmu_notifier_invalidate_range_start without a matching _end on some path (or an end without a start)",
+        "an invalidation bracket's start without its end on some path (or an end without a start)",
     ),
     (
         "E3",
-        "mmu_notifier_invalidate_range used in place of the range_start/range_end bracket",
+        "the atomic range invalidation used in place of the start/end bracket",
     ),
     ("E4", "a page count used as a byte length or address offset"),
     (
         "E5",
         "a huge-page range whose start is not aligned to its size",
+    ),
+    (
+        "E6",
+        "a half-converted tree: a bracket call, range init or ops range callback of the other generation than the tree's notifier header (bounds or range structure)",
     ),
     (
         "W1",
@@ -197,7 +204,7 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
         || walk::walk(root, recipe.check.needles),
     );
     let scanned = scanned?;
-    let mut diagnostics = e1(&scanned);
+    let mut diagnostics = e1(&scanned, recipe);
     let walked = walked?;
     let mut undecided = undecided_uses(root, &scanned, recipe);
     undecided.extend(walked.too_large.iter().map(|rel| too_large(rel)));
@@ -289,9 +296,10 @@ fn check_file(file: &Source, ctx: &Ctx) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     out.extend(pairing::check(file, &idx, rules, &ctx.api, &ctx.summaries));
     out.extend(range_only::check(file, &idx, rules, &ctx.api));
-    out.extend(page_count::check(file, &idx, rules));
+    out.extend(page_count::check(file, &idx, rules, &ctx.api));
     out.extend(align::check(file, &idx, rules, &ctx.api));
     out.extend(sleep::check(file, &idx, ctx));
+    out.extend(generation::check(file, &idx, ctx));
     out
 }
 
@@ -300,7 +308,9 @@ fn check_file(file: &Source, ctx: &Ctx) -> Vec<Diagnostic> {
 /// converted.  The API's own definition is the API, not a use of it: it is
 /// reported as a note, so that a tree that still carries the dead API after
 /// its last user is gone does not fail, but a reviewer sees it.
-fn e1(scanned: &crate::scan::ScanReport) -> Vec<Diagnostic> {
+fn e1(scanned: &crate::scan::ScanReport, recipe: &Recipe) -> Vec<Diagnostic> {
+    let (start, end) = (recipe.check.range_start, recipe.check.range_end);
+    let (member, ops) = (recipe.ops_member, recipe.ops_struct);
     scanned
         .sites
         .iter()
@@ -309,13 +319,13 @@ fn e1(scanned: &crate::scan::ScanReport) -> Vec<Diagnostic> {
                 Detail::Call { callee, .. } => (
                     Severity::Error,
                     format!(
-                        "call of the removed `{callee}()`: bracket the change with invalidate_range_start/end"
+                        "call of the removed `{callee}()`: bracket the change with `{start}()`/`{end}()`"
                     ),
                 ),
                 Detail::OpsEntry { callback, .. } => (
                     Severity::Error,
                     format!(
-                        "`.invalidate_page = {callback}` in struct mmu_notifier_ops: the callback is never called once the API is gone"
+                        "`.{member} = {callback}` in struct {ops}: the callback is never called once the API is gone"
                     ),
                 ),
                 Detail::ArchHook { name, role, .. } => (
@@ -512,6 +522,28 @@ mod tests {
                    #endif\n\
                    }\n";
         assert_eq!(codes(src), vec![("E2".to_string(), 3)]);
+    }
+
+    #[test]
+    fn without_a_header_the_structure_form_pairs_by_its_range() {
+        // A single file (a rewrite linting its own output): the recipe's
+        // init positions give the bounds; the range variable pairs.
+        let src = "void f(struct vm_area_struct *vma, unsigned long a)\n\
+                   {\n\
+                   \tstruct mmu_notifier_range range, *r = &range;\n\
+                   \tmmu_notifier_range_init(&range, vma->vm_mm, a, a + HPAGE_PMD_NR);\n\
+                   \tmmu_notifier_invalidate_range_start(&range);\n\
+                   \tg(vma);\n\
+                   \tmmu_notifier_invalidate_range_end(&(range));\n\
+                   \tmmu_notifier_invalidate_range_start(r);\n\
+                   \tif (h(vma))\n\
+                   \t\treturn;\n\
+                   \tmmu_notifier_invalidate_range_end(r);\n\
+                   }\n";
+        assert_eq!(
+            codes(src),
+            vec![("E4".to_string(), 4), ("E2".to_string(), 10)]
+        );
     }
 
     #[test]

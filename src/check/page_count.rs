@@ -11,6 +11,7 @@
 
 use tree_sitter::Node;
 
+use super::api::BracketApi;
 use super::index::FileIndex;
 use super::{Diagnostic, Severity, Source, diag};
 use crate::recipe::CheckRules;
@@ -19,7 +20,12 @@ use crate::scan::kernel_c::{
     operator, parent_through_parens_casts, strip_parens_casts, text,
 };
 
-pub fn check(file: &Source, _idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnostic> {
+pub fn check(
+    file: &Source,
+    _idx: &FileIndex,
+    rules: &CheckRules,
+    api: &BracketApi,
+) -> Vec<Diagnostic> {
     let src = &file.src;
     let root = file.tree.root_node();
     let mut counts: Vec<Node> = Vec::new();
@@ -42,7 +48,7 @@ pub fn check(file: &Source, _idx: &FileIndex, rules: &CheckRules) -> Vec<Diagnos
     counts
         .into_iter()
         .filter_map(|count| {
-            let flow = misused(count, src, rules)?;
+            let flow = misused(count, src, rules, api)?;
             let what = text(count, src);
             Some(diag(
                 file,
@@ -91,9 +97,9 @@ fn is_one(lit: &str) -> bool {
 }
 
 /// How a page count flows into a byte quantity, if it does.
-fn misused(count: Node, src: &[u8], rules: &CheckRules) -> Option<String> {
+fn misused(count: Node, src: &[u8], rules: &CheckRules, api: &BracketApi) -> Option<String> {
     let (parent, child) = parent_through_parens_casts(count)?;
-    if let Some(how) = notifier_range_arg(child, src, rules) {
+    if let Some(how) = notifier_range_arg(child, src, rules, api) {
         return Some(how);
     }
     let op = operator(parent, src);
@@ -117,15 +123,28 @@ fn misused(count: Node, src: &[u8], rules: &CheckRules) -> Option<String> {
     }
     // `x + count` passed straight to a notifier as the range's end.
     let (_, sum) = parent_through_parens_casts(parent)?;
-    notifier_range_arg(sum, src, rules)
+    notifier_range_arg(sum, src, rules, api)
 }
 
-/// When `arg` is the start or end argument of a notifier range call.
-fn notifier_range_arg(arg: Node, src: &[u8], rules: &CheckRules) -> Option<String> {
+/// When `arg` is the start or end argument of a notifier range call, or
+/// of the init that fills a range structure.
+fn notifier_range_arg(
+    arg: Node,
+    src: &[u8],
+    rules: &CheckRules,
+    api: &BracketApi,
+) -> Option<String> {
     let (call, pos) = argument_position(arg)?;
     let name = callee_name(call, src)?;
-    (rules.is_bracket_call(&name) && (pos == 1 || pos == 2)).then(|| {
-        let role = if pos == 1 { "start" } else { "end" };
+    let (start, end) = if name == api.init.name {
+        (api.init.start, api.init.end)
+    } else if rules.is_bracket_call(&name) || api.role(&name).is_some() {
+        (1, 2)
+    } else {
+        return None;
+    };
+    (pos == start || pos == end).then(|| {
+        let role = if pos == start { "start" } else { "end" };
         format!("passed as the {role} of `{name}()`")
     })
 }

@@ -350,14 +350,7 @@ impl<'a, 'f> Pairing<'a, 'f> {
 }
 
 fn param_names(func: Node, src: &[u8]) -> Vec<String> {
-    let mut d = func.child_by_field_name("declarator");
-    while let Some(x) = d {
-        if x.kind() == "function_declarator" {
-            break;
-        }
-        d = x.child_by_field_name("declarator");
-    }
-    let Some(params) = d.and_then(|d| d.child_by_field_name("parameters")) else {
+    let Some(params) = super::api::parameter_list(func) else {
         return Vec::new();
     };
     let mut c = params.walk();
@@ -372,8 +365,17 @@ fn param_names(func: Node, src: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// A bracket is named by its arguments, spaces removed.
+/// A bracket is named by its arguments, spaces removed; one that takes a
+/// range structure by the range variable (`&range` and a pointer `range`
+/// alike), not by the bounds it holds.
 type Key = Vec<String>;
+
+fn bracket_key(args: &[String]) -> Key {
+    match args {
+        [one] => vec![BracketApi::range_variable(&squash(one)).to_string()],
+        _ => args.iter().map(|a| squash(a)).collect(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Status {
@@ -742,12 +744,18 @@ impl<'a> Cx<'_, 'a, '_> {
             None => Some(else_in),
         };
         // `if (!flag) { flag = x; start }`: the bracket is open when the
-        // flag is set.
+        // flag is set.  A range's own member is set by its init
+        // (`if (!range.start) { init(&range, ...); start(&range); }`).
         let then_lits = then_lits.map(|l| match (l.as_slice(), consequence) {
-            ([one], Some(c)) if !one.truthy && assigns(c, &one.text, self.src()) => vec![Lit {
-                truthy: true,
-                ..one.clone()
-            }],
+            ([one], Some(c))
+                if !one.truthy
+                    && (assigns(c, &one.text, self.src()) || self.init_sets(c, &one.text)) =>
+            {
+                vec![Lit {
+                    truthy: true,
+                    ..one.clone()
+                }]
+            }
             _ => l,
         });
         merge_if(&before, then_flow, else_flow, then_lits, else_lits)
@@ -868,7 +876,7 @@ impl<'a> Cx<'_, 'a, '_> {
             }
             match self.p.api.role(&name) {
                 Some(Role::Start { can_fail }) => {
-                    let key: Key = call_args(n, self.src()).iter().map(|a| squash(a)).collect();
+                    let key = self.range_key(n, bracket_key(&call_args(n, self.src())));
                     let when = if can_fail { When::Zero } else { When::Always };
                     let origin = format!("{name}({})", call_args(n, self.src()).join(", "));
                     let what = format!("`{origin}`");
@@ -943,6 +951,44 @@ impl<'a> Cx<'_, 'a, '_> {
         );
     }
 
+    /// Whether `block` calls the range init on a range whose member
+    /// `member_text` is (`range.start`, `r->start`).
+    fn init_sets(&self, block: Node, member_text: &str) -> bool {
+        let init = &self.p.api.init;
+        let members = [
+            self.rules().range.mm_member,
+            self.rules().range.start_member,
+            self.rules().range.end_member,
+        ];
+        crate::scan::kernel_c::calls_in(block)
+            .into_iter()
+            .filter(|c| callee_name(*c, self.src()).is_some_and(|n| n == init.name))
+            .filter_map(|c| call_args(c, self.src()).get(init.range).map(|a| squash(a)))
+            .any(|arg| {
+                let var = BracketApi::range_variable(&arg);
+                members.iter().any(|m| {
+                    member_text == format!("{var}.{m}") || member_text == format!("{var}->{m}")
+                })
+            })
+    }
+
+    /// A range variable that is a local pointer only ever set to the
+    /// address of another (`r = &range`) is that other.
+    fn range_key(&self, call: Node, key: Key) -> Key {
+        let [var] = key.as_slice() else {
+            return key;
+        };
+        let Some(func) = crate::scan::kernel_c::enclosing_function(call) else {
+            return key;
+        };
+        match values_of(func, var, self.src()).as_slice() {
+            [only] if only.starts_with('&') => {
+                vec![BracketApi::range_variable(only).to_string()]
+            }
+            _ => key,
+        }
+    }
+
     /// What names the result of `call` in later conditions: the variable
     /// it is assigned to (`ret = f(...)`, `int ret = f(...)`, also inside
     /// `!(...)` or a macro's argument), else the call itself.
@@ -973,7 +1019,7 @@ impl<'a> Cx<'_, 'a, '_> {
 
     fn end(&mut self, call: Node, name: &str, state: &mut State) {
         let args = call_args(call, self.src());
-        let key: Key = args.iter().map(|a| squash(a)).collect();
+        let key = self.range_key(call, bracket_key(&args));
         match state.0.get_mut(&key) {
             Some(e) if e.status.is_open() => {
                 let failed = match &e.status {
@@ -1003,16 +1049,27 @@ impl<'a> Cx<'_, 'a, '_> {
 
     fn unmatched_end(&mut self, call: Node, name: &str, args: &[String], state: &State) {
         let mm = args.first().map(|a| squash(a)).unwrap_or_default();
-        let open_same_mm = state
-            .0
-            .iter()
-            .find(|(k, e)| k.len() > 1 && k.first() == Some(&mm) && e.status.is_open());
-        let message = match open_same_mm {
-            Some((_, e)) => format!(
-                "`{name}({})` does not match the open {} at line {} (same mm, different range)",
+        // Another bracket of the same mm, or in the structure form another
+        // range variable, is open: the end names the wrong one.
+        let open_other = state.0.iter().find(|(k, e)| {
+            e.status.is_open()
+                && match (k.len(), args.len()) {
+                    (1, 1) => true,
+                    (1, _) | (_, 1) => false,
+                    _ => k.first() == Some(&mm),
+                }
+        });
+        let message = match open_other {
+            Some((k, e)) => format!(
+                "`{name}({})` does not match the open {} at line {} ({})",
                 args.join(", "),
                 e.start_text,
-                e.start_line
+                e.start_line,
+                if k.len() == 1 {
+                    "another range"
+                } else {
+                    "same mm, different range"
+                }
             ),
             None => format!(
                 "`{name}({})` without a matching start on this path",
@@ -1041,6 +1098,7 @@ impl<'a> Cx<'_, 'a, '_> {
                 .iter()
                 .map(|k| substitute(k, &summary.params, &args))
                 .collect::<Option<Vec<String>>>()
+                .map(|k| self.range_key(call, bracket_key(&k)))
             else {
                 continue; // a NULL the bracket would dereference: none
             };
@@ -1095,25 +1153,32 @@ impl<'a> Cx<'_, 'a, '_> {
         // The bracket's mm may be a local that holds the vma's
         // (`struct mm_struct *mm = vma->vm_mm;`).
         let func = crate::scan::kernel_c::enclosing_function(call);
-        let same_mm = |k: &Key| {
-            let Some(first) = k.first() else { return true };
-            mms.contains(first)
-                || func.is_some_and(|f| {
-                    values_of(f, first, self.src())
-                        .iter()
-                        .any(|v| mms.contains(v))
+        let same_mm = |mm: &String| {
+            mms.contains(mm)
+                || func
+                    .is_some_and(|f| values_of(f, mm, self.src()).iter().any(|v| mms.contains(v)))
+        };
+        // A range structure's mm is the one its init stored; a bracket
+        // whose mm is not known is taken to be of the same mm.
+        let mm_of = |k: &Key| match k.as_slice() {
+            [_, _, _] => k.first().cloned(),
+            [range] => func
+                .and_then(|f| {
+                    range_init_args(f, range, &self.p.api.init, call.start_byte(), self.src())
                 })
+                .map(|a| a.mm),
+            _ => None,
         };
         let Some((_, e)) = state
             .0
             .iter()
-            .find(|(k, e)| e.status.is_open() && (k.len() < 3 || same_mm(k)))
+            .find(|(k, e)| e.status.is_open() && mm_of(k).is_none_or(|mm| same_mm(&mm)))
         else {
             return;
         };
         let message = format!(
             "`{name}({})` tests the accessed bit inside the bracket opened by {} at line {}: \
-             secondary MMUs that drop their mappings in invalidate_range_start (KVM) have \
+             secondary MMUs that drop their mappings when the bracket opens have \
              already done so, so their accessed bit is never seen and the page looks unused",
             args.join(", "),
             e.start_text,
@@ -1562,6 +1627,42 @@ fn values_of(func: Node, name: &str, src: &[u8]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The bounds a range variable was filled with: the arguments (spaces
+/// removed) of the last `init(&range, mm, start, end)` of `range` in `func`
+/// before byte `before`.
+pub(crate) fn range_init_args(
+    func: Node,
+    range: &str,
+    init: &super::api::RangeInit,
+    before: usize,
+    src: &[u8],
+) -> Option<RangeBounds> {
+    let last = crate::scan::kernel_c::calls_in(func)
+        .into_iter()
+        .filter(|c| c.start_byte() < before)
+        .filter(|c| callee_name(*c, src).is_some_and(|n| n == init.name))
+        .map(|c| (c.start_byte(), call_args(c, src)))
+        .filter(|(_, a)| {
+            a.get(init.range)
+                .is_some_and(|r| BracketApi::range_variable(&squash(r)) == range)
+        })
+        .max_by_key(|(at, _)| *at)?
+        .1;
+    Some(RangeBounds {
+        mm: squash(last.get(init.mm)?),
+        start: squash(last.get(init.start)?),
+        end: squash(last.get(init.end)?),
+    })
+}
+
+/// What a range structure was filled with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RangeBounds {
+    pub mm: String,
+    pub start: String,
+    pub end: String,
 }
 
 /// Whether the statement `block` assigns `name` a value other than zero.

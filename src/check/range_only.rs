@@ -60,12 +60,13 @@ pub fn check(
                 Severity::Error,
                 format!(
                     "{what} after the page-table change `{name}()` at line {line} with no \
-                     {}/{} bracket here or in any caller ({}): invalidate_range does not \
-                     replace the bracket, and a notifier that implements only range_start/end \
-                     (KVM) never hears of this change",
+                     {}/{} bracket here or in any caller ({}): `{}()` does not \
+                     replace the bracket, and a notifier that implements only the bracket's \
+                     callbacks never hears of this change",
                     rules.range_start,
                     rules.range_end,
-                    walk.unbracketed.join("; ")
+                    walk.unbracketed.join("; "),
+                    rules.range_only
                 ),
             ),
             _ => {

@@ -18,7 +18,6 @@ use tree_sitter::Node;
 
 use super::index::{FileIndex, definition_at};
 use super::{Ctx, Diagnostic, Severity, Source, diag};
-use crate::recipe::Recipe;
 use crate::scan::kernel_c::{
     call_args, callee_name, calls_in, descendants_of_kind, strip_parens_casts, text,
 };
@@ -26,7 +25,8 @@ use crate::scan::kernel_c::{
 pub fn check(file: &Source, idx: &FileIndex, ctx: &Ctx) -> Vec<Diagnostic> {
     let recipe = ctx.recipe;
     let mut out = Vec::new();
-    for (member, entry, callback) in ops_entries(file, recipe) {
+    let atomic = recipe.check.atomic_members;
+    for (member, entry, callback) in ops_entries(file, recipe.ops_struct, atomic) {
         let mut visited = HashSet::new();
         let chain = match idx.functions.get(&callback) {
             Some(func) => sleep_chain(ctx, file, idx, &callback, *func, &mut visited),
@@ -49,9 +49,13 @@ pub fn check(file: &Source, idx: &FileIndex, ctx: &Ctx) -> Vec<Diagnostic> {
     out
 }
 
-/// `(member, entry node, callback name)` for every atomic member set in an
-/// initializer of the recipe's ops structure.
-fn ops_entries<'a>(file: &'a Source, recipe: &Recipe) -> Vec<(String, Node<'a>, String)> {
+/// `(member, entry node, callback name)` for every one of `members` set in
+/// an initializer of the ops structure `ops_struct`.
+pub(crate) fn ops_entries<'a>(
+    file: &'a Source,
+    ops_struct: &str,
+    members: &[&str],
+) -> Vec<(String, Node<'a>, String)> {
     let src = &file.src;
     let mut out = Vec::new();
     for decl in descendants_of_kind(file.tree.root_node(), "declaration") {
@@ -61,7 +65,7 @@ fn ops_entries<'a>(file: &'a Source, recipe: &Recipe) -> Vec<(String, Node<'a>, 
         let is_ops = ty.kind() == "struct_specifier"
             && ty
                 .child_by_field_name("name")
-                .is_some_and(|n| text(n, src) == recipe.ops_struct);
+                .is_some_and(|n| text(n, src) == ops_struct);
         if !is_ops {
             continue;
         }
@@ -72,7 +76,7 @@ fn ops_entries<'a>(file: &'a Source, recipe: &Recipe) -> Vec<(String, Node<'a>, 
             else {
                 continue;
             };
-            if !recipe.check.atomic_members.contains(&member.as_str()) {
+            if !members.contains(&member.as_str()) {
                 continue;
             }
             let Some(value) = pair.child_by_field_name("value") else {

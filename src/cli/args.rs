@@ -113,8 +113,10 @@ pub enum Command {
     },
     /// Lint notifier semantics: removed API (E1), unpaired brackets (E2),
     /// invalidate_range in place of a bracket (E3), page counts as lengths
-    /// (E4), unaligned huge ranges (E5), sleeping atomic callbacks (W1).
-    /// Exit 1 when there are errors.
+    /// (E4), unaligned huge ranges (E5), a half-converted tree (E6: code of
+    /// the other generation of the bracket API than the tree's header),
+    /// sleeping atomic callbacks (W1), accessed-bit tests inside a bracket
+    /// (W2), what could not be decided (N1).  Exit 1 when there are errors.
     Check {
         #[command(flatten)]
         tree: TreeArg,

@@ -20,6 +20,9 @@ pub struct CheckRules {
     pub bracket_header: &'static str,
     pub start_primitives: &'static [&'static str],
     pub end_primitives: &'static [&'static str],
+    /// The structure form of the bracket (Linux 4.20): starts and ends
+    /// take a pointer to this structure (its tag), filled by `range_init`.
+    pub range: RangeForm,
     /// Accessed-bit tests that ask the secondary MMUs too (W2).  A leading
     /// `*` makes the name a suffix.  The first argument is the mm or the
     /// vma (`vma_mm_field` names the mm inside a vma).
@@ -75,6 +78,28 @@ pub struct CheckRules {
     pub align_calls: &'static [&'static str],
     /// Assertions that prove a condition (`VM_BUG_ON(addr & ~HPAGE_PMD_MASK)`).
     pub assertions: &'static [&'static str],
+}
+
+/// The names of the structure form of the bracket API.  The bracket
+/// header's own definition of the init function is learned (which
+/// argument is which member); these are the fallbacks.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RangeForm {
+    /// The structure's tag (`struct TAG`).
+    pub tag: &'static str,
+    /// The function that fills a range from its bounds.
+    pub init: &'static str,
+    /// Its members that hold the mm, the start and the end.
+    pub mm_member: &'static str,
+    pub start_member: &'static str,
+    pub end_member: &'static str,
+    /// Where the init takes the range, the mm, the start and the end,
+    /// when the tree does not say.
+    pub init_args: [usize; 4],
+    /// The ops structure and its members whose callbacks take the range
+    /// (or the old `(mm, start, end)` parameters).
+    pub ops_struct: &'static str,
+    pub callbacks: &'static [&'static str],
 }
 
 impl CheckRules {

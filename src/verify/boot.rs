@@ -86,6 +86,9 @@ pub struct AuditorBuild {
     pub module: Option<PathBuf>,
     /// Built with `-DHAVE_INVALIDATE_PAGE` (the kernel still declares it).
     pub invalidate_page: bool,
+    /// How its range callbacks were declared (the tree's header's shape).
+    #[serde(default)]
+    pub range_callbacks: RangeCallbackShape,
     pub build_ms: u64,
     pub errors: String,
     #[serde(skip)]
@@ -107,12 +110,95 @@ pub struct BootReport {
     pub console: String,
 }
 
-/// Returns `true` when the tree's `include/linux/mmu_notifier.h` still
-/// declares the `invalidate_page` member.
+/// Returns `true` when the tree's notifier header (the recipe's
+/// `include/linux/mmu_notifier.h`) still declares the member the
+/// invalidate-page recipe removes (`->invalidate_page`).
 pub fn tree_has_invalidate_page(tree: &Path) -> bool {
-    fs::read_to_string(tree.join("include/linux/mmu_notifier.h"))
-        .map(|h| h.contains("(*invalidate_page)"))
+    let recipe = crate::recipe::invalidate_page::recipe();
+    fs::read_to_string(tree.join(recipe.check.bracket_header))
+        .map(|h| {
+            let h = crate::check::api::strip_c_comments(&h);
+            crate::check::api::member_declaration(&h, recipe.ops_member).is_some()
+        })
         .unwrap_or(false)
+}
+
+/// How the tree's notifier header declares the range callbacks the
+/// auditor implements: with `(mm, start, end)` or with the range
+/// structure, returning `void` or `int`, with a `blockable` flag or not.
+/// Read from each verify step's own checkout: a series that converts the
+/// API changes it in the middle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeCallbackShape {
+    /// The callbacks take `const struct TAG *range`.
+    pub range_struct: bool,
+    /// `invalidate_range_start` returns `int`.
+    pub start_returns_int: bool,
+    /// `invalidate_range_start` takes a `bool blockable` (old form).
+    pub start_blockable: bool,
+}
+
+impl RangeCallbackShape {
+    /// The auditor's `-D` flags for this shape.
+    pub fn cflags(self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.range_struct {
+            out.push("-DHAVE_NOTIFIER_RANGE");
+        }
+        if self.start_returns_int {
+            out.push("-DHAVE_INT_RANGE_START");
+        }
+        if self.start_blockable {
+            out.push("-DHAVE_RANGE_START_BLOCKABLE");
+        }
+        out
+    }
+}
+
+/// The shape of the range callbacks in `header` (the text of the tree's
+/// notifier header), with the names of `rules` (the ops members and the
+/// range structure's tag).  Members the header does not declare leave the
+/// old shape.
+pub fn range_callback_shape(header: &str, rules: &crate::recipe::CheckRules) -> RangeCallbackShape {
+    use crate::check::api::{member_declaration, strip_c_comments};
+    let header = strip_c_comments(header);
+    let tag = format!("struct {}", rules.range.tag);
+    let mut shape = RangeCallbackShape::default();
+    for (i, member) in rules.range.callbacks.iter().enumerate() {
+        let Some((ret, params)) = member_declaration(&header, member) else {
+            continue;
+        };
+        let params = params.split_whitespace().collect::<Vec<_>>().join(" ");
+        shape.range_struct |= params.contains(&tag);
+        if i == 0 {
+            shape.start_returns_int = ret.split_whitespace().any(|w| w == "int");
+            shape.start_blockable = !params.contains(&tag) && params.contains("bool");
+        }
+    }
+    shape
+}
+
+/// What the auditor is built with for `tree` (read from its header now:
+/// each verify step calls this on its own checkout): whether it hooks
+/// `->invalidate_page`, the shape of its range callbacks, and the `-D`
+/// flags that say both.
+pub fn auditor_cflags(tree: &Path) -> (bool, RangeCallbackShape, String) {
+    let invalidate_page = tree_has_invalidate_page(tree);
+    let range_callbacks = tree_range_callback_shape(tree);
+    let mut flags = range_callbacks.cflags();
+    if invalidate_page {
+        flags.push("-DHAVE_INVALIDATE_PAGE");
+    }
+    (invalidate_page, range_callbacks, flags.join(" "))
+}
+
+/// The shape of the range callbacks declared by `tree`'s notifier header
+/// (the default, old shape when it has none).
+pub fn tree_range_callback_shape(tree: &Path) -> RangeCallbackShape {
+    let rules = crate::recipe::invalidate_page::check_rules();
+    fs::read_to_string(tree.join(rules.bracket_header))
+        .map(|h| range_callback_shape(&h, &rules))
+        .unwrap_or_default()
 }
 
 /// What a failed build says: the compiler's error lines, else the last
@@ -270,12 +356,7 @@ pub fn build_auditor(
             fs::write(&p, text).map_err(|e| VerifyError::io(&p, e))?;
         }
     }
-    let invalidate_page = tree_has_invalidate_page(tree);
-    let flags = if invalidate_page {
-        "-DHAVE_INVALIDATE_PAGE"
-    } else {
-        ""
-    };
+    let (invalidate_page, range_callbacks, flags) = auditor_cflags(tree);
     let ko = module_dir.join("kseries_audit.ko");
     let _ = fs::remove_file(&ko);
     let make = Make {
@@ -302,6 +383,7 @@ pub fn build_auditor(
         success,
         module: success.then_some(ko),
         invalidate_page,
+        range_callbacks,
         build_ms: out.elapsed.as_millis() as u64,
         errors,
         log: out.output,
@@ -502,6 +584,87 @@ pub fn boot_test(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OLD_HEADER: &str = include_str!("../../tests/fixtures/audit/old/mmu_notifier.h");
+    const RANGE_HEADER: &str = include_str!("../../tests/fixtures/audit/range/mmu_notifier.h");
+
+    fn shape(header: &str) -> RangeCallbackShape {
+        range_callback_shape(header, &crate::recipe::invalidate_page::check_rules())
+    }
+
+    #[test]
+    fn the_old_header_keeps_the_old_callbacks() {
+        assert_eq!(shape(OLD_HEADER), RangeCallbackShape::default());
+        assert!(shape(OLD_HEADER).cflags().is_empty());
+    }
+
+    #[test]
+    fn a_header_whose_callbacks_take_the_range_structure_is_seen() {
+        let s = shape(RANGE_HEADER);
+        assert!(s.range_struct);
+        assert!(!s.start_returns_int && !s.start_blockable);
+        assert_eq!(s.cflags(), ["-DHAVE_NOTIFIER_RANGE"]);
+    }
+
+    #[test]
+    fn an_int_start_with_a_blockable_flag_is_seen() {
+        // The 4.19 shape: a start that can fail, told whether it may block.
+        let h = "struct mmu_notifier_ops {\n\
+                 \tint (*invalidate_range_start)(struct mmu_notifier *mn,\n\
+                 \t\tstruct mm_struct *mm, unsigned long start,\n\
+                 \t\tunsigned long end, bool blockable);\n\
+                 \tvoid (*invalidate_range_end)(struct mmu_notifier *mn,\n\
+                 \t\tstruct mm_struct *mm, unsigned long start, unsigned long end);\n\
+                 };\n";
+        let s = shape(h);
+        assert_eq!(
+            s,
+            RangeCallbackShape {
+                range_struct: false,
+                start_returns_int: true,
+                start_blockable: true,
+            }
+        );
+        // And the 5.x shape: int start taking the structure.
+        let h = h.replace(
+            "struct mm_struct *mm, unsigned long start,\n\t\tunsigned long end, bool blockable",
+            "const struct mmu_notifier_range *range",
+        );
+        let s = shape(&h);
+        assert!(s.range_struct && s.start_returns_int && !s.start_blockable);
+    }
+
+    #[test]
+    fn a_comment_naming_the_member_is_not_its_declaration() {
+        let h = "/* (*invalidate_range_start)(struct mmu_notifier_range *r) */\n\
+                 struct mmu_notifier_ops {\n\
+                 \tvoid (*invalidate_range_start)(struct mmu_notifier *mn,\n\
+                 \t\tstruct mm_struct *mm, unsigned long start, unsigned long end);\n\
+                 };\n";
+        assert!(!shape(h).range_struct);
+    }
+
+    #[test]
+    fn the_flags_follow_the_tree_as_it_changes() {
+        // One checkout, as a verify step updates it: its header is read
+        // again each time.
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            tree_range_callback_shape(dir.path()),
+            RangeCallbackShape::default()
+        );
+        assert!(!tree_has_invalidate_page(dir.path()));
+        let inc = dir.path().join("include/linux");
+        fs::create_dir_all(&inc).unwrap();
+        fs::write(inc.join("mmu_notifier.h"), OLD_HEADER).unwrap();
+        let (page, shape, flags) = auditor_cflags(dir.path());
+        assert!(page && !shape.range_struct);
+        assert_eq!(flags, "-DHAVE_INVALIDATE_PAGE");
+        fs::write(inc.join("mmu_notifier.h"), RANGE_HEADER).unwrap();
+        let (page, shape, flags) = auditor_cflags(dir.path());
+        assert!(!page && shape.range_struct);
+        assert_eq!(flags, "-DHAVE_NOTIFIER_RANGE");
+    }
 
     #[test]
     fn missing_options_are_the_fragment_lines_not_in_the_config() {

@@ -19,6 +19,9 @@
  *   - invalidate_page events are counted ("page") while that API exists
  *     (built with -DHAVE_INVALIDATE_PAGE).
  *
+ * The range callbacks follow the kernel's declaration (-DHAVE_NOTIFIER_RANGE
+ * and friends, chosen by kseries from the tree's mmu_notifier.h).
+ *
  * The callbacks may run under the page-table lock: they never sleep and
  * only take a spinlock.
  */
@@ -125,8 +128,8 @@ static void audit_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	spin_unlock_irqrestore(&audit_lock, flags);
 }
 
-static void audit_start(struct mmu_notifier *mn, struct mm_struct *mm,
-			unsigned long start, unsigned long end)
+static void audit_open(struct mmu_notifier *mn, unsigned long start,
+		       unsigned long end)
 {
 	struct audit_mm *am = container_of(mn, struct audit_mm, mn);
 	unsigned long flags;
@@ -149,8 +152,8 @@ static void audit_start(struct mmu_notifier *mn, struct mm_struct *mm,
 	spin_unlock_irqrestore(&audit_lock, flags);
 }
 
-static void audit_end(struct mmu_notifier *mn, struct mm_struct *mm,
-		      unsigned long start, unsigned long end)
+static void audit_close(struct mmu_notifier *mn, unsigned long start,
+			unsigned long end)
 {
 	struct audit_mm *am = container_of(mn, struct audit_mm, mn);
 	unsigned long flags;
@@ -174,6 +177,55 @@ static void audit_end(struct mmu_notifier *mn, struct mm_struct *mm,
 	}
 	spin_unlock_irqrestore(&audit_lock, flags);
 }
+
+/*
+ * The range callbacks as the kernel under test declares them: with the
+ * range structure (HAVE_NOTIFIER_RANGE), or with (mm, start, end); a start
+ * that returns int (HAVE_INT_RANGE_START) and one that takes a blockable
+ * flag (HAVE_RANGE_START_BLOCKABLE) in kernels that have them.
+ */
+#ifdef HAVE_INT_RANGE_START
+#define AUDIT_START_RET int
+#define AUDIT_START_DONE return 0
+#else
+#define AUDIT_START_RET void
+#define AUDIT_START_DONE return
+#endif
+
+#ifdef HAVE_RANGE_START_BLOCKABLE
+#define AUDIT_BLOCKABLE_PARAM , bool blockable
+#else
+#define AUDIT_BLOCKABLE_PARAM
+#endif
+
+#ifdef HAVE_NOTIFIER_RANGE
+static AUDIT_START_RET audit_start(struct mmu_notifier *mn,
+				   const struct mmu_notifier_range *range)
+{
+	audit_open(mn, range->start, range->end);
+	AUDIT_START_DONE;
+}
+
+static void audit_end(struct mmu_notifier *mn,
+		      const struct mmu_notifier_range *range)
+{
+	audit_close(mn, range->start, range->end);
+}
+#else
+static AUDIT_START_RET audit_start(struct mmu_notifier *mn,
+				   struct mm_struct *mm, unsigned long start,
+				   unsigned long end AUDIT_BLOCKABLE_PARAM)
+{
+	audit_open(mn, start, end);
+	AUDIT_START_DONE;
+}
+
+static void audit_end(struct mmu_notifier *mn, struct mm_struct *mm,
+		      unsigned long start, unsigned long end)
+{
+	audit_close(mn, start, end);
+}
+#endif
 
 static void audit_range(struct mmu_notifier *mn, struct mm_struct *mm,
 			unsigned long start, unsigned long end)

@@ -18,6 +18,7 @@ mod callers;
 mod effects;
 mod kvm;
 
+use super::check::RangeForm;
 use super::{CheckRules, Extent, LockLearning, LockOp, Recipe, StageSpec, UnlockOp, WalkSpec};
 use crate::rewrite::rule::Rule;
 
@@ -201,6 +202,7 @@ pub fn check_rules() -> CheckRules {
             "mmu_notifier_invalidate_range",
             "invalidate_page",
             "mmu_notifier_ops",
+            "mmu_notifier_range",
             "compound_order",
             "HPAGE_PMD_NR",
             "HPAGE_PUD_NR",
@@ -216,6 +218,16 @@ pub fn check_rules() -> CheckRules {
         bracket_header: "include/linux/mmu_notifier.h",
         start_primitives: &["__mmu_notifier_invalidate_range_start"],
         end_primitives: &["__mmu_notifier_invalidate_range_end"],
+        range: RangeForm {
+            tag: "mmu_notifier_range",
+            init: "mmu_notifier_range_init",
+            mm_member: "mm",
+            start_member: "start",
+            end_member: "end",
+            init_args: [0, 1, 2, 3],
+            ops_struct: "mmu_notifier_ops",
+            callbacks: &["invalidate_range_start", "invalidate_range_end"],
+        },
         young_calls: &[
             "*_clear_flush_young_notify",
             "mmu_notifier_clear_flush_young",
