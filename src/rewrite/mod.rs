@@ -13,10 +13,10 @@ pub(crate) mod callers;
 mod effects;
 pub(crate) mod kvm;
 pub mod plan;
-mod removal;
+pub(crate) mod removal;
 pub mod rule;
 pub mod scope;
-mod syntax;
+pub(crate) mod syntax;
 pub mod text;
 pub mod workspace;
 
