@@ -113,19 +113,19 @@ fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(FnRule {
             stage: "structure",
             wait: Wait::Never,
-            kept: "the structure",
+            kept: "the structure stage",
             convert: structure::convert,
         }),
         Box::new(FnRule {
             stage: "callers",
             wait: Wait::For(&["structure"]),
-            kept: "the callers",
+            kept: "the callers stage",
             convert: callers::convert,
         }),
         Box::new(FnRule {
             stage: "callbacks",
             wait: Wait::For(&["structure", "callers"]),
-            kept: "the callbacks",
+            kept: "the callbacks stage",
             convert: callbacks::convert,
         }),
     ]
