@@ -13,7 +13,9 @@ use kseries::scan::ScanReport;
 use kseries::scan::model::Detail;
 
 fn fixture(name: &str) -> PathBuf {
-    common::project_root().join("tests/fixtures/notifier_range").join(name)
+    common::project_root()
+        .join("tests/fixtures/notifier_range")
+        .join(name)
 }
 
 fn recipe() -> Recipe {
@@ -122,7 +124,12 @@ fn old_form(tree: &Path) -> OldForm {
             Detail::Call { callee, args, .. } => {
                 out.calls += 1;
                 if args.len() != 1 {
-                    out.old_calls.push(format!("{}:{} {callee}({})", s.file, s.line, args.join(", ")));
+                    out.old_calls.push(format!(
+                        "{}:{} {callee}({})",
+                        s.file,
+                        s.line,
+                        args.join(", ")
+                    ));
                 }
             }
             Detail::Callback { name, .. } => {
@@ -135,8 +142,10 @@ fn old_form(tree: &Path) -> OldForm {
                     .collect::<Vec<_>>()
                     .join(" ");
                 let params = head.split_once('(').map_or("", |(_, p)| p);
-                if params.split(',').count() != 2 || !params.contains("struct mmu_notifier_range *") {
-                    out.old_callbacks.push(format!("{}:{} {name}: {head}", s.file, s.line));
+                if params.split(',').count() != 2 || !params.contains("struct mmu_notifier_range *")
+                {
+                    out.old_callbacks
+                        .push(format!("{}:{} {name}: {head}", s.file, s.line));
                 }
             }
             _ => {}
@@ -150,7 +159,12 @@ fn old_form(tree: &Path) -> OldForm {
 fn convert_and_check(clone: &Path) -> Plan {
     let before = old_form(clone);
     assert!(before.calls > 0 && before.callbacks > 0);
-    assert_eq!(before.old_calls.len(), before.calls, "{:#?}", before.old_calls);
+    assert_eq!(
+        before.old_calls.len(),
+        before.calls,
+        "{:#?}",
+        before.old_calls
+    );
     assert_eq!(before.old_callbacks.len(), before.callbacks);
     let (_, plan) = plan_of(clone);
     assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
@@ -162,7 +176,10 @@ fn convert_and_check(clone: &Path) -> Plan {
         "notifier-range: {} calls and {} callbacks converted",
         before.calls, before.callbacks
     );
-    assert_eq!((after.calls, after.callbacks), (before.calls, before.callbacks));
+    assert_eq!(
+        (after.calls, after.callbacks),
+        (before.calls, before.callbacks)
+    );
     assert!(after.old_calls.is_empty(), "{:#?}", after.old_calls);
     assert!(after.old_callbacks.is_empty(), "{:#?}", after.old_callbacks);
     plan

@@ -418,7 +418,8 @@ impl Classifier<'_> {
                 name: macro_name,
             };
         }
-        if self.is_api_name(&name) || (self.recipe.is_ops_member(&name) && member_access) || pasted {
+        if self.is_api_name(&name) || (self.recipe.is_ops_member(&name) && member_access) || pasted
+        {
             return Meaning::Lexical {
                 reason: format!(
                     "`{name}` inside a macro definition{}: what it expands to is not known here",

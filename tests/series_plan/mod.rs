@@ -323,7 +323,7 @@ pub fn invalidate_page_plan(tree: &Path) -> Plan {
 
     let hook = "kvm_arch_mmu_notifier_invalidate_page(struct kvm *kvm,\n\t\t\t\t\t\t\t unsigned long address)\n{\n}\n\n";
     let mut kvm = p
-        .unit(Kvm, "virt/kvm", "replace the invalidate_page hook with a range hook")
+        .unit(Stage::new("kvm"), "virt/kvm", "replace the invalidate_page hook with a range hook")
         .remove_fn("virt/kvm/kvm_main.c", "static void kvm_mmu_notifier_invalidate_page(")
         .remove("virt/kvm/kvm_main.c", "\t.invalidate_page\t= kvm_mmu_notifier_invalidate_page,", ",")
         .replace(

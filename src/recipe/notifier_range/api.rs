@@ -6,9 +6,9 @@ use crate::recipe::Recipe;
 use crate::rewrite::RewriteError;
 use crate::rewrite::plan::ReviewItem;
 use crate::rewrite::workspace::Workspace;
+use crate::scan::ScanReport;
 use crate::scan::kernel_c::{declarator_name, text};
 use crate::scan::model::{ApiRole, Detail};
-use crate::scan::ScanReport;
 
 use super::INNER_START;
 use super::params::{param_list, params};
@@ -28,7 +28,11 @@ pub struct Api {
 
 /// The API files the scan found, or why it cannot go on.  Read from the
 /// tree as it was scanned, whatever the stages before changed.
-pub fn learn(ws: &mut Workspace, recipe: &Recipe, report: &ScanReport) -> Result<Result<Api, ReviewItem>, RewriteError> {
+pub fn learn(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    report: &ScanReport,
+) -> Result<Result<Api, ReviewItem>, RewriteError> {
     let site = |role: ApiRole, name: &str| {
         report.of_kind("api").find(|s| {
             matches!(&s.detail, Detail::Api { role: r, name: n, .. } if *r == role && n == name)
@@ -69,7 +73,10 @@ pub fn learn(ws: &mut Workspace, recipe: &Recipe, report: &ScanReport) -> Result
         return Ok(Err(ReviewItem {
             file: header.clone(),
             line: wrapper.line,
-            reason: format!("cannot read the parameters of {INNER_START}() or {}()", recipe.range_start),
+            reason: format!(
+                "cannot read the parameters of {INNER_START}() or {}()",
+                recipe.range_start
+            ),
         }));
     };
     Ok(Ok(Api {

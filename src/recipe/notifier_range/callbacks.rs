@@ -18,8 +18,8 @@ use crate::scan::kernel_c::{declarator_name, function_name, text};
 use crate::scan::model::Detail;
 use crate::scan::walk::subsystem_of;
 
-use super::params::{convert_definition, normalise, param_list, params, replace_list};
-use super::{RANGE_STRUCT, RANGE_VAR, api};
+use super::params::{Shape, convert_definition, normalise, param_list, params, replace_list};
+use super::{RANGE_STRUCT, RANGE_VAR, api, item, line_of};
 
 pub fn convert(
     ws: &mut Workspace,
@@ -46,8 +46,15 @@ pub fn convert(
     let mut member_names: Vec<(&str, Vec<String>)> = Vec::new();
     let (src, tree) = ws.parsed(&api.header)?;
     for &member in recipe.ops_members {
-        let Some(fd) = member_declarations(&tree, &src, recipe.ops_struct, member).into_iter().next() else {
-            refused.push(item(&api.header, 1, format!("no member {member} in struct {}", recipe.ops_struct)));
+        let Some(fd) = member_declarations(&tree, &src, recipe.ops_struct, member)
+            .into_iter()
+            .next()
+        else {
+            refused.push(item(
+                &api.header,
+                1,
+                format!("no member {member} in struct {}", recipe.ops_struct),
+            ));
             continue;
         };
         let Some(list) = param_list(fd) else { continue };
@@ -60,19 +67,41 @@ pub fn convert(
             )));
             continue;
         }
-        replace_list(&mut draft, &api.header, &src, list, &[ps[0].0.clone(), param.clone()]);
+        replace_list(
+            &mut draft,
+            &api.header,
+            &src,
+            list,
+            &[ps[0].0.clone(), param.clone()],
+        );
         member_names.push((member, names));
     }
     ops_calls(ws, recipe, &api, &mut draft, &mut refused)?;
     let mut done = BTreeSet::new();
     let mut converted = Vec::new();
     for site in report.of_kind("callback") {
-        let Detail::Callback { name, other_users, declarations, sets, .. } = &site.detail else { continue };
+        let Detail::Callback {
+            name,
+            other_users,
+            declarations,
+            sets,
+            ..
+        } = &site.detail
+        else {
+            continue;
+        };
         if !done.insert((site.file.clone(), name.clone())) {
             continue;
         }
-        let Some((member, names)) = member_names.iter().find(|(m, _)| sets.get(*m) == Some(name)) else {
-            refused.push(item(&site.file, site.line, format!("{name}(): cannot tell which member of the ops names it")));
+        let Some((member, names)) = member_names
+            .iter()
+            .find(|(m, _)| sets.get(*m) == Some(name))
+        else {
+            refused.push(item(
+                &site.file,
+                site.line,
+                format!("{name}(): cannot tell which member of the ops names it"),
+            ));
             continue;
         };
         let callbacks: Vec<&str> = report
@@ -86,14 +115,47 @@ pub fn convert(
             refused.push(r);
             continue;
         }
+        let mut note = format!("{}: {name}() (->{member})", site.file);
+        if !other_users.is_empty() {
+            note.push_str(&format!(
+                "; its {} gets a range of its own",
+                crate::words::count(other_users.len(), "direct call", "direct calls")
+            ));
+        }
         let (src, tree) = ws.parsed(&site.file)?;
-        let Some(def) = tree.descendants_of_kind("function_definition").into_iter().find(|d| function_name(*d, &src).as_deref() == Some(name.as_str())) else {
-            refused.push(item(&site.file, site.line, format!("{name}(): its definition was not found")));
+        let Some(def) = tree
+            .descendants_of_kind("function_definition")
+            .into_iter()
+            .find(|d| function_name(*d, &src).as_deref() == Some(name.as_str()))
+        else {
+            refused.push(item(
+                &site.file,
+                site.line,
+                format!("{name}(): its definition was not found"),
+            ));
             continue;
         };
-        if let Err(why) = convert_definition(&mut draft, &site.file, &src, def, 1, &param, names, &[]) {
-            refused.push(item(&site.file, site.line, format!("{name}(): {why}")));
-            continue;
+        let shape = Shape {
+            keep: 1,
+            new_param: &param,
+            names,
+            inner: &[],
+        };
+        match convert_definition(&mut draft, &site.file, &src, def, &shape) {
+            Ok(copied) if !copied.is_empty() => note.push_str(&format!(
+                "; it writes or takes the address of {}, which {}",
+                copied.join(", "),
+                if copied.len() == 1 {
+                    "becomes a local copy"
+                } else {
+                    "become local copies"
+                }
+            )),
+            Ok(_) => {}
+            Err(why) => {
+                refused.push(item(&site.file, site.line, format!("{name}(): {why}")));
+                continue;
+            }
         }
         let files: BTreeSet<&str> = declarations.iter().map(|d| d.file.as_str()).collect();
         for file in files {
@@ -101,12 +163,15 @@ pub fn convert(
             for decl in tree.descendants_of_kind("declaration") {
                 let named = declarator_name(decl).is_some_and(|n| text(n, &src) == name.as_str());
                 if let (true, Some(list)) = (named, param_list(decl)) {
-                    let first = params(list, &src).first().map(|(d, _)| d.clone()).unwrap_or_default();
+                    let first = params(list, &src)
+                        .first()
+                        .map(|(d, _)| d.clone())
+                        .unwrap_or_default();
                     replace_list(&mut draft, file, &src, list, &[first, param.clone()]);
                 }
             }
         }
-        converted.push(format!("{}: {name}() (->{member})", site.file));
+        converted.push(note);
     }
     if !refused.is_empty() {
         let n = refused.len();
@@ -119,7 +184,11 @@ pub fn convert(
         )));
         return Ok(Vec::new());
     }
-    let members: Vec<String> = recipe.ops_members.iter().map(|m| format!("->{m}()")).collect();
+    let members: Vec<String> = recipe
+        .ops_members
+        .iter()
+        .map(|m| format!("->{m}()"))
+        .collect();
     draft.description.push(format!(
         "Pass the struct {RANGE_STRUCT} on to {}: every callback reads the range's \
          members where it read its parameters.",
@@ -161,10 +230,14 @@ fn direct_calls(
             .collect();
         let first = users.iter().find(|u| u.file == file).unwrap();
         let refuse = |why: &str| {
-            Ok(Err(item(file, first.line, format!(
-                "{name}() is also used at {file}:{} besides the ops entry, and {why}: convert that use by hand",
-                first.line
-            ))))
+            Ok(Err(item(
+                file,
+                first.line,
+                format!(
+                    "{name}() is also used at {file}:{} besides the ops entry, and {why}: convert that use by hand",
+                    first.line
+                ),
+            )))
         };
         if calls.len() != expected {
             return refuse("not every use is a call");
@@ -172,9 +245,13 @@ fn direct_calls(
         for call in calls {
             let args = crate::scan::kernel_c::call_args(call, &src);
             let stmt = call.parent().filter(|p| p.kind() == "expression_statement");
-            let block = stmt.and_then(|s| s.parent()).filter(|b| b.kind() == "compound_statement");
+            let block = stmt
+                .and_then(|s| s.parent())
+                .filter(|b| b.kind() == "compound_statement");
             let func = crate::scan::kernel_c::enclosing_function(call);
-            let caller = func.and_then(|f| function_name(f, &src)).unwrap_or_default();
+            let caller = func
+                .and_then(|f| function_name(f, &src))
+                .unwrap_or_default();
             let (Some(stmt), Some(_), Some(func)) = (stmt, block, func) else {
                 return refuse("the call is not a statement of its own");
             };
@@ -198,9 +275,18 @@ fn direct_calls(
                 &format!("struct {RANGE_STRUCT} {RANGE_VAR};"),
             );
             draft.insert(file, pos, decl);
-            draft.insert(file, crate::rewrite::text::line_start(&src, stmt.start_byte()), init);
+            draft.insert(
+                file,
+                crate::rewrite::text::line_start(&src, stmt.start_byte()),
+                init,
+            );
             let list = call.child_by_field_name("arguments").unwrap();
-            draft.replace(file, list.start_byte(), list.end_byte(), format!("({}, &{RANGE_VAR})", args[0]));
+            draft.replace(
+                file,
+                list.start_byte(),
+                list.end_byte(),
+                format!("({}, &{RANGE_VAR})", args[0]),
+            );
         }
     }
     Ok(Ok(()))
@@ -218,35 +304,52 @@ fn ops_calls(
     let (src, tree) = ws.parsed(&api.implementation)?;
     let mut found = 0;
     for call in tree.descendants_of_kind("call_expression") {
-        let Some(f) = call.child_by_field_name("function").filter(|f| f.kind() == "field_expression") else { continue };
-        let member = f.child_by_field_name("field").map(|m| text(m, &src).into_owned()).unwrap_or_default();
+        let Some(f) = call
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "field_expression")
+        else {
+            continue;
+        };
+        let member = f
+            .child_by_field_name("field")
+            .map(|m| text(m, &src).into_owned())
+            .unwrap_or_default();
         if !recipe.is_ops_member(&member) {
             continue;
         }
         let args = call.child_by_field_name("arguments").unwrap();
         let texts = crate::scan::kernel_c::call_args(call, &src);
-        let expected: Vec<String> = api.member_names().iter().map(|m| format!("{RANGE_VAR}->{m}")).collect();
+        let expected: Vec<String> = api
+            .member_names()
+            .iter()
+            .map(|m| format!("{RANGE_VAR}->{m}"))
+            .collect();
         let tail: Vec<String> = texts.iter().skip(1).map(|t| normalise(t)).collect();
         if texts.is_empty() || !expected.starts_with(&tail) || tail.is_empty() {
-            refused.push(item(&api.implementation, line_of(&src, call.start_byte()), format!(
-                "->{member}() is called with ({}), not with the range's members",
-                texts.join(", ")
-            )));
+            refused.push(item(
+                &api.implementation,
+                line_of(&src, call.start_byte()),
+                format!(
+                    "->{member}() is called with ({}), not with the range's members",
+                    texts.join(", ")
+                ),
+            ));
             continue;
         }
-        draft.replace(&api.implementation, args.start_byte(), args.end_byte(), format!("({}, {RANGE_VAR})", texts[0]));
+        draft.replace(
+            &api.implementation,
+            args.start_byte(),
+            args.end_byte(),
+            format!("({}, {RANGE_VAR})", texts[0]),
+        );
         found += 1;
     }
     if found == 0 {
-        refused.push(item(&api.implementation, 1, "no call through the ops members found".into()));
+        refused.push(item(
+            &api.implementation,
+            1,
+            "no call through the ops members found".into(),
+        ));
     }
     Ok(())
-}
-
-fn item(file: &str, line: usize, reason: String) -> ReviewItem {
-    ReviewItem { file: file.to_string(), line, reason }
-}
-
-fn line_of(src: &[u8], at: usize) -> usize {
-    memchr::memchr_iter(b'\n', &src[..at]).count() + 1
 }

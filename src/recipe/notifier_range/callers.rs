@@ -19,14 +19,18 @@ use crate::recipe::Recipe;
 use crate::rewrite::RewriteError;
 use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
 use crate::rewrite::syntax::descendants;
-use crate::rewrite::text::{call_statement, declaration_insert, indent_at, line_end, line_start, removal_range};
+use crate::rewrite::text::{
+    call_statement, declaration_insert, indent_at, line_end, line_start, removal_range,
+};
 use crate::rewrite::workspace::{UnitDraft, Workspace};
 use crate::scan::ScanReport;
-use crate::scan::kernel_c::{Parsed, callee_name, declarator_name_of, enclosing_function, function_name, text};
+use crate::scan::kernel_c::{
+    Parsed, callee_name, declarator_name_of, enclosing_function, function_name, text,
+};
 use crate::scan::walk::subsystem_of;
 
-use super::params::{convert_definition, is_written, normalise, param_list, replace_list};
-use super::{INNER_END, INNER_START, RANGE_INIT, RANGE_STRUCT, RANGE_VAR, api};
+use super::params::{Shape, convert_definition, is_written, normalise, param_list, replace_list};
+use super::{INNER_END, INNER_START, RANGE_INIT, RANGE_STRUCT, RANGE_VAR, api, item, line_of};
 
 pub fn convert(
     ws: &mut Workspace,
@@ -57,7 +61,11 @@ pub fn convert(
         if callee == recipe.range_start || callee == recipe.range_end {
             *by_file.entry(s.file.as_str()).or_default() += 1;
         } else {
-            refused.push(item(&s.file, s.line, format!("{callee}() called directly: only the wrappers are converted")));
+            refused.push(item(
+                &s.file,
+                s.line,
+                format!("{callee}() called directly: only the wrappers are converted"),
+            ));
         }
     }
     let mut converted = Vec::new();
@@ -75,8 +83,16 @@ pub fn convert(
         let mut by_fn: BTreeMap<usize, (Node, Vec<Node>)> = BTreeMap::new();
         for c in calls {
             match enclosing_function(c) {
-                Some(f) => by_fn.entry(f.start_byte()).or_insert((f, Vec::new())).1.push(c),
-                None => refused.push(item(file, line_of(&src, c.start_byte()), "a bracket call outside a function".into())),
+                Some(f) => by_fn
+                    .entry(f.start_byte())
+                    .or_insert((f, Vec::new()))
+                    .1
+                    .push(c),
+                None => refused.push(item(
+                    file,
+                    line_of(&src, c.start_byte()),
+                    "a bracket call outside a function".into(),
+                )),
             }
         }
         for (func, calls) in by_fn.into_values() {
@@ -86,7 +102,9 @@ pub fn convert(
                     count += calls.len();
                     converted.push(format!("{file}: {name}(): {note}"));
                 }
-                Err((at, why)) => refused.push(item(file, line_of(&src, at), format!("{name}(): {why}"))),
+                Err((at, why)) => {
+                    refused.push(item(file, line_of(&src, at), format!("{name}(): {why}")))
+                }
             }
         }
     }
@@ -119,18 +137,6 @@ pub fn convert(
     Ok(vec![ws.commit(draft)?])
 }
 
-fn item(file: &str, line: usize, reason: String) -> ReviewItem {
-    ReviewItem {
-        file: file.to_string(),
-        line,
-        reason,
-    }
-}
-
-fn line_of(src: &[u8], at: usize) -> usize {
-    memchr::memchr_iter(b'\n', &src[..at]).count() + 1
-}
-
 /// Calls of the start and end wrappers outside the API's own definitions.
 fn bracket_calls<'t>(tree: &'t Parsed, src: &[u8], recipe: &Recipe) -> Vec<Node<'t>> {
     tree.descendants_of_kind("call_expression")
@@ -157,30 +163,42 @@ fn api_edits(
 ) -> Result<(), RewriteError> {
     let param = format!("struct {RANGE_STRUCT} *{RANGE_VAR}");
     let names = api.member_names();
+    let inners = [INNER_START, INNER_END];
+    let wrappers = Shape {
+        keep: 0,
+        new_param: &param,
+        names: &names,
+        inner: &inners,
+    };
     let (src, tree) = ws.parsed(&api.header)?;
-    let wrappers = [recipe.range_start, recipe.range_end];
     for def in tree.descendants_of_kind("function_definition") {
-        let Some(name) = function_name(def, &src) else { continue };
-        if wrappers.contains(&name.as_str()) {
-            if let Err(why) = convert_definition(draft, &api.header, &src, def, 0, &param, &names, &[INNER_START, INNER_END]) {
-                refused.push(item(&api.header, line_of(&src, def.start_byte()), format!("{name}(): {why}")));
-            }
+        let name = function_name(def, &src).unwrap_or_default();
+        if (name == recipe.range_start || name == recipe.range_end)
+            && let Err(why) = convert_definition(draft, &api.header, &src, def, &wrappers)
+        {
+            let line = line_of(&src, def.start_byte());
+            refused.push(item(&api.header, line, format!("{name}(): {why}")));
         }
     }
     for decl in tree.descendants_of_kind("declaration") {
         let is_inner = crate::scan::kernel_c::declarator_name(decl)
-            .is_some_and(|n| [INNER_START, INNER_END].contains(&text(n, &src).as_ref()));
+            .is_some_and(|n| inners.contains(&text(n, &src).as_ref()));
         if is_inner && let Some(list) = param_list(decl) {
             replace_list(draft, &api.header, &src, list, std::slice::from_ref(&param));
         }
     }
+    let inner = Shape {
+        inner: &[],
+        ..wrappers
+    };
     let (src, tree) = ws.parsed(&api.implementation)?;
     for def in tree.descendants_of_kind("function_definition") {
-        let Some(name) = function_name(def, &src) else { continue };
-        if name == INNER_START || name == INNER_END {
-            if let Err(why) = convert_definition(draft, &api.implementation, &src, def, 0, &param, &names, &[]) {
-                refused.push(item(&api.implementation, line_of(&src, def.start_byte()), format!("{name}(): {why}")));
-            }
+        let name = function_name(def, &src).unwrap_or_default();
+        if inners.contains(&name.as_str())
+            && let Err(why) = convert_definition(draft, &api.implementation, &src, def, &inner)
+        {
+            let line = line_of(&src, def.start_byte());
+            refused.push(item(&api.implementation, line, format!("{name}(): {why}")));
         }
     }
     Ok(())
@@ -209,39 +227,70 @@ fn convert_function(
     api: &api::Api,
 ) -> Result<String, Refusal> {
     let at = calls[0].start_byte();
-    if descendants(func, &["identifier"]).iter().any(|i| text(*i, src) == RANGE_VAR) {
-        return Err((at, format!("the function already uses the name `{RANGE_VAR}`")));
+    if descendants(func, &["identifier"])
+        .iter()
+        .any(|i| text(*i, src) == RANGE_VAR)
+    {
+        return Err((
+            at,
+            format!("the function already uses the name `{RANGE_VAR}`"),
+        ));
     }
-    let body = func.child_by_field_name("body").ok_or((at, "no body".to_string()))?;
+    let body = func
+        .child_by_field_name("body")
+        .ok_or((at, "no body".to_string()))?;
     let key = |c: Node| -> String {
-        args_of(c).iter().map(|a| normalise(&text(*a, src))).collect::<Vec<_>>().join(", ")
+        args_of(c)
+            .iter()
+            .map(|a| normalise(&text(*a, src)))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let is_start = |c: Node| callee_name(c, src).as_deref() == Some(recipe.range_start);
     for &c in calls {
         if args_of(c).len() != api.wrapper_params.len() {
-            return Err((c.start_byte(), format!(
-                "{}({}) does not take the API's {} arguments",
-                callee_name(c, src).unwrap_or_default(), key(c), api.wrapper_params.len()
-            )));
+            return Err((
+                c.start_byte(),
+                format!(
+                    "{}({}) does not take the API's {} arguments",
+                    callee_name(c, src).unwrap_or_default(),
+                    key(c),
+                    api.wrapper_params.len()
+                ),
+            ));
         }
     }
     // Brackets by their arguments: each start with the ends after it.
     let mut groups: BTreeMap<String, (Vec<Node>, Vec<Node>)> = BTreeMap::new();
     for &c in calls {
         let g = groups.entry(key(c)).or_default();
-        if is_start(c) { g.0.push(c) } else { g.1.push(c) }
+        if is_start(c) {
+            g.0.push(c)
+        } else {
+            g.1.push(c)
+        }
     }
     let mut spans = Vec::new();
     for (args, (starts, ends)) in &groups {
         let (Some(first), Some(last_end)) = (starts.first(), ends.last()) else {
             let lone = starts.first().or(ends.first()).unwrap();
-            let what = if starts.is_empty() { "an end whose start" } else { "a start whose end" };
-            return Err((lone.start_byte(), format!(
-                "{what} ({args}) is not in this function: the bracket spans functions; convert it by hand"
-            )));
+            let what = if starts.is_empty() {
+                "an end whose start"
+            } else {
+                "a start whose end"
+            };
+            return Err((
+                lone.start_byte(),
+                format!(
+                    "{what} ({args}) is not in this function: the bracket spans functions; convert it by hand"
+                ),
+            ));
         };
         if ends.iter().any(|e| e.start_byte() < first.start_byte()) {
-            return Err((ends[0].start_byte(), format!("an end ({args}) comes before its start")));
+            return Err((
+                ends[0].start_byte(),
+                format!("an end ({args}) comes before its start"),
+            ));
         }
         // The structure keeps the values of the start: nothing in its
         // arguments may change before the last end.
@@ -255,10 +304,13 @@ fn convert_function(
                         && is_written(*i, src)
                 });
                 if let Some(w) = written {
-                    return Err((w.start_byte(), format!(
-                        "`{name}` changes between the start and the end of the bracket ({args}): \
+                    return Err((
+                        w.start_byte(),
+                        format!(
+                            "`{name}` changes between the start and the end of the bracket ({args}): \
                          the structure would keep the value it had at the start"
-                    )));
+                        ),
+                    ));
                 }
             }
         }
@@ -267,11 +319,26 @@ fn convert_function(
     spans.sort();
     for w in spans.windows(2) {
         if w[1].0 < w[0].1 {
-            return Err((w[1].0, format!("the brackets ({}) and ({}) overlap: one structure cannot hold both", w[0].2, w[1].2)));
+            return Err((
+                w[1].0,
+                format!(
+                    "the brackets ({}) and ({}) overlap: one structure cannot hold both",
+                    w[0].2, w[1].2
+                ),
+            ));
         }
     }
-    let starts: Vec<Start> = calls.iter().copied().filter(|c| is_start(*c)).map(|c| start_of(c, src)).collect::<Result<_, _>>()?;
-    let folded = if starts.len() == 1 { fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe) } else { Vec::new() };
+    let starts: Vec<Start> = calls
+        .iter()
+        .copied()
+        .filter(|c| is_start(*c))
+        .map(|c| start_of(c, src))
+        .collect::<Result<_, _>>()?;
+    let folded = if starts.len() == 1 {
+        fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe)
+    } else {
+        Vec::new()
+    };
     let mut notes = Vec::new();
     for s in &starts {
         let mut init_args = vec![format!("&{RANGE_VAR}")];
@@ -283,21 +350,46 @@ fn convert_function(
         let init = call_statement(&indent, RANGE_INIT, &init_args);
         if s.under_if {
             let cond = s.anchor.child_by_field_name("condition").unwrap();
-            let pure = |n: Node| descendants(n, &["call_expression", "assignment_expression", "update_expression"]).is_empty();
+            let pure = |n: Node| {
+                descendants(
+                    n,
+                    &[
+                        "call_expression",
+                        "assignment_expression",
+                        "update_expression",
+                    ],
+                )
+                .is_empty()
+            };
             let args_pure = args_of(s.call).into_iter().all(pure) && folded.iter().all(|f| f.pure);
             if !pure(cond) || !args_pure {
                 return Err((s.call.start_byte(), "a start under a brace-less `if` whose condition or arguments may have side effects: the initialiser cannot go before the `if`".into()));
             }
             draft.insert(path, line_start(src, s.anchor.start_byte()), init);
             let args = s.call.child_by_field_name("arguments").unwrap();
-            draft.replace(path, args.start_byte(), args.end_byte(), format!("(&{RANGE_VAR})"));
+            draft.replace(
+                path,
+                args.start_byte(),
+                args.end_byte(),
+                format!("(&{RANGE_VAR})"),
+            );
             notes.push("the initialiser goes before the brace-less `if` around the start (its condition and arguments have no side effects)".to_string());
         } else {
-            let (from, to) = (line_start(src, s.anchor.start_byte()), line_end(src, s.anchor.end_byte()));
-            let alone = src[from..s.anchor.start_byte()].iter().all(u8::is_ascii_whitespace)
-                && src[s.anchor.end_byte()..to].iter().all(u8::is_ascii_whitespace);
+            let (from, to) = (
+                line_start(src, s.anchor.start_byte()),
+                line_end(src, s.anchor.end_byte()),
+            );
+            let alone = src[from..s.anchor.start_byte()]
+                .iter()
+                .all(u8::is_ascii_whitespace)
+                && src[s.anchor.end_byte()..to]
+                    .iter()
+                    .all(u8::is_ascii_whitespace);
             if !alone {
-                return Err((s.call.start_byte(), "the start shares its line with other code".into()));
+                return Err((
+                    s.call.start_byte(),
+                    "the start shares its line with other code".into(),
+                ));
             }
             let start = call_statement(&indent, recipe.range_start, &[format!("&{RANGE_VAR}")]);
             draft.replace(path, from, to, format!("{init}{start}"));
@@ -305,7 +397,12 @@ fn convert_function(
     }
     for &c in calls.iter().filter(|c| !is_start(**c)) {
         let args = c.child_by_field_name("arguments").unwrap();
-        draft.replace(path, args.start_byte(), args.end_byte(), format!("(&{RANGE_VAR})"));
+        draft.replace(
+            path,
+            args.start_byte(),
+            args.end_byte(),
+            format!("(&{RANGE_VAR})"),
+        );
     }
     for f in &folded {
         for id in &f.uses {
@@ -313,7 +410,10 @@ fn convert_function(
         }
         let (a, b) = removal_range(src, f.assignment.start_byte(), f.assignment.end_byte());
         draft.replace(path, a, b, String::new());
-        notes.push(format!("`{}` only held the {} of the range: it becomes {RANGE_VAR}.{}", f.name, f.member, f.member));
+        notes.push(format!(
+            "`{}` only held the {} of the range: it becomes {RANGE_VAR}.{}",
+            f.name, f.member, f.member
+        ));
     }
     let mut removed_decls: Vec<Node> = folded.iter().map(|f| f.declaration).collect();
     removed_decls.sort_by_key(|d| d.start_byte());
@@ -324,11 +424,20 @@ fn convert_function(
     }
     let (pos, decl) = declaration_insert(src, body, &format!("struct {RANGE_STRUCT} {RANGE_VAR};"));
     draft.insert(path, pos, decl);
-    notes.insert(0, format!(
-        "{} start{} and {} end{}",
-        starts.len(), if starts.len() == 1 { "" } else { "s" },
-        calls.len() - starts.len(), if calls.len() - starts.len() == 1 { "" } else { "s" }
-    ));
+    notes.insert(
+        0,
+        format!(
+            "{} start{} and {} end{}",
+            starts.len(),
+            if starts.len() == 1 { "" } else { "s" },
+            calls.len() - starts.len(),
+            if calls.len() - starts.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ),
+    );
     Ok(notes.join("; "))
 }
 
@@ -343,21 +452,43 @@ fn args_of(c: Node<'_>) -> Vec<Node<'_>> {
 }
 
 fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
-    let stmt = call.parent().filter(|p| p.kind() == "expression_statement").ok_or((
-        call.start_byte(),
-        "the start is not a statement of its own".to_string(),
-    ))?;
-    let parent = stmt.parent().ok_or((call.start_byte(), "no parent".to_string()))?;
+    let stmt = call
+        .parent()
+        .filter(|p| p.kind() == "expression_statement")
+        .ok_or((
+            call.start_byte(),
+            "the start is not a statement of its own".to_string(),
+        ))?;
+    let parent = stmt
+        .parent()
+        .ok_or((call.start_byte(), "no parent".to_string()))?;
     match parent.kind() {
-        "compound_statement" | "preproc_ifdef" | "preproc_if" | "preproc_else" | "preproc_elif" => Ok(Start { call, anchor: stmt, under_if: false }),
-        "if_statement" if parent.child_by_field_name("consequence").is_some_and(|c| c.id() == stmt.id()) => {
-            Ok(Start { call, anchor: parent, under_if: true })
+        "compound_statement" | "preproc_ifdef" | "preproc_if" | "preproc_else" | "preproc_elif" => {
+            Ok(Start {
+                call,
+                anchor: stmt,
+                under_if: false,
+            })
         }
-        other => Err((call.start_byte(), format!(
-            "the start sits directly under a `{}` without braces: {}",
-            other.trim_end_matches("_statement"),
-            text(parent, src).lines().next().unwrap_or_default()
-        ))),
+        "if_statement"
+            if parent
+                .child_by_field_name("consequence")
+                .is_some_and(|c| c.id() == stmt.id()) =>
+        {
+            Ok(Start {
+                call,
+                anchor: parent,
+                under_if: true,
+            })
+        }
+        other => Err((
+            call.start_byte(),
+            format!(
+                "the start sits directly under a `{}` without braces: {}",
+                other.trim_end_matches("_statement"),
+                text(parent, src).lines().next().unwrap_or_default()
+            ),
+        )),
     }
 }
 
@@ -394,8 +525,17 @@ fn fold<'t>(
     let mut run = Vec::new();
     let mut prev = start.anchor.prev_named_sibling();
     while let Some(p) = prev {
-        let Some(asg) = p.named_child(0).filter(|a| p.kind() == "expression_statement" && a.kind() == "assignment_expression") else { break };
-        if asg.child(1).is_none_or(|op| text(op, src) != "=") || asg.child_by_field_name("left").is_none_or(|l| l.kind() != "identifier") {
+        let Some(asg) = p
+            .named_child(0)
+            .filter(|a| p.kind() == "expression_statement" && a.kind() == "assignment_expression")
+        else {
+            break;
+        };
+        if asg.child(1).is_none_or(|op| text(op, src) != "=")
+            || asg
+                .child_by_field_name("left")
+                .is_none_or(|l| l.kind() != "identifier")
+        {
             break;
         }
         run.push((p, asg));
@@ -406,17 +546,28 @@ fn fold<'t>(
             continue;
         }
         let name = text(*arg, src).into_owned();
-        let Some(member) = api.members.get(position).map(|(_, n)| n.clone()) else { continue };
-        let Some((stmt, asg)) = run.iter().find(|(_, a)| text(a.child_by_field_name("left").unwrap(), src) == name) else { continue };
+        let Some(member) = api.members.get(position).map(|(_, n)| n.clone()) else {
+            continue;
+        };
+        let Some((stmt, asg)) = run
+            .iter()
+            .find(|(_, a)| text(a.child_by_field_name("left").unwrap(), src) == name)
+        else {
+            continue;
+        };
         let Some(declaration) = descendants(body, &["declaration"]).into_iter().find(|d| {
             let mut c = d.walk();
-            d.children_by_field_name("declarator", &mut c).any(|x| x.kind() == "identifier" && text(x, src) == name)
-        }) else { continue };
+            d.children_by_field_name("declarator", &mut c)
+                .any(|x| x.kind() == "identifier" && text(x, src) == name)
+        }) else {
+            continue;
+        };
         let value_node = asg.child_by_field_name("right").unwrap();
         let mut uses = Vec::new();
         let mut ok = true;
         for i in ids.iter().filter(|i| text(**i, src) == name) {
-            let in_decl = i.start_byte() >= declaration.start_byte() && i.end_byte() <= declaration.end_byte();
+            let in_decl = i.start_byte() >= declaration.start_byte()
+                && i.end_byte() <= declaration.end_byte();
             let is_asg = i.id() == asg.child_by_field_name("left").unwrap().id();
             let in_call = args.iter().any(|a| a.id() == i.id());
             if in_decl || is_asg || in_call {
@@ -431,7 +582,8 @@ fn fold<'t>(
                 uses.push((i.start_byte(), i.end_byte()));
             }
         }
-        let impure = !descendants(value_node, &["assignment_expression", "update_expression"]).is_empty();
+        let impure =
+            !descendants(value_node, &["assignment_expression", "update_expression"]).is_empty();
         if !ok || impure {
             continue;
         }
@@ -448,7 +600,11 @@ fn fold<'t>(
     }
     // A value that reads another bound local, and a declaration that also
     // declares something kept, keep the locals.
-    let bounds: Vec<String> = args.iter().skip(1).map(|a| text(*a, src).into_owned()).collect();
+    let bounds: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| text(*a, src).into_owned())
+        .collect();
     let reads_bound = |f: &Fold| {
         f.value
             .split(|c: char| !c.is_alphanumeric() && c != '_')
@@ -462,10 +618,13 @@ fn fold<'t>(
         let before = out.len();
         out.retain(|f| {
             let mut c = f.declaration.walk();
-            f.declaration.children_by_field_name("declarator", &mut c).all(|x| {
-                declarator_name_of(x).is_some_and(|n| names.contains(&text(n, src).into_owned()))
-                    && x.kind() == "identifier"
-            })
+            f.declaration
+                .children_by_field_name("declarator", &mut c)
+                .all(|x| {
+                    declarator_name_of(x)
+                        .is_some_and(|n| names.contains(&text(n, src).into_owned()))
+                        && x.kind() == "identifier"
+                })
         });
         if out.len() == before {
             break;

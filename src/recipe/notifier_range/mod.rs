@@ -18,6 +18,7 @@ mod params;
 mod structure;
 
 use super::{Messages, Recipe, StageSpec};
+use crate::rewrite::plan::ReviewItem;
 use crate::rewrite::rule::{FnRule, Rule, Wait};
 
 /// The structure the migration introduces, and its initialiser.
@@ -39,6 +40,9 @@ pub fn recipe() -> Recipe {
         needle: "invalidate_range_",
         ops_member: MEMBERS[0],
         ops_members: MEMBERS,
+        // The scan records, per callback, what the same ops sets for these
+        // (`sets`): how the callbacks stage tells a start from an end.
+        replacement_members: MEMBERS,
         api_functions: &[
             "mmu_notifier_invalidate_range_start",
             "mmu_notifier_invalidate_range_end",
@@ -129,4 +133,18 @@ fn rules() -> Vec<Box<dyn Rule>> {
             convert: callbacks::convert,
         }),
     ]
+}
+
+/// A review item at `file:line` (no file: about the whole plan).
+fn item(file: &str, line: usize, reason: String) -> ReviewItem {
+    ReviewItem {
+        file: file.to_string(),
+        line,
+        reason,
+    }
+}
+
+/// The 1-based line of byte `at`.
+fn line_of(src: &[u8], at: usize) -> usize {
+    memchr::memchr_iter(b'\n', &src[..at]).count() + 1
 }

@@ -44,8 +44,9 @@ pub fn normalise(s: &str) -> String {
 /// `(a, b)` replacing `list`, wrapped at 80 columns with continuation
 /// lines aligned under the parenthesis, as the kernel writes a signature.
 pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, new: &[String]) {
-    let prefix = String::from_utf8_lossy(&src[line_start(src, list.start_byte())..list.start_byte()])
-        .into_owned();
+    let prefix =
+        String::from_utf8_lossy(&src[line_start(src, list.start_byte())..list.start_byte()])
+            .into_owned();
     let col = display_width(&prefix) + 1;
     let rest = &src[list.end_byte()..crate::rewrite::text::line_end(src, list.end_byte())];
     let tail = display_width(String::from_utf8_lossy(rest).trim_end());
@@ -54,10 +55,17 @@ pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, n
     // One parameter that does not fit after a top-level head: the kernel
     // breaks the line after the return type instead.
     let head = line_start(src, list.start_byte());
-    let split = prefix.rfind(' ').filter(|_| new.len() == 1 && !fits && !prefix.starts_with(char::is_whitespace));
+    let split = prefix
+        .rfind(' ')
+        .filter(|_| new.len() == 1 && !fits && !prefix.starts_with(char::is_whitespace));
     if let Some(space) = split {
         let name = &prefix[space + 1..];
-        draft.replace(path, head + space, list.end_byte(), format!("\n{name}{one}"));
+        draft.replace(
+            path,
+            head + space,
+            list.end_byte(),
+            format!("\n{name}{one}"),
+        );
         return;
     }
     let text = if fits {
@@ -69,6 +77,17 @@ pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, n
     draft.replace(path, list.start_byte(), list.end_byte(), text);
 }
 
+/// What a definition becomes: its first `keep` parameters stay, the rest
+/// become `new_param`, whose members `names` they stand for; calls of
+/// `inner` in the body get `(range)`.
+#[derive(Clone, Copy)]
+pub struct Shape<'a> {
+    pub keep: usize,
+    pub new_param: &'a str,
+    pub names: &'a [String],
+    pub inner: &'a [&'a str],
+}
+
 /// Why a body cannot be converted.
 pub type Refused = String;
 
@@ -78,16 +97,20 @@ pub type Refused = String;
 /// and each read of a dropped parameter `range->member`.  A parameter the
 /// body writes or takes the address of gets a local copy instead.  Calls
 /// of `inner` (a function that takes the range itself) get `(range)`.
+/// Returns the parameters that became local copies.
 pub fn convert_definition(
     draft: &mut UnitDraft,
     path: &str,
     src: &[u8],
     def: Node,
-    keep: usize,
-    new_param: &str,
-    names: &[String],
-    inner: &[&str],
-) -> Result<(), Refused> {
+    shape: &Shape,
+) -> Result<Vec<String>, Refused> {
+    let Shape {
+        keep,
+        new_param,
+        names,
+        inner,
+    } = *shape;
     let list = param_list(def).ok_or("no parameter list")?;
     let ps = params(list, src);
     if ps.len() < keep || ps.len() - keep > names.len() {
@@ -107,6 +130,7 @@ pub fn convert_definition(
     new.push(new_param.to_string());
     replace_list(draft, path, src, list, &new);
     let mut copies = Vec::new();
+    let mut copied = Vec::new();
     let inner_calls: Vec<Node> = descendants(body, &["call_expression"])
         .into_iter()
         .filter(|c| {
@@ -129,14 +153,22 @@ pub fn convert_definition(
             .collect();
         if reads.iter().any(|i| is_written(*i, src)) {
             copies.push(format!("{decl} = {var}->{member};"));
+            copied.push(name.clone());
             continue;
         }
         for i in reads {
-            draft.replace(path, i.start_byte(), i.end_byte(), format!("{var}->{member}"));
+            draft.replace(
+                path,
+                i.start_byte(),
+                i.end_byte(),
+                format!("{var}->{member}"),
+            );
         }
     }
     for c in inner_calls {
-        let args = c.child_by_field_name("arguments").ok_or("call without arguments")?;
+        let args = c
+            .child_by_field_name("arguments")
+            .ok_or("call without arguments")?;
         draft.replace(path, args.start_byte(), args.end_byte(), format!("({var})"));
     }
     if !copies.is_empty() {
@@ -147,7 +179,7 @@ pub fn convert_definition(
         let at = crate::rewrite::text::line_end(src, body.start_byte());
         draft.insert(path, at, text);
     }
-    Ok(())
+    Ok(copied)
 }
 
 fn contains(outer: Node, inner: Node) -> bool {
@@ -172,7 +204,9 @@ pub fn is_written(id: Node, src: &[u8]) -> bool {
         match n.kind() {
             "parenthesized_expression" => {}
             "assignment_expression" => {
-                return n.child_by_field_name("left").is_some_and(|l| l.id() == child.id());
+                return n
+                    .child_by_field_name("left")
+                    .is_some_and(|l| l.id() == child.id());
             }
             "update_expression" => return true,
             "pointer_expression" => {

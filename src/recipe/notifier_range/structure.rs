@@ -49,14 +49,17 @@ pub fn convert(
         review.push(ReviewItem {
             file: api.header.clone(),
             line: 1,
-            reason: format!("no `#ifdef {}` block in the header to put the structure before", recipe.api_config),
+            reason: format!(
+                "no `#ifdef {}` block in the header to put the structure before",
+                recipe.api_config
+            ),
         });
         return Ok(Vec::new());
     };
     let mut draft = UnitDraft::new(
         Stage::new("structure"),
         &subsystem_of(&api.header),
-        &format!("add struct {RANGE_STRUCT} and {RANGE_INIT}()"),
+        &format!("add struct {RANGE_STRUCT}"),
     );
     draft.insert(&api.header, at, definitions(&api));
     draft.description.push(format!(
@@ -78,7 +81,10 @@ pub fn convert(
 }
 
 fn names(ps: &[(String, String)]) -> String {
-    ps.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
+    ps.iter()
+        .map(|(_, n)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The start of the line of the first `#ifdef SYMBOL` (or `#if
@@ -110,7 +116,11 @@ fn definitions(api: &api::Api) -> String {
     out.push_str("};\n\n");
     let mut params = vec![format!("struct {RANGE_STRUCT} *{RANGE_VAR}")];
     params.extend(api.members.iter().map(|(d, _)| d.clone()));
-    out.push_str(&signature(&format!("static inline void {RANGE_INIT}"), &params, ""));
+    out.push_str(&signature(
+        &format!("static inline void {RANGE_INIT}"),
+        &params,
+        "",
+    ));
     out.push_str("{\n");
     for (_, name) in &api.members {
         out.push_str(&format!("\t{RANGE_VAR}->{name} = {name};\n"));
