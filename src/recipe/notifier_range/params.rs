@@ -71,8 +71,19 @@ pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, n
     let text = if fits {
         one
     } else {
-        let pad = crate::rewrite::text::align_to(col);
-        format!("({})", new.join(&format!(",\n{pad}")))
+        // Continuation lines under the parenthesis; one that would pass
+        // 80 columns there is indented with tabs only, as far as fits.
+        let mut out = format!("({}", new[0]);
+        for (i, p) in new.iter().enumerate().skip(1) {
+            let need = p.len() + 1 + if i + 1 == new.len() { tail } else { 0 };
+            let pad = if col + need <= 80 {
+                crate::rewrite::text::align_to(col)
+            } else {
+                "\t".repeat((80usize.saturating_sub(need) / 8).clamp(1, col / 8))
+            };
+            out.push_str(&format!(",\n{pad}{p}"));
+        }
+        out + ")"
     };
     draft.replace(path, list.start_byte(), list.end_byte(), text);
 }
@@ -131,6 +142,7 @@ pub fn convert_definition(
     replace_list(draft, path, src, list, &new);
     let mut copies = Vec::new();
     let mut copied = Vec::new();
+    let mut renames: Vec<(Node, String)> = Vec::new();
     let inner_calls: Vec<Node> = descendants(body, &["call_expression"])
         .into_iter()
         .filter(|c| {
@@ -157,14 +169,10 @@ pub fn convert_definition(
             continue;
         }
         for i in reads {
-            draft.replace(
-                path,
-                i.start_byte(),
-                i.end_byte(),
-                format!("{var}->{member}"),
-            );
+            renames.push((i, format!("{var}->{member}")));
         }
     }
+    rename(draft, path, src, &renames);
     for c in inner_calls {
         let args = c
             .child_by_field_name("arguments")
@@ -180,6 +188,91 @@ pub fn convert_definition(
         draft.insert(path, at, text);
     }
     Ok(copied)
+}
+
+/// Replaces each identifier with its new text; a call statement on one
+/// line that would pass 80 columns is written anew, wrapped.
+fn rename(draft: &mut UnitDraft, path: &str, src: &[u8], renames: &[(Node, String)]) {
+    let mut rewrapped: Vec<Node> = Vec::new();
+    for (id, new) in renames {
+        if rewrapped.iter().any(|s| contains(*s, *id)) {
+            continue;
+        }
+        let stmt = one_line_call(*id, src);
+        let too_long = stmt.is_some_and(|s| {
+            let line = &src[line_start(src, s.start_byte())..s.end_byte()];
+            let grown: usize = renames
+                .iter()
+                .filter(|(i, _)| contains(s, *i))
+                .map(|(i, n)| n.len() - (i.end_byte() - i.start_byte()))
+                .sum();
+            display_width(&String::from_utf8_lossy(line)) + grown > 80
+        });
+        let Some(stmt) = stmt.filter(|_| too_long) else {
+            draft.replace(path, id.start_byte(), id.end_byte(), new.clone());
+            continue;
+        };
+        let call = stmt.named_child(0).unwrap();
+        let args: Vec<String> = call
+            .child_by_field_name("arguments")
+            .map(|a| {
+                let mut c = a.walk();
+                a.named_children(&mut c)
+                    .filter(|n| n.kind() != "comment")
+                    .map(|a| renamed(a, src, renames))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let callee = call.child_by_field_name("function").unwrap();
+        let text = crate::rewrite::text::call_statement(
+            &indent_at(src, stmt.start_byte()),
+            &renamed(callee, src, renames),
+            &args,
+        );
+        let end = crate::rewrite::text::line_end(src, stmt.end_byte());
+        draft.replace(path, line_start(src, stmt.start_byte()), end, text);
+        rewrapped.push(stmt);
+    }
+}
+
+/// The call statement alone on the one line that holds `id`.
+fn one_line_call<'t>(id: Node<'t>, src: &[u8]) -> Option<Node<'t>> {
+    let mut n = id.parent();
+    while let Some(p) = n {
+        if p.kind() == "expression_statement" {
+            let one_line = p.start_position().row == p.end_position().row;
+            let alone = src[line_start(src, p.start_byte())..p.start_byte()]
+                .iter()
+                .all(u8::is_ascii_whitespace)
+                && src[p.end_byte()..crate::rewrite::text::line_end(src, p.end_byte())]
+                    .iter()
+                    .all(u8::is_ascii_whitespace);
+            let call = p
+                .named_child(0)
+                .is_some_and(|c| c.kind() == "call_expression");
+            return (one_line && alone && call).then_some(p);
+        }
+        n = p.parent();
+    }
+    None
+}
+
+/// The text of `node` with the renames inside it applied.
+fn renamed(node: Node, src: &[u8], renames: &[(Node, String)]) -> String {
+    let mut inside: Vec<&(Node, String)> =
+        renames.iter().filter(|(i, _)| contains(node, *i)).collect();
+    inside.sort_by_key(|(i, _)| i.start_byte());
+    let mut out = String::new();
+    let mut pos = node.start_byte();
+    for (i, new) in inside {
+        out.push_str(&String::from_utf8_lossy(&src[pos..i.start_byte()]));
+        out.push_str(new);
+        pos = i.end_byte();
+    }
+    // The statement is on one line: no line break to fold, and a string
+    // literal keeps its exact text.
+    out.push_str(&String::from_utf8_lossy(&src[pos..node.end_byte()]));
+    out
 }
 
 fn contains(outer: Node, inner: Node) -> bool {
