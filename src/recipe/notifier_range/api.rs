@@ -94,3 +94,20 @@ impl Api {
         self.members.iter().map(|(_, n)| n.clone()).collect()
     }
 }
+
+/// [`learn`], with what keeps it from learning the API put on the review
+/// list.
+pub fn learn_or_review(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    report: &ScanReport,
+    review: &mut Vec<ReviewItem>,
+) -> Result<Option<Api>, RewriteError> {
+    Ok(match learn(ws, recipe, report)? {
+        Ok(api) => Some(api),
+        Err(item) => {
+            review.push(item);
+            None
+        }
+    })
+}

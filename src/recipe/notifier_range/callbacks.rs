@@ -19,7 +19,7 @@ use crate::scan::model::Detail;
 use crate::scan::walk::subsystem_of;
 
 use super::params::{Shape, convert_definition, normalise, param_list, params, replace_list};
-use super::{RANGE_STRUCT, RANGE_VAR, api, item, line_of};
+use super::{RANGE_STRUCT, RANGE_VAR, api, item, line_of, not_made};
 
 pub fn convert(
     ws: &mut Workspace,
@@ -27,12 +27,8 @@ pub fn convert(
     report: &ScanReport,
     review: &mut Vec<ReviewItem>,
 ) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let api = match api::learn(ws, recipe, report)? {
-        Ok(api) => api,
-        Err(item) => {
-            review.push(item);
-            return Ok(Vec::new());
-        }
+    let Some(api) = api::learn_or_review(ws, recipe, report, review)? else {
+        return Ok(Vec::new());
     };
     let param = format!("const struct {RANGE_STRUCT} *{RANGE_VAR}");
     let mut draft = UnitDraft::new(
@@ -174,14 +170,14 @@ pub fn convert(
         converted.push(note);
     }
     if !refused.is_empty() {
-        let n = refused.len();
-        review.extend(refused);
-        review.push(item("", 0, format!(
-            "the callbacks' flag day is not made: {} above {} the old parameters, and after the ops members change {} would not build",
-            crate::words::count(n, "callback", "callbacks"),
-            crate::words::noun(n, "keeps", "keep"),
-            crate::words::noun(n, "it", "they")
-        )));
+        not_made(
+            review,
+            refused,
+            "callbacks",
+            ("callback", "callbacks"),
+            "the old parameters",
+            "the ops members change",
+        );
         return Ok(Vec::new());
     }
     let members: Vec<String> = recipe

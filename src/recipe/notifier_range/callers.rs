@@ -30,7 +30,9 @@ use crate::scan::kernel_c::{
 use crate::scan::walk::subsystem_of;
 
 use super::params::{Shape, convert_definition, is_written, normalise, param_list, replace_list};
-use super::{INNER_END, INNER_START, RANGE_INIT, RANGE_STRUCT, RANGE_VAR, api, item, line_of};
+use super::{
+    INNER_END, INNER_START, RANGE_INIT, RANGE_STRUCT, RANGE_VAR, api, item, line_of, not_made,
+};
 
 pub fn convert(
     ws: &mut Workspace,
@@ -38,12 +40,8 @@ pub fn convert(
     report: &ScanReport,
     review: &mut Vec<ReviewItem>,
 ) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let api = match api::learn(ws, recipe, report)? {
-        Ok(api) => api,
-        Err(item) => {
-            review.push(item);
-            return Ok(Vec::new());
-        }
+    let Some(api) = api::learn_or_review(ws, recipe, report, review)? else {
+        return Ok(Vec::new());
     };
     let mut draft = UnitDraft::new(
         Stage::new("callers"),
@@ -109,14 +107,14 @@ pub fn convert(
         }
     }
     if !refused.is_empty() {
-        let n = refused.len();
-        review.extend(refused);
-        review.push(item("", 0, format!(
-            "the callers' flag day is not made: {} above {} the old arguments, and after the wrappers change {} would not build",
-            crate::words::count(n, "use", "uses"),
-            crate::words::noun(n, "keeps", "keep"),
-            crate::words::noun(n, "it", "they")
-        )));
+        not_made(
+            review,
+            refused,
+            "callers",
+            ("use", "uses"),
+            "the old arguments",
+            "the wrappers change",
+        );
         return Ok(Vec::new());
     }
     draft.description.push(format!(

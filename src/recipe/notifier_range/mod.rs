@@ -148,3 +148,28 @@ fn item(file: &str, line: usize, reason: String) -> ReviewItem {
 fn line_of(src: &[u8], at: usize) -> usize {
     memchr::memchr_iter(b'\n', &src[..at]).count() + 1
 }
+
+/// A flag day that is not made: the uses it would leave behind, then why
+/// (after the change they would not build).
+fn not_made(
+    review: &mut Vec<ReviewItem>,
+    refused: Vec<ReviewItem>,
+    stage: &str,
+    noun: (&str, &str),
+    old: &str,
+    change: &str,
+) {
+    let n = refused.len();
+    review.extend(refused);
+    review.push(item(
+        "",
+        0,
+        format!(
+            "the {stage}' flag day is not made: {} above {} {old}, and after {change} {} would \
+             not build",
+            crate::words::count(n, noun.0, noun.1),
+            crate::words::noun(n, "keeps", "keep"),
+            crate::words::noun(n, "it", "they")
+        ),
+    ));
+}

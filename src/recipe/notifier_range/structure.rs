@@ -18,12 +18,8 @@ pub fn convert(
     report: &ScanReport,
     review: &mut Vec<ReviewItem>,
 ) -> Result<Vec<ChangeUnit>, RewriteError> {
-    let api = match api::learn(ws, recipe, report)? {
-        Ok(api) => api,
-        Err(item) => {
-            review.push(item);
-            return Ok(Vec::new());
-        }
+    let Some(api) = api::learn_or_review(ws, recipe, report, review)? else {
+        return Ok(Vec::new());
     };
     let src = ws.content(&api.header)?.to_vec();
     if memchr::memmem::find(&src, format!("struct {RANGE_STRUCT} {{").as_bytes()).is_some() {
