@@ -25,7 +25,8 @@ use crate::rewrite::text::{
 use crate::rewrite::workspace::{UnitDraft, Workspace};
 use crate::scan::ScanReport;
 use crate::scan::kernel_c::{
-    Parsed, callee_name, declarator_name_of, enclosing_function, function_name, text,
+    Parsed, callee_name, declarator_name_of, enclosing_function, function_name, is_branch_hint,
+    text,
 };
 use crate::scan::walk::subsystem_of;
 
@@ -348,6 +349,7 @@ fn convert_function(
         let init = call_statement(&indent, RANGE_INIT, &init_args);
         if s.under_if {
             let cond = s.anchor.child_by_field_name("condition").unwrap();
+            // A branch hint (`unlikely(cow)`) is its argument.
             let pure = |n: Node| {
                 descendants(
                     n,
@@ -357,7 +359,11 @@ fn convert_function(
                         "update_expression",
                     ],
                 )
-                .is_empty()
+                .into_iter()
+                .all(|e| {
+                    e.kind() == "call_expression"
+                        && callee_name(e, src).is_some_and(|c| is_branch_hint(&c))
+                })
             };
             let args_pure = args_of(s.call).into_iter().all(pure) && folded.iter().all(|f| f.pure);
             if !pure(cond) || !args_pure {
