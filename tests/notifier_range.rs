@@ -98,6 +98,21 @@ fn a_tree_whose_start_takes_blockable_is_reported_not_guessed() {
     );
 }
 
+#[test]
+fn two_headers_with_the_api_are_not_guessed_between() {
+    let (_g, tree) = copy(&["tree"]);
+    common::copy_dir(&fixture("tree/include"), &tree.join("tools/include"));
+    let (_, plan) = plan_of(&tree);
+    assert!(plan.units.is_empty(), "{:#?}", plan.units);
+    assert!(
+        plan.needs_review[0]
+            .reason
+            .contains("include/linux/mmu_notifier.h, tools/include/linux/mmu_notifier.h"),
+        "{:#?}",
+        plan.needs_review
+    );
+}
+
 /// Calls of the bracket wrappers with the old arguments, and callbacks
 /// whose definition still takes them.
 struct OldForm {

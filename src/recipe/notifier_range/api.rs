@@ -52,6 +52,28 @@ pub fn learn(
             ),
         }));
     };
+    let mut headers: Vec<&str> = report
+        .of_kind("api")
+        .filter(|s| {
+            matches!(&s.detail, Detail::Api { role: ApiRole::Wrapper, name, .. } if name == recipe.range_start)
+        })
+        .map(|s| s.file.as_str())
+        .collect();
+    headers.sort_unstable();
+    headers.dedup();
+    if headers.len() > 1 {
+        return Ok(Err(ReviewItem {
+            file: String::new(),
+            line: 0,
+            reason: format!(
+                "{} headers define the {}() wrapper ({}): which one the tree builds with is \
+                 not known here; scan the kernel tree itself",
+                headers.len(),
+                recipe.range_start,
+                headers.join(", ")
+            ),
+        }));
+    }
     let header = wrapper.file.clone();
     // As the tree was scanned: earlier stages of this recipe change it.
     let full = ws.root().join(&header);
