@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod invalidate_page;
+pub mod notifier_range;
 
 pub use check::CheckRules;
 
@@ -24,6 +25,9 @@ pub struct Recipe {
     pub ops_struct: &'static str,
     /// The member of `ops_struct` being removed.
     pub ops_member: &'static str,
+    /// Every member of `ops_struct` the migration changes (the scan
+    /// classifies entries, callbacks and API sites of each).
+    pub ops_members: &'static [&'static str],
     /// Members of `ops_struct` that can take over the removed member's work.
     pub replacement_members: &'static [&'static str],
     /// Of those: the one called before the change (may sleep), the one
@@ -273,6 +277,11 @@ impl Recipe {
         self.api_functions.contains(&name)
     }
 
+    /// Whether `name` is one of the ops members the migration changes.
+    pub fn is_ops_member(&self, name: &str) -> bool {
+        self.ops_members.contains(&name)
+    }
+
     pub fn is_arch_hook(&self, name: &str) -> bool {
         self.arch_hooks.contains(&name)
     }
@@ -317,7 +326,7 @@ pub const DEFAULT: &str = "invalidate-page";
 
 /// All recipes kseries knows, by id.
 pub fn all() -> Vec<Recipe> {
-    vec![invalidate_page::recipe()]
+    vec![invalidate_page::recipe(), notifier_range::recipe()]
 }
 
 /// The recipe with this id.

@@ -7,7 +7,7 @@
 //! the build or silently change behaviour.
 
 use super::RewriteError;
-use super::plan::{ChangeUnit, ReviewItem, Stage};
+use super::plan::{ChangeUnit, ReviewItem};
 use super::workspace::Workspace;
 use crate::recipe::Recipe;
 use crate::scan::ScanReport;
@@ -116,9 +116,4 @@ fn gate(kept: &[&str], left: usize) -> ReviewItem {
             crate::words::noun(left, "it", "those")
         ),
     }
-}
-
-/// The stage a rule names, as the plan stores it.
-pub fn stage_of(rule: &dyn Rule) -> Stage {
-    Stage::new(rule.stage())
 }

@@ -370,7 +370,7 @@ impl Classifier<'_> {
         name: String,
         src: &[u8],
     ) -> Meaning<'t> {
-        if self.is_api_name(&name) || name == self.recipe.ops_member {
+        if self.is_api_name(&name) || self.recipe.is_ops_member(&name) {
             // Containment keeps an ERROR inside one top-level definition:
             // name the construct in it.
             let e = error_ancestor(node).unwrap_or(node);
@@ -418,7 +418,8 @@ impl Classifier<'_> {
                 name: macro_name,
             };
         }
-        if self.is_api_name(&name) || (name == self.recipe.ops_member && member_access) || pasted {
+        if self.is_api_name(&name) || (self.recipe.is_ops_member(&name) && member_access) || pasted
+        {
             return Meaning::Lexical {
                 reason: format!(
                     "`{name}` inside a macro definition{}: what it expands to is not known here",
@@ -471,10 +472,10 @@ impl Classifier<'_> {
         if self.recipe.is_arch_hook(&name) {
             return self.hook_meaning(id, name);
         }
-        if id.kind() == "field_identifier" && name == self.recipe.ops_member {
+        if id.kind() == "field_identifier" && self.recipe.is_ops_member(&name) {
             return self.member_meaning(id, src);
         }
-        if name == self.recipe.ops_member {
+        if self.recipe.is_ops_member(&name) {
             return self.lexical_member_meaning(id, src);
         }
         let context = if id.kind() == "field_identifier" {
@@ -600,7 +601,7 @@ impl Classifier<'_> {
     }
 
     fn member_meaning<'t>(&self, id: Node<'t>, src: &[u8]) -> Meaning<'t> {
-        let member = self.recipe.ops_member;
+        let member = text(id, src).into_owned();
         let parent = id.parent();
         match parent.map(|p| p.kind()) {
             Some("field_designator") => self.designator_meaning(parent.unwrap(), src),
@@ -678,7 +679,7 @@ impl Classifier<'_> {
     /// confuse tree-sitter.  Read `base->member` from the text and resolve
     /// `base` through the declarations in scope; anything else is review.
     fn lexical_member_meaning<'t>(&self, id: Node<'t>, src: &[u8]) -> Meaning<'t> {
-        let member = self.recipe.ops_member;
+        let member = text(id, src).into_owned();
         let before = src[..id.start_byte()].trim_ascii_end();
         let base = before
             .strip_suffix(b"->")
@@ -717,7 +718,10 @@ impl Classifier<'_> {
     }
 
     fn designator_meaning<'t>(&self, designator: Node<'t>, src: &[u8]) -> Meaning<'t> {
-        let member = self.recipe.ops_member;
+        let member = designator
+            .named_child(0)
+            .map(|m| text(m, src).into_owned())
+            .unwrap_or_default();
         let Some(pair) = designator
             .parent()
             .filter(|p| p.kind() == "initializer_pair")
@@ -747,6 +751,7 @@ impl Classifier<'_> {
                         .and_then(initialised_variable)
                         .map(|v| text(v, src).into_owned())
                         .unwrap_or_default(),
+                    member: member.clone(),
                     callback: text(value, src).into_owned(),
                     sets: self.other_callbacks(list.unwrap(), src),
                 };

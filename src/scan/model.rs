@@ -56,6 +56,9 @@ pub enum Detail {
     OpsEntry {
         /// The variable the initializer belongs to.
         ops: String,
+        /// The member the entry sets (one of the recipe's ops members).
+        #[serde(default)]
+        member: String,
         /// The function named by the entry.
         callback: String,
         /// The other invalidation callbacks the same ops sets, by member.

@@ -15,8 +15,8 @@ pub fn render_table(report: &ScanReport) -> String {
         "kseries scan of {} (recipe {})",
         report.tree, report.recipe
     );
-    // The member an ops entry sets is the recipe's (a report names its
-    // recipe by id).
+    // An ops entry names its member; a report written before it did has
+    // its recipe's (a report names its recipe by id).
     let member = crate::recipe::by_id(&report.recipe).map_or("?", |r| r.ops_member);
     let mut by_subsystem: BTreeMap<&str, Vec<&Site>> = BTreeMap::new();
     for s in &report.sites {
@@ -61,10 +61,16 @@ fn describe(s: &Site, member: &str) -> String {
         }
         Detail::OpsEntry {
             ops,
+            member: own,
             callback,
             sets,
         } => {
-            let others: Vec<&str> = sets.keys().map(String::as_str).collect();
+            let member = if own.is_empty() { member } else { own };
+            let others: Vec<&str> = sets
+                .keys()
+                .map(String::as_str)
+                .filter(|m| *m != member)
+                .collect();
             format!(
                 "{ops}: .{member} = {callback}; also sets [{}]",
                 others.join(", ")

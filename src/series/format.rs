@@ -751,8 +751,20 @@ fn cover_blurb(
         });
     }
     let recipe = &built.recipe;
+    // A stage the recipe declares a flag day is one commit across
+    // subsystems: the cover letter says which and why.
+    let flag_days: Vec<String> = patches
+        .iter()
+        .zip(&plan.units)
+        .filter_map(|(p, u)| {
+            let (_, spec) = recipe.stage(u.stage.as_str())?;
+            spec.flag_day
+                .map(|why| format!("patch {} is a flag day: {why}", p.number))
+        })
+        .collect();
     Ok(templates().get_template("cover")?.render(context! {
         problem => recipe.messages.cover,
+        flag_days => flag_days,
         review_notes => notes,
         verified => verified,
         generated_by => format!(

@@ -52,6 +52,7 @@ pub fn entries<'r>(report: &'r ScanReport) -> Vec<Entry<'r>> {
                 ops,
                 callback,
                 sets,
+                ..
             } => Some(Entry {
                 site: s,
                 ops: ops.clone(),

@@ -34,6 +34,7 @@ pub fn recipe() -> Recipe {
         needle: "invalidate_page",
         ops_struct: "mmu_notifier_ops",
         ops_member: "invalidate_page",
+        ops_members: &["invalidate_page"],
         replacement_members: &[
             "invalidate_range_start",
             "invalidate_range_end",

@@ -1,0 +1,655 @@
+//! Stage 2, a flag day: the wrappers, the `__` functions, the stubs and
+//! every caller pass a `struct mmu_notifier_range *` in one commit.  The
+//! `__` functions still call the ops members with the structure's fields,
+//! so the callbacks are untouched and it builds.
+//!
+//! Each caller declares `struct mmu_notifier_range range;`, sets it up
+//! with the initialiser right before (or, under a brace-less `if`, before
+//! the `if`) the start, and passes `&range` to the start and to every end
+//! with the same arguments in the same function.  Locals that only held
+//! the bounds are folded into the structure.  Anything else is left
+//! untouched and named for review, and then nothing of this stage is
+//! made: a caller left with the old arguments would not build.
+
+use std::collections::BTreeMap;
+
+use tree_sitter::Node;
+
+use crate::recipe::Recipe;
+use crate::rewrite::RewriteError;
+use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
+use crate::rewrite::syntax::descendants;
+use crate::rewrite::text::{
+    call_statement, declaration_insert, indent_at, line_end, line_start, removal_range,
+};
+use crate::rewrite::workspace::{UnitDraft, Workspace};
+use crate::scan::ScanReport;
+use crate::scan::kernel_c::{
+    Parsed, callee_name, declarator_name_of, enclosing_function, function_name, is_branch_hint,
+    text,
+};
+use crate::scan::walk::subsystem_of;
+
+use super::params::{Shape, convert_definition, is_written, normalise, param_list, replace_list};
+use super::{
+    INNER_END, INNER_START, RANGE_INIT, RANGE_STRUCT, RANGE_VAR, api, item, line_of, not_made,
+};
+
+pub fn convert(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    report: &ScanReport,
+    review: &mut Vec<ReviewItem>,
+) -> Result<Vec<ChangeUnit>, RewriteError> {
+    let Some(api) = api::learn_or_review(ws, recipe, report, review)? else {
+        return Ok(Vec::new());
+    };
+    let mut draft = UnitDraft::new(
+        Stage::new("callers"),
+        &subsystem_of(&api.implementation),
+        &format!("pass struct {RANGE_STRUCT} to the range notifiers"),
+    );
+    let mut refused = Vec::new();
+    api_edits(ws, recipe, &api, &mut draft, &mut refused)?;
+    let mut by_file: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in report.of_kind("call") {
+        let callee = match &s.detail {
+            crate::scan::model::Detail::Call { callee, .. } => callee.as_str(),
+            _ => continue,
+        };
+        if callee == recipe.range_start || callee == recipe.range_end {
+            *by_file.entry(s.file.as_str()).or_default() += 1;
+        } else {
+            refused.push(item(
+                &s.file,
+                s.line,
+                format!("{callee}() called directly: only the wrappers are converted"),
+            ));
+        }
+    }
+    let mut converted = Vec::new();
+    let mut count = 0;
+    for (file, expected) in by_file {
+        let (src, tree) = ws.parsed(file)?;
+        let calls = bracket_calls(&tree, &src, recipe);
+        if calls.len() != expected {
+            refused.push(item(file, 1, format!(
+                "the scan found {expected} calls of the bracket functions here, the file has {} outside the API: review by hand",
+                calls.len()
+            )));
+            continue;
+        }
+        let mut by_fn: BTreeMap<usize, (Node, Vec<Node>)> = BTreeMap::new();
+        for c in calls {
+            match enclosing_function(c) {
+                Some(f) => by_fn
+                    .entry(f.start_byte())
+                    .or_insert((f, Vec::new()))
+                    .1
+                    .push(c),
+                None => refused.push(item(
+                    file,
+                    line_of(&src, c.start_byte()),
+                    "a bracket call outside a function".into(),
+                )),
+            }
+        }
+        for (func, calls) in by_fn.into_values() {
+            let name = function_name(func, &src).unwrap_or_default();
+            match convert_function(&mut draft, file, &src, func, &calls, recipe, &api) {
+                Ok(note) => {
+                    count += calls.len();
+                    converted.push(format!("{file}: {name}(): {note}"));
+                }
+                Err((at, why)) => {
+                    refused.push(item(file, line_of(&src, at), format!("{name}(): {why}")))
+                }
+            }
+        }
+    }
+    if !refused.is_empty() {
+        not_made(
+            review,
+            refused,
+            "callers",
+            ("use", "uses"),
+            "the old arguments",
+            "the wrappers change",
+        );
+        return Ok(Vec::new());
+    }
+    draft.description.push(format!(
+        "Pass a struct {RANGE_STRUCT} to {}() and {}() instead of (mm, start, end), and set \
+         it up with {RANGE_INIT}() in every caller. Locals that only held the bounds become \
+         the structure's members.",
+        recipe.range_start, recipe.range_end
+    ));
+    draft.description.push(format!(
+        "The signature change cannot be split: the wrappers, {INNER_START}() and \
+         {INNER_END}() and every caller change in this one commit. The callbacks still get \
+         (mm, start, end) from the structure's members."
+    ));
+    draft.rationale.push(format!(
+        "{count} bracket calls converted; each end is paired with the start of the same function with the same arguments, none of which changes in between."
+    ));
+    draft.rationale.extend(converted);
+    Ok(vec![ws.commit(draft)?])
+}
+
+/// Calls of the start and end wrappers outside the API's own definitions.
+fn bracket_calls<'t>(tree: &'t Parsed, src: &[u8], recipe: &Recipe) -> Vec<Node<'t>> {
+    tree.descendants_of_kind("call_expression")
+        .into_iter()
+        .filter(|c| {
+            callee_name(*c, src).is_some_and(|n| n == recipe.range_start || n == recipe.range_end)
+        })
+        .filter(|c| {
+            enclosing_function(*c)
+                .and_then(|f| function_name(f, src))
+                .is_none_or(|n| !recipe.is_api_function(&n))
+        })
+        .collect()
+}
+
+/// The API's side of the flag day: wrappers and stubs, the `__`
+/// prototypes and definitions.
+fn api_edits(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    api: &api::Api,
+    draft: &mut UnitDraft,
+    refused: &mut Vec<ReviewItem>,
+) -> Result<(), RewriteError> {
+    let param = format!("struct {RANGE_STRUCT} *{RANGE_VAR}");
+    let names = api.member_names();
+    let inners = [INNER_START, INNER_END];
+    let wrappers = Shape {
+        keep: 0,
+        new_param: &param,
+        names: &names,
+        inner: &inners,
+    };
+    let (src, tree) = ws.parsed(&api.header)?;
+    for def in tree.descendants_of_kind("function_definition") {
+        let name = function_name(def, &src).unwrap_or_default();
+        if (name == recipe.range_start || name == recipe.range_end)
+            && let Err(why) = convert_definition(draft, &api.header, &src, def, &wrappers)
+        {
+            let line = line_of(&src, def.start_byte());
+            refused.push(item(&api.header, line, format!("{name}(): {why}")));
+        }
+    }
+    for decl in tree.descendants_of_kind("declaration") {
+        let is_inner = crate::scan::kernel_c::declarator_name(decl)
+            .is_some_and(|n| inners.contains(&text(n, &src).as_ref()));
+        if is_inner && let Some(list) = param_list(decl) {
+            replace_list(draft, &api.header, &src, list, std::slice::from_ref(&param));
+        }
+    }
+    let inner = Shape {
+        inner: &[],
+        ..wrappers
+    };
+    let (src, tree) = ws.parsed(&api.implementation)?;
+    for def in tree.descendants_of_kind("function_definition") {
+        let name = function_name(def, &src).unwrap_or_default();
+        if inners.contains(&name.as_str())
+            && let Err(why) = convert_definition(draft, &api.implementation, &src, def, &inner)
+        {
+            let line = line_of(&src, def.start_byte());
+            refused.push(item(&api.implementation, line, format!("{name}(): {why}")));
+        }
+    }
+    Ok(())
+}
+
+type Refusal = (usize, String);
+
+/// One start and where its initialiser goes.
+struct Start<'t> {
+    call: Node<'t>,
+    /// The statement the initialiser goes before (the start's own, or the
+    /// brace-less `if` around it).
+    anchor: Node<'t>,
+    under_if: bool,
+}
+
+/// Converts the brackets of one function; returns a note for the
+/// rationale.
+fn convert_function(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    func: Node,
+    calls: &[Node],
+    recipe: &Recipe,
+    api: &api::Api,
+) -> Result<String, Refusal> {
+    let at = calls[0].start_byte();
+    if descendants(func, &["identifier"])
+        .iter()
+        .any(|i| text(*i, src) == RANGE_VAR)
+    {
+        return Err((
+            at,
+            format!("the function already uses the name `{RANGE_VAR}`"),
+        ));
+    }
+    let body = func
+        .child_by_field_name("body")
+        .ok_or((at, "no body".to_string()))?;
+    let key = |c: Node| -> String {
+        args_of(c)
+            .iter()
+            .map(|a| normalise(&text(*a, src)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let is_start = |c: Node| callee_name(c, src).as_deref() == Some(recipe.range_start);
+    for &c in calls {
+        if args_of(c).len() != api.wrapper_params.len() {
+            return Err((
+                c.start_byte(),
+                format!(
+                    "{}({}) does not take the API's {} arguments",
+                    callee_name(c, src).unwrap_or_default(),
+                    key(c),
+                    api.wrapper_params.len()
+                ),
+            ));
+        }
+    }
+    // Brackets by their arguments: each start with the ends after it.
+    let mut groups: BTreeMap<String, (Vec<Node>, Vec<Node>)> = BTreeMap::new();
+    for &c in calls {
+        let g = groups.entry(key(c)).or_default();
+        if is_start(c) {
+            g.0.push(c)
+        } else {
+            g.1.push(c)
+        }
+    }
+    let mut spans = Vec::new();
+    for (args, (starts, ends)) in &groups {
+        let (Some(first), Some(last_end)) = (starts.first(), ends.last()) else {
+            let lone = starts.first().or(ends.first()).unwrap();
+            let what = if starts.is_empty() {
+                "an end whose start"
+            } else {
+                "a start whose end"
+            };
+            return Err((
+                lone.start_byte(),
+                format!(
+                    "{what} ({args}) is not in this function: the bracket spans functions; convert it by hand"
+                ),
+            ));
+        };
+        if ends.iter().any(|e| e.start_byte() < first.start_byte()) {
+            return Err((
+                ends[0].start_byte(),
+                format!("an end ({args}) comes before its start"),
+            ));
+        }
+        // The structure keeps the values of the start: nothing in its
+        // arguments may change before the last end.
+        for a in args_of(*first) {
+            for id in descendants(a, &["identifier"]) {
+                let name = text(id, src);
+                let written = descendants(body, &["identifier"]).into_iter().find(|i| {
+                    text(*i, src) == name
+                        && i.start_byte() > first.end_byte()
+                        && i.start_byte() < last_end.start_byte()
+                        && is_written(*i, src)
+                });
+                if let Some(w) = written {
+                    return Err((
+                        w.start_byte(),
+                        format!(
+                            "`{name}` changes between the start and the end of the bracket ({args}): \
+                         the structure would keep the value it had at the start"
+                        ),
+                    ));
+                }
+            }
+        }
+        spans.push((first.start_byte(), last_end.end_byte(), args.clone()));
+    }
+    spans.sort();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err((
+                w[1].0,
+                format!(
+                    "the brackets ({}) and ({}) overlap: one structure cannot hold both",
+                    w[0].2, w[1].2
+                ),
+            ));
+        }
+    }
+    let starts: Vec<Start> = calls
+        .iter()
+        .copied()
+        .filter(|c| is_start(*c))
+        .map(|c| start_of(c, src))
+        .collect::<Result<_, _>>()?;
+    let folded = if starts.len() == 1 {
+        fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe)
+    } else {
+        Vec::new()
+    };
+    let mut notes = Vec::new();
+    for s in &starts {
+        let mut init_args = vec![format!("&{RANGE_VAR}")];
+        for (i, a) in args_of(s.call).into_iter().enumerate() {
+            let fold = folded.iter().find(|f| f.position == i);
+            init_args.push(fold.map_or_else(|| normalise(&text(a, src)), |f| f.value.clone()));
+        }
+        let indent = indent_at(src, s.anchor.start_byte());
+        let init = call_statement(&indent, RANGE_INIT, &init_args);
+        if s.under_if {
+            let cond = s.anchor.child_by_field_name("condition").unwrap();
+            // A branch hint (`unlikely(cow)`) is its argument.
+            let pure = |n: Node| {
+                descendants(
+                    n,
+                    &[
+                        "call_expression",
+                        "assignment_expression",
+                        "update_expression",
+                    ],
+                )
+                .into_iter()
+                .all(|e| {
+                    e.kind() == "call_expression"
+                        && callee_name(e, src).is_some_and(|c| is_branch_hint(&c))
+                })
+            };
+            let args_pure = args_of(s.call).into_iter().all(pure) && folded.iter().all(|f| f.pure);
+            if !pure(cond) || !args_pure {
+                return Err((s.call.start_byte(), "a start under a brace-less `if` whose condition or arguments may have side effects: the initialiser cannot go before the `if`".into()));
+            }
+            draft.insert(path, line_start(src, s.anchor.start_byte()), init);
+            let args = s.call.child_by_field_name("arguments").unwrap();
+            draft.replace(
+                path,
+                args.start_byte(),
+                args.end_byte(),
+                format!("(&{RANGE_VAR})"),
+            );
+            notes.push("the initialiser goes before the brace-less `if` around the start (its condition and arguments have no side effects)".to_string());
+        } else {
+            let (from, to) = (
+                line_start(src, s.anchor.start_byte()),
+                line_end(src, s.anchor.end_byte()),
+            );
+            let alone = src[from..s.anchor.start_byte()]
+                .iter()
+                .all(u8::is_ascii_whitespace)
+                && src[s.anchor.end_byte()..to]
+                    .iter()
+                    .all(u8::is_ascii_whitespace);
+            if !alone {
+                return Err((
+                    s.call.start_byte(),
+                    "the start shares its line with other code".into(),
+                ));
+            }
+            let start = call_statement(&indent, recipe.range_start, &[format!("&{RANGE_VAR}")]);
+            draft.replace(path, from, to, format!("{init}{start}"));
+        }
+    }
+    for &c in calls.iter().filter(|c| !is_start(**c)) {
+        let args = c.child_by_field_name("arguments").unwrap();
+        draft.replace(
+            path,
+            args.start_byte(),
+            args.end_byte(),
+            format!("(&{RANGE_VAR})"),
+        );
+    }
+    for f in &folded {
+        for id in &f.uses {
+            draft.replace(path, id.0, id.1, format!("{RANGE_VAR}.{}", f.member));
+        }
+        let (a, b) = removal_range(src, f.assignment.start_byte(), f.assignment.end_byte());
+        draft.replace(path, a, b, String::new());
+        notes.push(format!(
+            "`{}` only held the {} of the range: it becomes {RANGE_VAR}.{}",
+            f.name, f.member, f.member
+        ));
+    }
+    let mut removed_decls: Vec<Node> = folded.iter().map(|f| f.declaration).collect();
+    removed_decls.sort_by_key(|d| d.start_byte());
+    removed_decls.dedup_by_key(|d| d.start_byte());
+    for d in removed_decls {
+        let (a, b) = removal_range(src, d.start_byte(), d.end_byte());
+        draft.replace(path, a, b, String::new());
+    }
+    let (pos, decl) = declaration_insert(src, body, &format!("struct {RANGE_STRUCT} {RANGE_VAR};"));
+    draft.insert(path, pos, decl);
+    notes.insert(
+        0,
+        format!(
+            "{} start{} and {} end{}",
+            starts.len(),
+            if starts.len() == 1 { "" } else { "s" },
+            calls.len() - starts.len(),
+            if calls.len() - starts.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ),
+    );
+    Ok(notes.join("; "))
+}
+
+fn args_of(c: Node<'_>) -> Vec<Node<'_>> {
+    let Some(a) = c.child_by_field_name("arguments") else {
+        return Vec::new();
+    };
+    let mut cursor = a.walk();
+    a.named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .collect()
+}
+
+fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
+    let stmt = call
+        .parent()
+        .filter(|p| p.kind() == "expression_statement")
+        .ok_or((
+            call.start_byte(),
+            "the start is not a statement of its own".to_string(),
+        ))?;
+    let parent = stmt
+        .parent()
+        .ok_or((call.start_byte(), "no parent".to_string()))?;
+    match parent.kind() {
+        "compound_statement" | "preproc_ifdef" | "preproc_if" | "preproc_else" | "preproc_elif" => {
+            Ok(Start {
+                call,
+                anchor: stmt,
+                under_if: false,
+            })
+        }
+        "if_statement"
+            if parent
+                .child_by_field_name("consequence")
+                .is_some_and(|c| c.id() == stmt.id()) =>
+        {
+            Ok(Start {
+                call,
+                anchor: parent,
+                under_if: true,
+            })
+        }
+        other => Err((
+            call.start_byte(),
+            format!(
+                "the start sits directly under a `{}` without braces: {}",
+                other.trim_end_matches("_statement"),
+                text(parent, src).lines().next().unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// A local that only held a bound, folded into the structure.
+struct Fold<'t> {
+    name: String,
+    /// The argument position it fills and the member it becomes.
+    position: usize,
+    member: String,
+    /// The value it was assigned, which moves into the initialiser.
+    value: String,
+    pure: bool,
+    declaration: Node<'t>,
+    assignment: Node<'t>,
+    /// Its other reads, which become `range.member`.
+    uses: Vec<(usize, usize)>,
+}
+
+/// The bound locals of the start's arguments that can be folded: declared
+/// without a value, assigned once right before the start (in the
+/// statements just before it), read only after it, never written again.
+/// Any other shape keeps the local, which is always correct.
+fn fold<'t>(
+    src: &[u8],
+    body: Node<'t>,
+    start: &Start<'t>,
+    args: &[Node<'t>],
+    api: &api::Api,
+    recipe: &Recipe,
+) -> Vec<Fold<'t>> {
+    let mut out: Vec<Fold> = Vec::new();
+    let ids = descendants(body, &["identifier"]);
+    // The assignments just before the anchor.
+    let mut run = Vec::new();
+    let mut prev = start.anchor.prev_named_sibling();
+    while let Some(p) = prev {
+        let Some(asg) = p
+            .named_child(0)
+            .filter(|a| p.kind() == "expression_statement" && a.kind() == "assignment_expression")
+        else {
+            break;
+        };
+        if asg.child(1).is_none_or(|op| text(op, src) != "=")
+            || asg
+                .child_by_field_name("left")
+                .is_none_or(|l| l.kind() != "identifier")
+        {
+            break;
+        }
+        run.push((p, asg));
+        prev = p.prev_named_sibling();
+    }
+    for (position, arg) in args.iter().enumerate().skip(1) {
+        if arg.kind() != "identifier" {
+            continue;
+        }
+        let name = text(*arg, src).into_owned();
+        let Some(member) = api.members.get(position).map(|(_, n)| n.clone()) else {
+            continue;
+        };
+        let Some((stmt, asg)) = run
+            .iter()
+            .find(|(_, a)| text(a.child_by_field_name("left").unwrap(), src) == name)
+        else {
+            continue;
+        };
+        let Some(declaration) = descendants(body, &["declaration"]).into_iter().find(|d| {
+            let mut c = d.walk();
+            d.children_by_field_name("declarator", &mut c)
+                .any(|x| x.kind() == "identifier" && text(x, src) == name)
+        }) else {
+            continue;
+        };
+        let value_node = asg.child_by_field_name("right").unwrap();
+        let mut uses = Vec::new();
+        let mut ok = true;
+        for i in ids.iter().filter(|i| text(**i, src) == name) {
+            let in_decl = i.start_byte() >= declaration.start_byte()
+                && i.end_byte() <= declaration.end_byte();
+            let is_asg = i.id() == asg.child_by_field_name("left").unwrap().id();
+            let in_call = args.iter().any(|a| a.id() == i.id());
+            if in_decl || is_asg || in_call {
+                continue;
+            }
+            if i.start_byte() < start.anchor.start_byte() || is_written(*i, src) {
+                ok = false;
+                break;
+            }
+            // Reads in other bracket calls' arguments are replaced with them.
+            if !inside_bracket_args(*i, src, recipe) {
+                uses.push((i.start_byte(), i.end_byte()));
+            }
+        }
+        let impure =
+            !descendants(value_node, &["assignment_expression", "update_expression"]).is_empty();
+        if !ok || impure {
+            continue;
+        }
+        out.push(Fold {
+            name,
+            position,
+            member,
+            value: normalise(&text(value_node, src)),
+            pure: descendants(value_node, &["call_expression"]).is_empty(),
+            declaration,
+            assignment: *stmt,
+            uses,
+        });
+    }
+    // A value that reads another bound local, and a declaration that also
+    // declares something kept, keep the locals.
+    let bounds: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| text(*a, src).into_owned())
+        .collect();
+    let reads_bound = |f: &Fold| {
+        f.value
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|w| bounds.iter().any(|b| b == w))
+    };
+    if out.iter().any(reads_bound) {
+        return Vec::new();
+    }
+    loop {
+        let names: Vec<String> = out.iter().map(|f| f.name.clone()).collect();
+        let before = out.len();
+        out.retain(|f| {
+            let mut c = f.declaration.walk();
+            f.declaration
+                .children_by_field_name("declarator", &mut c)
+                .all(|x| {
+                    declarator_name_of(x)
+                        .is_some_and(|n| names.contains(&text(n, src).into_owned()))
+                        && x.kind() == "identifier"
+                })
+        });
+        if out.len() == before {
+            break;
+        }
+    }
+    if out.iter().filter(|f| !f.pure).count() > 1 {
+        out.clear();
+    }
+    out
+}
+
+/// Whether `id` is inside the arguments of a bracket call (replaced with
+/// the call's arguments as a whole).
+fn inside_bracket_args(id: Node, src: &[u8], recipe: &Recipe) -> bool {
+    let mut n = id.parent();
+    while let Some(p) = n {
+        if p.kind() == "call_expression" {
+            let callee = callee_name(p, src).unwrap_or_default();
+            return callee == recipe.range_start || callee == recipe.range_end;
+        }
+        n = p.parent();
+    }
+    false
+}

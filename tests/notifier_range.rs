@@ -1,0 +1,282 @@
+//! The second recipe, `notifier-range` (Linux 4.20's `struct
+//! mmu_notifier_range`): its shapes on our own fixtures, exactly, and on
+//! the real 4.12 tree alone, after the invalidate-page series, and cut
+//! into a series whose every commit builds.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use kseries::recipe::{self, Recipe};
+use kseries::rewrite::plan::Plan;
+use kseries::scan::ScanReport;
+use kseries::scan::model::Detail;
+
+fn fixture(name: &str) -> PathBuf {
+    common::project_root()
+        .join("tests/fixtures/notifier_range")
+        .join(name)
+}
+
+fn recipe() -> Recipe {
+    recipe::by_id("notifier-range").expect("the recipe is registered")
+}
+
+/// A copy of fixture trees outside the repository (a path inside a git
+/// work tree plans the whole work tree).
+fn copy(parts: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    for p in parts {
+        common::copy_dir(&fixture(p), &tree);
+    }
+    (dir, tree)
+}
+
+fn plan_of(tree: &Path) -> (ScanReport, Plan) {
+    let r = recipe();
+    let scan = kseries::scan::scan(tree, &r).unwrap();
+    assert!(scan.summary.accounted, "every occurrence accounted for");
+    let plan = kseries::rewrite::plan(tree, &scan, &r).unwrap();
+    (scan, plan)
+}
+
+fn stages(plan: &Plan) -> Vec<&str> {
+    plan.units.iter().map(|u| u.stage.as_str()).collect()
+}
+
+#[test]
+fn fixture_shapes_give_exactly_the_expected_diff() {
+    let (_g, tree) = copy(&["tree"]);
+    let (_, plan) = plan_of(&tree);
+    assert_eq!(stages(&plan), ["structure", "callers", "callbacks"]);
+    assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
+    let diff = common::kseries_ok(&[
+        "rewrite".as_ref(),
+        "--recipe".as_ref(),
+        "notifier-range".as_ref(),
+        tree.as_os_str(),
+    ]);
+    let expected = std::fs::read(fixture("tree.diff")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&diff),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn shapes_it_cannot_prove_are_named_and_keep_the_flag_days_back() {
+    let (_g, tree) = copy(&["tree", "review"]);
+    let (_, plan) = plan_of(&tree);
+    assert_eq!(stages(&plan), ["structure"], "{:#?}", plan.needs_review);
+    let reasons: Vec<String> = plan.needs_review.iter().map(|r| r.to_string()).collect();
+    let has = |needle: &str| {
+        assert!(
+            reasons.iter().any(|r| r.contains(needle)),
+            "no review item with {needle:?}: {reasons:#?}"
+        )
+    };
+    has("mm/helper.c:10: open_for_caller(): a start whose end");
+    has("mm/helper.c:17: close_in_caller(): an end whose start");
+    has("mm/helper.c:23: named_range(): the function already uses the name `range`");
+    has("mm/helper.c:32: moving_end(): `e` changes between the start and the end");
+    has("the callers' flag day is not made");
+    has("the callbacks stage is kept");
+    // Nothing of the untouchable file is edited.
+    assert!(plan.units[0].files.iter().all(|f| f.path != "mm/helper.c"));
+}
+
+#[test]
+fn a_tree_whose_start_takes_blockable_is_reported_not_guessed() {
+    let (_g, tree) = copy(&["blockable"]);
+    let (_, plan) = plan_of(&tree);
+    assert!(plan.units.is_empty(), "{:#?}", plan.units);
+    assert!(
+        plan.needs_review[0].reason.contains("blockable"),
+        "{:#?}",
+        plan.needs_review
+    );
+}
+
+#[test]
+fn two_headers_with_the_api_are_not_guessed_between() {
+    let (_g, tree) = copy(&["tree"]);
+    common::copy_dir(&fixture("tree/include"), &tree.join("tools/include"));
+    let (_, plan) = plan_of(&tree);
+    assert!(plan.units.is_empty(), "{:#?}", plan.units);
+    assert!(
+        plan.needs_review[0]
+            .reason
+            .contains("include/linux/mmu_notifier.h, tools/include/linux/mmu_notifier.h"),
+        "{:#?}",
+        plan.needs_review
+    );
+}
+
+/// Calls of the bracket wrappers with the old arguments, and callbacks
+/// whose definition still takes them.
+struct OldForm {
+    calls: usize,
+    old_calls: Vec<String>,
+    callbacks: usize,
+    old_callbacks: Vec<String>,
+}
+
+fn old_form(tree: &Path) -> OldForm {
+    let r = recipe();
+    let scan = kseries::scan::scan(tree, &r).unwrap();
+    assert!(scan.summary.accounted);
+    let undecided: Vec<_> = scan.of_kind("needs-review").collect();
+    assert!(undecided.is_empty(), "{undecided:#?}");
+    let mut out = OldForm {
+        calls: 0,
+        old_calls: Vec::new(),
+        callbacks: 0,
+        old_callbacks: Vec::new(),
+    };
+    for s in &scan.sites {
+        match &s.detail {
+            Detail::Call { callee, args, .. } => {
+                out.calls += 1;
+                if args.len() != 1 {
+                    out.old_calls.push(format!(
+                        "{}:{} {callee}({})",
+                        s.file,
+                        s.line,
+                        args.join(", ")
+                    ));
+                }
+            }
+            Detail::Callback { name, .. } => {
+                out.callbacks += 1;
+                let src = std::fs::read_to_string(tree.join(&s.file)).unwrap();
+                let head: String = src
+                    .lines()
+                    .skip(s.line - 1)
+                    .take_while(|l| !l.starts_with('{'))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let params = head.split_once('(').map_or("", |(_, p)| p);
+                if params.split(',').count() != 2 || !params.contains("struct mmu_notifier_range *")
+                {
+                    out.old_callbacks
+                        .push(format!("{}:{} {name}: {head}", s.file, s.line));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Applies the recipe's plan to `clone` and checks that every call and
+/// callback it had is in the new form.
+fn convert_and_check(clone: &Path) -> Plan {
+    let before = old_form(clone);
+    assert!(before.calls > 0 && before.callbacks > 0);
+    assert_eq!(
+        before.old_calls.len(),
+        before.calls,
+        "{:#?}",
+        before.old_calls
+    );
+    assert_eq!(before.old_callbacks.len(), before.callbacks);
+    let (_, plan) = plan_of(clone);
+    assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
+    assert_eq!(stages(&plan), ["structure", "callers", "callbacks"]);
+    let outcome = kseries::rewrite::outcome(clone, &plan).unwrap();
+    kseries::rewrite::apply::apply(clone, &outcome).unwrap();
+    let after = old_form(clone);
+    eprintln!(
+        "notifier-range: {} calls and {} callbacks converted",
+        before.calls, before.callbacks
+    );
+    assert_eq!(
+        (after.calls, after.callbacks),
+        (before.calls, before.callbacks)
+    );
+    assert!(after.old_calls.is_empty(), "{:#?}", after.old_calls);
+    assert!(after.old_callbacks.is_empty(), "{:#?}", after.old_callbacks);
+    plan
+}
+
+#[test]
+fn on_4_12_alone_every_call_and_callback_is_converted() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let (_g, clone) = common::fresh_clone(&tree);
+    convert_and_check(&clone);
+}
+
+#[test]
+fn on_4_12_after_the_invalidate_page_series_every_call_and_callback_is_converted() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let (_g, clone) = common::fresh_clone(&tree);
+    let first = recipe::by_id("invalidate-page").unwrap();
+    let scan = kseries::scan::scan(&clone, &first).unwrap();
+    let plan = kseries::rewrite::plan(&clone, &scan, &first).unwrap();
+    assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
+    let outcome = kseries::rewrite::outcome(&clone, &plan).unwrap();
+    kseries::rewrite::apply::apply(&clone, &outcome).unwrap();
+    common::git(&clone, &["commit", "-qam", "invalidate-page"]).unwrap();
+    convert_and_check(&clone);
+}
+
+#[test]
+fn on_4_12_every_commit_of_the_series_builds_and_the_cover_explains_the_flag_days() {
+    let Some(tree) = common::kernel_tree() else {
+        return;
+    };
+    let (g, clone) = common::fresh_clone(&tree);
+    common::git(&clone, &["config", "user.name", "Ada Kernel"]).unwrap();
+    common::git(&clone, &["config", "user.email", "ada@example.org"]).unwrap();
+    let (scan, plan) = plan_of(&clone);
+    assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
+    let files_of = |kind: &str| -> std::collections::BTreeSet<String> {
+        scan.of_kind(kind).map(|s| s.file.clone()).collect()
+    };
+    let out = g.path().join("out");
+    let opts = kseries::series::SeriesOptions {
+        output_dir: Some(out.clone()),
+        branch: "kseries/notifier-range".into(),
+        ..kseries::series::SeriesOptions::default()
+    };
+    let checker = kseries::series::KbuildCheck {
+        build_dir: None,
+        jobs: 2,
+    };
+    let r = kseries::series::make_series(
+        &clone,
+        &plan,
+        &opts,
+        &kseries::series::Verification::default(),
+        Some(&checker),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.patches.len(), 3);
+    for p in &r.patches {
+        eprintln!("{:2} {} {:?}", p.number, p.subject, p.build);
+        assert!(
+            matches!(p.build, Some(kseries::series::BuildOutcome::Built { .. })),
+            "{p:#?}"
+        );
+    }
+    // Each flag day is one commit with every caller, or every callback.
+    let touched = |n: usize| -> std::collections::BTreeSet<String> {
+        r.patches[n].files.iter().cloned().collect()
+    };
+    assert!(files_of("call").is_subset(&touched(1)), "{:?}", touched(1));
+    assert!(
+        files_of("callback").is_subset(&touched(2)),
+        "{:?}",
+        touched(2)
+    );
+    let cover = std::fs::read_to_string(r.cover.file.as_ref().unwrap()).unwrap();
+    let flat = cover.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("patch 2 is a flag day:"), "{cover}");
+    assert!(flat.contains("patch 3 is a flag day:"), "{cover}");
+    assert!(!flat.contains("patch 1 is a flag day"), "{cover}");
+}
