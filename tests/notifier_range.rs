@@ -181,6 +181,7 @@ fn convert_and_check(clone: &Path) -> Plan {
         before.old_calls
     );
     assert_eq!(before.old_callbacks.len(), before.callbacks);
+    let checked_before = check_findings(clone);
     let (_, plan) = plan_of(clone);
     assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
     assert_eq!(stages(&plan), ["structure", "callers", "callbacks"]);
@@ -197,7 +198,33 @@ fn convert_and_check(clone: &Path) -> Plan {
     );
     assert!(after.old_calls.is_empty(), "{:#?}", after.old_calls);
     assert!(after.old_callbacks.is_empty(), "{:#?}", after.old_callbacks);
+    // check, with this recipe, is clean: no error, and nothing the
+    // conversion brought (what the tree had before stays, e.g. the other
+    // migration's W1 in the order where it has not run).
+    let checked_after = check_findings(clone);
+    assert!(
+        checked_after
+            .iter()
+            .all(|(_, severity, _)| severity != "Error"),
+        "{checked_after:#?}"
+    );
+    let new: Vec<_> = checked_after
+        .iter()
+        .filter(|d| !checked_before.contains(d))
+        .collect();
+    assert!(new.is_empty(), "the conversion brought {new:#?}");
     plan
+}
+
+/// `kseries check --recipe notifier-range` on `tree`: per diagnostic its
+/// code, severity and file (lines move with the conversion).
+fn check_findings(tree: &Path) -> Vec<(String, String, String)> {
+    let report = kseries::check::check(tree, &recipe()).unwrap();
+    report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.clone(), format!("{:?}", d.severity), d.file.clone()))
+        .collect()
 }
 
 #[test]

@@ -42,7 +42,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::recipe::Recipe;
+use crate::recipe::{ApiFate, Recipe};
 use crate::scan::{Detail, ScanError};
 pub use render::render_text;
 
@@ -204,7 +204,11 @@ pub fn check(root: &Path, recipe: &Recipe) -> Result<CheckReport, CheckError> {
         || walk::walk(root, recipe.check.needles),
     );
     let scanned = scanned?;
-    let mut diagnostics = e1(&scanned, recipe);
+    // A reshaped API's uses are not errors: their form is (E6).
+    let mut diagnostics = match recipe.api_fate {
+        ApiFate::Removed => e1(&scanned, recipe),
+        ApiFate::Reshaped => Vec::new(),
+    };
     let walked = walked?;
     let mut undecided = undecided_uses(root, &scanned, recipe);
     undecided.extend(walked.too_large.iter().map(|rel| too_large(rel)));

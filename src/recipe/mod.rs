@@ -82,11 +82,25 @@ pub struct Recipe {
     /// What the patch series says in prose (cover letter, fallback commit
     /// messages).
     pub messages: Messages,
+    /// What becomes of the old API: removed (every use is an error until
+    /// it is gone, `check`'s E1), or kept with a new form (an old-form use
+    /// under a new-form header is `check`'s E6).
+    pub api_fate: ApiFate,
     /// The stages of the series, in bisectable order.
     pub stages: &'static [StageSpec],
     /// The rewrite rules, one per stage, in the same order.
     #[serde(skip)]
     pub rules: fn() -> Vec<Box<dyn crate::rewrite::rule::Rule>>,
+}
+
+/// What a migration does to the old API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiFate {
+    /// The API goes: what still uses it must go or be converted.
+    Removed,
+    /// The API stays with other parameters: its uses change form.
+    Reshaped,
 }
 
 /// One stage of a recipe's series.

@@ -19,7 +19,9 @@ mod effects;
 mod kvm;
 
 use super::check::RangeForm;
-use super::{CheckRules, Extent, LockLearning, LockOp, Recipe, StageSpec, UnlockOp, WalkSpec};
+use super::{
+    ApiFate, CheckRules, Extent, LockLearning, LockOp, Recipe, StageSpec, UnlockOp, WalkSpec,
+};
 use crate::rewrite::rule::Rule;
 
 /// The stages' names, as plans store them.
@@ -118,6 +120,7 @@ pub fn recipe() -> Recipe {
         ],
         check: check_rules(),
         messages: MESSAGES,
+        api_fate: ApiFate::Removed,
         stages: STAGES,
         rules,
     }

@@ -17,7 +17,7 @@ mod callers;
 mod params;
 mod structure;
 
-use super::{Messages, Recipe, StageSpec};
+use super::{ApiFate, Messages, Recipe, StageSpec};
 use crate::rewrite::plan::ReviewItem;
 use crate::rewrite::rule::{Rule, Wait};
 use crate::rewrite::workspace::Workspace;
@@ -54,6 +54,7 @@ pub fn recipe() -> Recipe {
         ],
         arch_hooks: &[],
         messages: MESSAGES,
+        api_fate: ApiFate::Reshaped,
         stages: STAGES,
         rules,
         // The bracket, lock and page-table knowledge is the same API's.
