@@ -64,6 +64,38 @@ fn fixture_shapes_give_exactly_the_expected_diff() {
     );
 }
 
+/// A converted tree needs nothing; one where a caller's file and a
+/// callback's file went back to the old form (a half-converted tree, which
+/// does not build) is reported file by file, and nothing is edited.
+#[test]
+fn a_converted_tree_needs_nothing_and_a_half_converted_one_is_named() {
+    let (_g, tree) = copy(&["tree"]);
+    let (_, plan) = plan_of(&tree);
+    let outcome = kseries::rewrite::outcome(&tree, &plan).unwrap();
+    for (path, (_, new)) in &outcome {
+        std::fs::write(tree.join(path), new).unwrap();
+    }
+    let (_, again) = plan_of(&tree);
+    assert!(again.units.is_empty(), "{:#?}", again.units);
+    assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
+
+    // One file at a time: an old caller holds the callbacks' stage back.
+    for old in ["mm/shapes.c", "drivers/widget/widget_mn.c"] {
+        let converted = std::fs::read(tree.join(old)).unwrap();
+        std::fs::copy(fixture("tree").join(old), tree.join(old)).unwrap();
+        let (_, half) = plan_of(&tree);
+        assert!(half.units.is_empty(), "{old}: {:#?}", half.units);
+        assert!(
+            half.needs_review
+                .iter()
+                .any(|r| r.file == old && r.reason.contains("half converted")),
+            "{old}: {:#?}",
+            half.needs_review
+        );
+        std::fs::write(tree.join(old), converted).unwrap();
+    }
+}
+
 #[test]
 fn shapes_it_cannot_prove_are_named_and_keep_the_flag_days_back() {
     let (_g, tree) = copy(&["tree", "review"]);

@@ -110,6 +110,12 @@ pub fn learn(
 }
 
 impl Api {
+    /// Whether the tree's `__` start function already takes the range
+    /// structure: the callers' flag day is behind it.
+    pub fn takes_range(&self) -> bool {
+        matches!(self.members.as_slice(), [(decl, _)] if decl.contains(super::RANGE_STRUCT))
+    }
+
     /// The members' names, in order: what the callbacks' parameters after
     /// the notifier stand for.
     pub fn member_names(&self) -> Vec<String> {

@@ -21,6 +21,69 @@ use crate::scan::walk::subsystem_of;
 use super::params::{Shape, convert_definition, normalise, param_list, params, replace_list};
 use super::{RANGE_STRUCT, RANGE_VAR, api, item, line_of, not_made};
 
+/// When the tree's ops members already take the range (converted
+/// before): each callback still with the old parameters, for review (a
+/// half-converted tree does not build).  `None` when the members take the
+/// old parameters, and the stage has its work to do.
+fn converted_before(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    report: &ScanReport,
+    api: &api::Api,
+) -> Result<Option<Vec<ReviewItem>>, RewriteError> {
+    let (src, tree) = ws.parsed(&api.header)?;
+    let takes_range = |text: &str| text.contains(&format!("struct {RANGE_STRUCT} *"));
+    let members: Vec<bool> = recipe
+        .ops_members
+        .iter()
+        .filter_map(|m| {
+            member_declarations(&tree, &src, recipe.ops_struct, m)
+                .into_iter()
+                .next()
+        })
+        .map(|fd| takes_range(&String::from_utf8_lossy(&src[fd.byte_range()])))
+        .collect();
+    if !members.iter().any(|&t| t) {
+        return Ok(None);
+    }
+    if !members.iter().all(|&t| t) {
+        return Ok(Some(vec![item(
+            &api.header,
+            1,
+            format!(
+                "some members of struct {} take struct {RANGE_STRUCT}, others the old \
+                 parameters: the header is half converted; finish it by hand",
+                recipe.ops_struct
+            ),
+        )]));
+    }
+    let mut out = Vec::new();
+    for site in report.of_kind("callback") {
+        let Detail::Callback { name, .. } = &site.detail else {
+            continue;
+        };
+        let (src, tree) = ws.parsed(&site.file)?;
+        let head = tree
+            .descendants_of_kind("function_definition")
+            .into_iter()
+            .find(|d| function_name(*d, &src).as_deref() == Some(name.as_str()))
+            .and_then(param_list)
+            .map(|l| String::from_utf8_lossy(&src[l.byte_range()]).into_owned());
+        if head.as_deref().is_some_and(|h| !takes_range(h)) {
+            out.push(item(
+                &site.file,
+                site.line,
+                format!(
+                    "{name}() still takes the old parameters, while struct {} passes struct \
+                     {RANGE_STRUCT}: the tree is half converted; convert it by hand",
+                    recipe.ops_struct
+                ),
+            ));
+        }
+    }
+    Ok(Some(out))
+}
+
 pub fn convert(
     ws: &mut Workspace,
     recipe: &Recipe,
@@ -41,6 +104,10 @@ pub fn convert(
     // The members' parameters after the notifier, by member.
     let mut member_names: Vec<(&str, Vec<String>)> = Vec::new();
     let (src, tree) = ws.parsed(&api.header)?;
+    if let Some(done) = converted_before(ws, recipe, report, &api)? {
+        review.extend(done);
+        return Ok(Vec::new());
+    }
     for &member in recipe.ops_members {
         let Some(fd) = member_declarations(&tree, &src, recipe.ops_struct, member)
             .into_iter()

@@ -44,6 +44,10 @@ pub fn convert(
     let Some(api) = api::learn_or_review(ws, recipe, report, review)? else {
         return Ok(Vec::new());
     };
+    if api.takes_range() {
+        review.extend(old_calls_under_new_api(report, recipe, &api));
+        return Ok(Vec::new());
+    }
     let mut draft = UnitDraft::new(
         Stage::new("callers"),
         &subsystem_of(&api.implementation),
@@ -134,6 +138,37 @@ pub fn convert(
     ));
     draft.rationale.extend(converted);
     Ok(vec![ws.commit(draft)?])
+}
+
+/// The tree was converted before (its API takes the range): a call still
+/// with the old arguments is a half-converted tree, which does not build;
+/// said, never edited.
+fn old_calls_under_new_api(
+    report: &ScanReport,
+    recipe: &Recipe,
+    api: &api::Api,
+) -> Vec<ReviewItem> {
+    report
+        .of_kind("call")
+        .filter_map(|s| match &s.detail {
+            crate::scan::model::Detail::Call { callee, args, .. }
+                if (callee == recipe.range_start || callee == recipe.range_end)
+                    && args.len() != 1 =>
+            {
+                Some(item(
+                    &s.file,
+                    s.line,
+                    format!(
+                        "{callee}() with the old arguments, while {} already takes struct \
+                         {RANGE_STRUCT}: the tree is half converted; convert this call by hand \
+                         (set up a range with {RANGE_INIT}())",
+                        api.header
+                    ),
+                ))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Calls of the start and end wrappers outside the API's own definitions.
