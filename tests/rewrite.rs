@@ -19,9 +19,11 @@ fn convertible_corpus() -> (tempfile::TempDir, PathBuf) {
     std::fs::remove_file(dst.join("fs/blobfs/blob_compat.h")).unwrap();
     std::fs::remove_file(dst.join("fs/blobfs/broken.c")).unwrap();
     // The linter's fixtures of historical bugs are bugs on purpose, and
-    // its later-kernel tree has a bracket API of its own.
-    std::fs::remove_dir_all(dst.join("check/bugs")).unwrap();
-    std::fs::remove_dir_all(dst.join("check/later")).unwrap();
+    // its later-kernel and range-structure trees have a bracket API of
+    // their own.
+    for own in ["check/bugs", "check/later", "check/range"] {
+        std::fs::remove_dir_all(dst.join(own)).unwrap();
+    }
     git_init(&dst);
     (tmp, dst)
 }
