@@ -118,13 +118,67 @@ fn shapes_it_cannot_prove_are_named_and_keep_the_flag_days_back() {
     assert!(plan.units[0].files.iter().all(|f| f.path != "mm/helper.c"));
 }
 
+/// A tree whose `__` start takes a `blockable` flag its wrapper passes as
+/// a constant: the flag becomes a member, the wrapper stores the constant,
+/// the callbacks read `range->blockable`.  Nothing of the old form is
+/// left, a second plan needs nothing, and `check` finds nothing.
 #[test]
-fn a_tree_whose_start_takes_blockable_is_reported_not_guessed() {
+fn a_tree_whose_start_takes_blockable_gets_it_as_a_member() {
     let (_g, tree) = copy(&["blockable"]);
+    let (_, plan) = plan_of(&tree);
+    assert_eq!(stages(&plan), ["structure", "callers", "callbacks"]);
+    assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
+    let diff = common::kseries_ok(&[
+        "rewrite".as_ref(),
+        "--recipe".as_ref(),
+        "notifier-range".as_ref(),
+        tree.as_os_str(),
+    ]);
+    let expected = std::fs::read(fixture("blockable.diff")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&diff),
+        String::from_utf8_lossy(&expected)
+    );
+    let outcome = kseries::rewrite::outcome(&tree, &plan).unwrap();
+    for (path, (_, new)) in &outcome {
+        std::fs::write(tree.join(path), new).unwrap();
+    }
+    let all: String = [
+        "include/linux/mmu_notifier.h",
+        "mm/mmu_notifier.c",
+        "drivers/gadget/gadget_mn.c",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(tree.join(f)).unwrap())
+    .collect();
+    for old in ["bool blockable)", "blockable);", "(mn, mm", "(mm, 0, -1UL)"] {
+        assert!(!all.contains(old), "{old:?} is left: {all}");
+    }
+    assert!(all.contains("\tbool blockable;\n"), "{all}");
+    assert!(all.contains("range->blockable = true;"), "{all}");
+    assert!(all.contains("!range->blockable"), "{all}");
+    let (_, again) = plan_of(&tree);
+    assert!(again.units.is_empty(), "{:#?}", again.units);
+    assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
+    assert_eq!(check_findings(&tree), []);
+}
+
+/// A constant the rules cannot prove (a wrapper that passes a variable
+/// for the extra member) is named, not guessed.
+#[test]
+fn a_blockable_wrapper_that_passes_no_constant_is_reported_not_guessed() {
+    let (_g, tree) = copy(&["blockable"]);
+    let header = tree.join("include/linux/mmu_notifier.h");
+    let src = std::fs::read_to_string(&header).unwrap();
+    let changed = src.replace("end, true);", "end, may_block());");
+    assert_ne!(src, changed);
+    std::fs::write(&header, changed).unwrap();
     let (_, plan) = plan_of(&tree);
     assert!(plan.units.is_empty(), "{:#?}", plan.units);
     assert!(
-        plan.needs_review[0].reason.contains("blockable"),
+        plan.needs_review[0]
+            .reason
+            .contains("`may_block()` for `blockable`, not a constant"),
         "{:#?}",
         plan.needs_review
     );

@@ -26,21 +26,6 @@ pub fn convert(
         // The tree has the structure already.
         return Ok(Vec::new());
     }
-    if api.members != api.wrapper_params {
-        review.push(ReviewItem {
-            file: api.header.clone(),
-            line: 1,
-            reason: format!(
-                "{}() takes ({}) but {}() takes ({}): a tree whose notifiers take more than \
-                 the range (a `blockable` argument) is not converted by this recipe yet",
-                super::INNER_START,
-                names(&api.members),
-                recipe.range_start,
-                names(&api.wrapper_params)
-            ),
-        });
-        return Ok(Vec::new());
-    }
     let Some(at) = config_block(&src, recipe.api_config) else {
         review.push(ReviewItem {
             file: api.header.clone(),
@@ -110,15 +95,18 @@ fn definitions(api: &api::Api) -> String {
         out.push_str(&format!("\t{decl};\n"));
     }
     out.push_str("};\n\n");
+    // The initialiser takes what the wrappers take; the members only
+    // the `__` function takes (a `blockable` flag) are set by the
+    // wrappers.
     let mut params = vec![format!("struct {RANGE_STRUCT} *{RANGE_VAR}")];
-    params.extend(api.members.iter().map(|(d, _)| d.clone()));
+    params.extend(api.wrapper_params.iter().map(|(d, _)| d.clone()));
     out.push_str(&signature(
         &format!("static inline void {RANGE_INIT}"),
         &params,
         "",
     ));
     out.push_str("{\n");
-    for (_, name) in &api.members {
+    for (_, name) in &api.wrapper_params {
         out.push_str(&format!("\t{RANGE_VAR}->{name} = {name};\n"));
     }
     out.push_str("}\n\n");
