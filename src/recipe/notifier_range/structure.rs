@@ -1,6 +1,8 @@
 //! Stage 1: the range structure and its initialiser, in the API's header,
 //! outside the `#ifdef` of the API's config symbol so that code built
 //! with and without it sees them.  Nothing uses them yet: it builds.
+//! The structure has every parameter of the `__` start function; the
+//! initialiser takes the wrapper's (the wrappers set the rest).
 
 use crate::recipe::Recipe;
 use crate::rewrite::RewriteError;
