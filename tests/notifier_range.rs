@@ -184,6 +184,34 @@ fn a_blockable_wrapper_that_passes_no_constant_is_reported_not_guessed() {
     );
 }
 
+/// A second function of the header that calls the `__` start (a
+/// `_nonblock` variant with another constant) is not converted yet: named,
+/// and nothing is changed.
+#[test]
+fn a_second_wrapper_of_the_start_is_reported_not_guessed() {
+    let (_g, tree) = copy(&["blockable"]);
+    let header = tree.join("include/linux/mmu_notifier.h");
+    let src = std::fs::read_to_string(&header).unwrap();
+    let nonblock = "static inline int mmu_notifier_invalidate_range_start_nonblock(\
+                    struct mm_struct *mm,\n\t\tunsigned long start, unsigned long end)\n{\n\
+                    \treturn __mmu_notifier_invalidate_range_start(mm, start, end, false);\n}\n\n";
+    let changed = src.replace(
+        "#endif /* CONFIG_MMU_NOTIFIER */",
+        &format!("{nonblock}#endif /* CONFIG_MMU_NOTIFIER */"),
+    );
+    assert_ne!(src, changed);
+    std::fs::write(&header, changed).unwrap();
+    let (_, plan) = plan_of(&tree);
+    assert!(plan.units.is_empty(), "{:#?}", plan.units);
+    assert!(
+        plan.needs_review[0]
+            .reason
+            .contains("mmu_notifier_invalidate_range_start_nonblock() also calls it"),
+        "{:#?}",
+        plan.needs_review
+    );
+}
+
 #[test]
 fn two_headers_with_the_api_are_not_guessed_between() {
     let (_g, tree) = copy(&["tree"]);
