@@ -45,9 +45,10 @@ fn stages(plan: &Plan) -> Vec<&str> {
     plan.units.iter().map(|u| u.stage.as_str()).collect()
 }
 
-#[test]
-fn fixture_shapes_give_exactly_the_expected_diff() {
-    let (_g, tree) = copy(&["tree"]);
+/// The fixture trees `parts` plan all three stages with nothing for
+/// review, and `kseries rewrite` prints exactly the diff in `golden`.
+fn converts_to_exactly(parts: &[&str], golden: &str) -> (tempfile::TempDir, PathBuf, Plan) {
+    let (guard, tree) = copy(parts);
     let (_, plan) = plan_of(&tree);
     assert_eq!(stages(&plan), ["structure", "callers", "callbacks"]);
     assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
@@ -57,11 +58,17 @@ fn fixture_shapes_give_exactly_the_expected_diff() {
         "notifier-range".as_ref(),
         tree.as_os_str(),
     ]);
-    let expected = std::fs::read(fixture("tree.diff")).unwrap();
+    let expected = std::fs::read(fixture(golden)).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&diff),
         String::from_utf8_lossy(&expected)
     );
+    (guard, tree, plan)
+}
+
+#[test]
+fn fixture_shapes_give_exactly_the_expected_diff() {
+    converts_to_exactly(&["tree"], "tree.diff");
 }
 
 /// A converted tree needs nothing; one where a caller's file and a
@@ -124,21 +131,7 @@ fn shapes_it_cannot_prove_are_named_and_keep_the_flag_days_back() {
 /// left, a second plan needs nothing, and `check` finds nothing.
 #[test]
 fn a_tree_whose_start_takes_blockable_gets_it_as_a_member() {
-    let (_g, tree) = copy(&["blockable"]);
-    let (_, plan) = plan_of(&tree);
-    assert_eq!(stages(&plan), ["structure", "callers", "callbacks"]);
-    assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
-    let diff = common::kseries_ok(&[
-        "rewrite".as_ref(),
-        "--recipe".as_ref(),
-        "notifier-range".as_ref(),
-        tree.as_os_str(),
-    ]);
-    let expected = std::fs::read(fixture("blockable.diff")).unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&diff),
-        String::from_utf8_lossy(&expected)
-    );
+    let (_g, tree, plan) = converts_to_exactly(&["blockable"], "blockable.diff");
     let outcome = kseries::rewrite::outcome(&tree, &plan).unwrap();
     for (path, (_, new)) in &outcome {
         std::fs::write(tree.join(path), new).unwrap();
@@ -163,24 +156,32 @@ fn a_tree_whose_start_takes_blockable_gets_it_as_a_member() {
     assert_eq!(check_findings(&tree), []);
 }
 
-/// A constant the rules cannot prove (a wrapper that passes a variable
-/// for the extra member) is named, not guessed.
-#[test]
-fn a_blockable_wrapper_that_passes_no_constant_is_reported_not_guessed() {
+/// The blockable fixture with `from` replaced by `to` in its header
+/// plans nothing and names, first, a reason that contains `reason`.
+fn blockable_header_edit_is_reported(from: &str, to: &str, reason: &str) {
     let (_g, tree) = copy(&["blockable"]);
     let header = tree.join("include/linux/mmu_notifier.h");
     let src = std::fs::read_to_string(&header).unwrap();
-    let changed = src.replace("end, true);", "end, may_block());");
+    let changed = src.replace(from, to);
     assert_ne!(src, changed);
     std::fs::write(&header, changed).unwrap();
     let (_, plan) = plan_of(&tree);
     assert!(plan.units.is_empty(), "{:#?}", plan.units);
     assert!(
-        plan.needs_review[0]
-            .reason
-            .contains("`may_block()` for `blockable`, not a constant"),
+        plan.needs_review[0].reason.contains(reason),
         "{:#?}",
         plan.needs_review
+    );
+}
+
+/// A constant the rules cannot prove (a wrapper that passes a call for
+/// the extra member) is named, not guessed.
+#[test]
+fn a_blockable_wrapper_that_passes_no_constant_is_reported_not_guessed() {
+    blockable_header_edit_is_reported(
+        "end, true);",
+        "end, may_block());",
+        "`may_block()` for `blockable`, not a constant",
     );
 }
 
@@ -189,26 +190,14 @@ fn a_blockable_wrapper_that_passes_no_constant_is_reported_not_guessed() {
 /// and nothing is changed.
 #[test]
 fn a_second_wrapper_of_the_start_is_reported_not_guessed() {
-    let (_g, tree) = copy(&["blockable"]);
-    let header = tree.join("include/linux/mmu_notifier.h");
-    let src = std::fs::read_to_string(&header).unwrap();
     let nonblock = "static inline int mmu_notifier_invalidate_range_start_nonblock(\
                     struct mm_struct *mm,\n\t\tunsigned long start, unsigned long end)\n{\n\
                     \treturn __mmu_notifier_invalidate_range_start(mm, start, end, false);\n}\n\n";
-    let changed = src.replace(
-        "#endif /* CONFIG_MMU_NOTIFIER */",
-        &format!("{nonblock}#endif /* CONFIG_MMU_NOTIFIER */"),
-    );
-    assert_ne!(src, changed);
-    std::fs::write(&header, changed).unwrap();
-    let (_, plan) = plan_of(&tree);
-    assert!(plan.units.is_empty(), "{:#?}", plan.units);
-    assert!(
-        plan.needs_review[0]
-            .reason
-            .contains("mmu_notifier_invalidate_range_start_nonblock() also calls it"),
-        "{:#?}",
-        plan.needs_review
+    let endif = "#endif /* CONFIG_MMU_NOTIFIER */";
+    blockable_header_edit_is_reported(
+        endif,
+        &format!("{nonblock}{endif}"),
+        "mmu_notifier_invalidate_range_start_nonblock() also calls it",
     );
 }
 
