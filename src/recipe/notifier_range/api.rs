@@ -127,14 +127,8 @@ pub fn learn(
     }))
 }
 
-/// The members the start wrapper does not take, with the constant it
-/// passes for each to the `__` start function.  The wrapper's parameters
-/// must be the first members, its one call of the `__` function must pass
-/// them through as they are and a literal for each of the others, and no
-/// other function of the header may call the `__` function (a second
-/// wrapper with another constant is not converted yet).
 /// The calls of the `__` start function in `def`.
-fn calls_inner<'t>(def: tree_sitter::Node<'t>, src: &[u8]) -> Vec<tree_sitter::Node<'t>> {
+pub fn calls_inner<'t>(def: tree_sitter::Node<'t>, src: &[u8]) -> Vec<tree_sitter::Node<'t>> {
     crate::rewrite::syntax::descendants(def, &["call_expression"])
         .into_iter()
         .filter(|c| {
@@ -144,6 +138,12 @@ fn calls_inner<'t>(def: tree_sitter::Node<'t>, src: &[u8]) -> Vec<tree_sitter::N
         .collect()
 }
 
+/// The members the start wrapper does not take, with the constant it
+/// passes for each to the `__` start function.  The wrapper's parameters
+/// must be the first members, its one call of the `__` function must pass
+/// them through as they are and a literal for each of the others, and no
+/// other function of the header may call the `__` function (a second
+/// wrapper with another constant is not converted yet).
 fn constants(
     tree: &crate::scan::kernel_c::Parsed,
     src: &[u8],
