@@ -45,9 +45,10 @@ fn stages(plan: &Plan) -> Vec<&str> {
     plan.units.iter().map(|u| u.stage.as_str()).collect()
 }
 
-#[test]
-fn fixture_shapes_give_exactly_the_expected_diff() {
-    let (_g, tree) = copy(&["tree"]);
+/// The fixture trees `parts` plan all three stages with nothing for
+/// review, and `kseries rewrite` prints exactly the diff in `golden`.
+fn converts_to_exactly(parts: &[&str], golden: &str) -> (tempfile::TempDir, PathBuf, Plan) {
+    let (guard, tree) = copy(parts);
     let (_, plan) = plan_of(&tree);
     assert_eq!(stages(&plan), ["structure", "callers", "callbacks"]);
     assert!(plan.needs_review.is_empty(), "{:#?}", plan.needs_review);
@@ -57,11 +58,17 @@ fn fixture_shapes_give_exactly_the_expected_diff() {
         "notifier-range".as_ref(),
         tree.as_os_str(),
     ]);
-    let expected = std::fs::read(fixture("tree.diff")).unwrap();
+    let expected = std::fs::read(fixture(golden)).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&diff),
         String::from_utf8_lossy(&expected)
     );
+    (guard, tree, plan)
+}
+
+#[test]
+fn fixture_shapes_give_exactly_the_expected_diff() {
+    converts_to_exactly(&["tree"], "tree.diff");
 }
 
 /// A converted tree needs nothing; one where a caller's file and a
@@ -118,15 +125,79 @@ fn shapes_it_cannot_prove_are_named_and_keep_the_flag_days_back() {
     assert!(plan.units[0].files.iter().all(|f| f.path != "mm/helper.c"));
 }
 
+/// A tree whose `__` start takes a `blockable` flag its wrapper passes as
+/// a constant: the flag becomes a member, the wrapper stores the constant,
+/// the callbacks read `range->blockable`.  Nothing of the old form is
+/// left, a second plan needs nothing, and `check` finds nothing.
 #[test]
-fn a_tree_whose_start_takes_blockable_is_reported_not_guessed() {
+fn a_tree_whose_start_takes_blockable_gets_it_as_a_member() {
+    let (_g, tree, plan) = converts_to_exactly(&["blockable"], "blockable.diff");
+    let outcome = kseries::rewrite::outcome(&tree, &plan).unwrap();
+    for (path, (_, new)) in &outcome {
+        std::fs::write(tree.join(path), new).unwrap();
+    }
+    let all: String = [
+        "include/linux/mmu_notifier.h",
+        "mm/mmu_notifier.c",
+        "drivers/gadget/gadget_mn.c",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(tree.join(f)).unwrap())
+    .collect();
+    for old in ["bool blockable)", "blockable);", "(mn, mm", "(mm, 0, -1UL)"] {
+        assert!(!all.contains(old), "{old:?} is left: {all}");
+    }
+    assert!(all.contains("\tbool blockable;\n"), "{all}");
+    assert!(all.contains("range->blockable = true;"), "{all}");
+    assert!(all.contains("!range->blockable"), "{all}");
+    let (_, again) = plan_of(&tree);
+    assert!(again.units.is_empty(), "{:#?}", again.units);
+    assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
+    assert_eq!(check_findings(&tree), []);
+}
+
+/// The blockable fixture with `from` replaced by `to` in its header
+/// plans nothing and names, first, a reason that contains `reason`.
+fn blockable_header_edit_is_reported(from: &str, to: &str, reason: &str) {
     let (_g, tree) = copy(&["blockable"]);
+    let header = tree.join("include/linux/mmu_notifier.h");
+    let src = std::fs::read_to_string(&header).unwrap();
+    let changed = src.replace(from, to);
+    assert_ne!(src, changed);
+    std::fs::write(&header, changed).unwrap();
     let (_, plan) = plan_of(&tree);
     assert!(plan.units.is_empty(), "{:#?}", plan.units);
     assert!(
-        plan.needs_review[0].reason.contains("blockable"),
+        plan.needs_review[0].reason.contains(reason),
         "{:#?}",
         plan.needs_review
+    );
+}
+
+/// A constant the rules cannot prove (a wrapper that passes a call for
+/// the extra member) is named, not guessed.
+#[test]
+fn a_blockable_wrapper_that_passes_no_constant_is_reported_not_guessed() {
+    blockable_header_edit_is_reported(
+        "end, true);",
+        "end, may_block());",
+        "`may_block()` for `blockable`, not a constant",
+    );
+}
+
+/// A second function of the header that calls the `__` start (a
+/// `_nonblock` variant with another constant) is not converted yet: named,
+/// and nothing is changed.
+#[test]
+fn a_second_wrapper_of_the_start_is_reported_not_guessed() {
+    let nonblock = "static inline int mmu_notifier_invalidate_range_start_nonblock(\
+                    struct mm_struct *mm,\n\t\tunsigned long start, unsigned long end)\n{\n\
+                    \treturn __mmu_notifier_invalidate_range_start(mm, start, end, false);\n}\n\n";
+    let endif = "#endif /* CONFIG_MMU_NOTIFIER */";
+    blockable_header_edit_is_reported(
+        endif,
+        &format!("{nonblock}{endif}"),
+        "mmu_notifier_invalidate_range_start_nonblock() also calls it",
     );
 }
 

@@ -212,6 +212,9 @@ fn api_edits(
         {
             let line = line_of(&src, def.start_byte());
             refused.push(item(&api.header, line, format!("{name}(): {why}")));
+        } else if name == recipe.range_start && !api::calls_inner(def, &src).is_empty() {
+            // The wrapper, not the stub that calls nothing.
+            set_constants(draft, &api.header, &src, def, &api.constants);
         }
     }
     for decl in tree.descendants_of_kind("declaration") {
@@ -236,6 +239,38 @@ fn api_edits(
         }
     }
     Ok(())
+}
+
+/// The start wrapper stores what it passed the `__` function for the
+/// members it does not take (`range->blockable = true;`), first thing in
+/// its body.
+fn set_constants(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    def: Node,
+    constants: &[(String, String)],
+) {
+    let Some(body) = def
+        .child_by_field_name("body")
+        .filter(|_| !constants.is_empty())
+    else {
+        return;
+    };
+    let indent = crate::rewrite::syntax::statements(body)
+        .first()
+        .map_or("\t".to_string(), |s| {
+            crate::rewrite::text::indent_at(src, s.start_byte())
+        });
+    let text: String = constants
+        .iter()
+        .map(|(member, value)| format!("{indent}{RANGE_VAR}->{member} = {value};\n"))
+        .collect();
+    draft.insert(
+        path,
+        crate::rewrite::text::line_end(src, body.start_byte()),
+        text,
+    );
 }
 
 type Refusal = (usize, String);

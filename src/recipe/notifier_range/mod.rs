@@ -9,7 +9,10 @@
 //! series has two declared flag days (see [`STAGES`]).  Everything this
 //! recipe needs to know about the tree's API (the wrappers, the `__`
 //! functions, the stubs, the ops members' parameters) is learnt from the
-//! tree's own header and the scan, by the names below.
+//! tree's own header and the scan, by the names below.  Members the `__`
+//! start function takes beyond the wrapper's parameters (a `blockable`
+//! flag) join the structure; the wrapper stores the constant it passed
+//! for them (see `api::Api::constants`).
 
 mod api;
 mod callbacks;

@@ -1,6 +1,8 @@
 //! Stage 1: the range structure and its initialiser, in the API's header,
 //! outside the `#ifdef` of the API's config symbol so that code built
 //! with and without it sees them.  Nothing uses them yet: it builds.
+//! The structure has every parameter of the `__` start function; the
+//! initialiser takes the wrapper's (the wrappers set the rest).
 
 use crate::recipe::Recipe;
 use crate::rewrite::RewriteError;
@@ -24,21 +26,6 @@ pub fn convert(
     let src = ws.content(&api.header)?.to_vec();
     if memchr::memmem::find(&src, format!("struct {RANGE_STRUCT} {{").as_bytes()).is_some() {
         // The tree has the structure already.
-        return Ok(Vec::new());
-    }
-    if api.members != api.wrapper_params {
-        review.push(ReviewItem {
-            file: api.header.clone(),
-            line: 1,
-            reason: format!(
-                "{}() takes ({}) but {}() takes ({}): a tree whose notifiers take more than \
-                 the range (a `blockable` argument) is not converted by this recipe yet",
-                super::INNER_START,
-                names(&api.members),
-                recipe.range_start,
-                names(&api.wrapper_params)
-            ),
-        });
         return Ok(Vec::new());
     }
     let Some(at) = config_block(&src, recipe.api_config) else {
@@ -110,15 +97,18 @@ fn definitions(api: &api::Api) -> String {
         out.push_str(&format!("\t{decl};\n"));
     }
     out.push_str("};\n\n");
+    // The initialiser takes what the wrappers take; the members only
+    // the `__` function takes (a `blockable` flag) are set by the
+    // wrappers.
     let mut params = vec![format!("struct {RANGE_STRUCT} *{RANGE_VAR}")];
-    params.extend(api.members.iter().map(|(d, _)| d.clone()));
+    params.extend(api.wrapper_params.iter().map(|(d, _)| d.clone()));
     out.push_str(&signature(
         &format!("static inline void {RANGE_INIT}"),
         &params,
         "",
     ));
     out.push_str("{\n");
-    for (_, name) in &api.members {
+    for (_, name) in &api.wrapper_params {
         out.push_str(&format!("\t{RANGE_VAR}->{name} = {name};\n"));
     }
     out.push_str("}\n\n");
