@@ -46,11 +46,10 @@ pub fn convert(
     );
     draft.insert(&api.header, at, definitions(&api));
     draft.description.push(format!(
-        "Add struct {RANGE_STRUCT}, which holds the arguments of {}() and {}() ({}), and \
-         {RANGE_INIT}() to set one up. Nothing uses them yet; the next patches pass the \
+        "Add struct {RANGE_STRUCT}, which holds what {}() passes to the notifiers ({}), \
+         and {RANGE_INIT}() to set one up. Nothing uses them yet; the next patches pass the \
          structure to the notifiers instead of the separate arguments.",
-        recipe.range_start,
-        recipe.range_end,
+        super::INNER_START,
         names(&api.members)
     ));
     draft.rationale.push(format!(
