@@ -9,7 +9,7 @@
 use super::RewriteError;
 use super::plan::{ChangeUnit, ReviewItem};
 use super::workspace::Workspace;
-use crate::recipe::Recipe;
+use crate::recipe::{ApiFate, Recipe};
 use crate::scan::ScanReport;
 
 /// When a rule may run.
@@ -90,18 +90,32 @@ pub(super) fn run(
         left_by.push((rule.stage(), review.len() - before));
     }
     if !kept.is_empty() {
-        review.push(gate(&kept, left_when_kept));
+        review.push(gate(&kept, left_when_kept, recipe.api_fate));
     }
     Ok(units)
 }
 
 /// A note that later stages waited because of what is left for review.
-fn gate(kept: &[&str], left: usize) -> ReviewItem {
+fn gate(kept: &[&str], left: usize, fate: ApiFate) -> ReviewItem {
     let what = match kept {
         [one] => format!("{one} is"),
         [init @ .., last] => format!("{} and {last} are", init.join(", ")),
         [] => unreachable!("a gate names what it kept"),
     };
+    if fate == ApiFate::Reshaped {
+        return ReviewItem {
+            file: String::new(),
+            line: 0,
+            reason: format!(
+                "{what} kept: {} of the API above {} left for review, and changing the API \
+                 under {} would not build; convert {} first, then re-run",
+                crate::words::count(left, "use", "uses"),
+                crate::words::noun(left, "is", "are"),
+                crate::words::noun(left, "it", "them"),
+                crate::words::noun(left, "it", "those")
+            ),
+        };
+    }
     ReviewItem {
         file: String::new(),
         line: 0,
