@@ -411,12 +411,10 @@ fn run_verify(a: VerifyArgs, out: &mut Out) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let repo = a.tree.path().to_path_buf();
     require_git_repo(&repo)?;
+    recipe(a.recipe.id())?;
     let range = match a.range.or(a.commit) {
         Some(r) => r,
-        None => {
-            recipe(a.recipe.id())?;
-            kseries::verify::branch_range(&repo, &a.recipe.branch(&a.branch))?
-        }
+        None => kseries::verify::branch_range(&repo, &a.recipe.branch(&a.branch))?,
     };
     let mut opts = kseries::verify::VerifyOptions::new(&repo, range);
     opts.work_dir = a.work_dir;
