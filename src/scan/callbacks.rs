@@ -160,7 +160,7 @@ pub(super) fn load_files_mentioning(
             }
             let src = std::fs::read(path).map_err(|e| ScanError::Unreadable {
                 path: path.clone(),
-                reason: e.to_string(),
+                source: e,
             })?;
             if !finders.iter().any(|f| f.find(&src).is_some()) {
                 return Ok(None);

@@ -434,7 +434,7 @@ fn read_tree(
                 None => std::borrow::Cow::Owned(std::fs::read(path).map_err(|e| {
                     ScanError::Unreadable {
                         path: path.clone(),
-                        reason: e.to_string(),
+                        source: e,
                     }
                 })?),
             };

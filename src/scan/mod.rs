@@ -33,8 +33,12 @@ pub enum ScanError {
     Missing(PathBuf),
     #[error("{0}: not a directory (scan takes the top of a source tree)")]
     NotADirectory(PathBuf),
-    #[error("{path}: cannot read: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    #[error("{path}: cannot read: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("walking the tree: {0}")]
     Walk(String),
 }
@@ -99,7 +103,7 @@ fn check_root(root: &Path) -> Result<(), ScanError> {
         std::io::ErrorKind::NotFound => ScanError::Missing(root.to_path_buf()),
         _ => ScanError::Unreadable {
             path: root.to_path_buf(),
-            reason: e.to_string(),
+            source: e,
         },
     })?;
     if !meta.is_dir() {
@@ -107,7 +111,7 @@ fn check_root(root: &Path) -> Result<(), ScanError> {
     }
     std::fs::read_dir(root).map_err(|e| ScanError::Unreadable {
         path: root.to_path_buf(),
-        reason: e.to_string(),
+        source: e,
     })?;
     Ok(())
 }

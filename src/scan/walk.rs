@@ -141,7 +141,7 @@ fn visit(
         .and_then(|mut f| f.read_to_end(buf))
         .map_err(|e| ScanError::Unreadable {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source: e,
         })?;
     let cand = select(buf).map(|hits| Candidate {
         rel: relative(root, path),
