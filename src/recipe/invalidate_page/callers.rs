@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use tree_sitter::Node;
 
 use crate::recipe::{Extent, Level, Recipe};
-use crate::rewrite::RewriteError;
 use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
 use crate::rewrite::rule::Rule;
 use crate::rewrite::syntax::*;
@@ -22,6 +21,7 @@ use crate::rewrite::text::{
     block_comment, call_statement, indent_at, line_end, line_is_blank, line_start, removal_range,
 };
 use crate::rewrite::workspace::{UnitDraft, Workspace};
+use crate::rewrite::{Refusal, RewriteError};
 use crate::scan::kernel_c::{
     Parsed, call_args, callee_name, calls_in, enclosing_function, function_name, text,
 };
@@ -95,11 +95,7 @@ impl Rule for Callers {
                             draft.rationale.push(conv.rationale);
                             shapes.push(conv.shape);
                         }
-                        Err(reason) => review.push(ReviewItem {
-                            file: file.to_string(),
-                            line: site.line,
-                            reason,
-                        }),
+                        Err(refusal) => refusal.review_or_stop(review, file, site.line)?,
                     }
                 }
             }
@@ -288,16 +284,16 @@ struct Names {
 }
 
 impl<'a> CallCx<'a> {
-    fn convert_site(&self, tree: &Parsed, site: &Site) -> Result<Conversion, String> {
+    fn convert_site(&self, tree: &Parsed, site: &Site) -> Result<Conversion, Refusal> {
         let call = self.find_call(tree, site)?;
         let func = enclosing_function(call).ok_or("the call is not inside a function")?;
         let fname = function_name(func, self.src).unwrap_or_default();
         if crate::scan::kernel_c::has_error(func) {
-            return Err(format!("{fname}() does not parse cleanly"));
+            return Err(format!("{fname}() does not parse cleanly").into());
         }
         let args = call_args(call, self.src);
         let [mm, _addr] = args.as_slice() else {
-            return Err(format!("expected two arguments, found {}", args.len()));
+            return Err(format!("expected two arguments, found {}", args.len()).into());
         };
         let lock = self.lock_site(call, func)?;
         let names = Names::avoiding(&identifiers(func, self.src));
@@ -331,7 +327,8 @@ impl<'a> CallCx<'a> {
             None => {
                 return Err(format!(
                     "cannot tell whether the page-table lock is held at the call: {evidence}"
-                ));
+                )
+                .into());
             }
         }
         let line = call.start_position().row + 1;
@@ -367,7 +364,7 @@ impl<'a> CallCx<'a> {
         })
     }
 
-    fn find_call<'t>(&self, tree: &'t Parsed, site: &Site) -> Result<Node<'t>, String> {
+    fn find_call<'t>(&self, tree: &'t Parsed, site: &Site) -> Result<Node<'t>, Refusal> {
         let at = offset_of(self.src, site.line, site.column)
             .ok_or("the file changed since the scan: the call's line is gone")?;
         let node = tree
@@ -388,7 +385,7 @@ impl<'a> CallCx<'a> {
 
     /// Where the lock is taken: an enclosing locked walk, else the last
     /// lookup before the call.
-    fn lock_site<'t>(&self, call: Node<'t>, func: Node<'t>) -> Result<LockSite<'t>, String> {
+    fn lock_site<'t>(&self, call: Node<'t>, func: Node<'t>) -> Result<LockSite<'t>, Refusal> {
         let mut n = call.parent();
         while let Some(p) = n {
             if matches!(p.kind(), "while_statement" | "for_statement")
@@ -436,7 +433,7 @@ impl<'a> CallCx<'a> {
         lock: &LockSite<'t>,
         func: Node<'t>,
         names: &Names,
-    ) -> Result<Bracket<'t>, String> {
+    ) -> Result<Bracket<'t>, Refusal> {
         match lock {
             LockSite::Walk { lp, walk } => self.walk_bracket(*lp, *walk, names),
             LockSite::Lookup {
@@ -451,7 +448,7 @@ impl<'a> CallCx<'a> {
                         "the lock is taken in the initializer of a declaration (line {}): the bracket cannot go \
                          before it without mixing declarations and code",
                         stmt.start_position().row + 1
-                    ));
+                    ).into());
                 }
                 let block = block_of(*stmt).ok_or("the lookup is not in a block")?;
                 let args = call_args(*call, self.src);
@@ -483,7 +480,7 @@ impl<'a> CallCx<'a> {
         lp: Node<'t>,
         walk: Node<'t>,
         names: &Names,
-    ) -> Result<Bracket<'t>, String> {
+    ) -> Result<Bracket<'t>, Refusal> {
         let block = block_of(lp).ok_or("the walk loop is not in a block")?;
         let spec = self
             .recipe
@@ -520,7 +517,7 @@ impl<'a> CallCx<'a> {
         lookup: &Lookup,
         extent: Extent,
         names: &Names,
-    ) -> Result<(Vec<String>, Option<&'static [&'static str]>), String> {
+    ) -> Result<(Vec<String>, Option<&'static [&'static str]>), Refusal> {
         let Names { start, end, .. } = names;
         let addr = lookup.addr;
         Ok(match extent {
@@ -591,7 +588,7 @@ impl<'a> CallCx<'a> {
 
     /// The mm a lookup looks in: its mm argument as the tree's definition
     /// says, else its first.
-    fn lookup_mm(&self, call: Node, args: &[String]) -> Result<String, String> {
+    fn lookup_mm(&self, call: Node, args: &[String]) -> Result<String, Refusal> {
         let name = callee_name(call, self.src).unwrap_or_default();
         let i = self
             .locks
@@ -600,12 +597,12 @@ impl<'a> CallCx<'a> {
             .unwrap_or(0);
         args.get(i)
             .cloned()
-            .ok_or_else(|| format!("{name}() has no mm argument"))
+            .ok_or_else(|| format!("{name}() has no mm argument").into())
     }
 
     /// The vma whose `vm_mm` an mm expression is: `vma->vm_mm` directly,
     /// or a local initialised from it.
-    fn vma_of(&self, mm: &str, at: Node) -> Result<String, String> {
+    fn vma_of(&self, mm: &str, at: Node) -> Result<String, Refusal> {
         if let Some(v) = mm.strip_suffix("->vm_mm") {
             return Ok(v.to_string());
         }
@@ -623,9 +620,7 @@ impl<'a> CallCx<'a> {
                 return Ok(v.to_string());
             }
         }
-        Err(format!(
-            "cannot find the vma of `{mm}` to clamp the range to"
-        ))
+        Err(format!("cannot find the vma of `{mm}` to clamp the range to").into())
     }
 
     /// The designated initializer of the walk state, member → text, and a
@@ -635,7 +630,7 @@ impl<'a> CallCx<'a> {
         block: Node,
         state: &str,
         lp: Node,
-    ) -> Result<BTreeMap<String, String>, String> {
+    ) -> Result<BTreeMap<String, String>, Refusal> {
         for decl in leading_declarations(block) {
             let declared = descendants(decl, &["init_declarator"]);
             for d in declared {
@@ -661,15 +656,17 @@ impl<'a> CallCx<'a> {
                     if self.assigned_between(block, value, decl.end_byte(), lp.start_byte()) {
                         return Err(format!(
                             "`{value}` changes between the walk's setup and the walk"
-                        ));
+                        )
+                        .into());
                     }
                 }
                 return Ok(map);
             }
         }
-        Err(format!(
-            "the walk state `{state}` is not initialised at the top of the function"
-        ))
+        Err(
+            format!("the walk state `{state}` is not initialised at the top of the function")
+                .into(),
+        )
     }
 
     fn assigned_between(&self, block: Node, name: &str, from: usize, to: usize) -> bool {
@@ -684,13 +681,14 @@ impl<'a> CallCx<'a> {
             })
     }
 
-    fn check_sleepable(&self, at: Node, func: Node, what: &str) -> Result<(), String> {
+    fn check_sleepable(&self, at: Node, func: Node, what: &str) -> Result<(), Refusal> {
         match ptl::lock_at(at, func, self.src, self.locks) {
             (Some(false), _) => Ok(()),
             (_, ev) => Err(format!(
                 "{what} would go at line {} where the page-table lock may be held ({ev})",
                 at.start_position().row + 1
-            )),
+            )
+            .into()),
         }
     }
 
@@ -742,7 +740,7 @@ impl<'a> CallCx<'a> {
         region: &[Node],
         mm: &str,
         names: &Names,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         let end_args = [mm.to_string(), names.start.clone(), names.end.clone()];
         let labels_inside: Vec<String> = region
             .iter()
@@ -845,14 +843,15 @@ impl<'a> CallCx<'a> {
         func: Node,
         region: &[Node],
         labels_inside: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         for g in descendants(func, &["goto_statement"]) {
             let inside = region.iter().any(|s| contains(*s, g));
             if !inside && goto_label(g, self.src).is_some_and(|l| labels_inside.contains(&l)) {
                 return Err(format!(
                     "the goto at line {} enters the bracketed region from outside",
                     g.start_position().row + 1
-                ));
+                )
+                .into());
             }
         }
         Ok(())
@@ -863,7 +862,7 @@ impl<'a> CallCx<'a> {
         edits: &mut Vec<(usize, usize, String)>,
         jump: Node,
         args: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let parent = jump.parent().ok_or("jump without a parent")?;
         let indent = indent_at(self.src, jump.start_byte());
         match parent.kind() {
@@ -896,7 +895,8 @@ impl<'a> CallCx<'a> {
                 "cannot put the range end before the {} at line {}",
                 jump.kind(),
                 jump.start_position().row + 1
-            )),
+            )
+            .into()),
         }
     }
 
@@ -906,7 +906,7 @@ impl<'a> CallCx<'a> {
         &self,
         scope: &[Node<'t>],
         call: Node,
-    ) -> Result<Vec<Change<'t>>, String> {
+    ) -> Result<Vec<Change<'t>>, Refusal> {
         let mut out = Vec::new();
         for c in scope.iter().flat_map(|s| calls_in(*s)) {
             if c.start_byte() >= call.start_byte() {
@@ -944,7 +944,7 @@ impl<'a> CallCx<'a> {
         lock: &LockSite,
         mm: &str,
         names: &Names,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         let scope: Vec<Node> = match lock {
             LockSite::Walk { lp, .. } => vec![
                 lp.child_by_field_name("body")
@@ -998,7 +998,7 @@ impl<'a> CallCx<'a> {
         edits: &mut Vec<(usize, usize, String)>,
         groups: &[(Entry, Vec<&Change>)],
         names: &Names,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let mut blocks = Vec::new();
         for (entry, changes) in groups {
             let block = changes[0].block;
@@ -1030,7 +1030,7 @@ impl<'a> CallCx<'a> {
         region: &[Node],
         mm: &str,
         names: &Names,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         let changes = self.changes_before(region, call)?;
         let groups = group_changes(&changes);
         let straight = groups
@@ -1111,13 +1111,14 @@ impl<'a> CallCx<'a> {
         call: Node,
         groups: &[(Entry, Vec<&Change>)],
         mm: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         let [(entry, _)] = groups else {
             return Err(format!(
                 "page-table changes of different sizes ({}) on different paths before the unlock: \
                  no one exact range under the lock covers them",
                 describe_groups(groups)
-            ));
+            )
+            .into());
         };
         let stmt = statement_of(call);
         let parent = stmt.parent().ok_or("call without parent")?;
@@ -1129,7 +1130,7 @@ impl<'a> CallCx<'a> {
             return Err(format!(
                 "the call at line {} is not a statement of its block: the range call cannot be moved before the unlock",
                 call.start_position().row + 1
-            ));
+            ).into());
         }
         let unlock = self.unlock_before(target).ok_or_else(|| {
             format!(
@@ -1196,7 +1197,7 @@ impl<'a> CallCx<'a> {
 
     /// A test may run before the unlock instead of after it only if it
     /// has no effect and reads nothing the unlock is given.
-    fn check_movable_condition(&self, cond: Node, unlock: Node) -> Result<(), String> {
+    fn check_movable_condition(&self, cond: Node, unlock: Node) -> Result<(), Refusal> {
         let line = cond.start_position().row + 1;
         let effects = descendants(
             cond,
@@ -1210,7 +1211,7 @@ impl<'a> CallCx<'a> {
             return Err(format!(
                 "the test of the call at line {line} has an effect (`{}`): it cannot move before the unlock",
                 text(*e, self.src)
-            ));
+            ).into());
         }
         let given = identifiers(unlock, self.src);
         if let Some(id) = descendants(cond, &["identifier"])
@@ -1220,7 +1221,7 @@ impl<'a> CallCx<'a> {
         {
             return Err(format!(
                 "the test of the call at line {line} reads `{id}`, which the unlock is given: it cannot move before the unlock"
-            ));
+            ).into());
         }
         Ok(())
     }
