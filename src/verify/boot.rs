@@ -730,4 +730,26 @@ mod tests {
             assert!(BOOT_FRAGMENT.lines().any(|l| l == opt), "{opt}");
         }
     }
+
+    #[test]
+    fn only_the_workloads_clean_power_off_is_a_good_exit() {
+        let t = Duration::from_secs(150);
+        assert_eq!(exit_problem(false, Some(1), t), None);
+        let kind_and_text =
+            |timed_out, code| exit_problem(timed_out, code, t).map(|p| (p.kind, p.text));
+        assert_eq!(
+            kind_and_text(true, None),
+            Some((ProblemKind::Timeout, "QEMU killed after 150 s".to_string()))
+        );
+        for (code, text) in [
+            (Some(0), "the guest rebooted"),
+            (Some(3), "failure code"),
+            (Some(2), "QEMU exited 2"),
+            (None, "killed by a signal"),
+        ] {
+            let (kind, why) = kind_and_text(false, code).expect("a bad exit");
+            assert_eq!(kind, ProblemKind::BadExit);
+            assert!(why.contains(text), "{code:?}: {why}");
+        }
+    }
 }
