@@ -82,6 +82,7 @@ fn converted_before(
     }
     Ok(Some(out))
 }
+
 /// The stage: the ops members, the calls through them and every callback
 /// an ops entry names take the range, in one unit; or, when any of them
 /// cannot be converted, nothing changes and each is named for review.
