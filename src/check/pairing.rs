@@ -1364,56 +1364,15 @@ impl<'a> Cx<'_, 'a, '_> {
         ends_itself: bool,
     ) -> Vec<Handed> {
         let exits = std::mem::take(&mut self.exits);
-        let keys: Vec<Key> = {
-            let mut k: Vec<Key> = exits
-                .iter()
-                .flat_map(|x| x.state.0.iter())
-                .filter(|(_, e)| e.status.is_open())
-                .map(|(k, _)| k.clone())
-                .collect();
-            k.sort();
-            k.dedup();
-            k
-        };
         let mut handed = Vec::new();
-        for key in keys {
+        for key in open_keys(&exits) {
             let expressible =
                 key.iter().all(|part| names_only(part, params, locals)) && !key.is_empty();
-            // Per exit: open (with the condition on the parameters and
-            // the return value), leaking, or closed.
-            let mut open: Vec<(usize, Vec<Lit>, Option<When>)> = Vec::new();
-            let mut leaks: Vec<usize> = Vec::new();
-            let mut closed: Vec<usize> = Vec::new();
-            for (i, x) in exits.iter().enumerate() {
-                match x.state.0.get(&key).map(|e| &e.status) {
-                    None | Some(Status::Closed | Status::Never) => closed.push(i),
-                    Some(Status::MaybeOpen | Status::Leaky) => leaks.push(i),
-                    Some(Status::Open) => open.push((i, Vec::new(), None)),
-                    Some(Status::Cond(lits)) => {
-                        let ret_text = match &x.ret {
-                            Ret::Value(t) => Some(t.as_str()),
-                            _ => None,
-                        };
-                        let mut when = None;
-                        let mut guard = Vec::new();
-                        for l in lits {
-                            if Some(l.text.as_str()) == ret_text {
-                                when = Some(if l.truthy { When::NonZero } else { When::Zero });
-                            } else {
-                                guard.push(l.clone());
-                            }
-                        }
-                        if guard
-                            .iter()
-                            .all(|g| !g.result && names_only(&g.text, params, locals))
-                        {
-                            open.push((i, guard, when));
-                        } else {
-                            leaks.push(i);
-                        }
-                    }
-                }
-            }
+            let ExitStates {
+                open,
+                mut leaks,
+                closed,
+            } = exit_states(&exits, &key, params, locals);
             let decided = if expressible && !open.is_empty() {
                 self.hand_over(&exits, &open, &closed, ends_itself)
             } else {
@@ -1557,6 +1516,88 @@ impl<'a> Cx<'_, 'a, '_> {
         };
         root.descendant_for_point_range(point, point)
             .unwrap_or(root)
+    }
+}
+
+/// The brackets open at some exit of the function, each once, sorted.
+fn open_keys(exits: &[Exit]) -> Vec<Key> {
+    let mut keys: Vec<Key> = exits
+        .iter()
+        .flat_map(|x| x.state.0.iter())
+        .filter(|(_, e)| e.status.is_open())
+        .map(|(k, _)| k.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Where one bracket stands at each exit, by the exit's index.
+struct ExitStates {
+    /// Open, with the condition on the parameters (the guard) and on the
+    /// return value.
+    open: Vec<(usize, Vec<Lit>, Option<When>)>,
+    leaks: Vec<usize>,
+    closed: Vec<usize>,
+}
+
+/// Per exit: bracket `key` open (with the condition on the parameters
+/// and the return value), leaking, or closed.
+fn exit_states(
+    exits: &[Exit],
+    key: &Key,
+    params: &[String],
+    locals: &HashSet<String>,
+) -> ExitStates {
+    let mut states = ExitStates {
+        open: Vec::new(),
+        leaks: Vec::new(),
+        closed: Vec::new(),
+    };
+    for (i, x) in exits.iter().enumerate() {
+        match x.state.0.get(key).map(|e| &e.status) {
+            None | Some(Status::Closed | Status::Never) => states.closed.push(i),
+            Some(Status::MaybeOpen | Status::Leaky) => states.leaks.push(i),
+            Some(Status::Open) => states.open.push((i, Vec::new(), None)),
+            Some(Status::Cond(lits)) => match open_condition(lits, &x.ret, params, locals) {
+                Some((guard, when)) => states.open.push((i, guard, when)),
+                None => states.leaks.push(i),
+            },
+        }
+    }
+    states
+}
+
+/// The conditions `lits` under which a bracket is open at an exit that
+/// returns `ret`, split into the guard and the test of the return value.
+/// `None` when the caller could not test the guard: it is a start's
+/// result or names more than the parameters and locals.
+fn open_condition(
+    lits: &[Lit],
+    ret: &Ret,
+    params: &[String],
+    locals: &HashSet<String>,
+) -> Option<(Vec<Lit>, Option<When>)> {
+    let ret_text = match ret {
+        Ret::Value(t) => Some(t.as_str()),
+        _ => None,
+    };
+    let mut when = None;
+    let mut guard = Vec::new();
+    for l in lits {
+        if Some(l.text.as_str()) == ret_text {
+            when = Some(if l.truthy { When::NonZero } else { When::Zero });
+        } else {
+            guard.push(l.clone());
+        }
+    }
+    if guard
+        .iter()
+        .all(|g| !g.result && names_only(&g.text, params, locals))
+    {
+        Some((guard, when))
+    } else {
+        None
     }
 }
 

@@ -6,7 +6,8 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -397,6 +398,38 @@ pub fn boot(
     initramfs: &Path,
     opts: &QemuOptions,
 ) -> Result<BootReport, VerifyError> {
+    let (mut cmd, command) = qemu_command(bzimage, initramfs, opts);
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| VerifyError::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    // Read while QEMU runs, so that a full pipe never stops it.
+    let stdout = drain(child.stdout.take().expect("piped"));
+    let stderr = drain(child.stderr.take().expect("piped"));
+    let status = wait_or_kill(&mut child, start, opts.timeout, command)?;
+    let boot_ms = start.elapsed().as_millis() as u64;
+    let console = console_text(stdout, stderr);
+    let timed_out = status.is_none();
+    let exit_code = status.and_then(|s| s.code());
+    let mut verdict = parse_console(&console);
+    verdict
+        .problems
+        .extend(exit_problem(timed_out, exit_code, opts.timeout));
+    Ok(BootReport {
+        passed: verdict.passed(),
+        timed_out,
+        exit_code,
+        boot_ms,
+        verdict,
+        console,
+    })
+}
+
+/// The QEMU command that boots `bzimage` with `initramfs`, its stdout and
+/// stderr piped, and how errors show it (`qemu ... -kernel K -initrd I
+/// -append '...'`).
+fn qemu_command(bzimage: &Path, initramfs: &Path, opts: &QemuOptions) -> (Command, String) {
     let mut append = KERNEL_APPEND.to_string();
     if !opts.extra_append.is_empty() {
         append.push(' ');
@@ -425,32 +458,33 @@ pub fn boot(
         bzimage.display(),
         initramfs.display()
     );
-    let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| VerifyError::Spawn {
-        command: command.clone(),
-        source,
-    })?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
+    (cmd, command)
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
+        let _ = pipe.read_to_end(&mut buf);
         buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let mut timed_out = false;
-    let status = loop {
+    })
+}
+
+/// Waits for QEMU, started at `start`, to exit; kills it once `timeout`
+/// has passed.  `None` when it was killed at the timeout.
+fn wait_or_kill(
+    child: &mut Child,
+    start: Instant,
+    timeout: Duration,
+    command: String,
+) -> Result<Option<ExitStatus>, VerifyError> {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() >= opts.timeout => {
-                timed_out = true;
+            Ok(Some(status)) => return Ok(Some(status)),
+            Ok(None) if start.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                break None;
+                return Ok(None);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => {
@@ -458,42 +492,47 @@ pub fn boot(
                 return Err(VerifyError::Spawn { command, source: e });
             }
         }
-    };
-    let boot_ms = start.elapsed().as_millis() as u64;
-    let mut console = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
-    let qemu_err = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    }
+}
+
+/// The console as read, then what QEMU wrote to stderr (if anything)
+/// under a `[qemu stderr]` line.
+fn console_text(stdout: JoinHandle<Vec<u8>>, stderr: JoinHandle<Vec<u8>>) -> String {
+    let mut console = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
+    let qemu_err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
     if !qemu_err.trim().is_empty() {
         console.push_str("\n[qemu stderr]\n");
         console.push_str(&qemu_err);
     }
-    let exit_code = status.and_then(|s| s.code());
-    let mut verdict = parse_console(&console);
+    console
+}
+
+/// What the way QEMU ended says is wrong: killed at the timeout, or an
+/// exit other than the workload's clean power-off (1: isa-debug-exit
+/// value 0).
+fn exit_problem(
+    timed_out: bool,
+    exit_code: Option<i32>,
+    timeout: Duration,
+) -> Option<ConsoleProblem> {
     if timed_out {
-        verdict.problems.push(ConsoleProblem {
+        return Some(ConsoleProblem {
             kind: ProblemKind::Timeout,
             line: 0,
-            text: format!("QEMU killed after {} s", opts.timeout.as_secs()),
-        });
-    } else if exit_code != Some(1) {
-        let why = match exit_code {
-            Some(0) => "QEMU exited 0: the guest rebooted (a panic, with panic=-1)".to_string(),
-            Some(3) => "the workload powered off with its failure code".to_string(),
-            Some(c) => format!("QEMU exited {c}"),
-            None => "QEMU was killed by a signal".to_string(),
-        };
-        verdict.problems.push(ConsoleProblem {
-            kind: ProblemKind::BadExit,
-            line: 0,
-            text: why,
+            text: format!("QEMU killed after {} s", timeout.as_secs()),
         });
     }
-    Ok(BootReport {
-        passed: verdict.passed(),
-        timed_out,
-        exit_code,
-        boot_ms,
-        verdict,
-        console,
+    let why = match exit_code {
+        Some(1) => return None,
+        Some(0) => "QEMU exited 0: the guest rebooted (a panic, with panic=-1)".to_string(),
+        Some(3) => "the workload powered off with its failure code".to_string(),
+        Some(c) => format!("QEMU exited {c}"),
+        None => "QEMU was killed by a signal".to_string(),
+    };
+    Some(ConsoleProblem {
+        kind: ProblemKind::BadExit,
+        line: 0,
+        text: why,
     })
 }
 
@@ -689,6 +728,28 @@ mod tests {
             "CONFIG_MODULE_UNLOAD=y",
         ] {
             assert!(BOOT_FRAGMENT.lines().any(|l| l == opt), "{opt}");
+        }
+    }
+
+    #[test]
+    fn only_the_workloads_clean_power_off_is_a_good_exit() {
+        let t = Duration::from_secs(150);
+        assert_eq!(exit_problem(false, Some(1), t), None);
+        let kind_and_text =
+            |timed_out, code| exit_problem(timed_out, code, t).map(|p| (p.kind, p.text));
+        assert_eq!(
+            kind_and_text(true, None),
+            Some((ProblemKind::Timeout, "QEMU killed after 150 s".to_string()))
+        );
+        for (code, text) in [
+            (Some(0), "the guest rebooted"),
+            (Some(3), "failure code"),
+            (Some(2), "QEMU exited 2"),
+            (None, "killed by a signal"),
+        ] {
+            let (kind, why) = kind_and_text(false, code).expect("a bad exit");
+            assert_eq!(kind, ProblemKind::BadExit);
+            assert!(why.contains(text), "{code:?}: {why}");
         }
     }
 }

@@ -18,6 +18,8 @@
 //! `[start, end)`.  The names come from the recipe (its members and hook
 //! names) and from the ops' own callbacks.
 
+use std::collections::HashSet;
+
 use tree_sitter::{Node, Tree};
 
 use super::callbacks::{Entry, coverage, entries, entry_pair, forwards_to_arch_hook};
@@ -455,6 +457,10 @@ struct HookBody {
     kept: Vec<String>,
 }
 
+/// The new callback's body, from the page callback `page_def`: its call
+/// of the hook (`hook_call`) becomes `range_hook(args)`, inside the
+/// statements of the page callback that enclose it, after the
+/// declarations those use.
 fn hook_body(
     page_def: Node,
     hook_call: Node,
@@ -471,6 +477,30 @@ fn hook_body(
         .iter()
         .position(|s| s.id() == hook_stmt.id())
         .ok_or("the hook is not called at the top level of the page callback")?;
+    let (before, after) = enclosing(&stmts, at, src);
+    let kept: Vec<Node> = before.iter().chain(after.iter()).copied().collect();
+    let indent = indent_at(src, hook_stmt.start_byte());
+    let statements = hook_statements(&before, &after, src, &indent, range_hook, args);
+    let used: HashSet<String> = kept
+        .iter()
+        .chain(std::iter::once(&hook_stmt))
+        .flat_map(|s| crate::rewrite::syntax::identifiers(*s, src))
+        .collect();
+    Ok(HookBody {
+        declarations: declarations_needed(&stmts, used, src, &indent),
+        statements,
+        kept: kept
+            .iter()
+            .map(|k| format!("`{}`", normalized(&text(*k, src))))
+            .collect(),
+    })
+}
+
+/// The statements around the hook's, `stmts[at]`, that enclose it: one
+/// before it (not a declaration) whose first call's first argument is that
+/// of one after it, a lock taken before and released after.  The pairs'
+/// halves, the ones after in source order.
+fn enclosing<'t>(stmts: &[Node<'t>], at: usize, src: &[u8]) -> (Vec<Node<'t>>, Vec<Node<'t>>) {
     let first_arg = |s: &Node| {
         descendants(*s, &["call_expression"])
             .into_iter()
@@ -491,25 +521,37 @@ fn hook_body(
         }
     }
     after.sort_by_key(|a| a.start_byte());
-    let kept: Vec<Node> = before.iter().chain(after.iter()).copied().collect();
-    let indent = indent_at(src, hook_stmt.start_byte());
-    let mut statements = String::new();
-    for b in &before {
-        statements.push_str(&format!("{indent}{}\n", normalized(&text(*b, src))));
-    }
-    statements.push_str(&crate::rewrite::text::call_statement(
-        &indent, range_hook, args,
+    (before, after)
+}
+
+/// The new callback's statements, a line each at `indent`: `before`, the
+/// call of `range_hook(args)`, `after`.
+fn hook_statements(
+    before: &[Node],
+    after: &[Node],
+    src: &[u8],
+    indent: &str,
+    range_hook: &str,
+    args: &[String],
+) -> String {
+    let line = |s: &Node| format!("{indent}{}\n", normalized(&text(*s, src)));
+    let mut out: String = before.iter().map(line).collect();
+    out.push_str(&crate::rewrite::text::call_statement(
+        indent, range_hook, args,
     ));
-    for a in &after {
-        statements.push_str(&format!("{indent}{}\n", normalized(&text(*a, src))));
-    }
-    // Declarations of the names used, and of the names their
-    // initialisers use.
-    let mut needed: std::collections::HashSet<String> = kept
-        .iter()
-        .chain(std::iter::once(&hook_stmt))
-        .flat_map(|s| crate::rewrite::syntax::identifiers(*s, src))
-        .collect();
+    out.extend(after.iter().map(line));
+    out
+}
+
+/// The declarations among `stmts` of the names in `needed`, and of the
+/// names their initialisers use in turn (until nothing is added), a
+/// declarator a line at `indent`, in source order.
+fn declarations_needed(
+    stmts: &[Node],
+    mut needed: HashSet<String>,
+    src: &[u8],
+    indent: &str,
+) -> String {
     let decls: Vec<Node> = stmts
         .iter()
         .copied()
@@ -547,15 +589,7 @@ fn hook_body(
         }
     }
     lines.sort();
-    let declarations = lines.into_iter().map(|(_, l)| l + "\n").collect::<String>();
-    Ok(HookBody {
-        declarations,
-        statements,
-        kept: kept
-            .iter()
-            .map(|k| format!("`{}`", normalized(&text(*k, src))))
-            .collect(),
-    })
+    lines.into_iter().map(|(_, l)| l + "\n").collect()
 }
 
 /// Runs check's W1 on the files this unit leaves: the new callback must

@@ -30,6 +30,8 @@ const CALLBACKS: &str = "callbacks";
 const KVM: &str = "kvm";
 const API: &str = "api";
 
+/// The 4.13 migration's data.  Long because it is one struct literal,
+/// a field (or a short list) at a time.
 pub fn recipe() -> Recipe {
     Recipe {
         id: "invalidate-page",

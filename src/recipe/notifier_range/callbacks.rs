@@ -8,14 +8,16 @@
 
 use std::collections::BTreeSet;
 
+use tree_sitter::Node;
+
 use crate::recipe::Recipe;
 use crate::rewrite::RewriteError;
 use crate::rewrite::plan::{ChangeUnit, ReviewItem, Stage};
 use crate::rewrite::removal::member_declarations;
 use crate::rewrite::workspace::{UnitDraft, Workspace};
 use crate::scan::ScanReport;
-use crate::scan::kernel_c::{declarator_name, function_name, text};
-use crate::scan::model::Detail;
+use crate::scan::kernel_c::{Parsed, declarator_name, function_name, text};
+use crate::scan::model::{Detail, Loc, Site};
 use crate::scan::walk::subsystem_of;
 
 use super::params::{Shape, convert_definition, normalise, param_list, params, replace_list};
@@ -63,10 +65,7 @@ fn converted_before(
             continue;
         };
         let (src, tree) = ws.parsed(&site.file)?;
-        let head = tree
-            .descendants_of_kind("function_definition")
-            .into_iter()
-            .find(|d| function_name(*d, &src).as_deref() == Some(name.as_str()))
+        let head = definition_named(&tree, &src, name)
             .and_then(param_list)
             .map(|l| String::from_utf8_lossy(&src[l.byte_range()]).into_owned());
         if head.as_deref().is_some_and(|h| !takes_range(h)) {
@@ -84,6 +83,9 @@ fn converted_before(
     Ok(Some(out))
 }
 
+/// The stage: the ops members, the calls through them and every callback
+/// an ops entry names take the range, in one unit; or, when any of them
+/// cannot be converted, nothing changes and each is named for review.
 pub fn convert(
     ws: &mut Workspace,
     recipe: &Recipe,
@@ -93,6 +95,10 @@ pub fn convert(
     let Some(api) = api::learn_or_review(ws, recipe, report, review)? else {
         return Ok(Vec::new());
     };
+    if let Some(done) = converted_before(ws, recipe, report, &api)? {
+        review.extend(done);
+        return Ok(Vec::new());
+    }
     let param = format!("const struct {RANGE_STRUCT} *{RANGE_VAR}");
     let mut draft = UnitDraft::new(
         Stage::new("callbacks"),
@@ -100,14 +106,45 @@ pub fn convert(
         &format!("pass struct {RANGE_STRUCT} to the range callbacks"),
     );
     let mut refused = Vec::new();
-    let struct_members = api.member_names();
-    // The members' parameters after the notifier, by member.
-    let mut member_names: Vec<(&str, Vec<String>)> = Vec::new();
-    let (src, tree) = ws.parsed(&api.header)?;
-    if let Some(done) = converted_before(ws, recipe, report, &api)? {
-        review.extend(done);
+    let members = ops_members(ws, recipe, &api, &param, &mut draft, &mut refused)?;
+    ops_calls(ws, recipe, &api, &mut draft, &mut refused)?;
+    let converted = callbacks(ws, report, &members, &param, &mut draft, &mut refused)?;
+    if !refused.is_empty() {
+        not_made(
+            review,
+            refused,
+            "callbacks",
+            ("callback", "callbacks"),
+            "the old parameters",
+            "the ops members change",
+        );
         return Ok(Vec::new());
     }
+    describe(&mut draft, recipe, converted);
+    Ok(vec![ws.commit(draft)?])
+}
+
+/// An ops member whose parameters become the range.
+struct MemberParams {
+    member: &'static str,
+    /// Its parameters after the notifier: members of the range, by name.
+    names: Vec<String>,
+}
+
+/// The ops members' declarations in the header: `(mn, mm, start, end)`
+/// becomes `(mn, range)`.  Returns what each member passed after the
+/// notifier, which its callbacks' parameters stand for.
+fn ops_members(
+    ws: &mut Workspace,
+    recipe: &Recipe,
+    api: &api::Api,
+    param: &str,
+    draft: &mut UnitDraft,
+    refused: &mut Vec<ReviewItem>,
+) -> Result<Vec<MemberParams>, RewriteError> {
+    let struct_members = api.member_names();
+    let (src, tree) = ws.parsed(&api.header)?;
+    let mut out = Vec::new();
     for &member in recipe.ops_members {
         let Some(fd) = member_declarations(&tree, &src, recipe.ops_struct, member)
             .into_iter()
@@ -131,15 +168,38 @@ pub fn convert(
             continue;
         }
         replace_list(
-            &mut draft,
+            draft,
             &api.header,
             &src,
             list,
-            &[ps[0].0.clone(), param.clone()],
+            &[ps[0].0.clone(), param.to_string()],
         );
-        member_names.push((member, names));
+        out.push(MemberParams { member, names });
     }
-    ops_calls(ws, recipe, &api, &mut draft, &mut refused)?;
+    Ok(out)
+}
+
+/// Every callback an ops entry names for `members`, once per definition:
+/// its direct calls, its definition and its declarations take the range.
+/// Returns the rationale's line for each callback converted; each one that
+/// cannot be converted is refused.
+fn callbacks(
+    ws: &mut Workspace,
+    report: &ScanReport,
+    members: &[MemberParams],
+    param: &str,
+    draft: &mut UnitDraft,
+    refused: &mut Vec<ReviewItem>,
+) -> Result<Vec<String>, RewriteError> {
+    // A direct call from one of these is not a plain use (see direct_calls).
+    let all: Vec<&str> = report
+        .of_kind("callback")
+        .filter_map(|s| match &s.detail {
+            Detail::Callback { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    // Several ops entries may name one definition.
     let mut done = BTreeSet::new();
     let mut converted = Vec::new();
     for site in report.of_kind("callback") {
@@ -156,10 +216,7 @@ pub fn convert(
         if !done.insert((site.file.clone(), name.clone())) {
             continue;
         }
-        let Some((member, names)) = member_names
-            .iter()
-            .find(|(m, _)| sets.get(*m) == Some(name))
-        else {
+        let Some(m) = members.iter().find(|m| sets.get(m.member) == Some(name)) else {
             refused.push(item(
                 &site.file,
                 site.line,
@@ -167,86 +224,123 @@ pub fn convert(
             ));
             continue;
         };
-        let callbacks: Vec<&str> = report
-            .of_kind("callback")
-            .filter_map(|s| match &s.detail {
-                Detail::Callback { name, .. } => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
-        if let Err(r) = direct_calls(ws, &mut draft, name, other_users, names.len(), &callbacks)? {
+        if let Err(r) = direct_calls(ws, draft, name, other_users, m.names.len(), &all)? {
             refused.push(r);
             continue;
         }
-        let mut note = format!("{}: {name}() (->{member})", site.file);
-        if !other_users.is_empty() {
-            note.push_str(&format!(
-                "; its {} gets a range of its own",
-                crate::words::count(other_users.len(), "direct call", "direct calls")
-            ));
-        }
-        let (src, tree) = ws.parsed(&site.file)?;
-        let Some(def) = tree
-            .descendants_of_kind("function_definition")
-            .into_iter()
-            .find(|d| function_name(*d, &src).as_deref() == Some(name.as_str()))
-        else {
-            refused.push(item(
-                &site.file,
-                site.line,
-                format!("{name}(): its definition was not found"),
-            ));
-            continue;
-        };
-        let shape = Shape {
-            keep: 1,
-            new_param: &param,
-            names,
-            inner: &[],
-        };
-        match convert_definition(&mut draft, &site.file, &src, def, &shape) {
-            Ok(copied) if !copied.is_empty() => note.push_str(&format!(
-                "; it writes or takes the address of {}, which {}",
-                copied.join(", "),
-                if copied.len() == 1 {
-                    "becomes a local copy"
-                } else {
-                    "become local copies"
-                }
-            )),
-            Ok(_) => {}
-            Err(why) => {
-                refused.push(item(&site.file, site.line, format!("{name}(): {why}")));
+        let copied = match definition(ws, draft, site, name, &m.names, param)? {
+            Ok(copied) => copied,
+            Err(r) => {
+                refused.push(r);
                 continue;
             }
-        }
-        let files: BTreeSet<&str> = declarations.iter().map(|d| d.file.as_str()).collect();
-        for file in files {
-            let (src, tree) = ws.parsed(file)?;
-            for decl in tree.descendants_of_kind("declaration") {
-                let named = declarator_name(decl).is_some_and(|n| text(n, &src) == name.as_str());
-                if let (true, Some(list)) = (named, param_list(decl)) {
-                    let first = params(list, &src)
-                        .first()
-                        .map(|(d, _)| d.clone())
-                        .unwrap_or_default();
-                    replace_list(&mut draft, file, &src, list, &[first, param.clone()]);
-                }
+        };
+        declarations_of(ws, draft, declarations, name, param)?;
+        converted.push(callback_note(
+            site,
+            name,
+            m.member,
+            other_users.len(),
+            &copied,
+        ));
+    }
+    Ok(converted)
+}
+
+/// The callback's definition reads the range's members where it read its
+/// parameters.  Returns the parameters that became local copies.
+fn definition(
+    ws: &mut Workspace,
+    draft: &mut UnitDraft,
+    site: &Site,
+    name: &str,
+    names: &[String],
+    param: &str,
+) -> Result<Result<Vec<String>, ReviewItem>, RewriteError> {
+    let (src, tree) = ws.parsed(&site.file)?;
+    let Some(def) = definition_named(&tree, &src, name) else {
+        return Ok(Err(item(
+            &site.file,
+            site.line,
+            format!("{name}(): its definition was not found"),
+        )));
+    };
+    let shape = Shape {
+        keep: 1,
+        new_param: param,
+        names,
+        inner: &[],
+    };
+    Ok(convert_definition(draft, &site.file, &src, def, &shape)
+        .map_err(|why| item(&site.file, site.line, format!("{name}(): {why}"))))
+}
+
+/// The definition of function `name` in a parsed file.
+fn definition_named<'t>(tree: &'t Parsed, src: &[u8], name: &str) -> Option<Node<'t>> {
+    tree.descendants_of_kind("function_definition")
+        .into_iter()
+        .find(|d| function_name(*d, src).as_deref() == Some(name))
+}
+
+/// The callback's forward declarations keep their first parameter (the
+/// notifier) and take the range.
+fn declarations_of(
+    ws: &mut Workspace,
+    draft: &mut UnitDraft,
+    declarations: &[Loc],
+    name: &str,
+    param: &str,
+) -> Result<(), RewriteError> {
+    let files: BTreeSet<&str> = declarations.iter().map(|d| d.file.as_str()).collect();
+    for file in files {
+        let (src, tree) = ws.parsed(file)?;
+        for decl in tree.descendants_of_kind("declaration") {
+            let named = declarator_name(decl).is_some_and(|n| text(n, &src) == name);
+            if let (true, Some(list)) = (named, param_list(decl)) {
+                let first = params(list, &src)
+                    .first()
+                    .map(|(d, _)| d.clone())
+                    .unwrap_or_default();
+                replace_list(draft, file, &src, list, &[first, param.to_string()]);
             }
         }
-        converted.push(note);
     }
-    if !refused.is_empty() {
-        not_made(
-            review,
-            refused,
-            "callbacks",
-            ("callback", "callbacks"),
-            "the old parameters",
-            "the ops members change",
-        );
-        return Ok(Vec::new());
+    Ok(())
+}
+
+/// The rationale's line for one converted callback: where it is, which
+/// member names it, and what else changed with it.
+fn callback_note(
+    site: &Site,
+    name: &str,
+    member: &str,
+    direct_calls: usize,
+    copied: &[String],
+) -> String {
+    let mut note = format!("{}: {name}() (->{member})", site.file);
+    if direct_calls > 0 {
+        note.push_str(&format!(
+            "; its {} gets a range of its own",
+            crate::words::count(direct_calls, "direct call", "direct calls")
+        ));
     }
+    if !copied.is_empty() {
+        note.push_str(&format!(
+            "; it writes or takes the address of {}, which {}",
+            copied.join(", "),
+            if copied.len() == 1 {
+                "becomes a local copy"
+            } else {
+                "become local copies"
+            }
+        ));
+    }
+    note
+}
+
+/// The commit's description (a declared flag day, and why) and rationale
+/// (a line per callback converted).
+fn describe(draft: &mut UnitDraft, recipe: &Recipe, converted: Vec<String>) {
     let members: Vec<String> = recipe
         .ops_members
         .iter()
@@ -267,7 +361,6 @@ pub fn convert(
         crate::words::count(converted.len(), "callback", "callbacks")
     ));
     draft.rationale.extend(converted);
-    Ok(vec![ws.commit(draft)?])
 }
 
 /// A callback also called directly: each call `cb(mn, mm, start, end);`
@@ -278,7 +371,7 @@ fn direct_calls(
     ws: &mut Workspace,
     draft: &mut UnitDraft,
     name: &str,
-    users: &[crate::scan::model::Loc],
+    users: &[Loc],
     members: usize,
     callbacks: &[&str],
 ) -> Result<Result<(), ReviewItem>, RewriteError> {
