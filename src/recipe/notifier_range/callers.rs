@@ -4,9 +4,12 @@
 //! so the callbacks are untouched and it builds.
 //!
 //! Each caller declares `struct mmu_notifier_range range;`, sets it up
-//! with the initialiser right before (or, under a brace-less `if`, before
-//! the `if`) the start, and passes `&range` to the start and to every end
-//! with the same arguments in the same function.  Locals that only held
+//! with the initialiser right before the start (or, under a brace-less
+//! `if` or when an `if` tests a start that can fail, before the `if`),
+//! and passes `&range` to the start and to every end with the same
+//! arguments in the same function.  Every wrapper of the `__` start the
+//! header defines is a start (`api::StartWrapper`), and stores the
+//! constant it passed for a member it does not take.  Locals that only held
 //! the bounds are folded into the structure.  Anything else is left
 //! untouched and named for review, and then nothing of this stage is
 //! made: a caller left with the old arguments would not build.
@@ -61,7 +64,7 @@ pub fn convert(
             crate::scan::model::Detail::Call { callee, .. } => callee.as_str(),
             _ => continue,
         };
-        if callee == recipe.range_start || callee == recipe.range_end {
+        if is_bracket(&api, recipe, callee) {
             *by_file.entry(s.file.as_str()).or_default() += 1;
         } else {
             refused.push(item(
@@ -75,7 +78,7 @@ pub fn convert(
     let mut count = 0;
     for (file, expected) in by_file {
         let (src, tree) = ws.parsed(file)?;
-        let calls = bracket_calls(&tree, &src, recipe);
+        let calls = bracket_calls(&tree, &src, recipe, &api);
         if calls.len() != expected {
             refused.push(item(file, 1, format!(
                 "the scan found {expected} calls of the bracket functions here, the file has {} outside the API: review by hand",
@@ -152,8 +155,7 @@ fn old_calls_under_new_api(
         .of_kind("call")
         .filter_map(|s| match &s.detail {
             crate::scan::model::Detail::Call { callee, args, .. }
-                if (callee == recipe.range_start || callee == recipe.range_end)
-                    && args.len() != 1 =>
+                if is_bracket(api, recipe, callee) && args.len() != 1 =>
             {
                 Some(item(
                     &s.file,
@@ -171,13 +173,21 @@ fn old_calls_under_new_api(
         .collect()
 }
 
+/// Whether `name` is one of the start wrappers or the end wrapper.
+fn is_bracket(api: &api::Api, recipe: &Recipe, name: &str) -> bool {
+    name == recipe.range_end || api.start(name).is_some()
+}
+
 /// Calls of the start and end wrappers outside the API's own definitions.
-fn bracket_calls<'t>(tree: &'t Parsed, src: &[u8], recipe: &Recipe) -> Vec<Node<'t>> {
+fn bracket_calls<'t>(
+    tree: &'t Parsed,
+    src: &[u8],
+    recipe: &Recipe,
+    api: &api::Api,
+) -> Vec<Node<'t>> {
     tree.descendants_of_kind("call_expression")
         .into_iter()
-        .filter(|c| {
-            callee_name(*c, src).is_some_and(|n| n == recipe.range_start || n == recipe.range_end)
-        })
+        .filter(|c| callee_name(*c, src).is_some_and(|n| is_bracket(api, recipe, &n)))
         .filter(|c| {
             enclosing_function(*c)
                 .and_then(|f| function_name(f, src))
@@ -207,14 +217,15 @@ fn api_edits(
     let (src, tree) = ws.parsed(&api.header)?;
     for def in tree.descendants_of_kind("function_definition") {
         let name = function_name(def, &src).unwrap_or_default();
-        if (name == recipe.range_start || name == recipe.range_end)
-            && let Err(why) = convert_definition(draft, &api.header, &src, def, &wrappers)
-        {
+        if !is_bracket(api, recipe, &name) {
+            continue;
+        }
+        if let Err(why) = convert_definition(draft, &api.header, &src, def, &wrappers) {
             let line = line_of(&src, def.start_byte());
             refused.push(item(&api.header, line, format!("{name}(): {why}")));
-        } else if name == recipe.range_start && !api::calls_inner(def, &src).is_empty() {
-            // The wrapper, not the stub that calls nothing.
-            set_constants(draft, &api.header, &src, def, &api.constants);
+        } else if let Some(start) = api.start(&name) {
+            // A wrapper (a stub calls nothing and stores nothing).
+            set_constants(draft, &api.header, &src, def, &start.constants);
         }
     }
     for decl in tree.descendants_of_kind("declaration") {
@@ -241,9 +252,10 @@ fn api_edits(
     Ok(())
 }
 
-/// The start wrapper stores what it passed the `__` function for the
-/// members it does not take (`range->blockable = true;`), first thing in
-/// its body.
+/// A wrapper of the start stores what it passes the `__` function for
+/// the members it does not take (`range->blockable = true;`) right before
+/// its call, inside braces it gets when the call is the body of a
+/// brace-less `if` (as Linux 4.20 writes it).
 fn set_constants(
     draft: &mut UnitDraft,
     path: &str,
@@ -251,26 +263,27 @@ fn set_constants(
     def: Node,
     constants: &[(String, String)],
 ) {
-    let Some(body) = def
-        .child_by_field_name("body")
-        .filter(|_| !constants.is_empty())
+    let [call] = api::calls_inner(def, src)[..] else {
+        return;
+    };
+    // `api::learn` read the wrapper, so the site is there.
+    let Some((stmt, brace_less_if)) = api::store_site(call, src).filter(|_| !constants.is_empty())
     else {
         return;
     };
-    let indent = crate::rewrite::syntax::statements(body)
-        .first()
-        .map_or("\t".to_string(), |s| {
-            crate::rewrite::text::indent_at(src, s.start_byte())
-        });
+    let indent = indent_at(src, stmt.start_byte());
     let text: String = constants
         .iter()
         .map(|(member, value)| format!("{indent}{RANGE_VAR}->{member} = {value};\n"))
         .collect();
-    draft.insert(
-        path,
-        crate::rewrite::text::line_end(src, body.start_byte()),
-        text,
-    );
+    draft.insert(path, line_start(src, stmt.start_byte()), text);
+    if let Some(ifs) = brace_less_if
+        && let Some(cond) = ifs.child_by_field_name("condition")
+    {
+        draft.insert(path, cond.end_byte(), " {");
+        let close = format!("{}}}\n", indent_at(src, ifs.start_byte()));
+        draft.insert(path, line_end(src, stmt.end_byte()), close);
+    }
 }
 
 type Refusal = (usize, String);
@@ -279,9 +292,21 @@ type Refusal = (usize, String);
 struct Start<'t> {
     call: Node<'t>,
     /// The statement the initialiser goes before (the start's own, or the
-    /// brace-less `if` around it).
+    /// `if` around it or that tests it).
     anchor: Node<'t>,
-    under_if: bool,
+    place: Place,
+}
+
+/// Where a start is.
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    /// A statement of its own in a block.
+    Statement,
+    /// The body of a brace-less `if`.
+    UnderIf,
+    /// The test of an `if` (a start that can fail): the call alone,
+    /// negated or compared with a number.
+    Condition,
 }
 
 /// Converts the brackets of one function; returns a note for the
@@ -315,7 +340,7 @@ fn convert_function(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let is_start = |c: Node| callee_name(c, src).as_deref() == Some(recipe.range_start);
+    let is_start = |c: Node| callee_name(c, src).is_some_and(|n| api.start(&n).is_some());
     for &c in calls {
         if args_of(c).len() != api.wrapper_params.len() {
             return Err((
@@ -417,7 +442,26 @@ fn convert_function(
         }
         let indent = indent_at(src, s.anchor.start_byte());
         let init = call_statement(&indent, RANGE_INIT, &init_args);
-        if s.under_if {
+        if s.place == Place::Condition {
+            let callee = callee_name(s.call, src).unwrap_or_default();
+            if !api.start(&callee).is_some_and(|w| w.returns) {
+                return Err((
+                    s.call.start_byte(),
+                    format!("{callee}() does not return the start's result, yet an `if` tests it"),
+                ));
+            }
+            draft.insert(path, line_start(src, s.anchor.start_byte()), init);
+            let args = s.call.child_by_field_name("arguments").unwrap();
+            draft.replace(
+                path,
+                args.start_byte(),
+                args.end_byte(),
+                format!("(&{RANGE_VAR})"),
+            );
+            notes.push(
+                "the initialiser goes right before the `if` that tests the start".to_string(),
+            );
+        } else if s.place == Place::UnderIf {
             let cond = s.anchor.child_by_field_name("condition").unwrap();
             // A branch hint (`unlikely(cow)`) is its argument.
             let pure = |n: Node| {
@@ -465,7 +509,8 @@ fn convert_function(
                     "the start shares its line with other code".into(),
                 ));
             }
-            let start = call_statement(&indent, recipe.range_start, &[format!("&{RANGE_VAR}")]);
+            let callee = callee_name(s.call, src).unwrap_or_default();
+            let start = call_statement(&indent, &callee, &[format!("&{RANGE_VAR}")]);
             draft.replace(path, from, to, format!("{init}{start}"));
         }
     }
@@ -526,24 +571,18 @@ fn args_of(c: Node<'_>) -> Vec<Node<'_>> {
 }
 
 fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
-    let stmt = call
-        .parent()
-        .filter(|p| p.kind() == "expression_statement")
-        .ok_or((
-            call.start_byte(),
-            "the start is not a statement of its own".to_string(),
-        ))?;
+    let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else {
+        return tested_start(call, src);
+    };
     let parent = stmt
         .parent()
         .ok_or((call.start_byte(), "no parent".to_string()))?;
     match parent.kind() {
-        "compound_statement" | "preproc_ifdef" | "preproc_if" | "preproc_else" | "preproc_elif" => {
-            Ok(Start {
-                call,
-                anchor: stmt,
-                under_if: false,
-            })
-        }
+        kind if in_block(kind) => Ok(Start {
+            call,
+            anchor: stmt,
+            place: Place::Statement,
+        }),
         "if_statement"
             if parent
                 .child_by_field_name("consequence")
@@ -552,7 +591,7 @@ fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
             Ok(Start {
                 call,
                 anchor: parent,
-                under_if: true,
+                place: Place::UnderIf,
             })
         }
         other => Err((
@@ -564,6 +603,80 @@ fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
             ),
         )),
     }
+}
+
+/// Whether a statement whose parent is of `kind` is in a block, where a
+/// statement can go before it.
+fn in_block(kind: &str) -> bool {
+    matches!(
+        kind,
+        "compound_statement" | "preproc_ifdef" | "preproc_if" | "preproc_else" | "preproc_elif"
+    )
+}
+
+/// A start that is not a statement: it must be what an `if` of a block
+/// tests (the call alone, negated, compared with a number, or in a branch
+/// hint), so that nothing of the condition runs before it and the
+/// initialiser can go right before the `if`.
+fn tested_start<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
+    let refuse = |why: &str| Err((call.start_byte(), why.to_string()));
+    let (mut child, mut up) = (call, call.parent());
+    while let Some(p) = up {
+        let through = match p.kind() {
+            "parenthesized_expression" => true,
+            "unary_expression" => p.child(0).is_some_and(|op| text(op, src) == "!"),
+            "binary_expression" => compared_with_number(p, child, src),
+            "argument_list" => p.named_child_count() == 1,
+            "call_expression" => callee_name(p, src).is_some_and(|c| is_branch_hint(&c)),
+            _ => false,
+        };
+        if !through {
+            break;
+        }
+        if p.kind() == "parenthesized_expression"
+            && let Some(stmt) = p.parent().filter(|s| s.kind() == "if_statement")
+            && stmt
+                .child_by_field_name("condition")
+                .is_some_and(|c| c.id() == p.id())
+        {
+            let head = &src[line_start(src, stmt.start_byte())..stmt.start_byte()];
+            if !stmt.parent().is_some_and(|b| in_block(b.kind()))
+                || !head.iter().all(u8::is_ascii_whitespace)
+            {
+                return refuse(
+                    "the start is tested by an `if` that is not a statement of its own in a \
+                     block (an `else if`?): the initialiser has no place before it",
+                );
+            }
+            return Ok(Start {
+                call,
+                anchor: stmt,
+                place: Place::Condition,
+            });
+        }
+        child = p;
+        up = p.parent();
+    }
+    refuse(
+        "the start is neither a statement of its own nor the whole test of an `if` (alone, \
+         negated or compared with a number): where its initialiser goes is not proven",
+    )
+}
+
+/// Whether `op` compares `operand` with a number literal (`start(...) <
+/// 0`): nothing else is evaluated.
+fn compared_with_number(op: Node, operand: Node, src: &[u8]) -> bool {
+    let comparison = op
+        .child_by_field_name("operator")
+        .is_some_and(|o| matches!(text(o, src).as_ref(), "==" | "!=" | "<" | "<=" | ">" | ">="));
+    let other = [
+        op.child_by_field_name("left"),
+        op.child_by_field_name("right"),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|n| n.id() != operand.id());
+    comparison && other.is_some_and(|n| n.kind() == "number_literal")
 }
 
 /// A local that only held a bound, folded into the structure.
@@ -652,7 +765,7 @@ fn fold<'t>(
                 break;
             }
             // Reads in other bracket calls' arguments are replaced with them.
-            if !inside_bracket_args(*i, src, recipe) {
+            if !inside_bracket_args(*i, src, recipe, api) {
                 uses.push((i.start_byte(), i.end_byte()));
             }
         }
@@ -712,12 +825,12 @@ fn fold<'t>(
 
 /// Whether `id` is inside the arguments of a bracket call (replaced with
 /// the call's arguments as a whole).
-fn inside_bracket_args(id: Node, src: &[u8], recipe: &Recipe) -> bool {
+fn inside_bracket_args(id: Node, src: &[u8], recipe: &Recipe, api: &api::Api) -> bool {
     let mut n = id.parent();
     while let Some(p) = n {
         if p.kind() == "call_expression" {
             let callee = callee_name(p, src).unwrap_or_default();
-            return callee == recipe.range_start || callee == recipe.range_end;
+            return is_bracket(api, recipe, &callee);
         }
         n = p.parent();
     }
