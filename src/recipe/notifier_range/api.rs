@@ -68,27 +68,8 @@ pub fn learn(
             ),
         }));
     };
-    let mut headers: Vec<&str> = report
-        .of_kind("api")
-        .filter(|s| {
-            matches!(&s.detail, Detail::Api { role: ApiRole::Wrapper, name, .. } if name == recipe.range_start)
-        })
-        .map(|s| s.file.as_str())
-        .collect();
-    headers.sort_unstable();
-    headers.dedup();
-    if headers.len() > 1 {
-        return Ok(Err(ReviewItem {
-            file: String::new(),
-            line: 0,
-            reason: format!(
-                "{} headers define the {}() wrapper ({}): which one the tree builds with is \
-                 not known here; scan the kernel tree itself",
-                headers.len(),
-                recipe.range_start,
-                headers.join(", ")
-            ),
-        }));
+    if let Err(item) = one_header(report, recipe) {
+        return Ok(Err(item));
     }
     let header = wrapper.file.clone();
     // As the tree was scanned: earlier stages of this recipe change it.
@@ -144,6 +125,34 @@ pub fn learn(
     }))
 }
 
+/// One header defines the start wrapper, or which ones do: the tree's
+/// build decides, which is not known here.
+fn one_header(report: &ScanReport, recipe: &Recipe) -> Result<(), ReviewItem> {
+    let mut headers: Vec<&str> = report
+        .of_kind("api")
+        .filter(|s| {
+            matches!(&s.detail, Detail::Api { role: ApiRole::Wrapper, name, .. } if name == recipe.range_start)
+        })
+        .map(|s| s.file.as_str())
+        .collect();
+    headers.sort_unstable();
+    headers.dedup();
+    if headers.len() > 1 {
+        return Err(ReviewItem {
+            file: String::new(),
+            line: 0,
+            reason: format!(
+                "{} headers define the {}() wrapper ({}): which one the tree builds with is \
+                 not known here; scan the kernel tree itself",
+                headers.len(),
+                recipe.range_start,
+                headers.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// A `__` end function of the old form that takes more than the wrappers
 /// (Linux 4.15's `only_end` flag): its line and why it is not converted.
 /// Its extra parameter is no member of the range (4.20 kept it as a
@@ -161,12 +170,6 @@ fn end_of_its_own<'t>(
     if already || end_params.len() == wrapper_params.len() {
         return None;
     }
-    let names = |ps: &[(String, String)]| {
-        ps.iter()
-            .map(|(_, n)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     Some((
         super::line_of(src, end.start_byte()),
         format!(
@@ -248,12 +251,6 @@ fn read_wrapper(
     members: &[(String, String)],
     wrapper_params: &[(String, String)],
 ) -> Result<StartWrapper, String> {
-    let names = |ps: &[(String, String)]| {
-        ps.iter()
-            .map(|(_, n)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if !recipe.is_api_function(name) {
         return Err(format!(
             "the recipe does not list {name}() among the API's functions, so the scan did not \
@@ -359,6 +356,14 @@ pub fn store_site<'t>(
         }
         _ => None,
     }
+}
+
+/// The parameters' names, `a, b, c`.
+pub fn names(ps: &[(String, String)]) -> String {
+    ps.iter()
+        .map(|(_, n)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Api {

@@ -56,15 +56,52 @@ pub fn convert(
         &subsystem_of(&api.implementation),
         &format!("pass struct {RANGE_STRUCT} to the range notifiers"),
     );
-    let mut refused = Vec::new();
-    api_edits(ws, recipe, &api, &mut draft, &mut refused)?;
+    let mut done = Done::default();
+    api_edits(ws, recipe, &api, &mut draft, &mut done.refused)?;
+    for (file, expected) in calls_by_file(report, recipe, &api, &mut done.refused) {
+        convert_file(ws, &mut draft, file, expected, recipe, &api, &mut done)?;
+    }
+    if !done.refused.is_empty() {
+        not_made(
+            review,
+            done.refused,
+            "callers",
+            ("use", "uses"),
+            "the old arguments",
+            "the wrappers change",
+        );
+        return Ok(Vec::new());
+    }
+    describe(&mut draft, recipe, done.count, done.converted);
+    Ok(vec![ws.commit(draft)?])
+}
+
+/// What the callers' conversion has done so far.
+#[derive(Default)]
+struct Done {
+    /// The uses it cannot convert.
+    refused: Vec<ReviewItem>,
+    /// A rationale line per converted function.
+    converted: Vec<String>,
+    /// The bracket calls converted.
+    count: usize,
+}
+
+/// The number of bracket calls the scan found per file; a call of an API
+/// function that is no wrapper is refused.
+fn calls_by_file<'r>(
+    report: &'r ScanReport,
+    recipe: &Recipe,
+    api: &api::Api,
+    refused: &mut Vec<ReviewItem>,
+) -> BTreeMap<&'r str, usize> {
     let mut by_file: BTreeMap<&str, usize> = BTreeMap::new();
     for s in report.of_kind("call") {
         let callee = match &s.detail {
             crate::scan::model::Detail::Call { callee, .. } => callee.as_str(),
             _ => continue,
         };
-        if is_bracket(&api, recipe, callee) {
+        if is_bracket(api, recipe, callee) {
             *by_file.entry(s.file.as_str()).or_default() += 1;
         } else {
             refused.push(item(
@@ -74,57 +111,62 @@ pub fn convert(
             ));
         }
     }
-    let mut converted = Vec::new();
-    let mut count = 0;
-    for (file, expected) in by_file {
-        let (src, tree) = ws.parsed(file)?;
-        let calls = bracket_calls(&tree, &src, recipe, &api);
-        if calls.len() != expected {
-            refused.push(item(file, 1, format!(
-                "the scan found {expected} calls of the bracket functions here, the file has {} outside the API: review by hand",
-                calls.len()
-            )));
-            continue;
+    by_file
+}
+
+/// Converts the bracket calls of one file, function by function, when
+/// the file has the `expected` number the scan found.
+fn convert_file(
+    ws: &mut Workspace,
+    draft: &mut UnitDraft,
+    file: &str,
+    expected: usize,
+    recipe: &Recipe,
+    api: &api::Api,
+    done: &mut Done,
+) -> Result<(), RewriteError> {
+    let (src, tree) = ws.parsed(file)?;
+    let calls = bracket_calls(&tree, &src, recipe, api);
+    if calls.len() != expected {
+        done.refused.push(item(file, 1, format!(
+            "the scan found {expected} calls of the bracket functions here, the file has {} outside the API: review by hand",
+            calls.len()
+        )));
+        return Ok(());
+    }
+    let mut by_fn: BTreeMap<usize, (Node, Vec<Node>)> = BTreeMap::new();
+    for c in calls {
+        match enclosing_function(c) {
+            Some(f) => by_fn
+                .entry(f.start_byte())
+                .or_insert((f, Vec::new()))
+                .1
+                .push(c),
+            None => done.refused.push(item(
+                file,
+                line_of(&src, c.start_byte()),
+                "a bracket call outside a function".into(),
+            )),
         }
-        let mut by_fn: BTreeMap<usize, (Node, Vec<Node>)> = BTreeMap::new();
-        for c in calls {
-            match enclosing_function(c) {
-                Some(f) => by_fn
-                    .entry(f.start_byte())
-                    .or_insert((f, Vec::new()))
-                    .1
-                    .push(c),
-                None => refused.push(item(
-                    file,
-                    line_of(&src, c.start_byte()),
-                    "a bracket call outside a function".into(),
-                )),
+    }
+    for (func, calls) in by_fn.into_values() {
+        let name = function_name(func, &src).unwrap_or_default();
+        match convert_function(draft, file, &src, func, &calls, recipe, api) {
+            Ok(note) => {
+                done.count += calls.len();
+                done.converted.push(format!("{file}: {name}(): {note}"));
             }
-        }
-        for (func, calls) in by_fn.into_values() {
-            let name = function_name(func, &src).unwrap_or_default();
-            match convert_function(&mut draft, file, &src, func, &calls, recipe, &api) {
-                Ok(note) => {
-                    count += calls.len();
-                    converted.push(format!("{file}: {name}(): {note}"));
-                }
-                Err((at, why)) => {
-                    refused.push(item(file, line_of(&src, at), format!("{name}(): {why}")))
-                }
+            Err((at, why)) => {
+                done.refused
+                    .push(item(file, line_of(&src, at), format!("{name}(): {why}")))
             }
         }
     }
-    if !refused.is_empty() {
-        not_made(
-            review,
-            refused,
-            "callers",
-            ("use", "uses"),
-            "the old arguments",
-            "the wrappers change",
-        );
-        return Ok(Vec::new());
-    }
+    Ok(())
+}
+
+/// The commit message and the rationale of the callers' unit.
+fn describe(draft: &mut UnitDraft, recipe: &Recipe, count: usize, converted: Vec<String>) {
     draft.description.push(format!(
         "Pass a struct {RANGE_STRUCT} to {}() and {}() instead of (mm, start, end), and set \
          it up with {RANGE_INIT}() in every caller. Locals that only held the bounds become \
@@ -140,7 +182,6 @@ pub fn convert(
         "{count} bracket calls converted; each end is paired with the start of the same function with the same arguments, none of which changes in between."
     ));
     draft.rationale.extend(converted);
-    Ok(vec![ws.commit(draft)?])
 }
 
 /// The tree was converted before (its API takes the range): a call still
@@ -333,31 +374,77 @@ fn convert_function(
     let body = func
         .child_by_field_name("body")
         .ok_or((at, "no body".to_string()))?;
-    let key = |c: Node| -> String {
-        args_of(c)
-            .iter()
-            .map(|a| normalise(&text(*a, src)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let is_start = |c: Node| callee_name(c, src).is_some_and(|n| api.start(&n).is_some());
-    for &c in calls {
-        if args_of(c).len() != api.wrapper_params.len() {
-            return Err((
-                c.start_byte(),
-                format!(
-                    "{}({}) does not take the API's {} arguments",
-                    callee_name(c, src).unwrap_or_default(),
-                    key(c),
-                    api.wrapper_params.len()
-                ),
-            ));
-        }
+    takes_the_wrappers_arguments(src, calls, api)?;
+    brackets_are_whole(src, body, calls, &is_start)?;
+    let starts: Vec<Start> = calls
+        .iter()
+        .copied()
+        .filter(|c| is_start(*c))
+        .map(|c| start_of(c, src))
+        .collect::<Result<_, _>>()?;
+    let folded = if starts.len() == 1 {
+        fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe)
+    } else {
+        Vec::new()
+    };
+    let ends = calls.len() - starts.len();
+    let mut notes = vec![format!(
+        "{} and {}",
+        crate::words::count(starts.len(), "start", "starts"),
+        crate::words::count(ends, "end", "ends")
+    )];
+    for s in &starts {
+        notes.extend(write_start(draft, path, src, s, &folded, api)?);
     }
-    // Brackets by their arguments: each start with the ends after it.
+    for &c in calls.iter().filter(|c| !is_start(**c)) {
+        pass_range(draft, path, c);
+    }
+    notes.extend(write_folds(draft, path, src, &folded));
+    let (pos, decl) = declaration_insert(src, body, &format!("struct {RANGE_STRUCT} {RANGE_VAR};"));
+    draft.insert(path, pos, decl);
+    Ok(notes.join("; "))
+}
+
+/// A bracket call's arguments, as one text to compare brackets by.
+fn key(c: Node, src: &[u8]) -> String {
+    args_of(c)
+        .iter()
+        .map(|a| normalise(&text(*a, src)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every call takes as many arguments as the wrappers.
+fn takes_the_wrappers_arguments(src: &[u8], calls: &[Node], api: &api::Api) -> Result<(), Refusal> {
+    match calls
+        .iter()
+        .find(|c| args_of(**c).len() != api.wrapper_params.len())
+    {
+        Some(c) => Err((
+            c.start_byte(),
+            format!(
+                "{}({}) does not take the API's {} arguments",
+                callee_name(*c, src).unwrap_or_default(),
+                key(*c, src),
+                api.wrapper_params.len()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The brackets by their arguments (each start with the ends after it)
+/// are whole in the function, keep their arguments and do not overlap.
+fn brackets_are_whole(
+    src: &[u8],
+    body: Node,
+    calls: &[Node],
+    is_start: &dyn Fn(Node) -> bool,
+) -> Result<(), Refusal> {
     let mut groups: BTreeMap<String, (Vec<Node>, Vec<Node>)> = BTreeMap::new();
     for &c in calls {
-        let g = groups.entry(key(c)).or_default();
+        let g = groups.entry(key(c, src)).or_default();
         if is_start(c) {
             g.0.push(c)
         } else {
@@ -366,49 +453,7 @@ fn convert_function(
     }
     let mut spans = Vec::new();
     for (args, (starts, ends)) in &groups {
-        let (Some(first), Some(last_end)) = (starts.first(), ends.last()) else {
-            let lone = starts.first().or(ends.first()).unwrap();
-            let what = if starts.is_empty() {
-                "an end whose start"
-            } else {
-                "a start whose end"
-            };
-            return Err((
-                lone.start_byte(),
-                format!(
-                    "{what} ({args}) is not in this function: the bracket spans functions; convert it by hand"
-                ),
-            ));
-        };
-        if ends.iter().any(|e| e.start_byte() < first.start_byte()) {
-            return Err((
-                ends[0].start_byte(),
-                format!("an end ({args}) comes before its start"),
-            ));
-        }
-        // The structure keeps the values of the start: nothing in its
-        // arguments may change before the last end.
-        for a in args_of(*first) {
-            for id in descendants(a, &["identifier"]) {
-                let name = text(id, src);
-                let written = descendants(body, &["identifier"]).into_iter().find(|i| {
-                    text(*i, src) == name
-                        && i.start_byte() > first.end_byte()
-                        && i.start_byte() < last_end.start_byte()
-                        && is_written(*i, src)
-                });
-                if let Some(w) = written {
-                    return Err((
-                        w.start_byte(),
-                        format!(
-                            "`{name}` changes between the start and the end of the bracket ({args}): \
-                         the structure would keep the value it had at the start"
-                        ),
-                    ));
-                }
-            }
-        }
-        spans.push((first.start_byte(), last_end.end_byte(), args.clone()));
+        spans.push(bracket_span(src, body, args, starts, ends)?);
     }
     spans.sort();
     for w in spans.windows(2) {
@@ -422,77 +467,95 @@ fn convert_function(
             ));
         }
     }
-    let starts: Vec<Start> = calls
-        .iter()
-        .copied()
-        .filter(|c| is_start(*c))
-        .map(|c| start_of(c, src))
-        .collect::<Result<_, _>>()?;
-    let folded = if starts.len() == 1 {
-        fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe)
-    } else {
-        Vec::new()
+    Ok(())
+}
+
+/// From the first start to the last end of the bracket on `args`: both
+/// in the function, in that order, and nothing in the start's arguments
+/// written in between (the structure keeps the values of the start).
+fn bracket_span(
+    src: &[u8],
+    body: Node,
+    args: &str,
+    starts: &[Node],
+    ends: &[Node],
+) -> Result<(usize, usize, String), Refusal> {
+    let (Some(first), Some(last_end)) = (starts.first(), ends.last()) else {
+        let lone = starts.first().or(ends.first()).unwrap();
+        let what = if starts.is_empty() {
+            "an end whose start"
+        } else {
+            "a start whose end"
+        };
+        return Err((
+            lone.start_byte(),
+            format!(
+                "{what} ({args}) is not in this function: the bracket spans functions; convert it by hand"
+            ),
+        ));
     };
-    let mut notes = Vec::new();
-    for s in &starts {
-        let mut init_args = vec![format!("&{RANGE_VAR}")];
-        for (i, a) in args_of(s.call).into_iter().enumerate() {
-            let fold = folded.iter().find(|f| f.position == i);
-            init_args.push(fold.map_or_else(|| normalise(&text(a, src)), |f| f.value.clone()));
-        }
-        let indent = indent_at(src, s.anchor.start_byte());
-        let init = call_statement(&indent, RANGE_INIT, &init_args);
-        if s.place == Place::Condition {
-            let callee = callee_name(s.call, src).unwrap_or_default();
-            if !api.start(&callee).is_some_and(|w| w.returns) {
+    if ends.iter().any(|e| e.start_byte() < first.start_byte()) {
+        return Err((
+            ends[0].start_byte(),
+            format!("an end ({args}) comes before its start"),
+        ));
+    }
+    for a in args_of(*first) {
+        for id in descendants(a, &["identifier"]) {
+            let name = text(id, src);
+            let written = descendants(body, &["identifier"]).into_iter().find(|i| {
+                text(*i, src) == name
+                    && i.start_byte() > first.end_byte()
+                    && i.start_byte() < last_end.start_byte()
+                    && is_written(*i, src)
+            });
+            if let Some(w) = written {
                 return Err((
-                    s.call.start_byte(),
-                    format!("{callee}() does not return the start's result, yet an `if` tests it"),
+                    w.start_byte(),
+                    format!(
+                        "`{name}` changes between the start and the end of the bracket ({args}): \
+                         the structure would keep the value it had at the start"
+                    ),
                 ));
             }
-            draft.insert(path, line_start(src, s.anchor.start_byte()), init);
-            let args = s.call.child_by_field_name("arguments").unwrap();
-            draft.replace(
-                path,
-                args.start_byte(),
-                args.end_byte(),
-                format!("(&{RANGE_VAR})"),
-            );
-            notes.push(
-                "the initialiser goes right before the `if` that tests the start".to_string(),
-            );
-        } else if s.place == Place::UnderIf {
-            let cond = s.anchor.child_by_field_name("condition").unwrap();
-            // A branch hint (`unlikely(cow)`) is its argument.
-            let pure = |n: Node| {
-                descendants(
-                    n,
-                    &[
-                        "call_expression",
-                        "assignment_expression",
-                        "update_expression",
-                    ],
-                )
-                .into_iter()
-                .all(|e| {
-                    e.kind() == "call_expression"
-                        && callee_name(e, src).is_some_and(|c| is_branch_hint(&c))
-                })
-            };
-            let args_pure = args_of(s.call).into_iter().all(pure) && folded.iter().all(|f| f.pure);
-            if !pure(cond) || !args_pure {
-                return Err((s.call.start_byte(), "a start under a brace-less `if` whose condition or arguments may have side effects: the initialiser cannot go before the `if`".into()));
-            }
-            draft.insert(path, line_start(src, s.anchor.start_byte()), init);
-            let args = s.call.child_by_field_name("arguments").unwrap();
-            draft.replace(
-                path,
-                args.start_byte(),
-                args.end_byte(),
-                format!("(&{RANGE_VAR})"),
-            );
-            notes.push("the initialiser goes before the brace-less `if` around the start (its condition and arguments have no side effects)".to_string());
-        } else {
+        }
+    }
+    Ok((first.start_byte(), last_end.end_byte(), args.to_string()))
+}
+
+/// The call passes `&range` instead of its arguments.
+fn pass_range(draft: &mut UnitDraft, path: &str, call: Node) {
+    let args = call.child_by_field_name("arguments").unwrap();
+    draft.replace(
+        path,
+        args.start_byte(),
+        args.end_byte(),
+        format!("(&{RANGE_VAR})"),
+    );
+}
+
+/// The initialiser of a start and the start passing `&range`, where the
+/// start is; a note for the rationale when the initialiser is not right
+/// before the start.
+fn write_start(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    s: &Start,
+    folded: &[Fold],
+    api: &api::Api,
+) -> Result<Option<String>, Refusal> {
+    let mut init_args = vec![format!("&{RANGE_VAR}")];
+    for (i, a) in args_of(s.call).into_iter().enumerate() {
+        let fold = folded.iter().find(|f| f.position == i);
+        init_args.push(fold.map_or_else(|| normalise(&text(a, src)), |f| f.value.clone()));
+    }
+    let indent = indent_at(src, s.anchor.start_byte());
+    let init = call_statement(&indent, RANGE_INIT, &init_args);
+    match s.place {
+        Place::Condition => write_tested_start(draft, path, src, s, init, api).map(Some),
+        Place::UnderIf => write_start_under_if(draft, path, src, s, init, folded).map(Some),
+        Place::Statement => {
             let (from, to) = (
                 line_start(src, s.anchor.start_byte()),
                 line_end(src, s.anchor.end_byte()),
@@ -512,18 +575,74 @@ fn convert_function(
             let callee = callee_name(s.call, src).unwrap_or_default();
             let start = call_statement(&indent, &callee, &[format!("&{RANGE_VAR}")]);
             draft.replace(path, from, to, format!("{init}{start}"));
+            Ok(None)
         }
     }
-    for &c in calls.iter().filter(|c| !is_start(**c)) {
-        let args = c.child_by_field_name("arguments").unwrap();
-        draft.replace(
-            path,
-            args.start_byte(),
-            args.end_byte(),
-            format!("(&{RANGE_VAR})"),
-        );
+}
+
+/// A start an `if` tests: the initialiser goes right before the `if`
+/// (nothing of the condition runs before the call).
+fn write_tested_start(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    s: &Start,
+    init: String,
+    api: &api::Api,
+) -> Result<String, Refusal> {
+    let callee = callee_name(s.call, src).unwrap_or_default();
+    if !api.start(&callee).is_some_and(|w| w.returns) {
+        return Err((
+            s.call.start_byte(),
+            format!("{callee}() does not return the start's result, yet an `if` tests it"),
+        ));
     }
-    for f in &folded {
+    draft.insert(path, line_start(src, s.anchor.start_byte()), init);
+    pass_range(draft, path, s.call);
+    Ok("the initialiser goes right before the `if` that tests the start".to_string())
+}
+
+/// A start under a brace-less `if`: the initialiser goes before the `if`
+/// when neither its condition nor the start's arguments have side
+/// effects.
+fn write_start_under_if(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    s: &Start,
+    init: String,
+    folded: &[Fold],
+) -> Result<String, Refusal> {
+    let cond = s.anchor.child_by_field_name("condition").unwrap();
+    // A branch hint (`unlikely(cow)`) is its argument.
+    let pure = |n: Node| {
+        descendants(
+            n,
+            &[
+                "call_expression",
+                "assignment_expression",
+                "update_expression",
+            ],
+        )
+        .into_iter()
+        .all(|e| {
+            e.kind() == "call_expression" && callee_name(e, src).is_some_and(|c| is_branch_hint(&c))
+        })
+    };
+    let args_pure = args_of(s.call).into_iter().all(pure) && folded.iter().all(|f| f.pure);
+    if !pure(cond) || !args_pure {
+        return Err((s.call.start_byte(), "a start under a brace-less `if` whose condition or arguments may have side effects: the initialiser cannot go before the `if`".into()));
+    }
+    draft.insert(path, line_start(src, s.anchor.start_byte()), init);
+    pass_range(draft, path, s.call);
+    Ok("the initialiser goes before the brace-less `if` around the start (its condition and arguments have no side effects)".to_string())
+}
+
+/// The folded locals' reads become `range.member`; their assignments and
+/// declarations go.  A note per local for the rationale.
+fn write_folds(draft: &mut UnitDraft, path: &str, src: &[u8], folded: &[Fold]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for f in folded {
         for id in &f.uses {
             draft.replace(path, id.0, id.1, format!("{RANGE_VAR}.{}", f.member));
         }
@@ -541,23 +660,7 @@ fn convert_function(
         let (a, b) = removal_range(src, d.start_byte(), d.end_byte());
         draft.replace(path, a, b, String::new());
     }
-    let (pos, decl) = declaration_insert(src, body, &format!("struct {RANGE_STRUCT} {RANGE_VAR};"));
-    draft.insert(path, pos, decl);
-    notes.insert(
-        0,
-        format!(
-            "{} start{} and {} end{}",
-            starts.len(),
-            if starts.len() == 1 { "" } else { "s" },
-            calls.len() - starts.len(),
-            if calls.len() - starts.len() == 1 {
-                ""
-            } else {
-                "s"
-            }
-        ),
-    );
-    Ok(notes.join("; "))
+    notes
 }
 
 fn args_of(c: Node<'_>) -> Vec<Node<'_>> {
@@ -706,11 +809,29 @@ fn fold<'t>(
     api: &api::Api,
     recipe: &Recipe,
 ) -> Vec<Fold<'t>> {
-    let mut out: Vec<Fold> = Vec::new();
-    let ids = descendants(body, &["identifier"]);
-    // The assignments just before the anchor.
+    let run = assignments_before(start.anchor, src);
+    let reader = BoundReader {
+        src,
+        body,
+        start,
+        args,
+        ids: descendants(body, &["identifier"]),
+        api,
+        recipe,
+    };
+    let out: Vec<Fold> = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(position, arg)| reader.fold_one(position, *arg, &run))
+        .collect();
+    kept_apart(src, args, out)
+}
+
+/// The `x = value;` statements just before `anchor`, nearest first.
+fn assignments_before<'t>(anchor: Node<'t>, src: &[u8]) -> Vec<(Node<'t>, Node<'t>)> {
     let mut run = Vec::new();
-    let mut prev = start.anchor.prev_named_sibling();
+    let mut prev = anchor.prev_named_sibling();
     while let Some(p) = prev {
         let Some(asg) = p
             .named_child(0)
@@ -728,53 +849,55 @@ fn fold<'t>(
         run.push((p, asg));
         prev = p.prev_named_sibling();
     }
-    for (position, arg) in args.iter().enumerate().skip(1) {
+    run
+}
+
+/// What [`fold`] reads a start's bound locals with.
+struct BoundReader<'a, 't> {
+    src: &'a [u8],
+    body: Node<'t>,
+    start: &'a Start<'t>,
+    args: &'a [Node<'t>],
+    /// Every identifier of the body.
+    ids: Vec<Node<'t>>,
+    api: &'a api::Api,
+    recipe: &'a Recipe,
+}
+
+impl<'t> BoundReader<'_, 't> {
+    /// The local passed at `position`, if it can be folded: assigned in
+    /// `run`, declared in the body, read only after the start and never
+    /// written again, with a value without side effects.
+    fn fold_one(
+        &self,
+        position: usize,
+        arg: Node<'t>,
+        run: &[(Node<'t>, Node<'t>)],
+    ) -> Option<Fold<'t>> {
+        let src = self.src;
         if arg.kind() != "identifier" {
-            continue;
+            return None;
         }
-        let name = text(*arg, src).into_owned();
-        let Some(member) = api.members.get(position).map(|(_, n)| n.clone()) else {
-            continue;
-        };
-        let Some((stmt, asg)) = run
+        let name = text(arg, src).into_owned();
+        let member = self.api.members.get(position).map(|(_, n)| n.clone())?;
+        let (stmt, asg) = run
             .iter()
-            .find(|(_, a)| text(a.child_by_field_name("left").unwrap(), src) == name)
-        else {
-            continue;
-        };
-        let Some(declaration) = descendants(body, &["declaration"]).into_iter().find(|d| {
-            let mut c = d.walk();
-            d.children_by_field_name("declarator", &mut c)
-                .any(|x| x.kind() == "identifier" && text(x, src) == name)
-        }) else {
-            continue;
-        };
+            .find(|(_, a)| text(a.child_by_field_name("left").unwrap(), src) == name)?;
+        let declaration = descendants(self.body, &["declaration"])
+            .into_iter()
+            .find(|d| {
+                let mut c = d.walk();
+                d.children_by_field_name("declarator", &mut c)
+                    .any(|x| x.kind() == "identifier" && text(x, src) == name)
+            })?;
         let value_node = asg.child_by_field_name("right").unwrap();
-        let mut uses = Vec::new();
-        let mut ok = true;
-        for i in ids.iter().filter(|i| text(**i, src) == name) {
-            let in_decl = i.start_byte() >= declaration.start_byte()
-                && i.end_byte() <= declaration.end_byte();
-            let is_asg = i.id() == asg.child_by_field_name("left").unwrap().id();
-            let in_call = args.iter().any(|a| a.id() == i.id());
-            if in_decl || is_asg || in_call {
-                continue;
-            }
-            if i.start_byte() < start.anchor.start_byte() || is_written(*i, src) {
-                ok = false;
-                break;
-            }
-            // Reads in other bracket calls' arguments are replaced with them.
-            if !inside_bracket_args(*i, src, recipe, api) {
-                uses.push((i.start_byte(), i.end_byte()));
-            }
-        }
+        let uses = self.other_reads(&name, declaration, *asg)?;
         let impure =
             !descendants(value_node, &["assignment_expression", "update_expression"]).is_empty();
-        if !ok || impure {
-            continue;
+        if impure {
+            return None;
         }
-        out.push(Fold {
+        Some(Fold {
             name,
             position,
             member,
@@ -783,10 +906,40 @@ fn fold<'t>(
             declaration,
             assignment: *stmt,
             uses,
-        });
+        })
     }
-    // A value that reads another bound local, and a declaration that also
-    // declares something kept, keep the locals.
+
+    /// The reads of `name` besides its declaration, its assignment `asg`
+    /// and the bracket calls' arguments, which become `range.member`; none
+    /// when one comes before the start or writes it.
+    fn other_reads(&self, name: &str, declaration: Node, asg: Node) -> Option<Vec<(usize, usize)>> {
+        let src = self.src;
+        let mut uses = Vec::new();
+        for i in self.ids.iter().filter(|i| text(**i, src) == name) {
+            let in_decl = i.start_byte() >= declaration.start_byte()
+                && i.end_byte() <= declaration.end_byte();
+            let is_asg = i.id() == asg.child_by_field_name("left").unwrap().id();
+            let in_call = self.args.iter().any(|a| a.id() == i.id());
+            if in_decl || is_asg || in_call {
+                continue;
+            }
+            if i.start_byte() < self.start.anchor.start_byte() || is_written(*i, src) {
+                return None;
+            }
+            // Reads in other bracket calls' arguments are replaced with them.
+            if !inside_bracket_args(*i, src, self.recipe, self.api) {
+                uses.push((i.start_byte(), i.end_byte()));
+            }
+        }
+        Some(uses)
+    }
+}
+
+/// The folds that can be made together: none when a value reads another
+/// bound local, or more than one value calls a function (the order of
+/// the calls would change); a declaration that also declares something
+/// kept keeps its locals.
+fn kept_apart<'t>(src: &[u8], args: &[Node<'t>], mut out: Vec<Fold<'t>>) -> Vec<Fold<'t>> {
     let bounds: Vec<String> = args
         .iter()
         .skip(1)
