@@ -206,6 +206,15 @@ fn a_tree_with_a_non_blocking_start_gets_both_wrappers_converted() {
     let (_g, tree) = copy(&["nonblock"]);
     builds(&tree);
     let (_g, tree, plan) = converts_to_exactly(&["nonblock"], "nonblock.diff");
+    // The commit message names the second wrapper.
+    assert!(
+        plan.units[1]
+            .description
+            .iter()
+            .any(|d| d.starts_with("mmu_notifier_invalidate_range_start_nonblock() changes")),
+        "{:#?}",
+        plan.units[1].description
+    );
     let outcome = kseries::rewrite::outcome(&tree, &plan).unwrap();
     for (path, (_, new)) in &outcome {
         std::fs::write(tree.join(path), new).unwrap();
@@ -311,6 +320,43 @@ fn a_second_wrapper_it_cannot_read_is_reported_not_guessed() {
         "static inline int mmu_notifier_invalidate_range_start_try(",
         "the recipe does not list mmu_notifier_invalidate_range_start_try() among the API's \
          functions",
+    );
+}
+
+/// A start an `if` tests together with something else (here after a
+/// `||`, which may skip it) has no proven place for its initialiser: it is
+/// named at its line, and the callers' flag day is not made.
+#[test]
+fn a_start_tested_with_more_than_its_result_is_reported_not_guessed() {
+    let (_g, tree) = copy(&["nonblock"]);
+    let path = tree.join("mm/reaper.c");
+    let src = std::fs::read_to_string(&path).unwrap();
+    let test = "if (mmu_notifier_invalidate_range_start_nonblock(mm, start, end)) {";
+    let changed = src.replace(
+        test,
+        "if (a->last == a->first ||\n\t\t\t    mmu_notifier_invalidate_range_start_nonblock(mm, start, end)) {",
+    );
+    assert_ne!(src, changed);
+    std::fs::write(&path, &changed).unwrap();
+    let line = 1 + changed
+        .lines()
+        .position(|l| l.contains("\t    mmu_notifier_invalidate_range_start_nonblock("))
+        .unwrap();
+    let (_, plan) = plan_of(&tree);
+    assert_eq!(stages(&plan), ["structure"], "{:#?}", plan.needs_review);
+    let reasons: Vec<String> = plan.needs_review.iter().map(|r| r.to_string()).collect();
+    let expected = format!(
+        "mm/reaper.c:{line}: reap_areas(): the start is neither a statement of its own nor the \
+         whole test of an `if`"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with(&expected)),
+        "{expected:?} not in {reasons:#?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("the callers' flag day is not made"))
     );
 }
 

@@ -240,9 +240,10 @@ fn start_wrappers(
 /// One wrapper of the `__` start function: the recipe must list it (the
 /// scan sees calls of the API's functions only), it takes what the
 /// recipe's start wrapper takes, and its one call of the `__` function
-/// passes those through as they are and a literal for each other member,
-/// as a statement of its own (void) or the value it returns (int), in its
-/// body or under a brace-less `if` without `else`.
+/// passes those through as they are and a literal for each other member.
+/// When there are such members, the call is a statement of its own (void)
+/// or the value it returns (int), in its body or under a brace-less `if`
+/// without `else`, where the constants are stored.
 fn read_wrapper(
     src: &[u8],
     recipe: &Recipe,
@@ -277,11 +278,14 @@ fn read_wrapper(
     let [call] = calls_inner(def, src)[..] else {
         return Err("it calls it more than once".into());
     };
-    let returns = inner_statement(call)
-        .ok_or("the call is neither a statement of its own nor the value returned")?
-        .kind()
-        == "return_statement";
-    if store_site(call, src).is_none() {
+    let statement = inner_statement(call);
+    let returns = statement.is_some_and(|s| s.kind() == "return_statement");
+    // Where it stores its constants, when there are any.
+    let stores = members.len() != wrapper_params.len();
+    if stores && statement.is_none() {
+        return Err("the call is neither a statement of its own nor the value returned".into());
+    }
+    if stores && store_site(call, src).is_none() {
         return Err(
             "the call is not on lines of its own, in the body or under a brace-less `if` \
              without `else`"

@@ -72,7 +72,7 @@ pub fn convert(
         );
         return Ok(Vec::new());
     }
-    describe(&mut draft, recipe, done.count, done.converted);
+    describe(&mut draft, recipe, &api, done.count, done.converted);
     Ok(vec![ws.commit(draft)?])
 }
 
@@ -166,13 +166,31 @@ fn convert_file(
 }
 
 /// The commit message and the rationale of the callers' unit.
-fn describe(draft: &mut UnitDraft, recipe: &Recipe, count: usize, converted: Vec<String>) {
+fn describe(
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    api: &api::Api,
+    count: usize,
+    converted: Vec<String>,
+) {
     draft.description.push(format!(
         "Pass a struct {RANGE_STRUCT} to {}() and {}() instead of (mm, start, end), and set \
          it up with {RANGE_INIT}() in every caller. Locals that only held the bounds become \
          the structure's members.",
         recipe.range_start, recipe.range_end
     ));
+    let others: Vec<String> = api.starts[1..]
+        .iter()
+        .map(|w| format!("{}()", w.name))
+        .collect();
+    if !others.is_empty() {
+        draft.description.push(format!(
+            "{} {} the same way; each start wrapper stores in the structure what it passes \
+             {INNER_START}() for the members its callers do not give.",
+            crate::rewrite::text::join_and(&others),
+            crate::words::noun(others.len(), "changes", "change")
+        ));
+    }
     draft.description.push(format!(
         "The signature change cannot be split: the wrappers, {INNER_START}() and \
          {INNER_END}() and every caller change in this one commit. The callbacks still get \
