@@ -4,9 +4,12 @@
 //! so the callbacks are untouched and it builds.
 //!
 //! Each caller declares `struct mmu_notifier_range range;`, sets it up
-//! with the initialiser right before (or, under a brace-less `if`, before
-//! the `if`) the start, and passes `&range` to the start and to every end
-//! with the same arguments in the same function.  Locals that only held
+//! with the initialiser right before the start (or, under a brace-less
+//! `if` or when an `if` tests a start that can fail, before the `if`),
+//! and passes `&range` to the start and to every end with the same
+//! arguments in the same function.  Every wrapper of the `__` start the
+//! header defines is a start (`api::StartWrapper`), and stores the
+//! constant it passed for a member it does not take.  Locals that only held
 //! the bounds are folded into the structure.  Anything else is left
 //! untouched and named for review, and then nothing of this stage is
 //! made: a caller left with the old arguments would not build.
@@ -53,15 +56,52 @@ pub fn convert(
         &subsystem_of(&api.implementation),
         &format!("pass struct {RANGE_STRUCT} to the range notifiers"),
     );
-    let mut refused = Vec::new();
-    api_edits(ws, recipe, &api, &mut draft, &mut refused)?;
+    let mut done = Done::default();
+    api_edits(ws, recipe, &api, &mut draft, &mut done.refused)?;
+    for (file, expected) in calls_by_file(report, recipe, &api, &mut done.refused) {
+        convert_file(ws, &mut draft, file, expected, recipe, &api, &mut done)?;
+    }
+    if !done.refused.is_empty() {
+        not_made(
+            review,
+            done.refused,
+            "callers",
+            ("use", "uses"),
+            "the old arguments",
+            "the wrappers change",
+        );
+        return Ok(Vec::new());
+    }
+    describe(&mut draft, recipe, &api, done.count, done.converted);
+    Ok(vec![ws.commit(draft)?])
+}
+
+/// What the callers' conversion has done so far.
+#[derive(Default)]
+struct Done {
+    /// The uses it cannot convert.
+    refused: Vec<ReviewItem>,
+    /// A rationale line per converted function.
+    converted: Vec<String>,
+    /// The bracket calls converted.
+    count: usize,
+}
+
+/// The number of bracket calls the scan found per file; a call of an API
+/// function that is no wrapper is refused.
+fn calls_by_file<'r>(
+    report: &'r ScanReport,
+    recipe: &Recipe,
+    api: &api::Api,
+    refused: &mut Vec<ReviewItem>,
+) -> BTreeMap<&'r str, usize> {
     let mut by_file: BTreeMap<&str, usize> = BTreeMap::new();
     for s in report.of_kind("call") {
         let callee = match &s.detail {
             crate::scan::model::Detail::Call { callee, .. } => callee.as_str(),
             _ => continue,
         };
-        if callee == recipe.range_start || callee == recipe.range_end {
+        if is_bracket(api, recipe, callee) {
             *by_file.entry(s.file.as_str()).or_default() += 1;
         } else {
             refused.push(item(
@@ -71,63 +111,86 @@ pub fn convert(
             ));
         }
     }
-    let mut converted = Vec::new();
-    let mut count = 0;
-    for (file, expected) in by_file {
-        let (src, tree) = ws.parsed(file)?;
-        let calls = bracket_calls(&tree, &src, recipe);
-        if calls.len() != expected {
-            refused.push(item(file, 1, format!(
-                "the scan found {expected} calls of the bracket functions here, the file has {} outside the API: review by hand",
-                calls.len()
-            )));
-            continue;
+    by_file
+}
+
+/// Converts the bracket calls of one file, function by function, when
+/// the file has the `expected` number the scan found.
+fn convert_file(
+    ws: &mut Workspace,
+    draft: &mut UnitDraft,
+    file: &str,
+    expected: usize,
+    recipe: &Recipe,
+    api: &api::Api,
+    done: &mut Done,
+) -> Result<(), RewriteError> {
+    let (src, tree) = ws.parsed(file)?;
+    let calls = bracket_calls(&tree, &src, recipe, api);
+    if calls.len() != expected {
+        done.refused.push(item(file, 1, format!(
+            "the scan found {expected} calls of the bracket functions here, the file has {} outside the API: review by hand",
+            calls.len()
+        )));
+        return Ok(());
+    }
+    let mut by_fn: BTreeMap<usize, (Node, Vec<Node>)> = BTreeMap::new();
+    for c in calls {
+        match enclosing_function(c) {
+            Some(f) => by_fn
+                .entry(f.start_byte())
+                .or_insert((f, Vec::new()))
+                .1
+                .push(c),
+            None => done.refused.push(item(
+                file,
+                line_of(&src, c.start_byte()),
+                "a bracket call outside a function".into(),
+            )),
         }
-        let mut by_fn: BTreeMap<usize, (Node, Vec<Node>)> = BTreeMap::new();
-        for c in calls {
-            match enclosing_function(c) {
-                Some(f) => by_fn
-                    .entry(f.start_byte())
-                    .or_insert((f, Vec::new()))
-                    .1
-                    .push(c),
-                None => refused.push(item(
-                    file,
-                    line_of(&src, c.start_byte()),
-                    "a bracket call outside a function".into(),
-                )),
+    }
+    for (func, calls) in by_fn.into_values() {
+        let name = function_name(func, &src).unwrap_or_default();
+        match convert_function(draft, file, &src, func, &calls, recipe, api) {
+            Ok(note) => {
+                done.count += calls.len();
+                done.converted.push(format!("{file}: {name}(): {note}"));
             }
-        }
-        for (func, calls) in by_fn.into_values() {
-            let name = function_name(func, &src).unwrap_or_default();
-            match convert_function(&mut draft, file, &src, func, &calls, recipe, &api) {
-                Ok(note) => {
-                    count += calls.len();
-                    converted.push(format!("{file}: {name}(): {note}"));
-                }
-                Err((at, why)) => {
-                    refused.push(item(file, line_of(&src, at), format!("{name}(): {why}")))
-                }
+            Err((at, why)) => {
+                done.refused
+                    .push(item(file, line_of(&src, at), format!("{name}(): {why}")))
             }
         }
     }
-    if !refused.is_empty() {
-        not_made(
-            review,
-            refused,
-            "callers",
-            ("use", "uses"),
-            "the old arguments",
-            "the wrappers change",
-        );
-        return Ok(Vec::new());
-    }
+    Ok(())
+}
+
+/// The commit message and the rationale of the callers' unit.
+fn describe(
+    draft: &mut UnitDraft,
+    recipe: &Recipe,
+    api: &api::Api,
+    count: usize,
+    converted: Vec<String>,
+) {
     draft.description.push(format!(
         "Pass a struct {RANGE_STRUCT} to {}() and {}() instead of (mm, start, end), and set \
          it up with {RANGE_INIT}() in every caller. Locals that only held the bounds become \
          the structure's members.",
         recipe.range_start, recipe.range_end
     ));
+    let others: Vec<String> = api.starts[1..]
+        .iter()
+        .map(|w| format!("{}()", w.name))
+        .collect();
+    if !others.is_empty() {
+        draft.description.push(format!(
+            "{} {} the same way; each start wrapper stores in the structure what it passes \
+             {INNER_START}() for the members its callers do not give.",
+            crate::rewrite::text::join_and(&others),
+            crate::words::noun(others.len(), "changes", "change")
+        ));
+    }
     draft.description.push(format!(
         "The signature change cannot be split: the wrappers, {INNER_START}() and \
          {INNER_END}() and every caller change in this one commit. The callbacks still get \
@@ -137,7 +200,6 @@ pub fn convert(
         "{count} bracket calls converted; each end is paired with the start of the same function with the same arguments, none of which changes in between."
     ));
     draft.rationale.extend(converted);
-    Ok(vec![ws.commit(draft)?])
 }
 
 /// The tree was converted before (its API takes the range): a call still
@@ -152,8 +214,7 @@ fn old_calls_under_new_api(
         .of_kind("call")
         .filter_map(|s| match &s.detail {
             crate::scan::model::Detail::Call { callee, args, .. }
-                if (callee == recipe.range_start || callee == recipe.range_end)
-                    && args.len() != 1 =>
+                if is_bracket(api, recipe, callee) && args.len() != 1 =>
             {
                 Some(item(
                     &s.file,
@@ -171,13 +232,21 @@ fn old_calls_under_new_api(
         .collect()
 }
 
+/// Whether `name` is one of the start wrappers or the end wrapper.
+fn is_bracket(api: &api::Api, recipe: &Recipe, name: &str) -> bool {
+    name == recipe.range_end || api.start(name).is_some()
+}
+
 /// Calls of the start and end wrappers outside the API's own definitions.
-fn bracket_calls<'t>(tree: &'t Parsed, src: &[u8], recipe: &Recipe) -> Vec<Node<'t>> {
+fn bracket_calls<'t>(
+    tree: &'t Parsed,
+    src: &[u8],
+    recipe: &Recipe,
+    api: &api::Api,
+) -> Vec<Node<'t>> {
     tree.descendants_of_kind("call_expression")
         .into_iter()
-        .filter(|c| {
-            callee_name(*c, src).is_some_and(|n| n == recipe.range_start || n == recipe.range_end)
-        })
+        .filter(|c| callee_name(*c, src).is_some_and(|n| is_bracket(api, recipe, &n)))
         .filter(|c| {
             enclosing_function(*c)
                 .and_then(|f| function_name(f, src))
@@ -207,14 +276,15 @@ fn api_edits(
     let (src, tree) = ws.parsed(&api.header)?;
     for def in tree.descendants_of_kind("function_definition") {
         let name = function_name(def, &src).unwrap_or_default();
-        if (name == recipe.range_start || name == recipe.range_end)
-            && let Err(why) = convert_definition(draft, &api.header, &src, def, &wrappers)
-        {
+        if !is_bracket(api, recipe, &name) {
+            continue;
+        }
+        if let Err(why) = convert_definition(draft, &api.header, &src, def, &wrappers) {
             let line = line_of(&src, def.start_byte());
             refused.push(item(&api.header, line, format!("{name}(): {why}")));
-        } else if name == recipe.range_start && !api::calls_inner(def, &src).is_empty() {
-            // The wrapper, not the stub that calls nothing.
-            set_constants(draft, &api.header, &src, def, &api.constants);
+        } else if let Some(start) = api.start(&name) {
+            // A wrapper (a stub calls nothing and stores nothing).
+            set_constants(draft, &api.header, &src, def, &start.constants);
         }
     }
     for decl in tree.descendants_of_kind("declaration") {
@@ -241,9 +311,10 @@ fn api_edits(
     Ok(())
 }
 
-/// The start wrapper stores what it passed the `__` function for the
-/// members it does not take (`range->blockable = true;`), first thing in
-/// its body.
+/// A wrapper of the start stores what it passes the `__` function for
+/// the members it does not take (`range->blockable = true;`) right before
+/// its call, inside braces it gets when the call is the body of a
+/// brace-less `if` (as Linux 4.20 writes it).
 fn set_constants(
     draft: &mut UnitDraft,
     path: &str,
@@ -251,26 +322,27 @@ fn set_constants(
     def: Node,
     constants: &[(String, String)],
 ) {
-    let Some(body) = def
-        .child_by_field_name("body")
-        .filter(|_| !constants.is_empty())
+    let [call] = api::calls_inner(def, src)[..] else {
+        return;
+    };
+    // `api::learn` read the wrapper, so the site is there.
+    let Some((stmt, brace_less_if)) = api::store_site(call, src).filter(|_| !constants.is_empty())
     else {
         return;
     };
-    let indent = crate::rewrite::syntax::statements(body)
-        .first()
-        .map_or("\t".to_string(), |s| {
-            crate::rewrite::text::indent_at(src, s.start_byte())
-        });
+    let indent = indent_at(src, stmt.start_byte());
     let text: String = constants
         .iter()
         .map(|(member, value)| format!("{indent}{RANGE_VAR}->{member} = {value};\n"))
         .collect();
-    draft.insert(
-        path,
-        crate::rewrite::text::line_end(src, body.start_byte()),
-        text,
-    );
+    draft.insert(path, line_start(src, stmt.start_byte()), text);
+    if let Some(ifs) = brace_less_if
+        && let Some(cond) = ifs.child_by_field_name("condition")
+    {
+        draft.insert(path, cond.end_byte(), " {");
+        let close = format!("{}}}\n", indent_at(src, ifs.start_byte()));
+        draft.insert(path, line_end(src, stmt.end_byte()), close);
+    }
 }
 
 type Refusal = (usize, String);
@@ -279,9 +351,21 @@ type Refusal = (usize, String);
 struct Start<'t> {
     call: Node<'t>,
     /// The statement the initialiser goes before (the start's own, or the
-    /// brace-less `if` around it).
+    /// `if` around it or that tests it).
     anchor: Node<'t>,
-    under_if: bool,
+    place: Place,
+}
+
+/// Where a start is.
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    /// A statement of its own in a block.
+    Statement,
+    /// The body of a brace-less `if`.
+    UnderIf,
+    /// The test of an `if` (a start that can fail): the call alone,
+    /// negated or compared with a number.
+    Condition,
 }
 
 /// Converts the brackets of one function; returns a note for the
@@ -308,31 +392,77 @@ fn convert_function(
     let body = func
         .child_by_field_name("body")
         .ok_or((at, "no body".to_string()))?;
-    let key = |c: Node| -> String {
-        args_of(c)
-            .iter()
-            .map(|a| normalise(&text(*a, src)))
-            .collect::<Vec<_>>()
-            .join(", ")
+    let is_start = |c: Node| callee_name(c, src).is_some_and(|n| api.start(&n).is_some());
+    takes_the_wrappers_arguments(src, calls, api)?;
+    brackets_are_whole(src, body, calls, &is_start)?;
+    let starts: Vec<Start> = calls
+        .iter()
+        .copied()
+        .filter(|c| is_start(*c))
+        .map(|c| start_of(c, src))
+        .collect::<Result<_, _>>()?;
+    let folded = if starts.len() == 1 {
+        fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe)
+    } else {
+        Vec::new()
     };
-    let is_start = |c: Node| callee_name(c, src).as_deref() == Some(recipe.range_start);
-    for &c in calls {
-        if args_of(c).len() != api.wrapper_params.len() {
-            return Err((
-                c.start_byte(),
-                format!(
-                    "{}({}) does not take the API's {} arguments",
-                    callee_name(c, src).unwrap_or_default(),
-                    key(c),
-                    api.wrapper_params.len()
-                ),
-            ));
-        }
+    let ends = calls.len() - starts.len();
+    let mut notes = vec![format!(
+        "{} and {}",
+        crate::words::count(starts.len(), "start", "starts"),
+        crate::words::count(ends, "end", "ends")
+    )];
+    for s in &starts {
+        notes.extend(write_start(draft, path, src, s, &folded, api)?);
     }
-    // Brackets by their arguments: each start with the ends after it.
+    for &c in calls.iter().filter(|c| !is_start(**c)) {
+        pass_range(draft, path, c);
+    }
+    notes.extend(write_folds(draft, path, src, &folded));
+    let (pos, decl) = declaration_insert(src, body, &format!("struct {RANGE_STRUCT} {RANGE_VAR};"));
+    draft.insert(path, pos, decl);
+    Ok(notes.join("; "))
+}
+
+/// A bracket call's arguments, as one text to compare brackets by.
+fn key(c: Node, src: &[u8]) -> String {
+    args_of(c)
+        .iter()
+        .map(|a| normalise(&text(*a, src)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every call takes as many arguments as the wrappers.
+fn takes_the_wrappers_arguments(src: &[u8], calls: &[Node], api: &api::Api) -> Result<(), Refusal> {
+    match calls
+        .iter()
+        .find(|c| args_of(**c).len() != api.wrapper_params.len())
+    {
+        Some(c) => Err((
+            c.start_byte(),
+            format!(
+                "{}({}) does not take the API's {} arguments",
+                callee_name(*c, src).unwrap_or_default(),
+                key(*c, src),
+                api.wrapper_params.len()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The brackets by their arguments (each start with the ends after it)
+/// are whole in the function, keep their arguments and do not overlap.
+fn brackets_are_whole(
+    src: &[u8],
+    body: Node,
+    calls: &[Node],
+    is_start: &dyn Fn(Node) -> bool,
+) -> Result<(), Refusal> {
     let mut groups: BTreeMap<String, (Vec<Node>, Vec<Node>)> = BTreeMap::new();
     for &c in calls {
-        let g = groups.entry(key(c)).or_default();
+        let g = groups.entry(key(c, src)).or_default();
         if is_start(c) {
             g.0.push(c)
         } else {
@@ -341,49 +471,7 @@ fn convert_function(
     }
     let mut spans = Vec::new();
     for (args, (starts, ends)) in &groups {
-        let (Some(first), Some(last_end)) = (starts.first(), ends.last()) else {
-            let lone = starts.first().or(ends.first()).unwrap();
-            let what = if starts.is_empty() {
-                "an end whose start"
-            } else {
-                "a start whose end"
-            };
-            return Err((
-                lone.start_byte(),
-                format!(
-                    "{what} ({args}) is not in this function: the bracket spans functions; convert it by hand"
-                ),
-            ));
-        };
-        if ends.iter().any(|e| e.start_byte() < first.start_byte()) {
-            return Err((
-                ends[0].start_byte(),
-                format!("an end ({args}) comes before its start"),
-            ));
-        }
-        // The structure keeps the values of the start: nothing in its
-        // arguments may change before the last end.
-        for a in args_of(*first) {
-            for id in descendants(a, &["identifier"]) {
-                let name = text(id, src);
-                let written = descendants(body, &["identifier"]).into_iter().find(|i| {
-                    text(*i, src) == name
-                        && i.start_byte() > first.end_byte()
-                        && i.start_byte() < last_end.start_byte()
-                        && is_written(*i, src)
-                });
-                if let Some(w) = written {
-                    return Err((
-                        w.start_byte(),
-                        format!(
-                            "`{name}` changes between the start and the end of the bracket ({args}): \
-                         the structure would keep the value it had at the start"
-                        ),
-                    ));
-                }
-            }
-        }
-        spans.push((first.start_byte(), last_end.end_byte(), args.clone()));
+        spans.push(bracket_span(src, body, args, starts, ends)?);
     }
     spans.sort();
     for w in spans.windows(2) {
@@ -397,58 +485,95 @@ fn convert_function(
             ));
         }
     }
-    let starts: Vec<Start> = calls
-        .iter()
-        .copied()
-        .filter(|c| is_start(*c))
-        .map(|c| start_of(c, src))
-        .collect::<Result<_, _>>()?;
-    let folded = if starts.len() == 1 {
-        fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe)
-    } else {
-        Vec::new()
-    };
-    let mut notes = Vec::new();
-    for s in &starts {
-        let mut init_args = vec![format!("&{RANGE_VAR}")];
-        for (i, a) in args_of(s.call).into_iter().enumerate() {
-            let fold = folded.iter().find(|f| f.position == i);
-            init_args.push(fold.map_or_else(|| normalise(&text(a, src)), |f| f.value.clone()));
-        }
-        let indent = indent_at(src, s.anchor.start_byte());
-        let init = call_statement(&indent, RANGE_INIT, &init_args);
-        if s.under_if {
-            let cond = s.anchor.child_by_field_name("condition").unwrap();
-            // A branch hint (`unlikely(cow)`) is its argument.
-            let pure = |n: Node| {
-                descendants(
-                    n,
-                    &[
-                        "call_expression",
-                        "assignment_expression",
-                        "update_expression",
-                    ],
-                )
-                .into_iter()
-                .all(|e| {
-                    e.kind() == "call_expression"
-                        && callee_name(e, src).is_some_and(|c| is_branch_hint(&c))
-                })
-            };
-            let args_pure = args_of(s.call).into_iter().all(pure) && folded.iter().all(|f| f.pure);
-            if !pure(cond) || !args_pure {
-                return Err((s.call.start_byte(), "a start under a brace-less `if` whose condition or arguments may have side effects: the initialiser cannot go before the `if`".into()));
-            }
-            draft.insert(path, line_start(src, s.anchor.start_byte()), init);
-            let args = s.call.child_by_field_name("arguments").unwrap();
-            draft.replace(
-                path,
-                args.start_byte(),
-                args.end_byte(),
-                format!("(&{RANGE_VAR})"),
-            );
-            notes.push("the initialiser goes before the brace-less `if` around the start (its condition and arguments have no side effects)".to_string());
+    Ok(())
+}
+
+/// From the first start to the last end of the bracket on `args`: both
+/// in the function, in that order, and nothing in the start's arguments
+/// written in between (the structure keeps the values of the start).
+fn bracket_span(
+    src: &[u8],
+    body: Node,
+    args: &str,
+    starts: &[Node],
+    ends: &[Node],
+) -> Result<(usize, usize, String), Refusal> {
+    let (Some(first), Some(last_end)) = (starts.first(), ends.last()) else {
+        let lone = starts.first().or(ends.first()).unwrap();
+        let what = if starts.is_empty() {
+            "an end whose start"
         } else {
+            "a start whose end"
+        };
+        return Err((
+            lone.start_byte(),
+            format!(
+                "{what} ({args}) is not in this function: the bracket spans functions; convert it by hand"
+            ),
+        ));
+    };
+    if ends.iter().any(|e| e.start_byte() < first.start_byte()) {
+        return Err((
+            ends[0].start_byte(),
+            format!("an end ({args}) comes before its start"),
+        ));
+    }
+    for a in args_of(*first) {
+        for id in descendants(a, &["identifier"]) {
+            let name = text(id, src);
+            let written = descendants(body, &["identifier"]).into_iter().find(|i| {
+                text(*i, src) == name
+                    && i.start_byte() > first.end_byte()
+                    && i.start_byte() < last_end.start_byte()
+                    && is_written(*i, src)
+            });
+            if let Some(w) = written {
+                return Err((
+                    w.start_byte(),
+                    format!(
+                        "`{name}` changes between the start and the end of the bracket ({args}): \
+                         the structure would keep the value it had at the start"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok((first.start_byte(), last_end.end_byte(), args.to_string()))
+}
+
+/// The call passes `&range` instead of its arguments.
+fn pass_range(draft: &mut UnitDraft, path: &str, call: Node) {
+    let args = call.child_by_field_name("arguments").unwrap();
+    draft.replace(
+        path,
+        args.start_byte(),
+        args.end_byte(),
+        format!("(&{RANGE_VAR})"),
+    );
+}
+
+/// The initialiser of a start and the start passing `&range`, where the
+/// start is; a note for the rationale when the initialiser is not right
+/// before the start.
+fn write_start(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    s: &Start,
+    folded: &[Fold],
+    api: &api::Api,
+) -> Result<Option<String>, Refusal> {
+    let mut init_args = vec![format!("&{RANGE_VAR}")];
+    for (i, a) in args_of(s.call).into_iter().enumerate() {
+        let fold = folded.iter().find(|f| f.position == i);
+        init_args.push(fold.map_or_else(|| normalise(&text(a, src)), |f| f.value.clone()));
+    }
+    let indent = indent_at(src, s.anchor.start_byte());
+    let init = call_statement(&indent, RANGE_INIT, &init_args);
+    match s.place {
+        Place::Condition => write_tested_start(draft, path, src, s, init, api).map(Some),
+        Place::UnderIf => write_start_under_if(draft, path, src, s, init, folded).map(Some),
+        Place::Statement => {
             let (from, to) = (
                 line_start(src, s.anchor.start_byte()),
                 line_end(src, s.anchor.end_byte()),
@@ -465,20 +590,77 @@ fn convert_function(
                     "the start shares its line with other code".into(),
                 ));
             }
-            let start = call_statement(&indent, recipe.range_start, &[format!("&{RANGE_VAR}")]);
+            let callee = callee_name(s.call, src).unwrap_or_default();
+            let start = call_statement(&indent, &callee, &[format!("&{RANGE_VAR}")]);
             draft.replace(path, from, to, format!("{init}{start}"));
+            Ok(None)
         }
     }
-    for &c in calls.iter().filter(|c| !is_start(**c)) {
-        let args = c.child_by_field_name("arguments").unwrap();
-        draft.replace(
-            path,
-            args.start_byte(),
-            args.end_byte(),
-            format!("(&{RANGE_VAR})"),
-        );
+}
+
+/// A start an `if` tests: the initialiser goes right before the `if`
+/// (nothing of the condition runs before the call).
+fn write_tested_start(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    s: &Start,
+    init: String,
+    api: &api::Api,
+) -> Result<String, Refusal> {
+    let callee = callee_name(s.call, src).unwrap_or_default();
+    if !api.start(&callee).is_some_and(|w| w.returns) {
+        return Err((
+            s.call.start_byte(),
+            format!("{callee}() does not return the start's result, yet an `if` tests it"),
+        ));
     }
-    for f in &folded {
+    draft.insert(path, line_start(src, s.anchor.start_byte()), init);
+    pass_range(draft, path, s.call);
+    Ok("the initialiser goes right before the `if` that tests the start".to_string())
+}
+
+/// A start under a brace-less `if`: the initialiser goes before the `if`
+/// when neither its condition nor the start's arguments have side
+/// effects.
+fn write_start_under_if(
+    draft: &mut UnitDraft,
+    path: &str,
+    src: &[u8],
+    s: &Start,
+    init: String,
+    folded: &[Fold],
+) -> Result<String, Refusal> {
+    let cond = s.anchor.child_by_field_name("condition").unwrap();
+    // A branch hint (`unlikely(cow)`) is its argument.
+    let pure = |n: Node| {
+        descendants(
+            n,
+            &[
+                "call_expression",
+                "assignment_expression",
+                "update_expression",
+            ],
+        )
+        .into_iter()
+        .all(|e| {
+            e.kind() == "call_expression" && callee_name(e, src).is_some_and(|c| is_branch_hint(&c))
+        })
+    };
+    let args_pure = args_of(s.call).into_iter().all(pure) && folded.iter().all(|f| f.pure);
+    if !pure(cond) || !args_pure {
+        return Err((s.call.start_byte(), "a start under a brace-less `if` whose condition or arguments may have side effects: the initialiser cannot go before the `if`".into()));
+    }
+    draft.insert(path, line_start(src, s.anchor.start_byte()), init);
+    pass_range(draft, path, s.call);
+    Ok("the initialiser goes before the brace-less `if` around the start (its condition and arguments have no side effects)".to_string())
+}
+
+/// The folded locals' reads become `range.member`; their assignments and
+/// declarations go.  A note per local for the rationale.
+fn write_folds(draft: &mut UnitDraft, path: &str, src: &[u8], folded: &[Fold]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for f in folded {
         for id in &f.uses {
             draft.replace(path, id.0, id.1, format!("{RANGE_VAR}.{}", f.member));
         }
@@ -496,23 +678,7 @@ fn convert_function(
         let (a, b) = removal_range(src, d.start_byte(), d.end_byte());
         draft.replace(path, a, b, String::new());
     }
-    let (pos, decl) = declaration_insert(src, body, &format!("struct {RANGE_STRUCT} {RANGE_VAR};"));
-    draft.insert(path, pos, decl);
-    notes.insert(
-        0,
-        format!(
-            "{} start{} and {} end{}",
-            starts.len(),
-            if starts.len() == 1 { "" } else { "s" },
-            calls.len() - starts.len(),
-            if calls.len() - starts.len() == 1 {
-                ""
-            } else {
-                "s"
-            }
-        ),
-    );
-    Ok(notes.join("; "))
+    notes
 }
 
 fn args_of(c: Node<'_>) -> Vec<Node<'_>> {
@@ -526,24 +692,18 @@ fn args_of(c: Node<'_>) -> Vec<Node<'_>> {
 }
 
 fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
-    let stmt = call
-        .parent()
-        .filter(|p| p.kind() == "expression_statement")
-        .ok_or((
-            call.start_byte(),
-            "the start is not a statement of its own".to_string(),
-        ))?;
+    let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else {
+        return tested_start(call, src);
+    };
     let parent = stmt
         .parent()
         .ok_or((call.start_byte(), "no parent".to_string()))?;
     match parent.kind() {
-        "compound_statement" | "preproc_ifdef" | "preproc_if" | "preproc_else" | "preproc_elif" => {
-            Ok(Start {
-                call,
-                anchor: stmt,
-                under_if: false,
-            })
-        }
+        kind if in_block(kind) => Ok(Start {
+            call,
+            anchor: stmt,
+            place: Place::Statement,
+        }),
         "if_statement"
             if parent
                 .child_by_field_name("consequence")
@@ -552,7 +712,7 @@ fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
             Ok(Start {
                 call,
                 anchor: parent,
-                under_if: true,
+                place: Place::UnderIf,
             })
         }
         other => Err((
@@ -564,6 +724,80 @@ fn start_of<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
             ),
         )),
     }
+}
+
+/// Whether a statement whose parent is of `kind` is in a block, where a
+/// statement can go before it.
+fn in_block(kind: &str) -> bool {
+    matches!(
+        kind,
+        "compound_statement" | "preproc_ifdef" | "preproc_if" | "preproc_else" | "preproc_elif"
+    )
+}
+
+/// A start that is not a statement: it must be what an `if` of a block
+/// tests (the call alone, negated, compared with a number, or in a branch
+/// hint), so that nothing of the condition runs before it and the
+/// initialiser can go right before the `if`.
+fn tested_start<'t>(call: Node<'t>, src: &[u8]) -> Result<Start<'t>, Refusal> {
+    let refuse = |why: &str| Err((call.start_byte(), why.to_string()));
+    let (mut child, mut up) = (call, call.parent());
+    while let Some(p) = up {
+        let through = match p.kind() {
+            "parenthesized_expression" => true,
+            "unary_expression" => p.child(0).is_some_and(|op| text(op, src) == "!"),
+            "binary_expression" => compared_with_number(p, child, src),
+            "argument_list" => p.named_child_count() == 1,
+            "call_expression" => callee_name(p, src).is_some_and(|c| is_branch_hint(&c)),
+            _ => false,
+        };
+        if !through {
+            break;
+        }
+        if p.kind() == "parenthesized_expression"
+            && let Some(stmt) = p.parent().filter(|s| s.kind() == "if_statement")
+            && stmt
+                .child_by_field_name("condition")
+                .is_some_and(|c| c.id() == p.id())
+        {
+            let head = &src[line_start(src, stmt.start_byte())..stmt.start_byte()];
+            if !stmt.parent().is_some_and(|b| in_block(b.kind()))
+                || !head.iter().all(u8::is_ascii_whitespace)
+            {
+                return refuse(
+                    "the start is tested by an `if` that is not a statement of its own in a \
+                     block (an `else if`?): the initialiser has no place before it",
+                );
+            }
+            return Ok(Start {
+                call,
+                anchor: stmt,
+                place: Place::Condition,
+            });
+        }
+        child = p;
+        up = p.parent();
+    }
+    refuse(
+        "the start is neither a statement of its own nor the whole test of an `if` (alone, \
+         negated or compared with a number): where its initialiser goes is not proven",
+    )
+}
+
+/// Whether `op` compares `operand` with a number literal (`start(...) <
+/// 0`): nothing else is evaluated.
+fn compared_with_number(op: Node, operand: Node, src: &[u8]) -> bool {
+    let comparison = op
+        .child_by_field_name("operator")
+        .is_some_and(|o| matches!(text(o, src).as_ref(), "==" | "!=" | "<" | "<=" | ">" | ">="));
+    let other = [
+        op.child_by_field_name("left"),
+        op.child_by_field_name("right"),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|n| n.id() != operand.id());
+    comparison && other.is_some_and(|n| n.kind() == "number_literal")
 }
 
 /// A local that only held a bound, folded into the structure.
@@ -593,11 +827,29 @@ fn fold<'t>(
     api: &api::Api,
     recipe: &Recipe,
 ) -> Vec<Fold<'t>> {
-    let mut out: Vec<Fold> = Vec::new();
-    let ids = descendants(body, &["identifier"]);
-    // The assignments just before the anchor.
+    let run = assignments_before(start.anchor, src);
+    let reader = BoundReader {
+        src,
+        body,
+        start,
+        args,
+        ids: descendants(body, &["identifier"]),
+        api,
+        recipe,
+    };
+    let out: Vec<Fold> = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(position, arg)| reader.fold_one(position, *arg, &run))
+        .collect();
+    kept_apart(src, args, out)
+}
+
+/// The `x = value;` statements just before `anchor`, nearest first.
+fn assignments_before<'t>(anchor: Node<'t>, src: &[u8]) -> Vec<(Node<'t>, Node<'t>)> {
     let mut run = Vec::new();
-    let mut prev = start.anchor.prev_named_sibling();
+    let mut prev = anchor.prev_named_sibling();
     while let Some(p) = prev {
         let Some(asg) = p
             .named_child(0)
@@ -615,53 +867,55 @@ fn fold<'t>(
         run.push((p, asg));
         prev = p.prev_named_sibling();
     }
-    for (position, arg) in args.iter().enumerate().skip(1) {
+    run
+}
+
+/// What [`fold`] reads a start's bound locals with.
+struct BoundReader<'a, 't> {
+    src: &'a [u8],
+    body: Node<'t>,
+    start: &'a Start<'t>,
+    args: &'a [Node<'t>],
+    /// Every identifier of the body.
+    ids: Vec<Node<'t>>,
+    api: &'a api::Api,
+    recipe: &'a Recipe,
+}
+
+impl<'t> BoundReader<'_, 't> {
+    /// The local passed at `position`, if it can be folded: assigned in
+    /// `run`, declared in the body, read only after the start and never
+    /// written again, with a value without side effects.
+    fn fold_one(
+        &self,
+        position: usize,
+        arg: Node<'t>,
+        run: &[(Node<'t>, Node<'t>)],
+    ) -> Option<Fold<'t>> {
+        let src = self.src;
         if arg.kind() != "identifier" {
-            continue;
+            return None;
         }
-        let name = text(*arg, src).into_owned();
-        let Some(member) = api.members.get(position).map(|(_, n)| n.clone()) else {
-            continue;
-        };
-        let Some((stmt, asg)) = run
+        let name = text(arg, src).into_owned();
+        let member = self.api.members.get(position).map(|(_, n)| n.clone())?;
+        let (stmt, asg) = run
             .iter()
-            .find(|(_, a)| text(a.child_by_field_name("left").unwrap(), src) == name)
-        else {
-            continue;
-        };
-        let Some(declaration) = descendants(body, &["declaration"]).into_iter().find(|d| {
-            let mut c = d.walk();
-            d.children_by_field_name("declarator", &mut c)
-                .any(|x| x.kind() == "identifier" && text(x, src) == name)
-        }) else {
-            continue;
-        };
+            .find(|(_, a)| text(a.child_by_field_name("left").unwrap(), src) == name)?;
+        let declaration = descendants(self.body, &["declaration"])
+            .into_iter()
+            .find(|d| {
+                let mut c = d.walk();
+                d.children_by_field_name("declarator", &mut c)
+                    .any(|x| x.kind() == "identifier" && text(x, src) == name)
+            })?;
         let value_node = asg.child_by_field_name("right").unwrap();
-        let mut uses = Vec::new();
-        let mut ok = true;
-        for i in ids.iter().filter(|i| text(**i, src) == name) {
-            let in_decl = i.start_byte() >= declaration.start_byte()
-                && i.end_byte() <= declaration.end_byte();
-            let is_asg = i.id() == asg.child_by_field_name("left").unwrap().id();
-            let in_call = args.iter().any(|a| a.id() == i.id());
-            if in_decl || is_asg || in_call {
-                continue;
-            }
-            if i.start_byte() < start.anchor.start_byte() || is_written(*i, src) {
-                ok = false;
-                break;
-            }
-            // Reads in other bracket calls' arguments are replaced with them.
-            if !inside_bracket_args(*i, src, recipe) {
-                uses.push((i.start_byte(), i.end_byte()));
-            }
-        }
+        let uses = self.other_reads(&name, declaration, *asg)?;
         let impure =
             !descendants(value_node, &["assignment_expression", "update_expression"]).is_empty();
-        if !ok || impure {
-            continue;
+        if impure {
+            return None;
         }
-        out.push(Fold {
+        Some(Fold {
             name,
             position,
             member,
@@ -670,10 +924,40 @@ fn fold<'t>(
             declaration,
             assignment: *stmt,
             uses,
-        });
+        })
     }
-    // A value that reads another bound local, and a declaration that also
-    // declares something kept, keep the locals.
+
+    /// The reads of `name` besides its declaration, its assignment `asg`
+    /// and the bracket calls' arguments, which become `range.member`; none
+    /// when one comes before the start or writes it.
+    fn other_reads(&self, name: &str, declaration: Node, asg: Node) -> Option<Vec<(usize, usize)>> {
+        let src = self.src;
+        let mut uses = Vec::new();
+        for i in self.ids.iter().filter(|i| text(**i, src) == name) {
+            let in_decl = i.start_byte() >= declaration.start_byte()
+                && i.end_byte() <= declaration.end_byte();
+            let is_asg = i.id() == asg.child_by_field_name("left").unwrap().id();
+            let in_call = self.args.iter().any(|a| a.id() == i.id());
+            if in_decl || is_asg || in_call {
+                continue;
+            }
+            if i.start_byte() < self.start.anchor.start_byte() || is_written(*i, src) {
+                return None;
+            }
+            // Reads in other bracket calls' arguments are replaced with them.
+            if !inside_bracket_args(*i, src, self.recipe, self.api) {
+                uses.push((i.start_byte(), i.end_byte()));
+            }
+        }
+        Some(uses)
+    }
+}
+
+/// The folds that can be made together: none when a value reads another
+/// bound local, or more than one value calls a function (the order of
+/// the calls would change); a declaration that also declares something
+/// kept keeps its locals.
+fn kept_apart<'t>(src: &[u8], args: &[Node<'t>], mut out: Vec<Fold<'t>>) -> Vec<Fold<'t>> {
     let bounds: Vec<String> = args
         .iter()
         .skip(1)
@@ -712,12 +996,12 @@ fn fold<'t>(
 
 /// Whether `id` is inside the arguments of a bracket call (replaced with
 /// the call's arguments as a whole).
-fn inside_bracket_args(id: Node, src: &[u8], recipe: &Recipe) -> bool {
+fn inside_bracket_args(id: Node, src: &[u8], recipe: &Recipe, api: &api::Api) -> bool {
     let mut n = id.parent();
     while let Some(p) = n {
         if p.kind() == "call_expression" {
             let callee = callee_name(p, src).unwrap_or_default();
-            return callee == recipe.range_start || callee == recipe.range_end;
+            return is_bracket(api, recipe, &callee);
         }
         n = p.parent();
     }

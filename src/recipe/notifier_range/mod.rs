@@ -11,8 +11,9 @@
 //! functions, the stubs, the ops members' parameters) is learnt from the
 //! tree's own header and the scan, by the names below.  Members the `__`
 //! start function takes beyond the wrapper's parameters (a `blockable`
-//! flag) join the structure; the wrapper stores the constant it passed
-//! for them (see `api::Api::constants`).
+//! flag) join the structure; each wrapper of the `__` start (the blocking
+//! one, and Linux 4.19's `_nonblock` that returns the result) stores the
+//! constant it passed for them (see `api::StartWrapper`).
 
 mod api;
 mod callbacks;
@@ -49,8 +50,15 @@ pub fn recipe() -> Recipe {
         // The scan records, per callback, what the same ops sets for these
         // (`sets`): how the callbacks stage tells a start from an end.
         replacement_members: MEMBERS,
+        // The scan sees calls of these names as the API's.  The wrappers
+        // of the `__` start (which constant each passes, what it returns)
+        // are learnt from the header; one the header defines that is not
+        // listed here is named for review, since its callers were not
+        // scanned.
         api_functions: &[
             "mmu_notifier_invalidate_range_start",
+            // Linux 4.19: the start that may not block, for the OOM reaper.
+            "mmu_notifier_invalidate_range_start_nonblock",
             "mmu_notifier_invalidate_range_end",
             INNER_START,
             INNER_END,

@@ -50,7 +50,7 @@ pub fn convert(
          and {RANGE_INIT}() to set one up. Nothing uses them yet; the next patches pass the \
          structure to the notifiers instead of the separate arguments.",
         super::INNER_START,
-        names(&api.members)
+        api::names(&api.members)
     ));
     draft.rationale.push(format!(
         "{}: the structure's members are the parameters of {}() in that header; both are \
@@ -60,13 +60,6 @@ pub fn convert(
         recipe.api_config
     ));
     Ok(vec![ws.commit(draft)?])
-}
-
-fn names(ps: &[(String, String)]) -> String {
-    ps.iter()
-        .map(|(_, n)| n.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The start of the line of the first `#ifdef SYMBOL` (or `#if
