@@ -4,7 +4,7 @@
 //! configuration and a compile per commit): `cargo test --test
 //! series_build -- --ignored`.
 
-mod common;
+use crate::common;
 
 use kseries::rewrite::plan::{Edit, FileEdit, Stage, git_blob_id};
 use kseries::series::{self, BuildOutcome, KbuildCheck, SeriesError, SeriesOptions, Verification};

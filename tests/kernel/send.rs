@@ -1351,7 +1351,7 @@ fn suppress_cc_classes() {
     assert!(!rcpts(&o, 1).contains(LIST));
 }
 
-mod common;
+use crate::common;
 
 /// The real thing: the series kseries cuts for Linux 4.12 goes through a
 /// real SMTP server, and `git am` of what arrived, in thread order, onto

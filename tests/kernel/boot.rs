@@ -3,7 +3,7 @@
 //! cache; `verify_series` locks it, so they take turns and the second one
 //! only rebuilds what its commit changed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
