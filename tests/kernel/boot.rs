@@ -253,7 +253,7 @@ fn broken_rmap_commits_turn_verify_red_at_the_first_bad_one() {
 /// cross compilers (or reported "not compile-tested", never passed).
 /// Ignored by default: four defconfigs and `make prepare`s cost minutes.
 #[test]
-#[ignore = "several minutes: cargo test --test boot -- --ignored"]
+#[ignore = "several minutes: cargo test --test kernel boot:: -- --ignored"]
 fn other_architectures_files_are_cross_compiled() {
     let Some(tree) = common::kernel_tree() else {
         return;
