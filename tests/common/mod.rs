@@ -56,8 +56,10 @@ fn require_kernel() -> bool {
 /// tarball is missing and `KSERIES_REQUIRE_KERNEL=1`.
 ///
 /// The tree is shared by every test: treat it as read-only and use
-/// [`fresh_clone`] for anything that writes.
+/// [`fresh_clone`] for anything that writes.  First waits while real-tree
+/// tests of another module of the same binary run (see [`heavy`]).
 pub fn kernel_tree() -> Option<PathBuf> {
+    heavy::join();
     let Some(tar) = tarball() else {
         let msg = "kernel tarball not found (../shared/kernel/linux-4.12-base.tar.xz \
                    or KSERIES_KERNEL_TARBALL)";
@@ -256,5 +258,59 @@ pub fn copy_dir(src: &Path, dst: &Path) {
         } else {
             std::fs::copy(e.path(), to).unwrap();
         }
+    }
+}
+
+/// Serialises the real-tree tests of different source files within one
+/// test binary, as separate binaries did before they were merged.
+///
+/// `cargo test` runs binaries one after another and the tests inside a
+/// binary two at a time (on 2 cores): two tests of `boot.rs` booted QEMU
+/// side by side, but a boot never met another file's kernel build.  The
+/// merged binaries (`tests/kernel`, `tests/bot`) keep that: a test that
+/// asks for the kernel tree joins the group named by its module (the
+/// first part of its test name, which libtest gives its thread) and
+/// waits while another module's real-tree tests run.  Tests that never
+/// ask for the tree are not held back.  The membership ends when the
+/// test's thread ends (a thread-local guard, so a panic releases it too).
+mod heavy {
+    use std::cell::RefCell;
+    use std::sync::{Condvar, Mutex};
+
+    /// The module whose real-tree tests are running, and how many.
+    static ACTIVE: Mutex<(String, usize)> = Mutex::new((String::new(), 0));
+    static CHANGED: Condvar = Condvar::new();
+
+    struct Member;
+
+    impl Drop for Member {
+        fn drop(&mut self) {
+            let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+            active.1 -= 1;
+            CHANGED.notify_all();
+        }
+    }
+
+    thread_local! {
+        static MEMBERSHIP: RefCell<Option<Member>> = const { RefCell::new(None) };
+    }
+
+    /// Waits until no other module's real-tree test runs, then counts
+    /// this thread in until it ends.  Again on the same thread: nothing.
+    pub fn join() {
+        if MEMBERSHIP.with(|m| m.borrow().is_some()) {
+            return;
+        }
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("");
+        let group = name.split_once("::").map_or(name, |(module, _)| module);
+        let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+        while active.1 > 0 && active.0 != group {
+            active = CHANGED.wait(active).unwrap_or_else(|e| e.into_inner());
+        }
+        active.0 = group.to_string();
+        active.1 += 1;
+        drop(active);
+        MEMBERSHIP.with(|m| *m.borrow_mut() = Some(Member));
     }
 }

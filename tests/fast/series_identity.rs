@@ -3,7 +3,7 @@
 //! binary, because it points libgit2's global config search at an empty
 //! directory for the whole process.
 
-mod common;
+use crate::common;
 
 use kseries::series::{self, SeriesError, SeriesOptions, Verification};
 

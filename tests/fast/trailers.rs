@@ -1,6 +1,6 @@
 //! `kseries trailers` on a real git repository and a thread of replies.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,8 @@
 //! history, branch safety, plan order, `--check-build` stopping at the
 //! failing commit, and a second version with its range-diff.
 
-mod common;
-mod series_plan;
+use crate::common;
+use crate::series_plan;
 
 use std::cell::RefCell;
 use std::fs;

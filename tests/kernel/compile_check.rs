@@ -5,7 +5,7 @@
 //! warm run skips `make allmodconfig`.  Tests that write source use a fresh
 //! clone and a temporary build directory.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

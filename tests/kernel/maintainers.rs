@@ -1,7 +1,7 @@
 //! The MAINTAINERS parser: fixture tests on an invented MAINTAINERS file,
 //! and parity with the real `scripts/get_maintainer.pl` on Linux 4.12.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! cache; `verify_series` locks it, so they take turns and the second one
 //! only rebuilds what its commit changed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -253,7 +253,7 @@ fn broken_rmap_commits_turn_verify_red_at_the_first_bad_one() {
 /// cross compilers (or reported "not compile-tested", never passed).
 /// Ignored by default: four defconfigs and `make prepare`s cost minutes.
 #[test]
-#[ignore = "several minutes: cargo test --test boot -- --ignored"]
+#[ignore = "several minutes: cargo test --test kernel boot:: -- --ignored"]
 fn other_architectures_files_are_cross_compiled() {
     let Some(tree) = common::kernel_tree() else {
         return;

@@ -4,7 +4,7 @@
 //! Expected findings are written from reading the fixtures and the kernel
 //! code (see the comments), not copied from the tool's output.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! the real 4.12 tree alone, after the invalidate-page series, and cut
 //! into a series whose every commit builds.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

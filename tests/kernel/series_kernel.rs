@@ -1,8 +1,8 @@
 //! Acceptance of `series` on the real Linux 4.12 tree, with the hand-made
 //! plan of `series_plan` standing in for `rewrite`.
 
-mod common;
-mod series_plan;
+use crate::common;
+use crate::series_plan;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

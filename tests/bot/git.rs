@@ -2,7 +2,7 @@
 //! token's way to an HTTP server (through the environment, exactly one
 //! `Authorization` header even when the checkout left one configured).
 
-mod bot_support;
+use crate::bot_support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -3,8 +3,8 @@
 //! becomes one commit, the cover letter lists them, and a tree Kbuild
 //! cannot build is an error (the bot turns it into a neutral check run).
 
-mod bot_support;
-mod common;
+use crate::bot_support;
+use crate::common;
 
 use bot_support::git;
 use kseries::bot::check_runs::CheckKind;

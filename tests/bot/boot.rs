@@ -2,7 +2,7 @@
 //! series the bot cuts for Linux 4.12 is built, booted in QEMU with the
 //! notifier auditor, and the check run says what the auditor saw.
 
-mod common;
+use crate::common;
 
 use kseries::bot::check_runs::{CheckKind, Conclusion};
 use kseries::bot::git::BranchName;

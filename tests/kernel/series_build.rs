@@ -1,10 +1,10 @@
 //! `--check-build` with the real compile check (x86_64 allmodconfig) on
 //! the 4.12 tree: every commit of the real rewrite's series compiles, and
 //! a commit broken on purpose stops the run and is named.  Slow (a kernel
-//! configuration and a compile per commit): `cargo test --test
-//! series_build -- --ignored`.
+//! configuration and a compile per commit): `cargo test --test kernel
+//! series_build:: -- --ignored`.
 
-mod common;
+use crate::common;
 
 use kseries::rewrite::plan::{Edit, FileEdit, Stage, git_blob_id};
 use kseries::series::{self, BuildOutcome, KbuildCheck, SeriesError, SeriesOptions, Verification};

@@ -1,6 +1,6 @@
 //! `kseries scan` on the bundled corpus and on bad input.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

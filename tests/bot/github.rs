@@ -2,7 +2,7 @@
 //! and response shapes): the exact requests each event makes, and that a
 //! repeated event updates instead of duplicating.
 
-mod bot_support;
+use crate::bot_support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The webhook receiver, for real on 127.0.0.1 (port 0): signatures, size
 //! limit, malformed and unknown events, replayed deliveries.
 
-mod bot_support;
+use crate::bot_support;
 
 use std::sync::Arc;
 

@@ -1251,7 +1251,12 @@ fn env_password_child() {
 fn password_from_environment() {
     let (fx, cap, srv) = smtp_fixture!("--auth", "envuser:env-Secret-77");
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "env_password_child", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "send::env_password_child",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(send::PASSWORD_ENV, "env-Secret-77")
         .env(CHILD_ENV, srv.port.to_string())
         .env("KSERIES_TEST_CHILD_SERIES", &fx.series)
@@ -1351,7 +1356,7 @@ fn suppress_cc_classes() {
     assert!(!rcpts(&o, 1).contains(LIST));
 }
 
-mod common;
+use crate::common;
 
 /// The real thing: the series kseries cuts for Linux 4.12 goes through a
 /// real SMTP server, and `git am` of what arrived, in thread order, onto

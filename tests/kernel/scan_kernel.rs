@@ -1,7 +1,7 @@
 //! `kseries scan` on the real Linux 4.12 tree.  Skips loudly without the
 //! tarball; fails with KSERIES_REQUIRE_KERNEL=1.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::collections::BTreeSet;

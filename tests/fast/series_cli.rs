@@ -1,7 +1,7 @@
 //! `kseries series` on the command line.
 
-mod common;
-mod series_plan;
+use crate::common;
+use crate::series_plan;
 
 use assert_cmd::Command;
 

@@ -5,8 +5,8 @@
 //! request and one completed `kseries/build` check run per commit on the
 //! fake GitHub.
 
-mod bot_support;
-mod common;
+use crate::bot_support;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 //! subjects, recipients (get_maintainer.pl, --to/--cc, the hooks, lists
 //! only), the editable cover letter, and `--check`.
 
-mod common;
-mod series_plan;
+use crate::common;
+use crate::series_plan;
 
 use std::fs;
 use std::path::{Path, PathBuf};

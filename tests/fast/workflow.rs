@@ -5,7 +5,7 @@
 //! run for real on a git repository, gives the matrix the verify jobs and
 //! the collector expect.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! `kseries rewrite` on the corpus and on the real 4.12 tree.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -11,7 +11,7 @@
 //! tree, with line numbers and byte offsets moved by what was inserted.
 //! Skips loudly without the tarball; fails with KSERIES_REQUIRE_KERNEL=1.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
