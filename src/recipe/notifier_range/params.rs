@@ -88,27 +88,39 @@ pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, n
     draft.replace(path, list.start_byte(), list.end_byte(), text);
 }
 
-/// What a definition becomes: its first `keep` parameters stay, the rest
-/// become `new_param`, whose members `names` they stand for; calls of
-/// `inner` in the body get `(range)`.
+/// What a definition becomes: its first `keep` parameters stay, the
+/// parameters named in `tail` stay after `new_param`, the rest become
+/// `new_param`, whose members `names` they stand for; calls of an
+/// [`InnerCall`] in the body get `(range, …)`.
 #[derive(Clone, Copy)]
 pub struct Shape<'a> {
     pub keep: usize,
     pub new_param: &'a str,
     pub names: &'a [String],
-    pub inner: &'a [&'a str],
+    pub tail: &'a [String],
+    pub inner: &'a [InnerCall<'a>],
+}
+
+/// A function that takes the range itself, called in a wrapper's body:
+/// its call keeps the arguments at `kept` (the parameters the function
+/// keeps after the range) and passes `range` for the others.
+#[derive(Clone, Copy)]
+pub struct InnerCall<'a> {
+    pub name: &'a str,
+    pub kept: &'a [usize],
 }
 
 /// Why a body cannot be converted.
 pub type Refused = String;
 
-/// Rewrites a definition whose parameters from `keep` on become members
-/// of `*range` (`names[i]` is the member parameter `keep + i` stands
-/// for): the parameter list becomes the kept parameters and `new_param`,
-/// and each read of a dropped parameter `range->member`.  A parameter the
-/// body writes or takes the address of gets a local copy instead.  Calls
-/// of `inner` (a function that takes the range itself) get `(range)`.
-/// Returns the parameters that became local copies.
+/// Rewrites a definition whose parameters from `keep` on, but those named
+/// in `tail`, become members of `*range` (`names[i]` is the member the
+/// `i`th of them stands for): the parameter list becomes the kept
+/// parameters, `new_param` and the tail's, and each read of a dropped
+/// parameter `range->member`.  A parameter the body writes or takes the
+/// address of gets a local copy instead.  Calls of `inner` (a function
+/// that takes the range itself) get `(range, …)`.  Returns the parameters
+/// that became local copies.
 pub fn convert_definition(
     draft: &mut UnitDraft,
     path: &str,
@@ -120,15 +132,25 @@ pub fn convert_definition(
         keep,
         new_param,
         names,
+        tail,
         inner,
     } = *shape;
     let list = param_list(def).ok_or("no parameter list")?;
     let ps = params(list, src);
-    if ps.len() < keep || ps.len() - keep > names.len() {
+    let in_tail = |name: &str| tail.iter().any(|t| t == name);
+    let tail_decls: Vec<String> = ps
+        .iter()
+        .skip(keep)
+        .filter(|(_, n)| in_tail(n))
+        .map(|(d, _)| d.clone())
+        .collect();
+    let dropped: Vec<&(String, String)> =
+        ps.iter().skip(keep).filter(|(_, n)| !in_tail(n)).collect();
+    if ps.len() < keep || dropped.len() > names.len() || tail_decls.len() != tail.len() {
         return Err(format!(
             "takes {} parameters where the API has {}",
             ps.len(),
-            keep + names.len()
+            keep + names.len() + tail.len()
         ));
     }
     let body = def.child_by_field_name("body").ok_or("no body")?;
@@ -139,18 +161,20 @@ pub fn convert_definition(
     }
     let mut new: Vec<String> = ps[..keep].iter().map(|(d, _)| d.clone()).collect();
     new.push(new_param.to_string());
+    new.extend(tail_decls);
     replace_list(draft, path, src, list, &new);
     let mut copies = Vec::new();
     let mut copied = Vec::new();
     let mut renames: Vec<(Node, String)> = Vec::new();
-    let inner_calls: Vec<Node> = descendants(body, &["call_expression"])
+    let inner_calls: Vec<(Node, &InnerCall)> = descendants(body, &["call_expression"])
         .into_iter()
-        .filter(|c| {
-            c.child_by_field_name("function")
-                .is_some_and(|f| inner.contains(&text(f, src).as_ref()))
+        .filter_map(|c| {
+            let f = c.child_by_field_name("function")?;
+            let called = inner.iter().find(|i| i.name == text(f, src).as_ref())?;
+            Some((c, called))
         })
         .collect();
-    for ((decl, name), member) in ps[keep..].iter().zip(names) {
+    for ((decl, name), member) in dropped.into_iter().zip(names) {
         if name.is_empty() {
             continue;
         }
@@ -161,7 +185,7 @@ pub fn convert_definition(
             .iter()
             .copied()
             .filter(|i| text(*i, src) == name.as_str())
-            .filter(|i| !inner_calls.iter().any(|c| contains(*c, *i)))
+            .filter(|i| !inner_calls.iter().any(|(c, _)| contains(*c, *i)))
             .collect();
         if reads.iter().any(|i| is_written(*i, src)) {
             copies.push(format!("{decl} = {var}->{member};"));
@@ -173,11 +197,24 @@ pub fn convert_definition(
         }
     }
     rename(draft, path, src, &renames);
-    for c in inner_calls {
+    for (c, called) in inner_calls {
         let args = c
             .child_by_field_name("arguments")
             .ok_or("call without arguments")?;
-        draft.replace(path, args.start_byte(), args.end_byte(), format!("({var})"));
+        let old = crate::scan::kernel_c::call_args(c, src);
+        let mut passed = vec![var.to_string()];
+        for &k in called.kept {
+            let arg = old
+                .get(k)
+                .ok_or("a call of the `__` function without its own argument")?;
+            passed.push(normalise(arg));
+        }
+        draft.replace(
+            path,
+            args.start_byte(),
+            args.end_byte(),
+            format!("({})", passed.join(", ")),
+        );
     }
     if !copies.is_empty() {
         let indent = crate::rewrite::syntax::statements(body)
