@@ -193,6 +193,29 @@ fn describe(
             crate::words::noun(others.len(), "changes", "change")
         ));
     }
+    let other_ends: Vec<String> = api.ends[1..]
+        .iter()
+        .map(|w| format!("{}()", w.name))
+        .collect();
+    if !other_ends.is_empty() {
+        draft.description.push(format!(
+            "{} {} the same way as {}().",
+            crate::rewrite::text::join_and(&other_ends),
+            crate::words::noun(other_ends.len(), "changes", "change"),
+            recipe.range_end
+        ));
+    }
+    for inner in api.inners.iter().filter(|i| !i.kept.is_empty()) {
+        let kept: Vec<String> = inner.kept.iter().map(|k| format!("`{k}`")).collect();
+        draft.description.push(format!(
+            "{}() keeps {} as {} after the structure: it does not pass {} on to the \
+             callbacks, and each of its wrappers passes the same constant as before.",
+            inner.name,
+            crate::rewrite::text::join_and(&kept),
+            crate::words::noun(kept.len(), "a parameter", "parameters"),
+            crate::words::noun(kept.len(), "it", "them")
+        ));
+    }
     draft.description.push(format!(
         "The signature change cannot be split: the wrappers, {INNER_START}() and \
          {INNER_END}() and every caller change in this one commit. The callbacks still get \

@@ -43,6 +43,8 @@ pub fn normalise(s: &str) -> String {
 
 /// `(a, b)` replacing `list`, wrapped at 80 columns with continuation
 /// lines aligned under the parenthesis, as the kernel writes a signature.
+/// A top-level head whose new first line would pass 80 columns where the
+/// old one did not is broken after the return type instead.
 pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, new: &[String]) {
     let prefix =
         String::from_utf8_lossy(&src[line_start(src, list.start_byte())..list.start_byte()])
@@ -50,42 +52,60 @@ pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, n
     let col = display_width(&prefix) + 1;
     let rest = &src[list.end_byte()..crate::rewrite::text::line_end(src, list.end_byte())];
     let tail = display_width(String::from_utf8_lossy(rest).trim_end());
-    let one = format!("({})", new.join(", "));
-    let fits = col + one.len() + tail <= 81;
-    // One parameter that does not fit after a top-level head: the kernel
-    // breaks the line after the return type instead.
+    let fits = |col: usize| col + format!("({})", new.join(", ")).len() + tail <= 81;
+    // The first line as it was, up to its first parameter's end.
+    let old_first = {
+        let mut cursor = list.walk();
+        let end = list
+            .named_children(&mut cursor)
+            .find(|p| p.kind() == "parameter_declaration")
+            .map_or(list.end_byte(), |p| p.end_byte());
+        let head = &src[line_start(src, list.start_byte())..end];
+        display_width(&String::from_utf8_lossy(head)) + 1
+    };
+    let overflows = if new.len() == 1 {
+        !fits(col)
+    } else {
+        col + new[0].len() + 1 > 80 && old_first <= 80
+    };
     let head = line_start(src, list.start_byte());
     let split = prefix
         .rfind(' ')
-        .filter(|_| new.len() == 1 && !fits && !prefix.starts_with(char::is_whitespace));
+        .filter(|_| overflows && !prefix.starts_with(char::is_whitespace));
     if let Some(space) = split {
         let name = &prefix[space + 1..];
+        let text = list_text(new, display_width(name) + 1, tail, fits);
         draft.replace(
             path,
             head + space,
             list.end_byte(),
-            format!("\n{name}{one}"),
+            format!("\n{name}{text}"),
         );
         return;
     }
-    let text = if fits {
-        one
-    } else {
-        // Continuation lines under the parenthesis; one that would pass
-        // 80 columns there is indented with tabs only, as far as fits.
-        let mut out = format!("({}", new[0]);
-        for (i, p) in new.iter().enumerate().skip(1) {
-            let need = p.len() + 1 + if i + 1 == new.len() { tail } else { 0 };
-            let pad = if col + need <= 80 {
-                crate::rewrite::text::align_to(col)
-            } else {
-                "\t".repeat((80usize.saturating_sub(need) / 8).clamp(1, col / 8))
-            };
-            out.push_str(&format!(",\n{pad}{p}"));
-        }
-        out + ")"
-    };
+    let text = list_text(new, col, tail, fits);
     draft.replace(path, list.start_byte(), list.end_byte(), text);
+}
+
+/// The parameter list `new` opening at column `col` (1-based, after the
+/// parenthesis), on one line when it fits, else with continuation lines
+/// under the parenthesis; one that would pass 80 columns there is
+/// indented with tabs only, as far as fits.
+fn list_text(new: &[String], col: usize, tail: usize, fits: impl Fn(usize) -> bool) -> String {
+    if fits(col) {
+        return format!("({})", new.join(", "));
+    }
+    let mut out = format!("({}", new[0]);
+    for (i, p) in new.iter().enumerate().skip(1) {
+        let need = p.len() + 1 + if i + 1 == new.len() { tail } else { 0 };
+        let pad = if col + need <= 80 {
+            crate::rewrite::text::align_to(col)
+        } else {
+            "\t".repeat((80usize.saturating_sub(need) / 8).clamp(1, col / 8))
+        };
+        out.push_str(&format!(",\n{pad}{p}"));
+    }
+    out + ")"
 }
 
 /// What a definition becomes: its first `keep` parameters stay, the
