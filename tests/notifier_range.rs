@@ -234,41 +234,61 @@ fn a_tree_with_a_non_blocking_start_gets_both_wrappers_converted() {
     for (path, (_, new)) in &outcome {
         std::fs::write(tree.join(path), new).unwrap();
     }
-    builds(&tree, NONBLOCK_FILES, NONBLOCK_CALLERS);
-    let all: String = [
-        "include/linux/mmu_notifier.h",
-        "mm/mmu_notifier.c",
-        "mm/reaper.c",
-        "drivers/gizmo/gizmo_mn.c",
-    ]
-    .iter()
-    .map(|f| std::fs::read_to_string(tree.join(f)).unwrap())
-    .collect();
-    for old in [
-        "bool blockable)",
-        "end, true)",
-        "end, false)",
-        "_nonblock(mm",
-        "_nonblock(struct mm_struct",
-        "(mm, start, end)",
-        "(mm, a->first, a->last)",
-    ] {
-        assert!(!all.contains(old), "{old:?} is left: {all}");
+    let converted = Converted {
+        files: NONBLOCK_FILES,
+        callers: NONBLOCK_CALLERS,
+    };
+    converted.is_whole(
+        &tree,
+        &[
+            "bool blockable)",
+            "end, true)",
+            "end, false)",
+            "_nonblock(mm",
+            "_nonblock(struct mm_struct",
+            "(mm, start, end)",
+            "(mm, a->first, a->last)",
+        ],
+        &[
+            "\trange->blockable = true;\n",
+            "\trange->blockable = false;\n",
+            "return __mmu_notifier_invalidate_range_start(range);",
+            "mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range)",
+            "if (mmu_notifier_invalidate_range_start_nonblock(&range)) {",
+            "if (!mmu_notifier_invalidate_range_start_nonblock(&range)) {",
+        ],
+    );
+}
+
+/// The C files of a converted fixture tree, and those of its callers.
+struct Converted<'a> {
+    files: &'a [&'a str],
+    callers: &'a [&'a str],
+}
+
+impl Converted<'_> {
+    /// Every file builds, nothing of `old` is left in them or the header,
+    /// each of `new` is there, a second plan needs nothing and `check`
+    /// finds nothing.
+    fn is_whole(&self, tree: &Path, old: &[&str], new: &[&str]) {
+        builds(tree, self.files, self.callers);
+        let all: String = self
+            .files
+            .iter()
+            .chain(["include/linux/mmu_notifier.h"].iter())
+            .map(|f| std::fs::read_to_string(tree.join(f)).unwrap())
+            .collect();
+        for old in old {
+            assert!(!all.contains(old), "{old:?} is left: {all}");
+        }
+        for new in new {
+            assert!(all.contains(new), "no {new:?}: {all}");
+        }
+        let (_, again) = plan_of(tree);
+        assert!(again.units.is_empty(), "{:#?}", again.units);
+        assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
+        assert_eq!(check_findings(tree), []);
     }
-    for new in [
-        "\trange->blockable = true;\n",
-        "\trange->blockable = false;\n",
-        "return __mmu_notifier_invalidate_range_start(range);",
-        "mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range)",
-        "if (mmu_notifier_invalidate_range_start_nonblock(&range)) {",
-        "if (!mmu_notifier_invalidate_range_start_nonblock(&range)) {",
-    ] {
-        assert!(all.contains(new), "no {new:?}: {all}");
-    }
-    let (_, again) = plan_of(&tree);
-    assert!(again.units.is_empty(), "{:#?}", again.units);
-    assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
-    assert_eq!(check_findings(&tree), []);
 }
 
 /// The C files of the nonblock fixture, and those of its callers.
@@ -417,37 +437,30 @@ fn a_tree_whose_end_keeps_a_parameter_of_its_own_gets_both_ends_converted() {
     for (path, (_, new)) in &outcome {
         std::fs::write(tree.join(path), new).unwrap();
     }
-    builds(&tree, &files, &callers);
-    let all: String = files
-        .iter()
-        .chain(["include/linux/mmu_notifier.h"].iter())
-        .map(|f| std::fs::read_to_string(tree.join(f)).unwrap())
-        .collect();
-    for old in [
-        "end, true)",
-        "end, false)",
-        "_only_end(mm",
-        "_only_end(struct mm_struct",
-        "(mm, start, end)",
-        "bool only_end;",
-        "range->only_end",
-    ] {
-        assert!(!all.contains(old), "{old:?} is left: {all}");
-    }
-    for new in [
-        "__mmu_notifier_invalidate_range_end(range, false);",
-        "__mmu_notifier_invalidate_range_end(range, true);",
-        "__mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range,\n\t\t\t\t\t bool only_end)\n{",
-        "if (!only_end && mn->ops->invalidate_range)",
-        "mmu_notifier_invalidate_range_only_end(&range);",
-        "\tbool blockable;\n",
-    ] {
-        assert!(all.contains(new), "no {new:?}: {all}");
-    }
-    let (_, again) = plan_of(&tree);
-    assert!(again.units.is_empty(), "{:#?}", again.units);
-    assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
-    assert_eq!(check_findings(&tree), []);
+    let converted = Converted {
+        files: &files,
+        callers: &callers,
+    };
+    converted.is_whole(
+        &tree,
+        &[
+            "end, true)",
+            "end, false)",
+            "_only_end(mm",
+            "_only_end(struct mm_struct",
+            "(mm, start, end)",
+            "bool only_end;",
+            "range->only_end",
+        ],
+        &[
+            "__mmu_notifier_invalidate_range_end(range, false);",
+            "__mmu_notifier_invalidate_range_end(range, true);",
+            "__mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range,\n\t\t\t\t\t bool only_end)\n{",
+            "if (!only_end && mn->ops->invalidate_range)",
+            "mmu_notifier_invalidate_range_only_end(&range);",
+            "\tbool blockable;\n",
+        ],
+    );
 }
 
 /// A parameter of a `__` function beyond the wrappers' that the rules

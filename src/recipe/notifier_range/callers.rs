@@ -181,27 +181,15 @@ fn describe(
          the structure's members.",
         recipe.range_start, recipe.range_end
     ));
-    let others: Vec<String> = api.starts[1..]
-        .iter()
-        .map(|w| format!("{}()", w.name))
-        .collect();
-    if !others.is_empty() {
+    if let Some((others, verb)) = the_others(&api.starts) {
         draft.description.push(format!(
-            "{} {} the same way; each start wrapper stores in the structure what it passes \
-             {INNER_START}() for the members its callers do not give.",
-            crate::rewrite::text::join_and(&others),
-            crate::words::noun(others.len(), "changes", "change")
+            "{others} {verb} the same way; each start wrapper stores in the structure what it \
+             passes {INNER_START}() for the members its callers do not give."
         ));
     }
-    let other_ends: Vec<String> = api.ends[1..]
-        .iter()
-        .map(|w| format!("{}()", w.name))
-        .collect();
-    if !other_ends.is_empty() {
+    if let Some((others, verb)) = the_others(&api.ends) {
         draft.description.push(format!(
-            "{} {} the same way as {}().",
-            crate::rewrite::text::join_and(&other_ends),
-            crate::words::noun(other_ends.len(), "changes", "change"),
+            "{others} {verb} the same way as {}().",
             recipe.range_end
         ));
     }
@@ -225,6 +213,19 @@ fn describe(
         "{count} bracket calls converted; each end is paired with the start of the same function with the same arguments, none of which changes in between."
     ));
     draft.rationale.extend(converted);
+}
+
+/// The wrappers after the recipe's own (`a() and b()`) and the verb that
+/// goes with them, if there are any.
+fn the_others(wrappers: &[api::Wrapper]) -> Option<(String, &'static str)> {
+    let others: Vec<String> = wrappers[1..]
+        .iter()
+        .map(|w| format!("{}()", w.name))
+        .collect();
+    (!others.is_empty()).then(|| {
+        let verb = crate::words::noun(others.len(), "changes", "change");
+        (crate::rewrite::text::join_and(&others), verb)
+    })
 }
 
 /// The tree was converted before (its API takes the range): a call still
