@@ -10,8 +10,8 @@
 //! arguments in the same function.  Every wrapper of the `__` start the
 //! header defines is a start, and every wrapper of the `__` end an end
 //! (`api::Wrapper`); each stores the constant it passed for a member it
-//! does not take, and keeps passing one for a parameter that stays.  Locals that only held
-//! the bounds are folded into the structure.  Anything else is left
+//! does not take, and keeps passing one for a parameter that stays.
+//! Locals that only held the bounds are folded into the structure.  Anything else is left
 //! untouched and named for review, and then nothing of this stage is
 //! made: a caller left with the old arguments would not build.
 
