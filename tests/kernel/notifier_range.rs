@@ -162,21 +162,36 @@ fn a_tree_whose_start_takes_blockable_gets_it_as_a_member() {
 /// plans nothing and names, first, at `header:line` of the line `at` of
 /// the changed header, a reason that contains `reason`.
 fn header_edit_is_reported(name: &str, from: &str, to: &str, at: &str, reason: &str) {
-    let (_g, tree) = copy(&[name]);
-    let path = "include/linux/mmu_notifier.h";
-    let header = tree.join(path);
-    let src = std::fs::read_to_string(&header).unwrap();
-    let changed = src.replace(from, to);
+    let header = "include/linux/mmu_notifier.h";
+    edit_is_reported(&[name], header, (from, to), (header, at), reason);
+}
+
+/// The fixture trees `parts` with `edit.0` replaced by `edit.1` in `path`
+/// plan nothing and name, first, at `file:line` of the first line of
+/// `at = (file, text)` that holds the text, a reason that contains
+/// `reason`.
+fn edit_is_reported(
+    parts: &[&str],
+    path: &str,
+    edit: (&str, &str),
+    at: (&str, &str),
+    reason: &str,
+) {
+    let (_g, tree) = copy(parts);
+    let file = tree.join(path);
+    let src = std::fs::read_to_string(&file).unwrap();
+    let changed = src.replace(edit.0, edit.1);
     assert_ne!(src, changed);
-    std::fs::write(&header, &changed).unwrap();
-    let line = 1 + changed
+    std::fs::write(&file, &changed).unwrap();
+    let line = 1 + std::fs::read_to_string(tree.join(at.0))
+        .unwrap()
         .lines()
-        .position(|l| l.contains(at))
-        .unwrap_or_else(|| panic!("no line with {at:?}"));
+        .position(|l| l.contains(at.1))
+        .unwrap_or_else(|| panic!("no line with {:?} in {}", at.1, at.0));
     let (_, plan) = plan_of(&tree);
     assert!(plan.units.is_empty(), "{:#?}", plan.units);
     let first = &plan.needs_review[0];
-    assert_eq!((first.file.as_str(), first.line), (path, line), "{first}");
+    assert_eq!((first.file.as_str(), first.line), (at.0, line), "{first}");
     assert!(first.reason.contains(reason), "{:#?}", plan.needs_review);
 }
 
@@ -204,7 +219,7 @@ fn a_blockable_wrapper_that_passes_no_constant_is_reported_not_guessed() {
 #[test]
 fn a_tree_with_a_non_blocking_start_gets_both_wrappers_converted() {
     let (_g, tree) = copy(&["nonblock"]);
-    builds(&tree);
+    builds(&tree, NONBLOCK_FILES, NONBLOCK_CALLERS);
     let (_g, tree, plan) = converts_to_exactly(&["nonblock"], "nonblock.diff");
     // The commit message names the second wrapper.
     assert!(
@@ -219,47 +234,75 @@ fn a_tree_with_a_non_blocking_start_gets_both_wrappers_converted() {
     for (path, (_, new)) in &outcome {
         std::fs::write(tree.join(path), new).unwrap();
     }
-    builds(&tree);
-    let all: String = [
-        "include/linux/mmu_notifier.h",
-        "mm/mmu_notifier.c",
-        "mm/reaper.c",
-        "drivers/gizmo/gizmo_mn.c",
-    ]
-    .iter()
-    .map(|f| std::fs::read_to_string(tree.join(f)).unwrap())
-    .collect();
-    for old in [
-        "bool blockable)",
-        "end, true)",
-        "end, false)",
-        "_nonblock(mm",
-        "_nonblock(struct mm_struct",
-        "(mm, start, end)",
-        "(mm, a->first, a->last)",
-    ] {
-        assert!(!all.contains(old), "{old:?} is left: {all}");
-    }
-    for new in [
-        "\trange->blockable = true;\n",
-        "\trange->blockable = false;\n",
-        "return __mmu_notifier_invalidate_range_start(range);",
-        "mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range)",
-        "if (mmu_notifier_invalidate_range_start_nonblock(&range)) {",
-        "if (!mmu_notifier_invalidate_range_start_nonblock(&range)) {",
-    ] {
-        assert!(all.contains(new), "no {new:?}: {all}");
-    }
-    let (_, again) = plan_of(&tree);
-    assert!(again.units.is_empty(), "{:#?}", again.units);
-    assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
-    assert_eq!(check_findings(&tree), []);
+    let converted = Converted {
+        files: NONBLOCK_FILES,
+        callers: NONBLOCK_CALLERS,
+    };
+    converted.is_whole(
+        &tree,
+        &[
+            "bool blockable)",
+            "end, true)",
+            "end, false)",
+            "_nonblock(mm",
+            "_nonblock(struct mm_struct",
+            "(mm, start, end)",
+            "(mm, a->first, a->last)",
+        ],
+        &[
+            "\trange->blockable = true;\n",
+            "\trange->blockable = false;\n",
+            "return __mmu_notifier_invalidate_range_start(range);",
+            "mmu_notifier_invalidate_range_start_nonblock(struct mmu_notifier_range *range)",
+            "if (mmu_notifier_invalidate_range_start_nonblock(&range)) {",
+            "if (!mmu_notifier_invalidate_range_start_nonblock(&range)) {",
+        ],
+    );
 }
 
-/// Every C file of the fixture tree at `tree` builds as the kernel's C
-/// (gnu89, declarations first), with the notifiers and, for the callers,
-/// without them (the stubs).
-fn builds(tree: &Path) {
+/// The C files of a converted fixture tree, and those of its callers.
+struct Converted<'a> {
+    files: &'a [&'a str],
+    callers: &'a [&'a str],
+}
+
+impl Converted<'_> {
+    /// Every file builds, nothing of `old` is left in them or the header,
+    /// each of `new` is there, a second plan needs nothing and `check`
+    /// finds nothing.
+    fn is_whole(&self, tree: &Path, old: &[&str], new: &[&str]) {
+        builds(tree, self.files, self.callers);
+        let all: String = self
+            .files
+            .iter()
+            .chain(["include/linux/mmu_notifier.h"].iter())
+            .map(|f| std::fs::read_to_string(tree.join(f)).unwrap())
+            .collect();
+        for old in old {
+            assert!(!all.contains(old), "{old:?} is left: {all}");
+        }
+        for new in new {
+            assert!(all.contains(new), "no {new:?}: {all}");
+        }
+        let (_, again) = plan_of(tree);
+        assert!(again.units.is_empty(), "{:#?}", again.units);
+        assert!(again.needs_review.is_empty(), "{:#?}", again.needs_review);
+        assert_eq!(check_findings(tree), []);
+    }
+}
+
+/// The C files of the nonblock fixture, and those of its callers.
+const NONBLOCK_FILES: &[&str] = &[
+    "mm/mmu_notifier.c",
+    "mm/reaper.c",
+    "drivers/gizmo/gizmo_mn.c",
+];
+const NONBLOCK_CALLERS: &[&str] = &["mm/reaper.c"];
+
+/// Every one of `files` in the fixture tree at `tree` builds as the
+/// kernel's C (gnu89, declarations first), with the notifiers and, for
+/// the `callers`, without them (the stubs).
+fn builds(tree: &Path, files: &[&str], callers: &[&str]) {
     let cc = |file: &str, config: bool| {
         let mut cmd = std::process::Command::new("cc");
         cmd.current_dir(tree).args([
@@ -280,14 +323,12 @@ fn builds(tree: &Path) {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    for file in [
-        "mm/mmu_notifier.c",
-        "mm/reaper.c",
-        "drivers/gizmo/gizmo_mn.c",
-    ] {
+    for file in files {
         cc(file, true);
     }
-    cc("mm/reaper.c", false);
+    for file in callers {
+        cc(file, false);
+    }
 }
 
 /// A wrapper of the `__` start the rules cannot read is named at its line
@@ -360,19 +401,101 @@ fn a_start_tested_with_more_than_its_result_is_reported_not_guessed() {
     );
 }
 
-/// A `__` end that takes a flag of its own (Linux 4.15's `only_end`,
-/// which 4.20 kept as a parameter) is named, never mapped onto a member
-/// of the range.
+/// A 4.19-shaped header (on the nonblock tree): the `__` end takes an
+/// `only_end` flag its implementation uses itself and passes to no
+/// callback, and a second end wrapper passes `true` for it.  The flag
+/// stays a parameter after the range, each end wrapper keeps passing its
+/// constant, and a caller that ends with the second wrapper pairs it with
+/// its start and passes `&range`.  Nothing of the old form is left, a
+/// second plan needs nothing, `check` finds nothing, and every file builds
+/// before and after, with and without the notifiers.
 #[test]
-fn an_end_with_a_parameter_of_its_own_is_reported_not_guessed() {
-    let end = "extern void __mmu_notifier_invalidate_range_end(";
-    header_edit_is_reported(
-        "blockable",
-        "unsigned long start, unsigned long end);\n\nstatic",
-        "unsigned long start, unsigned long end,\n\t\t\t\t  bool only_end);\n\nstatic",
-        end,
-        "__mmu_notifier_invalidate_range_end() takes (mm, start, end, only_end) where the \
-         wrappers take (mm, start, end)",
+fn a_tree_whose_end_keeps_a_parameter_of_its_own_gets_both_ends_converted() {
+    let parts = ["nonblock", "onlyend"];
+    let files: Vec<&str> = NONBLOCK_FILES
+        .iter()
+        .copied()
+        .chain(["mm/mover.c"])
+        .collect();
+    let callers = ["mm/reaper.c", "mm/mover.c"];
+    let (_g, tree) = copy(&parts);
+    builds(&tree, &files, &callers);
+    let (_g, tree, plan) = converts_to_exactly(&parts, "onlyend.diff");
+    let said = |needle: &str| {
+        assert!(
+            plan.units[1]
+                .description
+                .iter()
+                .any(|d| d.starts_with(needle)),
+            "no {needle:?} in {:#?}",
+            plan.units[1].description
+        )
+    };
+    said("mmu_notifier_invalidate_range_only_end() changes the same way");
+    said("__mmu_notifier_invalidate_range_end() keeps `only_end` as a parameter");
+    let outcome = kseries::rewrite::outcome(&tree, &plan).unwrap();
+    for (path, (_, new)) in &outcome {
+        std::fs::write(tree.join(path), new).unwrap();
+    }
+    let converted = Converted {
+        files: &files,
+        callers: &callers,
+    };
+    converted.is_whole(
+        &tree,
+        &[
+            "end, true)",
+            "end, false)",
+            "_only_end(mm",
+            "_only_end(struct mm_struct",
+            "(mm, start, end)",
+            "bool only_end;",
+            "range->only_end",
+        ],
+        &[
+            "__mmu_notifier_invalidate_range_end(range, false);",
+            "__mmu_notifier_invalidate_range_end(range, true);",
+            "__mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range,\n\t\t\t\t\t bool only_end)\n{",
+            "if (!only_end && mn->ops->invalidate_range)",
+            "mmu_notifier_invalidate_range_only_end(&range);",
+            "\tbool blockable;\n",
+        ],
+    );
+}
+
+/// A parameter of a `__` function beyond the wrappers' that the rules
+/// cannot place is named where its implementation is, never mapped onto a
+/// member or kept by guess: one the implementation does not take (the
+/// header alone has it), and one the implementation passes to an ops
+/// member inside an expression.
+#[test]
+fn an_extra_parameter_it_cannot_classify_is_reported_not_guessed() {
+    let cannot = "__mmu_notifier_invalidate_range_end() takes (mm, start, end, only_end) where \
+                  the wrappers take (mm, start, end), and whether `only_end` is a member of the \
+                  range or a parameter of its own cannot be told";
+    let definition = (
+        "mm/mmu_notifier.c",
+        "void __mmu_notifier_invalidate_range_end(",
+    );
+    edit_is_reported(
+        &["blockable"],
+        "include/linux/mmu_notifier.h",
+        (
+            "unsigned long start, unsigned long end);\n\nstatic",
+            "unsigned long start, unsigned long end,\n\t\t\t\t  bool only_end);\n\nstatic",
+        ),
+        definition,
+        &format!("{cannot}: its definition takes (mm, start, end)"),
+    );
+    edit_is_reported(
+        &["nonblock", "onlyend"],
+        "mm/mmu_notifier.c",
+        (
+            "mn->ops->invalidate_range_end(mn, mm, start, end);",
+            "mn->ops->invalidate_range_end(mn, mm, start, end + only_end);",
+        ),
+        definition,
+        &format!("{cannot}: it passes `end + only_end` to ->invalidate_range_end()"),
     );
 }
 

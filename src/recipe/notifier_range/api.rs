@@ -1,6 +1,16 @@
-//! The tree's own bracket API, learnt from the scan's API sites and the
-//! header that declares them: where the wrappers and the `__` functions
-//! live, and what the `__` start function takes (the range's members).
+//! The tree's own bracket API, learnt from the scan's API sites, the
+//! header that declares them and the file that implements the `__`
+//! functions: where they live, what the range's members are, and every
+//! wrapper of the `__` start and end.
+//!
+//! A `__` function may take parameters beyond the wrappers' (Linux 4.19's
+//! `blockable` on the start, 4.15's `only_end` on the end).  What each
+//! becomes is read from the `__` function's implementation, never from
+//! its name: one it passes on to an ops member (the callbacks get it) is a
+//! member of the range; one it passes to no call through the ops stays a
+//! parameter after the range.  Anything else is named for review.
+
+use tree_sitter::Node;
 
 use crate::recipe::Recipe;
 use crate::rewrite::RewriteError;
@@ -19,28 +29,50 @@ pub struct Api {
     pub header: String,
     /// The file that defines the `__` functions.
     pub implementation: String,
-    /// The `__` start function's parameters `(declaration, name)`: the
-    /// members of the range structure.
+    /// The members of the range structure `(declaration, name)`: the
+    /// wrappers' parameters, then each parameter of a `__` function the
+    /// callbacks get.
     pub members: Vec<(String, String)>,
     /// The start wrapper's parameters: what the initialiser takes.
     pub wrapper_params: Vec<(String, String)>,
+    /// The `__` start and end functions, in that order.
+    pub inners: Vec<Inner>,
     /// Every wrapper of the `__` start function the header defines (the
     /// recipe's start wrapper first), as learnt from their bodies.
-    pub starts: Vec<StartWrapper>,
+    pub starts: Vec<Wrapper>,
+    /// Every wrapper of the `__` end function (the recipe's end first).
+    pub ends: Vec<Wrapper>,
 }
 
-/// A function of the header that calls the `__` start function with its
-/// own parameters and a constant for each member it does not take.
-pub struct StartWrapper {
+/// A `__` function and what its parameters beyond the wrappers' become.
+pub struct Inner {
+    pub name: &'static str,
+    /// Its parameters `(declaration, name)`, as the header declares them.
+    pub params: Vec<(String, String)>,
+    /// Those that become members of the range (the callbacks get them).
+    pub members: Vec<String>,
+    /// Those that stay parameters after the range.
+    pub kept: Vec<String>,
+}
+
+/// A function of the header that calls a `__` function with its own
+/// parameters and a constant for each parameter it does not take.
+pub struct Wrapper {
     pub name: String,
+    /// The `__` function it calls.
+    pub inner: &'static str,
     /// What it passes for each member it does not take (`(member,
-    /// constant)`, e.g. `blockable`, `false`): empty when it takes every
-    /// member.
+    /// constant)`, e.g. `blockable`, `false`), which it stores in the
+    /// range: empty when it takes every member.  What it passes for a
+    /// parameter that stays one is left in its call as it is.
     pub constants: Vec<(String, String)>,
     /// Whether it returns the `__` function's result (an `int` a caller
     /// tests), rather than dropping it.
     pub returns: bool,
 }
+
+/// A review item's place and reason, before the file is known.
+type Why = (usize, String);
 
 /// The API files the scan found, or why it cannot go on.  Read from the
 /// tree as it was scanned, whatever the stages before changed.
@@ -49,14 +81,9 @@ pub fn learn(
     recipe: &Recipe,
     report: &ScanReport,
 ) -> Result<Result<Api, ReviewItem>, RewriteError> {
-    let site = |role: ApiRole, name: &str| {
-        report.of_kind("api").find(|s| {
-            matches!(&s.detail, Detail::Api { role: r, name: n, .. } if *r == role && n == name)
-        })
-    };
     let (Some(wrapper), Some(definition)) = (
-        site(ApiRole::Wrapper, recipe.range_start),
-        site(ApiRole::Definition, INNER_START),
+        api_site(report, ApiRole::Wrapper, recipe.range_start),
+        api_site(report, ApiRole::Definition, INNER_START),
     ) else {
         return Ok(Err(ReviewItem {
             file: String::new(),
@@ -72,57 +99,287 @@ pub fn learn(
         return Ok(Err(item));
     }
     let header = wrapper.file.clone();
-    // As the tree was scanned: earlier stages of this recipe change it.
-    let full = ws.root().join(&header);
-    let src = std::fs::read(&full).map_err(|source| RewriteError::Io { path: full, source })?;
+    let src = read_as_scanned(ws, &header)?;
     let tree = crate::scan::kernel_c::parse(&src);
-    let named = |kind: &str, name: &str| {
-        tree.descendants_of_kind(kind)
-            .into_iter()
-            .find(|d| declarator_name(*d).is_some_and(|n| text(n, &src) == name))
+    let at_header = |(line, reason): Why| ReviewItem {
+        file: header.clone(),
+        line,
+        reason,
     };
-    let members = named("declaration", INNER_START)
-        .or_else(|| named("function_definition", INNER_START))
+    let start_params = inner_params(&tree, &src, INNER_START);
+    let wrapper_params = named(&tree, &src, "function_definition", recipe.range_start)
         .and_then(param_list)
         .map(|l| params(l, &src));
-    let wrapper_params = named("function_definition", recipe.range_start)
-        .and_then(param_list)
-        .map(|l| params(l, &src));
-    let (Some(members), Some(wrapper_params)) = (members, wrapper_params) else {
-        return Ok(Err(ReviewItem {
-            file: header.clone(),
-            line: wrapper.line,
-            reason: format!(
+    let (Some(start_params), Some(wrapper_params)) = (start_params, wrapper_params) else {
+        return Ok(Err(at_header((
+            wrapper.line,
+            format!(
                 "cannot read the parameters of {INNER_START}() or {}()",
                 recipe.range_start
             ),
-        }));
+        ))));
     };
-    if let Some(why) = end_of_its_own(&src, &named, &members, &wrapper_params) {
-        return Ok(Err(ReviewItem {
-            file: header.clone(),
-            line: why.0,
-            reason: why.1,
-        }));
-    }
-    let starts = match start_wrappers(&tree, &src, recipe, &members, &wrapper_params, wrapper.line)
-    {
-        Ok(starts) => starts,
-        Err((line, reason)) => {
-            return Ok(Err(ReviewItem {
-                file: header.clone(),
-                line,
-                reason,
-            }));
+    let converted =
+        matches!(start_params.as_slice(), [(decl, _)] if decl.contains(super::RANGE_STRUCT));
+    let mut inners = Vec::new();
+    for name in [INNER_START, INNER_END] {
+        let Some(ps) = inner_params(&tree, &src, name) else {
+            return Ok(Err(at_header((
+                1,
+                format!(
+                    "the header declares no {name}(): an API of a shape this recipe does not know"
+                ),
+            ))));
+        };
+        let inner = Inner {
+            name,
+            members: Vec::new(),
+            kept: Vec::new(),
+            params: ps,
+        };
+        let read = if converted {
+            // The range is the one member: what follows stays a parameter.
+            Ok(Inner {
+                kept: inner
+                    .params
+                    .iter()
+                    .skip(1)
+                    .map(|(_, n)| n.clone())
+                    .collect(),
+                ..inner
+            })
+        } else {
+            classify(ws, report, recipe, &header, &src, &wrapper_params, inner)?
+        };
+        match read {
+            Ok(inner) => inners.push(inner),
+            Err(item) => return Ok(Err(item)),
         }
+    }
+    let members = if converted {
+        start_params
+    } else {
+        structure_members(&wrapper_params, &inners)
+    };
+    let wrappers =
+        |inner: &Inner, main: &str| wrappers_of(&tree, &src, recipe, inner, &wrapper_params, main);
+    let starts = match wrappers(&inners[0], recipe.range_start) {
+        Ok(w) => w,
+        Err(why) => return Ok(Err(at_header(why))),
+    };
+    let ends = match wrappers(&inners[1], recipe.range_end) {
+        Ok(w) => w,
+        Err(why) => return Ok(Err(at_header(why))),
     };
     Ok(Ok(Api {
         header,
         implementation: definition.file.clone(),
         members,
         wrapper_params,
+        inners,
         starts,
+        ends,
     }))
+}
+
+/// The scan's API site of `name` in `role`.
+fn api_site<'r>(
+    report: &'r ScanReport,
+    role: ApiRole,
+    name: &str,
+) -> Option<&'r crate::scan::model::Site> {
+    report.of_kind("api").find(
+        |s| matches!(&s.detail, Detail::Api { role: r, name: n, .. } if *r == role && n == name),
+    )
+}
+
+/// A file as the tree was scanned: earlier stages of this recipe change
+/// the workspace's copy.
+fn read_as_scanned(ws: &Workspace, path: &str) -> Result<Vec<u8>, RewriteError> {
+    let full = ws.root().join(path);
+    std::fs::read(&full).map_err(|source| RewriteError::Io { path: full, source })
+}
+
+/// The first definition or declaration of `kind` named `name`.
+fn named<'t>(
+    tree: &'t crate::scan::kernel_c::Parsed,
+    src: &[u8],
+    kind: &str,
+    name: &str,
+) -> Option<Node<'t>> {
+    tree.descendants_of_kind(kind)
+        .into_iter()
+        .find(|d| declarator_name(*d).is_some_and(|n| text(n, src) == name))
+}
+
+/// The parameters of the `__` function `name`, as the header declares
+/// (or defines) it.
+fn inner_params(
+    tree: &crate::scan::kernel_c::Parsed,
+    src: &[u8],
+    name: &str,
+) -> Option<Vec<(String, String)>> {
+    named(tree, src, "declaration", name)
+        .or_else(|| named(tree, src, "function_definition", name))
+        .and_then(param_list)
+        .map(|l| params(l, src))
+}
+
+/// The wrappers' parameters, then each `__` function's parameters that
+/// become members (once each, the start's first).
+fn structure_members(
+    wrapper_params: &[(String, String)],
+    inners: &[Inner],
+) -> Vec<(String, String)> {
+    let mut members = wrapper_params.to_vec();
+    for inner in inners {
+        for p in inner
+            .params
+            .iter()
+            .filter(|(_, n)| inner.members.contains(n))
+        {
+            if !members.iter().any(|(_, n)| *n == p.1) {
+                members.push(p.clone());
+            }
+        }
+    }
+    members
+}
+
+/// What becomes of the parameters of `inner` beyond the wrappers', read
+/// from its implementation; or why that cannot be told.
+fn classify(
+    ws: &Workspace,
+    report: &ScanReport,
+    recipe: &Recipe,
+    header: &str,
+    header_src: &[u8],
+    wrapper_params: &[(String, String)],
+    mut inner: Inner,
+) -> Result<Result<Inner, ReviewItem>, RewriteError> {
+    let name = inner.name;
+    let ps = &inner.params;
+    if ps.len() == wrapper_params.len() {
+        return Ok(Ok(inner));
+    }
+    let declared = named_line(header_src, name);
+    if !ps.starts_with(wrapper_params) {
+        return Ok(Err(ReviewItem {
+            file: header.to_string(),
+            line: declared,
+            reason: format!(
+                "{name}() takes ({}): the wrappers' parameters ({}) are not the first of them",
+                names(ps),
+                names(wrapper_params)
+            ),
+        }));
+    }
+    let extras: Vec<String> = ps[wrapper_params.len()..]
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect();
+    let unknown = |file: &str, line: usize, why: String| {
+        Ok(Err(ReviewItem {
+            file: file.to_string(),
+            line,
+            reason: format!(
+                "{name}() takes ({}) where the wrappers take ({}), and whether {} a member of \
+                 the range or a parameter of its own cannot be told: {why}; convert the API \
+                 by hand",
+                names(ps),
+                names(wrapper_params),
+                crate::words::noun(
+                    extras.len(),
+                    &format!("`{}` is", extras.join("`, `")),
+                    &format!("`{}` are", extras.join("`, `"))
+                ),
+            ),
+        }))
+    };
+    let Some(site) = api_site(report, ApiRole::Definition, name) else {
+        return unknown(header, declared, "its definition was not found".into());
+    };
+    let src = read_as_scanned(ws, &site.file)?;
+    let tree = crate::scan::kernel_c::parse(&src);
+    let Some(def) = named(&tree, &src, "function_definition", name) else {
+        return unknown(&site.file, site.line, "its definition was not found".into());
+    };
+    let line = super::line_of(&src, def.start_byte());
+    let own: Vec<String> = param_list(def)
+        .map(|l| params(l, &src))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    let declared_names: Vec<String> = ps.iter().map(|(_, n)| n.clone()).collect();
+    if own != declared_names {
+        return unknown(
+            &site.file,
+            line,
+            format!("its definition takes ({})", own.join(", ")),
+        );
+    }
+    for extra in extras.clone() {
+        match passed_to_ops(def, &src, recipe, &extra) {
+            Ok(true) => inner.members.push(extra),
+            Ok(false) => inner.kept.push(extra),
+            Err(why) => return unknown(&site.file, line, why),
+        }
+    }
+    Ok(Ok(inner))
+}
+
+/// The line of the header's first declaration or definition of `name`.
+fn named_line(src: &[u8], name: &str) -> usize {
+    let tree = crate::scan::kernel_c::parse(src);
+    named(&tree, src, "declaration", name)
+        .or_else(|| named(&tree, src, "function_definition", name))
+        .map_or(1, |n| super::line_of(src, n.start_byte()))
+}
+
+/// Whether the definition `def` passes its parameter `param` on to an
+/// ops member (as an argument of its own in a call through one): then
+/// the callbacks get it.  It is passed to no call through a pointer
+/// member at all: it stays the function's own.  Anything else (passed
+/// within an expression, or to another function pointer) cannot be told.
+fn passed_to_ops(def: Node, src: &[u8], recipe: &Recipe, param: &str) -> Result<bool, String> {
+    let through: Vec<(Node, String)> =
+        crate::rewrite::syntax::descendants(def, &["call_expression"])
+            .into_iter()
+            .filter_map(|c| {
+                let f = c
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "field_expression")?;
+                let member = f.child_by_field_name("field")?;
+                Some((c, text(member, src).into_owned()))
+            })
+            .collect();
+    if !through.iter().any(|(_, m)| recipe.is_ops_member(m)) {
+        return Err("its definition calls no ops member".into());
+    }
+    let mut passed = false;
+    for (call, member) in &through {
+        for arg in crate::scan::kernel_c::call_args(*call, src) {
+            let arg = arg.trim();
+            let mentions = arg
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .any(|w| w == param);
+            if !mentions {
+                continue;
+            }
+            if arg != param {
+                return Err(format!("it passes `{arg}` to ->{member}()"));
+            }
+            if !recipe.is_ops_member(member) {
+                return Err(format!(
+                    "it passes `{param}` to ->{member}(), whose signature this recipe does not \
+                     change"
+                ));
+            }
+            passed = true;
+        }
+    }
+    Ok(passed)
 }
 
 /// One header defines the start wrapper, or which ones do: the tree's
@@ -153,105 +410,80 @@ fn one_header(report: &ScanReport, recipe: &Recipe) -> Result<(), ReviewItem> {
     Ok(())
 }
 
-/// A `__` end function of the old form that takes more than the wrappers
-/// (Linux 4.15's `only_end` flag): its line and why it is not converted.
-/// Its extra parameter is no member of the range (4.20 kept it as a
-/// parameter of its own), so it is never mapped onto one.
-fn end_of_its_own<'t>(
-    src: &[u8],
-    named: &dyn Fn(&str, &str) -> Option<tree_sitter::Node<'t>>,
-    members: &[(String, String)],
-    wrapper_params: &[(String, String)],
-) -> Option<(usize, String)> {
-    let already = matches!(members, [(decl, _)] if decl.contains(super::RANGE_STRUCT));
-    let end =
-        named("declaration", INNER_END).or_else(|| named("function_definition", INNER_END))?;
-    let end_params = params(param_list(end)?, src);
-    if already || end_params.len() == wrapper_params.len() {
-        return None;
-    }
-    Some((
-        super::line_of(src, end.start_byte()),
-        format!(
-            "{INNER_END}() takes ({}) where the wrappers take ({}): a parameter of the end's \
-             own (such as an `only_end` flag) is not converted by this recipe; convert the end \
-             by hand",
-            names(&end_params),
-            names(wrapper_params)
-        ),
-    ))
-}
-
-/// The calls of the `__` start function in `def`.
-pub fn calls_inner<'t>(def: tree_sitter::Node<'t>, src: &[u8]) -> Vec<tree_sitter::Node<'t>> {
+/// The calls of the `__` function `inner` in `def`.
+pub fn calls_inner<'t>(def: Node<'t>, src: &[u8], inner: &str) -> Vec<Node<'t>> {
     crate::rewrite::syntax::descendants(def, &["call_expression"])
         .into_iter()
         .filter(|c| {
             c.child_by_field_name("function")
-                .is_some_and(|f| text(f, src) == INNER_START)
+                .is_some_and(|f| text(f, src) == inner)
         })
         .collect()
 }
 
-/// Every function of the header that calls the `__` start function,
-/// read as a [`StartWrapper`] (the recipe's start wrapper first), or the
+/// Every function of the header that calls the `__` function of `inner`,
+/// read as a [`Wrapper`] (`main`, the recipe's wrapper, first), or the
 /// line of the first one that cannot be read and why: a wrapper is never
 /// guessed.
-fn start_wrappers(
+fn wrappers_of(
     tree: &crate::scan::kernel_c::Parsed,
     src: &[u8],
     recipe: &Recipe,
-    members: &[(String, String)],
+    inner: &Inner,
     wrapper_params: &[(String, String)],
-    wrapper_line: usize,
-) -> Result<Vec<StartWrapper>, (usize, String)> {
-    let mut starts: Vec<StartWrapper> = Vec::new();
+    main: &str,
+) -> Result<Vec<Wrapper>, Why> {
+    let mut found: Vec<Wrapper> = Vec::new();
+    let mut main_line = 1;
     for def in tree.descendants_of_kind("function_definition") {
-        if calls_inner(def, src).is_empty() {
-            continue;
-        }
-        let line = super::line_of(src, def.start_byte());
         let name = declarator_name(def)
             .map(|n| text(n, src).into_owned())
             .unwrap_or_default();
-        let read = read_wrapper(src, recipe, def, &name, members, wrapper_params)
-            .map_err(|why| (line, format!("{name}() calls {INNER_START}(): {why}")))?;
-        if starts.iter().any(|s| s.name == read.name) {
+        let line = super::line_of(src, def.start_byte());
+        if name == main {
+            main_line = line;
+        }
+        if calls_inner(def, src, inner.name).is_empty() {
+            continue;
+        }
+        let read = read_wrapper(src, recipe, def, &name, inner, wrapper_params)
+            .map_err(|why| (line, format!("{name}() calls {}(): {why}", inner.name)))?;
+        if found.iter().any(|s| s.name == read.name) {
             return Err((
                 line,
-                format!("{name}() is defined twice with a call of {INNER_START}()"),
+                format!("{name}() is defined twice with a call of {}()", inner.name),
             ));
         }
-        starts.push(read);
+        found.push(read);
     }
-    let Some(main) = starts.iter().position(|s| s.name == recipe.range_start) else {
+    let Some(at) = found.iter().position(|s| s.name == main) else {
         return Err((
-            wrapper_line,
+            main_line,
             format!(
-                "{}() does not call {INNER_START}(): an API of a shape this recipe does not know",
-                recipe.range_start
+                "{main}() does not call {}(): an API of a shape this recipe does not know",
+                inner.name
             ),
         ));
     };
-    starts.swap(0, main);
-    Ok(starts)
+    found.swap(0, at);
+    Ok(found)
 }
 
-/// One wrapper of the `__` start function: the recipe must list it (the
-/// scan sees calls of the API's functions only), it takes what the
-/// recipe's start wrapper takes, and its one call of the `__` function
-/// passes those through as they are and a literal for each other member.
-/// When there are such members, the call is a statement of its own (void)
+/// One wrapper of a `__` function: the recipe must list it (the scan sees
+/// calls of the API's functions only), it takes what the recipe's start
+/// wrapper takes, and its one call of the `__` function passes those
+/// through as they are and a literal for each other parameter.  When
+/// some of those are members, the call is a statement of its own (void)
 /// or the value it returns (int), in its body or under a brace-less `if`
-/// without `else`, where the constants are stored.
+/// without `else`, where their constants are stored.
 fn read_wrapper(
     src: &[u8],
     recipe: &Recipe,
-    def: tree_sitter::Node,
+    def: Node,
     name: &str,
-    members: &[(String, String)],
+    inner: &Inner,
     wrapper_params: &[(String, String)],
-) -> Result<StartWrapper, String> {
+) -> Result<Wrapper, String> {
     if !recipe.is_api_function(name) {
         return Err(format!(
             "the recipe does not list {name}() among the API's functions, so the scan did not \
@@ -267,21 +499,13 @@ fn read_wrapper(
             names(wrapper_params)
         ));
     }
-    if members.len() != wrapper_params.len() && !members.starts_with(wrapper_params) {
-        return Err(format!(
-            "{INNER_START}() takes ({}): the wrapper's parameters ({}) are not the first of \
-             them",
-            names(members),
-            names(wrapper_params)
-        ));
-    }
-    let [call] = calls_inner(def, src)[..] else {
+    let [call] = calls_inner(def, src, inner.name)[..] else {
         return Err("it calls it more than once".into());
     };
     let statement = inner_statement(call);
     let returns = statement.is_some_and(|s| s.kind() == "return_statement");
     // Where it stores its constants, when there are any.
-    let stores = members.len() != wrapper_params.len();
+    let stores = !inner.members.is_empty();
     if stores && statement.is_none() {
         return Err("the call is neither a statement of its own nor the value returned".into());
     }
@@ -295,17 +519,17 @@ fn read_wrapper(
     let args = crate::scan::kernel_c::call_args(call, src);
     let through: Vec<String> = wrapper_params.iter().map(|(_, n)| n.clone()).collect();
     let passed: Vec<String> = args.iter().map(|a| a.trim().to_string()).collect();
-    if passed.len() != members.len() || !passed.starts_with(&through) {
+    if passed.len() != inner.params.len() || !passed.starts_with(&through) {
         return Err(format!(
-            "it passes ({}), not its own parameters ({}) and a constant for each other member \
-             of ({})",
+            "it passes ({}), not its own parameters ({}) and a constant for each other \
+             parameter of ({})",
             passed.join(", "),
             names(wrapper_params),
-            names(members)
+            names(&inner.params)
         ));
     }
     let mut constants = Vec::new();
-    for ((_, member), value) in members[through.len()..]
+    for ((_, param), value) in inner.params[through.len()..]
         .iter()
         .zip(&passed[through.len()..])
     {
@@ -313,14 +537,15 @@ fn read_wrapper(
             || value.chars().all(|c| c.is_ascii_alphanumeric())
                 && value.starts_with(|c: char| c.is_ascii_digit());
         if !literal {
-            return Err(format!(
-                "it passes `{value}` for `{member}`, not a constant"
-            ));
+            return Err(format!("it passes `{value}` for `{param}`, not a constant"));
         }
-        constants.push((member.clone(), value.clone()));
+        if inner.members.contains(param) {
+            constants.push((param.clone(), value.clone()));
+        }
     }
-    Ok(StartWrapper {
+    Ok(Wrapper {
         name: name.to_string(),
+        inner: inner.name,
         constants,
         returns,
     })
@@ -378,8 +603,18 @@ impl Api {
     }
 
     /// The wrapper of the `__` start function called `name`.
-    pub fn start(&self, name: &str) -> Option<&StartWrapper> {
+    pub fn start(&self, name: &str) -> Option<&Wrapper> {
         self.starts.iter().find(|s| s.name == name)
+    }
+
+    /// The wrapper of the `__` end function called `name`.
+    pub fn end(&self, name: &str) -> Option<&Wrapper> {
+        self.ends.iter().find(|s| s.name == name)
+    }
+
+    /// The `__` function called `name`.
+    pub fn inner(&self, name: &str) -> Option<&Inner> {
+        self.inners.iter().find(|i| i.name == name)
     }
 
     /// The members' names, in order: what the callbacks' parameters after

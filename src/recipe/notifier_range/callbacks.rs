@@ -269,6 +269,7 @@ fn definition(
         keep: 1,
         new_param: param,
         names,
+        tail: &[],
         inner: &[],
     };
     Ok(convert_definition(draft, &site.file, &src, def, &shape)

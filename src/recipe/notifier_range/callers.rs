@@ -8,9 +8,10 @@
 //! `if` or when an `if` tests a start that can fail, before the `if`),
 //! and passes `&range` to the start and to every end with the same
 //! arguments in the same function.  Every wrapper of the `__` start the
-//! header defines is a start (`api::StartWrapper`), and stores the
-//! constant it passed for a member it does not take.  Locals that only held
-//! the bounds are folded into the structure.  Anything else is left
+//! header defines is a start, and every wrapper of the `__` end an end
+//! (`api::Wrapper`); each stores the constant it passed for a member it
+//! does not take, and keeps passing one for a parameter that stays.
+//! Locals that only held the bounds are folded into the structure.  Anything else is left
 //! untouched and named for review, and then nothing of this stage is
 //! made: a caller left with the old arguments would not build.
 
@@ -33,7 +34,9 @@ use crate::scan::kernel_c::{
 };
 use crate::scan::walk::subsystem_of;
 
-use super::params::{Shape, convert_definition, is_written, normalise, param_list, replace_list};
+use super::params::{
+    InnerCall, Shape, convert_definition, is_written, normalise, param_list, params, replace_list,
+};
 use super::{
     INNER_END, INNER_START, RANGE_INIT, RANGE_STRUCT, RANGE_VAR, api, item, line_of, not_made,
 };
@@ -48,7 +51,7 @@ pub fn convert(
         return Ok(Vec::new());
     };
     if api.takes_range() {
-        review.extend(old_calls_under_new_api(report, recipe, &api));
+        review.extend(old_calls_under_new_api(report, &api));
         return Ok(Vec::new());
     }
     let mut draft = UnitDraft::new(
@@ -57,8 +60,8 @@ pub fn convert(
         &format!("pass struct {RANGE_STRUCT} to the range notifiers"),
     );
     let mut done = Done::default();
-    api_edits(ws, recipe, &api, &mut draft, &mut done.refused)?;
-    for (file, expected) in calls_by_file(report, recipe, &api, &mut done.refused) {
+    api_edits(ws, &api, &mut draft, &mut done.refused)?;
+    for (file, expected) in calls_by_file(report, &api, &mut done.refused) {
         convert_file(ws, &mut draft, file, expected, recipe, &api, &mut done)?;
     }
     if !done.refused.is_empty() {
@@ -91,7 +94,6 @@ struct Done {
 /// function that is no wrapper is refused.
 fn calls_by_file<'r>(
     report: &'r ScanReport,
-    recipe: &Recipe,
     api: &api::Api,
     refused: &mut Vec<ReviewItem>,
 ) -> BTreeMap<&'r str, usize> {
@@ -101,7 +103,7 @@ fn calls_by_file<'r>(
             crate::scan::model::Detail::Call { callee, .. } => callee.as_str(),
             _ => continue,
         };
-        if is_bracket(api, recipe, callee) {
+        if is_bracket(api, callee) {
             *by_file.entry(s.file.as_str()).or_default() += 1;
         } else {
             refused.push(item(
@@ -151,7 +153,7 @@ fn convert_file(
     }
     for (func, calls) in by_fn.into_values() {
         let name = function_name(func, &src).unwrap_or_default();
-        match convert_function(draft, file, &src, func, &calls, recipe, api) {
+        match convert_function(draft, file, &src, func, &calls, api) {
             Ok(note) => {
                 done.count += calls.len();
                 done.converted.push(format!("{file}: {name}(): {note}"));
@@ -179,16 +181,27 @@ fn describe(
          the structure's members.",
         recipe.range_start, recipe.range_end
     ));
-    let others: Vec<String> = api.starts[1..]
-        .iter()
-        .map(|w| format!("{}()", w.name))
-        .collect();
-    if !others.is_empty() {
+    if let Some((others, verb)) = the_others(&api.starts) {
         draft.description.push(format!(
-            "{} {} the same way; each start wrapper stores in the structure what it passes \
-             {INNER_START}() for the members its callers do not give.",
-            crate::rewrite::text::join_and(&others),
-            crate::words::noun(others.len(), "changes", "change")
+            "{others} {verb} the same way; each start wrapper stores in the structure what it \
+             passes {INNER_START}() for the members its callers do not give."
+        ));
+    }
+    if let Some((others, verb)) = the_others(&api.ends) {
+        draft.description.push(format!(
+            "{others} {verb} the same way as {}().",
+            recipe.range_end
+        ));
+    }
+    for inner in api.inners.iter().filter(|i| !i.kept.is_empty()) {
+        let kept: Vec<String> = inner.kept.iter().map(|k| format!("`{k}`")).collect();
+        draft.description.push(format!(
+            "{}() keeps {} as {} after the structure: it does not pass {} on to the \
+             callbacks, and each of its wrappers passes the same constant as before.",
+            inner.name,
+            crate::rewrite::text::join_and(&kept),
+            crate::words::noun(kept.len(), "a parameter", "parameters"),
+            crate::words::noun(kept.len(), "it", "them")
         ));
     }
     draft.description.push(format!(
@@ -202,19 +215,28 @@ fn describe(
     draft.rationale.extend(converted);
 }
 
+/// The wrappers after the recipe's own (`a() and b()`) and the verb that
+/// goes with them, if there are any.
+fn the_others(wrappers: &[api::Wrapper]) -> Option<(String, &'static str)> {
+    let others: Vec<String> = wrappers[1..]
+        .iter()
+        .map(|w| format!("{}()", w.name))
+        .collect();
+    (!others.is_empty()).then(|| {
+        let verb = crate::words::noun(others.len(), "changes", "change");
+        (crate::rewrite::text::join_and(&others), verb)
+    })
+}
+
 /// The tree was converted before (its API takes the range): a call still
 /// with the old arguments is a half-converted tree, which does not build;
 /// said, never edited.
-fn old_calls_under_new_api(
-    report: &ScanReport,
-    recipe: &Recipe,
-    api: &api::Api,
-) -> Vec<ReviewItem> {
+fn old_calls_under_new_api(report: &ScanReport, api: &api::Api) -> Vec<ReviewItem> {
     report
         .of_kind("call")
         .filter_map(|s| match &s.detail {
             crate::scan::model::Detail::Call { callee, args, .. }
-                if is_bracket(api, recipe, callee) && args.len() != 1 =>
+                if is_bracket(api, callee) && args.len() != 1 =>
             {
                 Some(item(
                     &s.file,
@@ -232,9 +254,9 @@ fn old_calls_under_new_api(
         .collect()
 }
 
-/// Whether `name` is one of the start wrappers or the end wrapper.
-fn is_bracket(api: &api::Api, recipe: &Recipe, name: &str) -> bool {
-    name == recipe.range_end || api.start(name).is_some()
+/// Whether `name` is one of the start wrappers or the end wrappers.
+fn is_bracket(api: &api::Api, name: &str) -> bool {
+    api.start(name).is_some() || api.end(name).is_some()
 }
 
 /// Calls of the start and end wrappers outside the API's own definitions.
@@ -246,7 +268,7 @@ fn bracket_calls<'t>(
 ) -> Vec<Node<'t>> {
     tree.descendants_of_kind("call_expression")
         .into_iter()
-        .filter(|c| callee_name(*c, src).is_some_and(|n| is_bracket(api, recipe, &n)))
+        .filter(|c| callee_name(*c, src).is_some_and(|n| is_bracket(api, &n)))
         .filter(|c| {
             enclosing_function(*c)
                 .and_then(|f| function_name(f, src))
@@ -256,54 +278,88 @@ fn bracket_calls<'t>(
 }
 
 /// The API's side of the flag day: wrappers and stubs, the `__`
-/// prototypes and definitions.
+/// prototypes and definitions.  A parameter of a `__` function that is
+/// no member stays after the range, and its wrappers keep passing theirs.
 fn api_edits(
     ws: &mut Workspace,
-    recipe: &Recipe,
     api: &api::Api,
     draft: &mut UnitDraft,
     refused: &mut Vec<ReviewItem>,
 ) -> Result<(), RewriteError> {
     let param = format!("struct {RANGE_STRUCT} *{RANGE_VAR}");
     let names = api.member_names();
-    let inners = [INNER_START, INNER_END];
+    let kept: Vec<Vec<usize>> = api
+        .inners
+        .iter()
+        .map(|i| {
+            i.params
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, n))| i.kept.contains(n))
+                .map(|(at, _)| at)
+                .collect()
+        })
+        .collect();
+    let calls: Vec<InnerCall> = api
+        .inners
+        .iter()
+        .zip(&kept)
+        .map(|(i, kept)| InnerCall { name: i.name, kept })
+        .collect();
     let wrappers = Shape {
         keep: 0,
         new_param: &param,
         names: &names,
-        inner: &inners,
+        tail: &[],
+        inner: &calls,
     };
     let (src, tree) = ws.parsed(&api.header)?;
     for def in tree.descendants_of_kind("function_definition") {
         let name = function_name(def, &src).unwrap_or_default();
-        if !is_bracket(api, recipe, &name) {
+        if !is_bracket(api, &name) {
             continue;
         }
         if let Err(why) = convert_definition(draft, &api.header, &src, def, &wrappers) {
             let line = line_of(&src, def.start_byte());
             refused.push(item(&api.header, line, format!("{name}(): {why}")));
-        } else if let Some(start) = api.start(&name) {
+        } else if let Some(w) = api.start(&name).or_else(|| api.end(&name)) {
             // A wrapper (a stub calls nothing and stores nothing).
-            set_constants(draft, &api.header, &src, def, &start.constants);
+            set_constants(draft, &api.header, &src, def, w);
         }
     }
     for decl in tree.descendants_of_kind("declaration") {
-        let is_inner = crate::scan::kernel_c::declarator_name(decl)
-            .is_some_and(|n| inners.contains(&text(n, &src).as_ref()));
-        if is_inner && let Some(list) = param_list(decl) {
-            replace_list(draft, &api.header, &src, list, std::slice::from_ref(&param));
+        let inner =
+            crate::scan::kernel_c::declarator_name(decl).and_then(|n| api.inner(&text(n, &src)));
+        if let Some(inner) = inner
+            && let Some(list) = param_list(decl)
+        {
+            let mut new = vec![param.clone()];
+            new.extend(
+                params(list, &src)
+                    .into_iter()
+                    .filter(|(_, n)| inner.kept.contains(n))
+                    .map(|(d, _)| d),
+            );
+            replace_list(draft, &api.header, &src, list, &new);
         }
     }
-    let inner = Shape {
-        inner: &[],
-        ..wrappers
-    };
     let (src, tree) = ws.parsed(&api.implementation)?;
     for def in tree.descendants_of_kind("function_definition") {
         let name = function_name(def, &src).unwrap_or_default();
-        if inners.contains(&name.as_str())
-            && let Err(why) = convert_definition(draft, &api.implementation, &src, def, &inner)
-        {
+        let Some(inner) = api.inner(&name) else {
+            continue;
+        };
+        // Its own members' names: the wrappers', then those it takes.
+        let mut own = names[..api.wrapper_params.len().min(names.len())].to_vec();
+        own.extend(inner.members.iter().cloned());
+        let shape = Shape {
+            keep: 0,
+            new_param: &param,
+            names: &own,
+            tail: &inner.kept,
+            inner: &[],
+        };
+        if let Err(why) = convert_definition(draft, &api.implementation, &src, def, &shape) {
             let line = line_of(&src, def.start_byte());
             refused.push(item(&api.implementation, line, format!("{name}(): {why}")));
         }
@@ -311,20 +367,15 @@ fn api_edits(
     Ok(())
 }
 
-/// A wrapper of the start stores what it passes the `__` function for
-/// the members it does not take (`range->blockable = true;`) right before
-/// its call, inside braces it gets when the call is the body of a
-/// brace-less `if` (as Linux 4.20 writes it).
-fn set_constants(
-    draft: &mut UnitDraft,
-    path: &str,
-    src: &[u8],
-    def: Node,
-    constants: &[(String, String)],
-) {
-    let [call] = api::calls_inner(def, src)[..] else {
+/// A wrapper stores what it passes the `__` function for the members it
+/// does not take (`range->blockable = true;`) right before its call,
+/// inside braces it gets when the call is the body of a brace-less `if`
+/// (as Linux 4.20 writes it).
+fn set_constants(draft: &mut UnitDraft, path: &str, src: &[u8], def: Node, wrapper: &api::Wrapper) {
+    let [call] = api::calls_inner(def, src, wrapper.inner)[..] else {
         return;
     };
+    let constants = &wrapper.constants;
     // `api::learn` read the wrapper, so the site is there.
     let Some((stmt, brace_less_if)) = api::store_site(call, src).filter(|_| !constants.is_empty())
     else {
@@ -376,7 +427,6 @@ fn convert_function(
     src: &[u8],
     func: Node,
     calls: &[Node],
-    recipe: &Recipe,
     api: &api::Api,
 ) -> Result<String, Refusal> {
     let at = calls[0].start_byte();
@@ -402,7 +452,7 @@ fn convert_function(
         .map(|c| start_of(c, src))
         .collect::<Result<_, _>>()?;
     let folded = if starts.len() == 1 {
-        fold(src, body, &starts[0], &args_of(starts[0].call), api, recipe)
+        fold(src, body, &starts[0], &args_of(starts[0].call), api)
     } else {
         Vec::new()
     };
@@ -825,7 +875,6 @@ fn fold<'t>(
     start: &Start<'t>,
     args: &[Node<'t>],
     api: &api::Api,
-    recipe: &Recipe,
 ) -> Vec<Fold<'t>> {
     let run = assignments_before(start.anchor, src);
     let reader = BoundReader {
@@ -835,7 +884,6 @@ fn fold<'t>(
         args,
         ids: descendants(body, &["identifier"]),
         api,
-        recipe,
     };
     let out: Vec<Fold> = args
         .iter()
@@ -879,7 +927,6 @@ struct BoundReader<'a, 't> {
     /// Every identifier of the body.
     ids: Vec<Node<'t>>,
     api: &'a api::Api,
-    recipe: &'a Recipe,
 }
 
 impl<'t> BoundReader<'_, 't> {
@@ -945,7 +992,7 @@ impl<'t> BoundReader<'_, 't> {
                 return None;
             }
             // Reads in other bracket calls' arguments are replaced with them.
-            if !inside_bracket_args(*i, src, self.recipe, self.api) {
+            if !inside_bracket_args(*i, src, self.api) {
                 uses.push((i.start_byte(), i.end_byte()));
             }
         }
@@ -996,12 +1043,12 @@ fn kept_apart<'t>(src: &[u8], args: &[Node<'t>], mut out: Vec<Fold<'t>>) -> Vec<
 
 /// Whether `id` is inside the arguments of a bracket call (replaced with
 /// the call's arguments as a whole).
-fn inside_bracket_args(id: Node, src: &[u8], recipe: &Recipe, api: &api::Api) -> bool {
+fn inside_bracket_args(id: Node, src: &[u8], api: &api::Api) -> bool {
     let mut n = id.parent();
     while let Some(p) = n {
         if p.kind() == "call_expression" {
             let callee = callee_name(p, src).unwrap_or_default();
-            return is_bracket(api, recipe, &callee);
+            return is_bracket(api, &callee);
         }
         n = p.parent();
     }

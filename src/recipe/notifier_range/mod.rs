@@ -9,11 +9,15 @@
 //! series has two declared flag days (see [`STAGES`]).  Everything this
 //! recipe needs to know about the tree's API (the wrappers, the `__`
 //! functions, the stubs, the ops members' parameters) is learnt from the
-//! tree's own header and the scan, by the names below.  Members the `__`
-//! start function takes beyond the wrapper's parameters (a `blockable`
-//! flag) join the structure; each wrapper of the `__` start (the blocking
-//! one, and Linux 4.19's `_nonblock` that returns the result) stores the
-//! constant it passed for them (see `api::StartWrapper`).
+//! tree's own header, the `__` functions' implementation and the scan, by
+//! the names below.  A parameter a `__` function takes beyond the
+//! wrappers' is read from its implementation: one it passes on to the ops
+//! member (4.19's `blockable`) joins the structure, and each wrapper (the
+//! blocking start, 4.19's `_nonblock` that returns the result) stores the
+//! constant it passed for it; one it passes to no ops call (4.15's
+//! `only_end`) stays a parameter after the range, and each wrapper of the
+//! end (the plain one, `_only_end`) keeps passing its constant (see
+//! `api::Wrapper`).
 
 mod api;
 mod callbacks;
@@ -51,15 +55,18 @@ pub fn recipe() -> Recipe {
         // (`sets`): how the callbacks stage tells a start from an end.
         replacement_members: MEMBERS,
         // The scan sees calls of these names as the API's.  The wrappers
-        // of the `__` start (which constant each passes, what it returns)
-        // are learnt from the header; one the header defines that is not
-        // listed here is named for review, since its callers were not
-        // scanned.
+        // of the `__` start and end (which constant each passes, what it
+        // returns) are learnt from the header; one the header defines that
+        // is not listed here is named for review, since its callers were
+        // not scanned.
         api_functions: &[
             "mmu_notifier_invalidate_range_start",
             // Linux 4.19: the start that may not block, for the OOM reaper.
             "mmu_notifier_invalidate_range_start_nonblock",
             "mmu_notifier_invalidate_range_end",
+            // Linux 4.15: the end that skips ->invalidate_range, for a
+            // range whose secondary TLBs were flushed page by page.
+            "mmu_notifier_invalidate_range_only_end",
             INNER_START,
             INNER_END,
         ],

@@ -43,6 +43,8 @@ pub fn normalise(s: &str) -> String {
 
 /// `(a, b)` replacing `list`, wrapped at 80 columns with continuation
 /// lines aligned under the parenthesis, as the kernel writes a signature.
+/// A top-level head whose new first line would pass 80 columns where the
+/// old one did not is broken after the return type instead.
 pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, new: &[String]) {
     let prefix =
         String::from_utf8_lossy(&src[line_start(src, list.start_byte())..list.start_byte()])
@@ -50,65 +52,95 @@ pub fn replace_list(draft: &mut UnitDraft, path: &str, src: &[u8], list: Node, n
     let col = display_width(&prefix) + 1;
     let rest = &src[list.end_byte()..crate::rewrite::text::line_end(src, list.end_byte())];
     let tail = display_width(String::from_utf8_lossy(rest).trim_end());
-    let one = format!("({})", new.join(", "));
-    let fits = col + one.len() + tail <= 81;
-    // One parameter that does not fit after a top-level head: the kernel
-    // breaks the line after the return type instead.
+    let fits = |col: usize| col + format!("({})", new.join(", ")).len() + tail <= 81;
+    // The first line as it was, up to its first parameter's end.
+    let old_first = {
+        let mut cursor = list.walk();
+        let end = list
+            .named_children(&mut cursor)
+            .find(|p| p.kind() == "parameter_declaration")
+            .map_or(list.end_byte(), |p| p.end_byte());
+        let head = &src[line_start(src, list.start_byte())..end];
+        display_width(&String::from_utf8_lossy(head)) + 1
+    };
+    let overflows = if new.len() == 1 {
+        !fits(col)
+    } else {
+        col + new[0].len() + 1 > 80 && old_first <= 80
+    };
     let head = line_start(src, list.start_byte());
     let split = prefix
         .rfind(' ')
-        .filter(|_| new.len() == 1 && !fits && !prefix.starts_with(char::is_whitespace));
+        .filter(|_| overflows && !prefix.starts_with(char::is_whitespace));
     if let Some(space) = split {
         let name = &prefix[space + 1..];
+        let text = list_text(new, display_width(name) + 1, tail, fits);
         draft.replace(
             path,
             head + space,
             list.end_byte(),
-            format!("\n{name}{one}"),
+            format!("\n{name}{text}"),
         );
         return;
     }
-    let text = if fits {
-        one
-    } else {
-        // Continuation lines under the parenthesis; one that would pass
-        // 80 columns there is indented with tabs only, as far as fits.
-        let mut out = format!("({}", new[0]);
-        for (i, p) in new.iter().enumerate().skip(1) {
-            let need = p.len() + 1 + if i + 1 == new.len() { tail } else { 0 };
-            let pad = if col + need <= 80 {
-                crate::rewrite::text::align_to(col)
-            } else {
-                "\t".repeat((80usize.saturating_sub(need) / 8).clamp(1, col / 8))
-            };
-            out.push_str(&format!(",\n{pad}{p}"));
-        }
-        out + ")"
-    };
+    let text = list_text(new, col, tail, fits);
     draft.replace(path, list.start_byte(), list.end_byte(), text);
 }
 
-/// What a definition becomes: its first `keep` parameters stay, the rest
-/// become `new_param`, whose members `names` they stand for; calls of
-/// `inner` in the body get `(range)`.
+/// The parameter list `new` opening at column `col` (1-based, after the
+/// parenthesis), on one line when it fits, else with continuation lines
+/// under the parenthesis; one that would pass 80 columns there is
+/// indented with tabs only, as far as fits.
+fn list_text(new: &[String], col: usize, tail: usize, fits: impl Fn(usize) -> bool) -> String {
+    if fits(col) {
+        return format!("({})", new.join(", "));
+    }
+    let mut out = format!("({}", new[0]);
+    for (i, p) in new.iter().enumerate().skip(1) {
+        let need = p.len() + 1 + if i + 1 == new.len() { tail } else { 0 };
+        let pad = if col + need <= 80 {
+            crate::rewrite::text::align_to(col)
+        } else {
+            "\t".repeat((80usize.saturating_sub(need) / 8).clamp(1, col / 8))
+        };
+        out.push_str(&format!(",\n{pad}{p}"));
+    }
+    out + ")"
+}
+
+/// What a definition becomes: its first `keep` parameters stay, the
+/// parameters named in `tail` stay after `new_param`, the rest become
+/// `new_param`, whose members `names` they stand for; calls of an
+/// [`InnerCall`] in the body get `(range, …)`.
 #[derive(Clone, Copy)]
 pub struct Shape<'a> {
     pub keep: usize,
     pub new_param: &'a str,
     pub names: &'a [String],
-    pub inner: &'a [&'a str],
+    pub tail: &'a [String],
+    pub inner: &'a [InnerCall<'a>],
+}
+
+/// A function that takes the range itself, called in a wrapper's body:
+/// its call keeps the arguments at `kept` (the parameters the function
+/// keeps after the range) and passes `range` for the others.
+#[derive(Clone, Copy)]
+pub struct InnerCall<'a> {
+    pub name: &'a str,
+    pub kept: &'a [usize],
 }
 
 /// Why a body cannot be converted.
 pub type Refused = String;
 
-/// Rewrites a definition whose parameters from `keep` on become members
-/// of `*range` (`names[i]` is the member parameter `keep + i` stands
-/// for): the parameter list becomes the kept parameters and `new_param`,
-/// and each read of a dropped parameter `range->member`.  A parameter the
-/// body writes or takes the address of gets a local copy instead.  Calls
-/// of `inner` (a function that takes the range itself) get `(range)`.
-/// Returns the parameters that became local copies.
+/// Rewrites a definition whose parameters from `keep` on, but those named
+/// in `tail`, become members of `*range` (`names[i]` is the member the
+/// `i`th of them stands for): the parameter list becomes the kept
+/// parameters, `new_param` and the tail's, and each read of a dropped
+/// parameter `range->member`.  A parameter the body writes or takes the
+/// address of gets a local copy instead.  Calls of `inner` (a function
+/// that takes the range itself) get `(range, …)`.  Returns the parameters
+/// that became local copies.
 pub fn convert_definition(
     draft: &mut UnitDraft,
     path: &str,
@@ -120,15 +152,25 @@ pub fn convert_definition(
         keep,
         new_param,
         names,
+        tail,
         inner,
     } = *shape;
     let list = param_list(def).ok_or("no parameter list")?;
     let ps = params(list, src);
-    if ps.len() < keep || ps.len() - keep > names.len() {
+    let in_tail = |name: &str| tail.iter().any(|t| t == name);
+    let tail_decls: Vec<String> = ps
+        .iter()
+        .skip(keep)
+        .filter(|(_, n)| in_tail(n))
+        .map(|(d, _)| d.clone())
+        .collect();
+    let dropped: Vec<&(String, String)> =
+        ps.iter().skip(keep).filter(|(_, n)| !in_tail(n)).collect();
+    if ps.len() < keep || dropped.len() > names.len() || tail_decls.len() != tail.len() {
         return Err(format!(
             "takes {} parameters where the API has {}",
             ps.len(),
-            keep + names.len()
+            keep + names.len() + tail.len()
         ));
     }
     let body = def.child_by_field_name("body").ok_or("no body")?;
@@ -139,18 +181,20 @@ pub fn convert_definition(
     }
     let mut new: Vec<String> = ps[..keep].iter().map(|(d, _)| d.clone()).collect();
     new.push(new_param.to_string());
+    new.extend(tail_decls);
     replace_list(draft, path, src, list, &new);
     let mut copies = Vec::new();
     let mut copied = Vec::new();
     let mut renames: Vec<(Node, String)> = Vec::new();
-    let inner_calls: Vec<Node> = descendants(body, &["call_expression"])
+    let inner_calls: Vec<(Node, &InnerCall)> = descendants(body, &["call_expression"])
         .into_iter()
-        .filter(|c| {
-            c.child_by_field_name("function")
-                .is_some_and(|f| inner.contains(&text(f, src).as_ref()))
+        .filter_map(|c| {
+            let f = c.child_by_field_name("function")?;
+            let called = inner.iter().find(|i| i.name == text(f, src).as_ref())?;
+            Some((c, called))
         })
         .collect();
-    for ((decl, name), member) in ps[keep..].iter().zip(names) {
+    for ((decl, name), member) in dropped.into_iter().zip(names) {
         if name.is_empty() {
             continue;
         }
@@ -161,7 +205,7 @@ pub fn convert_definition(
             .iter()
             .copied()
             .filter(|i| text(*i, src) == name.as_str())
-            .filter(|i| !inner_calls.iter().any(|c| contains(*c, *i)))
+            .filter(|i| !inner_calls.iter().any(|(c, _)| contains(*c, *i)))
             .collect();
         if reads.iter().any(|i| is_written(*i, src)) {
             copies.push(format!("{decl} = {var}->{member};"));
@@ -173,11 +217,24 @@ pub fn convert_definition(
         }
     }
     rename(draft, path, src, &renames);
-    for c in inner_calls {
+    for (c, called) in inner_calls {
         let args = c
             .child_by_field_name("arguments")
             .ok_or("call without arguments")?;
-        draft.replace(path, args.start_byte(), args.end_byte(), format!("({var})"));
+        let old = crate::scan::kernel_c::call_args(c, src);
+        let mut passed = vec![var.to_string()];
+        for &k in called.kept {
+            let arg = old
+                .get(k)
+                .ok_or("a call of the `__` function without its own argument")?;
+            passed.push(normalise(arg));
+        }
+        draft.replace(
+            path,
+            args.start_byte(),
+            args.end_byte(),
+            format!("({})", passed.join(", ")),
+        );
     }
     if !copies.is_empty() {
         let indent = crate::rewrite::syntax::statements(body)

@@ -1,8 +1,9 @@
 //! Stage 1: the range structure and its initialiser, in the API's header,
 //! outside the `#ifdef` of the API's config symbol so that code built
 //! with and without it sees them.  Nothing uses them yet: it builds.
-//! The structure has every parameter of the `__` start function; the
-//! initialiser takes the wrapper's (the wrappers set the rest).
+//! The structure has the wrappers' parameters and every parameter of a
+//! `__` function that the callbacks get (see `api`); the initialiser
+//! takes the wrapper's (the wrappers set the rest).
 
 use crate::recipe::Recipe;
 use crate::rewrite::RewriteError;
@@ -53,11 +54,10 @@ pub fn convert(
         api::names(&api.members)
     ));
     draft.rationale.push(format!(
-        "{}: the structure's members are the parameters of {}() in that header; both are \
-         defined outside `#ifdef {}`, for code built with and without it.",
-        api.header,
-        super::INNER_START,
-        recipe.api_config
+        "{}: the structure's members are the wrappers' parameters in that header and each \
+         parameter of a `__` function its implementation ({}) passes on to the callbacks; \
+         both are defined outside `#ifdef {}`, for code built with and without it.",
+        api.header, api.implementation, recipe.api_config
     ));
     Ok(vec![ws.commit(draft)?])
 }
