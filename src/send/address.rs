@@ -219,6 +219,11 @@ pub fn encode_rfc2047(s: &str) -> String {
 /// Decode RFC 2047 encoded words (`=?charset?q|b?...?=`) in a header value.
 /// Only UTF-8, US-ASCII and ISO-8859-1 charsets are decoded; anything else
 /// is left as it is.
+///
+/// Not the `rfc2047-decoder` crate (1.1.2, tried on the tests below): it
+/// refuses a B word without its padding, which mail user agents write,
+/// and one bad word fails the whole header, where this leaves that word
+/// as it is and decodes the others (a trailer line must not be lost).
 pub fn decode_rfc2047(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
@@ -349,5 +354,10 @@ mod tests {
         assert_eq!(decode_rfc2047("=?ISO-8859-1?B?R3Lf?="), "Grß");
         // Not base64: the word stays as it was written.
         assert_eq!(decode_rfc2047("=?UTF-8?B?a#b?="), "=?UTF-8?B?a#b?=");
+        // ... and the words around it are still decoded.
+        assert_eq!(
+            decode_rfc2047("=?UTF-8?B?a#b?= =?utf-8?b?R3Jvw58=?= <a@b>"),
+            "=?UTF-8?B?a#b?= Groß <a@b>"
+        );
     }
 }
