@@ -101,7 +101,7 @@ pub fn convert(
     }
     let param = format!("const struct {RANGE_STRUCT} *{RANGE_VAR}");
     let mut draft = UnitDraft::new(
-        Stage::new("callbacks"),
+        Stage::new(super::CALLBACKS),
         &subsystem_of(&api.implementation),
         &format!("pass struct {RANGE_STRUCT} to the range callbacks"),
     );
@@ -113,7 +113,7 @@ pub fn convert(
         not_made(
             review,
             refused,
-            "callbacks",
+            super::CALLBACKS,
             ("callback", "callbacks"),
             "the old parameters",
             "the ops members change",

@@ -55,7 +55,7 @@ pub fn convert(
         return Ok(Vec::new());
     }
     let mut draft = UnitDraft::new(
-        Stage::new("callers"),
+        Stage::new(super::CALLERS),
         &subsystem_of(&api.implementation),
         &format!("pass struct {RANGE_STRUCT} to the range notifiers"),
     );
@@ -68,7 +68,7 @@ pub fn convert(
         not_made(
             review,
             done.refused,
-            "callers",
+            super::CALLERS,
             ("use", "uses"),
             "the old arguments",
             "the wrappers change",

@@ -32,6 +32,11 @@ use crate::rewrite::workspace::Workspace;
 use crate::rewrite::{ChangeUnit, RewriteError};
 use crate::scan::ScanReport;
 
+/// The stages' names, as plans and `Wait`s refer to them.
+const STRUCTURE: &str = "structure";
+const CALLERS: &str = "callers";
+const CALLBACKS: &str = "callbacks";
+
 /// The structure the migration introduces, and its initialiser.
 pub const RANGE_STRUCT: &str = "mmu_notifier_range";
 pub const RANGE_INIT: &str = "mmu_notifier_range_init";
@@ -102,13 +107,13 @@ const MESSAGES: Messages = Messages {
 /// every callback in one commit.
 const STAGES: &[StageSpec] = &[
     StageSpec {
-        name: "structure",
+        name: STRUCTURE,
         title: "structure",
         fallback: "Add struct mmu_notifier_range and mmu_notifier_range_init(), unused for now.",
         flag_day: None,
     },
     StageSpec {
-        name: "callers",
+        name: CALLERS,
         title: "callers",
         fallback: "Pass a struct mmu_notifier_range to mmu_notifier_invalidate_range_start() \
                    and _end(), and convert every caller.",
@@ -119,7 +124,7 @@ const STAGES: &[StageSpec] = &[
         ),
     },
     StageSpec {
-        name: "callbacks",
+        name: CALLBACKS,
         title: "callbacks",
         fallback: "Pass a const struct mmu_notifier_range to ->invalidate_range_start() and \
                    ->invalidate_range_end(), and convert every callback.",
@@ -148,7 +153,7 @@ struct Callbacks;
 
 impl Rule for Structure {
     fn stage(&self) -> &'static str {
-        "structure"
+        STRUCTURE
     }
 
     fn kept(&self) -> &'static str {
@@ -168,11 +173,11 @@ impl Rule for Structure {
 
 impl Rule for Callers {
     fn stage(&self) -> &'static str {
-        "callers"
+        CALLERS
     }
 
     fn wait(&self) -> Wait {
-        Wait::For(&["structure"])
+        Wait::For(&[STRUCTURE])
     }
 
     fn kept(&self) -> &'static str {
@@ -192,11 +197,11 @@ impl Rule for Callers {
 
 impl Rule for Callbacks {
     fn stage(&self) -> &'static str {
-        "callbacks"
+        CALLBACKS
     }
 
     fn wait(&self) -> Wait {
-        Wait::For(&["structure", "callers"])
+        Wait::For(&[STRUCTURE, CALLERS])
     }
 
     fn kept(&self) -> &'static str {

@@ -41,7 +41,7 @@ pub fn convert(
         return Ok(Vec::new());
     };
     let mut draft = UnitDraft::new(
-        Stage::new("structure"),
+        Stage::new(super::STRUCTURE),
         &subsystem_of(&api.header),
         &format!("add struct {RANGE_STRUCT}"),
     );
